@@ -1,0 +1,142 @@
+/* xfmr kernels: forward/backward pairs, one layer per file.
+ *
+ * Dimension legend
+ *   B batch, T sequence length (Tq queries, Tk keys), N = B*T rows,
+ *   C channels (hidden size), OC output channels, V vocab, H query heads,
+ *   Hkv key/value heads, D head dim (C = H*D for self-attention).
+ * Layout: row-major, last index fastest. Activations are [N, C] with the
+ * token index n = b*T + t. Linear weights are [OC, C] like torch.nn.Linear.
+ *
+ * The += rule: every backward ACCUMULATES (+=) into every gradient it writes,
+ * parameter gradients and input gradients alike. The trainer zeroes parameter
+ * gradients once per step and the model zeroes activation gradients before a
+ * backward pass. The one exception is xf_xent_backward, documented there.
+ *
+ * Kernels never allocate and never fail: shapes are checked by the caller.
+ * Index arithmetic is size_t. OpenMP parallelises over rows inside kernels;
+ * BLAS (OpenBLAS, OpenMP build) does the matrix multiplies. */
+#ifndef XF_KERNELS_H
+#define XF_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "xfmr/config.h" /* xf_act */
+
+/* Target value meaning "no loss at this position". */
+#define XF_IGNORE_INDEX (-1)
+
+/* Large finite negative added to blocked attention logits (algorithms.md §1). */
+#define XF_MASK_NEG (-1e9f)
+
+/* ---- embed.c ------------------------------------------------------------ */
+/* out[n,:] = wte[tokens[n],:]   tokens [N] (each in [0,V)), wte [V,C], out [N,C] */
+void xf_embed_forward(float *out, const int32_t *tokens, const float *wte, size_t N, size_t C);
+/* dwte[tokens[n],:] += dout[n,:] */
+void xf_embed_backward(float *dwte, const float *dout, const int32_t *tokens, size_t N, size_t C);
+/* Learned positions: out[b,t,:] += wpe[pos0+t,:]   out [B,T,C], wpe [P,C] with pos0+T <= P */
+void xf_posemb_forward(float *out, const float *wpe, size_t B, size_t T, size_t C, size_t pos0);
+/* dwpe[pos0+t,:] += sum_b dout[b,t,:] */
+void xf_posemb_backward(float *dwpe, const float *dout, size_t B, size_t T, size_t C, size_t pos0);
+
+/* ---- linear.c ----------------------------------------------------------- */
+/* out[N,OC] = inp[N,C] @ w[OC,C]^T + b[OC]   (b may be NULL) */
+void xf_linear_forward(float *out, const float *inp, const float *w, const float *b, size_t N,
+                       size_t C, size_t OC);
+/* dinp += dout @ w; dw += dout^T @ inp; db += sum_n dout. dinp, db may be NULL. */
+void xf_linear_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
+                        const float *w, size_t N, size_t C, size_t OC);
+
+/* ---- layernorm.c -------------------------------------------------------- */
+/* out = (x-mean)*rstd*w + b per row; caches mean[N], rstd[N]. b may be NULL. */
+void xf_layernorm_forward(float *out, float *mean, float *rstd, const float *inp, const float *w,
+                          const float *b, size_t N, size_t C, float eps);
+void xf_layernorm_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
+                           const float *w, const float *mean, const float *rstd, size_t N,
+                           size_t C);
+
+/* ---- rmsnorm.c ---------------------------------------------------------- */
+/* out = x * rstd * w, rstd = 1/sqrt(mean(x^2)+eps); caches rstd[N]. */
+void xf_rmsnorm_forward(float *out, float *rstd, const float *inp, const float *w, size_t N,
+                        size_t C, float eps);
+void xf_rmsnorm_backward(float *dinp, float *dw, const float *dout, const float *inp,
+                         const float *w, const float *rstd, size_t N, size_t C);
+
+/* ---- act.c -------------------------------------------------------------- */
+/* out[i] = act(inp[i]) over n elements */
+void xf_act_forward(float *out, const float *inp, size_t n, xf_act act);
+void xf_act_backward(float *dinp, const float *dout, const float *inp, size_t n, xf_act act);
+/* Gated unit: out[i] = act(g[i]) * u[i]  (SwiGLU with silu, GEGLU with gelu) */
+void xf_glu_forward(float *out, const float *g, const float *u, size_t n, xf_act act);
+void xf_glu_backward(float *dg, float *du, const float *dout, const float *g, const float *u,
+                     size_t n, xf_act act);
+
+/* ---- residual.c --------------------------------------------------------- */
+/* out = a + b over n elements (out may alias a or b) */
+void xf_residual_forward(float *out, const float *a, const float *b, size_t n);
+/* da += dout; db += dout */
+void xf_residual_backward(float *da, float *db, const float *dout, size_t n);
+
+/* ---- rope.c ------------------------------------------------------------- */
+/* Rotary tables for HF's rotate_half layout: for position p < P and i < D/2,
+ * cos[p*(D/2)+i] = cos(p*theta^(-2i/D)), sin likewise. Angles in double. */
+void xf_rope_table(float *cos_t, float *sin_t, size_t P, size_t D, float theta);
+/* In place on x [N, nh, D] where row n = b*T + t has position pos0 + t:
+ *   out[i]     = x[i]*cos - x[i+D/2]*sin
+ *   out[i+D/2] = x[i+D/2]*cos + x[i]*sin          (i < D/2) */
+void xf_rope_forward(float *x, const float *cos_t, const float *sin_t, size_t N, size_t T,
+                     size_t nh, size_t D, size_t pos0);
+/* In place on dx: the transpose (rotation by the negative angle). Unlike the
+ * others this transforms rather than accumulates: dx holds d(out) on entry and
+ * d(x) on return. */
+void xf_rope_backward(float *dx, const float *cos_t, const float *sin_t, size_t N, size_t T,
+                      size_t nh, size_t D, size_t pos0);
+
+/* ---- attention.c -------------------------------------------------------- */
+typedef enum {
+    XF_MASK_CAUSAL = 0, /* key j visible from query i iff j <= past + i */
+    XF_MASK_BIDIR,      /* every key visible (encoder, cross-attention) */
+    XF_MASK_PREFIX      /* j < P[b] || j <= past + i   (prefix LM) */
+} xf_mask_kind;
+
+typedef struct {
+    xf_mask_kind kind;
+    const int32_t *prefix_len; /* [B], XF_MASK_PREFIX only */
+    const uint8_t *key_pad;    /* [B, Tk], nonzero = padding key (always blocked); NULL = none */
+    size_t past;               /* query i has absolute position past + i (KV cache) */
+} xf_mask;
+
+/* Multi-head attention with GQA (query head h uses KV head h / (H/Hkv)).
+ *   q   [B, Tq, H, D]      (token rows of H*D floats)
+ *   k,v [B, Tkcap, Hkv, D] of which the first Tk rows per batch are used (Tkcap >= Tk,
+ *       the KV-cache capacity; pass Tk for plain training buffers)
+ *   att [B, H, Tq, Tk]     softmax probabilities, cached for backward (blocked = 0)
+ *   out [B, Tq, H, D]
+ *   bias: NULL or [H, Tq, Tk] additive logit bias shared across the batch (T5)
+ * S = scale * q k^T + bias + mask; att = softmax(S); out = att v. A fully
+ * blocked row gives zeros. */
+void xf_attention_forward(float *out, float *att, const float *q, const float *k, const float *v,
+                          const float *bias, const xf_mask *mask, size_t B, size_t Tq, size_t Tk,
+                          size_t Tkcap, size_t H, size_t Hkv, size_t D, float scale);
+/* dq += ..., dk += ..., dv += ..., dbias += (if non-NULL). k, v, dk, dv use the
+ * same [B, Tkcap, Hkv, D] layout. `scratch` holds at least Tq*Tk floats per thread
+ * (xf_attention_scratch_floats gives the total). */
+void xf_attention_backward(float *dq, float *dk, float *dv, float *dbias, const float *dout,
+                           const float *att, const float *q, const float *k, const float *v,
+                           const xf_mask *mask, float *scratch, size_t B, size_t Tq, size_t Tk,
+                           size_t Tkcap, size_t H, size_t Hkv, size_t D, float scale);
+size_t xf_attention_scratch_floats(size_t Tq, size_t Tk, int nthreads);
+
+/* ---- loss.c ------------------------------------------------------------- */
+/* Cross-entropy of logits [N,V] against targets [N] (XF_IGNORE_INDEX skipped).
+ * Writes per-row loss[n] (0 for ignored rows) and lse[n] = logsumexp(logits[n]).
+ * Returns the number of valid rows. */
+size_t xf_xent_forward(float *loss, float *lse, const float *logits, const int32_t *targets,
+                       size_t N, size_t V);
+/* dlogits[n,:] = scale * (softmax(logits[n]) - onehot(targets[n])) for valid rows, 0 for
+ * ignored rows. WRITES (does not accumulate), and dlogits may alias logits so
+ * the [N,V] buffer is reused in place. Typically scale = 1/valid_count. */
+void xf_xent_backward(float *dlogits, const float *logits, const float *lse,
+                      const int32_t *targets, size_t N, size_t V, float scale);
+
+#endif
