@@ -38,5 +38,12 @@ void xf_error_prefix(const char *fmt, ...) {
     vsnprintf(prefix, sizeof prefix, fmt, ap);
     va_end(ap);
     memcpy(old, g_msg, sizeof old);
-    snprintf(g_msg, sizeof g_msg, "%s: %s", prefix, old);
+    size_t pl = strlen(prefix);
+    if (pl > XF_MSG_CAP - 3) pl = XF_MSG_CAP - 3;
+    memcpy(g_msg, prefix, pl);
+    memcpy(g_msg + pl, ": ", 2);
+    size_t room = XF_MSG_CAP - pl - 3, ol = strlen(old);
+    if (ol > room) ol = room;
+    memcpy(g_msg + pl + 2, old, ol);
+    g_msg[pl + 2 + ol] = '\0';
 }
