@@ -68,4 +68,7 @@ const char *xf_norm_type_name(xf_norm_type n);
 const char *xf_norm_placement_name(xf_norm_placement p);
 const char *xf_pos_type_name(xf_pos_type p);
 
+/* Number of trainable parameters (docs/config.md lists the terms); 0 on size_t overflow. */
+size_t xf_config_num_params(const xf_config *cfg);
+
 #endif

@@ -3,8 +3,14 @@
  * A tokenizer is opened from a SPEC:
  *   "byte"                 256 byte tokens plus special tokens
  *   DIR                    a checkpoint directory (reads the tokenizer saved there)
- *   (later: tokenizer.json, SentencePiece .model, llama2.c tokenizer.bin, gpt2:DIR)
- * Ids are int32_t in [0, vocab_size). */
+ *   FILE.json              a Hugging Face tokenizer.json (byte-level BPE)
+ *   FILE.model             a SentencePiece model (BPE; Llama 2's tokenizer.model)
+ *   FILE.bin               a llama2.c tokenizer.bin (vocab size = entries in the file)
+ *   gpt2:DIR               GPT-2's DIR/encoder.json + DIR/vocab.bpe
+ * Ids are int32_t in [0, vocab_size). Encoding treats the text as plain text:
+ * special tokens spelled out in it are not matched (add their ids yourself).
+ * A tokenizer is immutable after loading; concurrent encode/decode calls on one
+ * tokenizer from several threads are safe. See docs/tokenizers.md. */
 #ifndef XFMR_TOKENIZER_H
 #define XFMR_TOKENIZER_H
 
@@ -57,5 +63,52 @@ xf_status xf_tokenizer_piece(const xf_tokenizer *tok, int32_t prev, int32_t id, 
 /* Save the tokenizer's description into checkpoint directory `dir`
  * (atomically), so xf_tokenizer_load(dir) gives back the same tokenizer. */
 xf_status xf_tokenizer_save(const xf_tokenizer *tok, const char *dir);
+
+/* ---- additions ---------------------------------------------------------- */
+
+/* Longest piece xf_tokenizer_piece can produce: a buffer this big always fits. */
+#define XF_TOKENIZER_PIECE_MAX 1024
+
+/* Id of sentinel <extra_id_k> (T5 denoising), or -1 if the tokenizer has fewer. */
+int32_t xf_tokenizer_sentinel(const xf_tokenizer *tok, size_t k);
+/* Number of sentinels <extra_id_0> ... <extra_id_{n-1}>. */
+size_t xf_tokenizer_sentinel_count(const xf_tokenizer *tok);
+
+/* The token's spelling in its vocabulary (GPT-2 unicode form, SentencePiece
+ * piece with U+2581, or a special's text). Not NUL-safe: use *len. NULL if the
+ * id is out of range. The pointer lives as long as the tokenizer. */
+const char *xf_tokenizer_id_to_str(const xf_tokenizer *tok, int32_t id, size_t *len);
+/* Id of a vocabulary spelling, or -1. */
+int32_t xf_tokenizer_str_to_id(const xf_tokenizer *tok, const char *s, size_t len);
+
+/* Write a byte-level BPE tokenizer as a Hugging Face tokenizer.json at `path`
+ * (atomically). legacy_merges: merges as "a b" strings instead of ["a","b"]. */
+xf_status xf_tokenizer_save_json(const xf_tokenizer *tok, const char *path, int legacy_merges);
+
+/* Byte-level BPE training (GPT-2 byte mapping and pre-tokenizer regex).
+ * Layout of the result: ids 0..255 bytes, 256 <|endoftext|> (BOS/EOS), 257 <pad>,
+ * 258 <unk>, 259 <mask>, then merges in order, then n_sentinels sentinels with
+ * <extra_id_k> = vocab_size - 1 - k. With no merges this is the "byte" tokenizer. */
+typedef struct {
+    size_t vocab_size;     /* total ids; >= 260 + n_sentinels */
+    size_t n_sentinels;    /* default 100 */
+    size_t min_frequency;  /* stop when the best pair occurs fewer times (default 2) */
+    int verbose;           /* unused by the library (no printing); for callers */
+} xf_bpe_train_opts;
+
+typedef struct {
+    size_t bytes;          /* input bytes read */
+    size_t words;          /* distinct pre-tokens */
+    size_t merges;         /* merges learned */
+    double seconds;        /* wall time of counting + merging */
+} xf_bpe_train_stats;
+
+/* Train on the concatenation of `n_files` files. stats may be NULL. */
+xf_status xf_bpe_train(xf_tokenizer **out, const char *const *files, size_t n_files,
+                       const xf_bpe_train_opts *opts, xf_bpe_train_stats *stats);
+/* Same on in-memory texts. */
+xf_status xf_bpe_train_texts(xf_tokenizer **out, const char *const *texts, const size_t *lens,
+                             size_t n_texts, const xf_bpe_train_opts *opts,
+                             xf_bpe_train_stats *stats);
 
 #endif

@@ -21,8 +21,13 @@ static int find_flag(xf_args *a, const char *name, const char **val, int boolean
     size_t nl = strlen(name);
     for (int i = 1; i < a->argc; i++) {
         const char *s = a->argv[i];
-        if (s[0] != '-' || s[1] != '-' || strncmp(s + 2, name, nl) != 0) continue;
-        const char *rest = s + 2 + nl;
+        const char *rest;
+        if (s[0] == '-' && s[1] == '-' && strncmp(s + 2, name, nl) == 0)
+            rest = s + 2 + nl;
+        else if (nl == 1 && s[0] == '-' && s[1] == name[0]) /* one-letter alias: -n 20 */
+            rest = s + 2;
+        else
+            continue;
         if (*rest == '=') {
             a->used[i] = 1;
             *val = rest + 1;
@@ -89,7 +94,7 @@ const char *xf_args_pos(xf_args *a, int i) {
     int k = 0;
     for (int j = 1; j < a->argc; j++) {
         if (a->used[j]) continue;
-        if (a->argv[j][0] == '-' && a->argv[j][1] == '-') continue;
+        if (a->argv[j][0] == '-' && a->argv[j][1] != '\0') continue;
         if (k++ == i) {
             a->used[j] = 1;
             return a->argv[j];

@@ -1,0 +1,72 @@
+/* xfmr: training (AdamW, warmup + cosine schedule, clipping, accumulation,
+ * evaluation, checkpoints, resume) and the training benchmark. */
+#ifndef XFMR_TRAIN_H
+#define XFMR_TRAIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "xfmr/model.h"
+#include "xfmr/status.h"
+
+typedef struct {
+    size_t steps;        /* optimizer steps to reach (total, counting resumed ones) */
+    size_t decay_steps;  /* cosine horizon (nanoGPT lr_decay_iters); 0 = steps */
+    size_t batch, seq, accum;
+    size_t warmup;
+    float lr, min_lr, weight_decay, beta1, beta2, eps, grad_clip;
+    size_t eval_every, eval_batches, save_every; /* 0 = never (save: only at the end) */
+    double val_fraction;
+    uint64_t seed;
+    int threads;         /* <= 0: all cores */
+} xf_train_opts;
+
+void xf_train_opts_default(xf_train_opts *o);
+
+/* One event for the caller's progress display. */
+typedef struct {
+    int is_eval;         /* 1: val_loss is set; 0: a training step */
+    size_t step, steps;  /* step just finished (1-based), total */
+    float loss, lr, grad_norm, val_loss;
+    double ms, tokens_per_s, eta_s;
+} xf_train_event;
+typedef void (*xf_train_cb)(const xf_train_event *ev, void *ctx);
+
+typedef struct {
+    const char *model;     /* preset, config file or checkpoint dir (NULL with resume) */
+    const char *data;      /* token file or UTF-8 text */
+    const char *out;       /* checkpoint directory */
+    const char *tokenizer; /* tokenizer spec; NULL = "byte" (or the checkpoint's on resume) */
+    int resume;            /* continue from `out` */
+} xf_train_paths;
+
+/* Train. On resume the optimizer state, step, RNG and data position come from
+ * out/train_state.safetensors and the run continues bit for bit. Appends JSONL
+ * to out/log.jsonl. Bad input fails before anything in `out` is written. */
+xf_status xf_train(const xf_train_paths *paths, const xf_train_opts *o, xf_train_cb cb, void *ctx);
+
+/* Read the options a checkpoint was trained with (out/train_state.safetensors). */
+xf_status xf_train_load_opts(const char *dir, xf_train_opts *o);
+
+/* Learning rate at 0-based iteration `it` (nanoGPT get_lr). */
+float xf_lr_at(const xf_train_opts *o, size_t it);
+
+/* AdamW step t (1-based) over the model's parameters with its gradients,
+ * decay only on tensors with ndim >= 2. m and v have xf_model arena layout. */
+void xf_adamw_step(xf_model *model, float *m, float *v, size_t t, float lr,
+                   const xf_train_opts *o);
+
+/* Global L2 norm of the gradients; if clip > 0 and norm > clip, scales them by
+ * clip/(norm+1e-6). Returns the norm before clipping. */
+float xf_clip_grad_norm(xf_model *model, float clip);
+
+/* Benchmark: train `steps` steps on synthetic tokens with the given shape;
+ * writes median step ms, tokens/s and achieved GFLOP/s. */
+typedef struct {
+    double step_ms, tokens_per_s, gflops;
+    size_t params;
+} xf_bench_result;
+xf_status xf_bench_train(const char *model_spec, size_t batch, size_t seq, size_t steps,
+                         int threads, xf_bench_result *r);
+
+#endif

@@ -1,0 +1,88 @@
+/* xfmr info and xfmr bench. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "xfmr/model.h"
+#include "xfmr/train.h"
+
+/* Sum parameters whose name contains `part`. */
+static size_t count_matching(const xf_model *m, const char *part) {
+    size_t n = 0;
+    for (size_t i = 0; i < xf_model_num_tensors(m); i++) {
+        const xf_param_info *p = xf_model_tensor(m, i);
+        if (strstr(p->name, part)) n += p->numel;
+    }
+    return n;
+}
+
+int xf_cmd_info(int argc, char **argv) {
+    xf_args a;
+    xf_args_init(&a, argc, argv);
+    if (xf_args_flag(&a, "help")) {
+        puts("usage: xfmr info --model PRESET|CONFIG|DIR [--batch B --seq T]\n"
+             "  prints the config, parameter counts and the memory training and inference need");
+        return 0;
+    }
+    const char *spec = xf_args_str(&a, "model", NULL);
+    if (!spec) spec = xf_args_pos(&a, 0);
+    long B = xf_args_long(&a, "batch", 16), T = xf_args_long(&a, "seq", 0);
+    if (xf_args_finish(&a)) return 2;
+    if (!spec) return xf_cli_error(2, "info: --model is required");
+    xf_config cfg;
+    if (xf_config_load(&cfg, spec)) return xf_cli_fail();
+    if (T <= 0) T = (long)(cfg.max_position_embeddings < 128 ? cfg.max_position_embeddings : 128);
+    if (B <= 0 || (size_t)T > cfg.max_position_embeddings)
+        return xf_cli_error(2, "info: --batch must be > 0 and --seq <= %zu", cfg.max_position_embeddings);
+    xf_model *m = NULL;
+    if (xf_model_create(&m, &cfg)) return xf_cli_fail();
+    char *json = xf_config_to_json(&cfg);
+    size_t total = xf_model_num_params(m);
+    size_t emb = count_matching(m, "embed_"), attn = count_matching(m, "self_attn."),
+           mlp = count_matching(m, "mlp."), norm = count_matching(m, "norm."),
+           head = count_matching(m, "lm_head");
+    double mib = 1048576.0;
+    size_t act_train = xf_model_activation_bytes(&cfg, (size_t)B, (size_t)T, 1);
+    size_t act_inf = xf_model_activation_bytes(&cfg, 1, cfg.max_position_embeddings, 0);
+    size_t D = cfg.hidden_size / cfg.num_attention_heads;
+    double kv_per_tok = 2.0 * cfg.num_hidden_layers * cfg.num_key_value_heads * D * 4;
+    printf("config: %s\n", json ? json : "(out of memory)");
+    printf("parameters: %zu total\n", total);
+    printf("  embeddings %zu, attention %zu, mlp %zu, norms %zu, lm_head %zu%s\n", emb, attn, mlp,
+           norm, head, cfg.tie_word_embeddings ? " (tied to embeddings)" : "");
+    printf("memory:\n");
+    printf("  weights            %10.1f MiB (fp32)\n", total * 4 / mib);
+    printf("  training B=%ld T=%ld  %10.1f MiB (weights, grads, AdamW moments %.1f + activations %.1f)\n",
+           B, T, (total * 16.0 + act_train) / mib, total * 16 / mib, act_train / mib);
+    printf("  inference          %10.1f MiB (weights + activations at context %zu)\n",
+           (total * 4.0 + act_inf) / mib, cfg.max_position_embeddings);
+    printf("  KV cache           %10.1f KiB per token\n", kv_per_tok / 1024);
+    free(json);
+    xf_model_free(m);
+    return 0;
+}
+
+int xf_cmd_bench(int argc, char **argv) {
+    xf_args a;
+    xf_args_init(&a, argc, argv);
+    const char *what = xf_args_pos(&a, 0);
+    if (xf_args_flag(&a, "help") || !what) {
+        puts("usage: xfmr bench train --model PRESET|CONFIG [--batch 8] [--seq 256] [--steps 10] [--threads N]\n"
+             "  trains on synthetic tokens; prints one JSON line with the median step_ms,\n"
+             "  tokens_per_s and gflops (model FLOPs: 6 per weight per token + attention)");
+        return what ? 0 : 2;
+    }
+    const char *spec = xf_args_str(&a, "model", "bench-gpt");
+    long B = xf_args_long(&a, "batch", 8), T = xf_args_long(&a, "seq", 256);
+    long steps = xf_args_long(&a, "steps", 10), threads = xf_args_long(&a, "threads", 0);
+    if (xf_args_finish(&a)) return 2;
+    if (strcmp(what, "train")) return xf_cli_error(2, "bench: unknown benchmark '%s' (try: train)", what);
+    if (B <= 0 || T <= 0 || steps <= 0) return xf_cli_error(2, "bench: --batch, --seq, --steps must be > 0");
+    xf_bench_result r;
+    if (xf_bench_train(spec, (size_t)B, (size_t)T, (size_t)steps, (int)threads, &r)) return xf_cli_fail();
+    printf("{\"impl\":\"xfmr\",\"model\":\"%s\",\"batch\":%ld,\"seq\":%ld,\"threads\":%ld,\"params\":%zu,"
+           "\"step_ms\":%.2f,\"tokens_per_s\":%.1f,\"gflops\":%.2f}\n",
+           spec, B, T, threads, r.params, r.step_ms, r.tokens_per_s, r.gflops);
+    return 0;
+}

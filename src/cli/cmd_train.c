@@ -1,0 +1,110 @@
+/* xfmr train: flags -> xf_train_opts, a live progress line on terminals. */
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "xfmr/train.h"
+
+static const char *TRAIN_HELP =
+    "usage: xfmr train --model PRESET|CONFIG|DIR --data FILE --out DIR [flags]\n"
+    "       xfmr train --resume --out DIR [--data FILE] [--steps N]\n"
+    "  --data FILE         token file (xfmr prepare) or UTF-8 text\n"
+    "  --tokenizer SPEC    tokenizer for text data (default byte; the checkpoint's on resume)\n"
+    "  --steps N           total optimizer steps (default 1000)\n"
+    "  --batch B --seq T   sequences per micro-batch and their length (16, 128)\n"
+    "  --accum K           micro-batches per step (1)\n"
+    "  --lr --min-lr       peak and final learning rate (1e-3, 1e-4)\n"
+    "  --warmup N          linear warmup steps (50), then cosine decay to --min-lr\n"
+    "  --decay-steps N     cosine horizon (default --steps)\n"
+    "  --weight-decay W    decoupled, on matrices only (0.1)\n"
+    "  --beta1 --beta2     AdamW betas (0.9, 0.99)\n"
+    "  --grad-clip C       global-norm clip, 0 = off (1.0)\n"
+    "  --eval-every N --eval-batches K   validation cadence (100, 8)\n"
+    "  --val-fraction F    tail of the data held out (0.1)\n"
+    "  --save-every N      checkpoint cadence (0 = only at the end)\n"
+    "  --seed S --threads N\n"
+    "  --resume            continue from --out bit for bit\n"
+    "  --quiet             no progress line\n";
+
+typedef struct {
+    int tty, quiet;
+} progress;
+
+static void on_event(const xf_train_event *ev, void *ctx) {
+    progress *p = ctx;
+    if (p->quiet) return;
+    if (ev->is_eval) {
+        fprintf(stderr, "%sstep %zu: val_loss %.4f\n", p->tty ? "\r\033[K" : "", ev->step, ev->val_loss);
+        return;
+    }
+    int eta = (int)ev->eta_s;
+    if (p->tty)
+        fprintf(stderr, "\r\033[Kstep %zu/%zu  loss %.4f  lr %.2e  %.0f tok/s  ETA %d:%02d", ev->step,
+                ev->steps, ev->loss, ev->lr, ev->tokens_per_s, eta / 60, eta % 60);
+    else if (ev->step % 10 == 0 || ev->step == ev->steps || ev->step == 1)
+        fprintf(stderr, "step %zu/%zu  loss %.4f  lr %.2e  %.0f tok/s  ETA %d:%02d\n", ev->step,
+                ev->steps, ev->loss, ev->lr, ev->tokens_per_s, eta / 60, eta % 60);
+    if (p->tty && ev->step == ev->steps) fputc('\n', stderr);
+}
+
+int xf_cmd_train(int argc, char **argv) {
+    xf_args a;
+    xf_args_init(&a, argc, argv);
+    if (xf_args_flag(&a, "help")) {
+        fputs(TRAIN_HELP, stdout);
+        return 0;
+    }
+    xf_train_paths p = {0};
+    xf_train_opts o;
+    xf_train_opts_default(&o);
+    p.resume = xf_args_flag(&a, "resume");
+    p.out = xf_args_str(&a, "out", NULL);
+    if (p.resume && p.out && xf_train_load_opts(p.out, &o)) return xf_cli_fail();
+    p.model = xf_args_str(&a, "model", NULL);
+    p.data = xf_args_str(&a, "data", NULL);
+    p.tokenizer = xf_args_str(&a, "tokenizer", NULL);
+    long steps = xf_args_long(&a, "steps", (long)o.steps);
+    long decay = xf_args_long(&a, "decay-steps", (long)o.decay_steps);
+    long batch = xf_args_long(&a, "batch", (long)o.batch);
+    long seq = xf_args_long(&a, "seq", (long)o.seq);
+    long accum = xf_args_long(&a, "accum", (long)o.accum);
+    long warmup = xf_args_long(&a, "warmup", (long)o.warmup);
+    long eval_every = xf_args_long(&a, "eval-every", (long)o.eval_every);
+    long eval_batches = xf_args_long(&a, "eval-batches", (long)o.eval_batches);
+    long save_every = xf_args_long(&a, "save-every", (long)o.save_every);
+    long seed = xf_args_long(&a, "seed", (long)o.seed);
+    long threads = xf_args_long(&a, "threads", o.threads);
+    o.lr = (float)xf_args_double(&a, "lr", o.lr);
+    o.min_lr = (float)xf_args_double(&a, "min-lr", o.min_lr);
+    o.weight_decay = (float)xf_args_double(&a, "weight-decay", o.weight_decay);
+    o.beta1 = (float)xf_args_double(&a, "beta1", o.beta1);
+    o.beta2 = (float)xf_args_double(&a, "beta2", o.beta2);
+    o.grad_clip = (float)xf_args_double(&a, "grad-clip", o.grad_clip);
+    o.val_fraction = xf_args_double(&a, "val-fraction", o.val_fraction);
+    progress pr = {.tty = isatty(2), .quiet = xf_args_flag(&a, "quiet")};
+    if (xf_args_finish(&a)) return 2;
+    if (steps < 0 || decay < 0 || batch <= 0 || seq <= 0 || accum <= 0 || warmup < 0 ||
+        eval_every < 0 || eval_batches < 0 || save_every < 0 || seed < 0)
+        return xf_cli_error(2, "train: step counts must be >= 0 and --batch/--seq/--accum > 0");
+    if (!p.out) return xf_cli_error(2, "train: --out DIR is required (see xfmr train --help)");
+    if (!p.resume && (!p.model || !p.data))
+        return xf_cli_error(2, "train: --model and --data are required (see xfmr train --help)");
+    if (p.resume && !p.data) return xf_cli_error(2, "train: --resume needs --data too");
+    o.steps = (size_t)steps;
+    o.decay_steps = (size_t)decay;
+    o.batch = (size_t)batch;
+    o.seq = (size_t)seq;
+    o.accum = (size_t)accum;
+    o.warmup = (size_t)warmup;
+    o.eval_every = (size_t)eval_every;
+    o.eval_batches = (size_t)eval_batches;
+    o.save_every = (size_t)save_every;
+    o.seed = (uint64_t)seed;
+    o.threads = (int)threads;
+    if (xf_train(&p, &o, on_event, &pr)) {
+        if (pr.tty && !pr.quiet) fputc('\n', stderr);
+        return xf_cli_fail();
+    }
+    return 0;
+}

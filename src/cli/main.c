@@ -1,0 +1,40 @@
+/* xfmr command-line entry: dispatch to one subcommand per file. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+static const struct {
+    const char *name;
+    int (*fn)(int, char **);
+    const char *help;
+} COMMANDS[] = {
+    {"train", xf_cmd_train, "train a model (from scratch or --resume)"},
+    {"generate", xf_cmd_generate, "sample text from a checkpoint with a KV cache"},
+    {"score", xf_cmd_score, "loss and perplexity of text or ids; --dump-logits"},
+    {"info", xf_cmd_info, "config, parameter counts and memory of a preset or checkpoint"},
+    {"bench", xf_cmd_bench, "benchmark training on synthetic tokens (bench train ...)"},
+    {"prepare", xf_cmd_prepare, "tokenize text into a token file"},
+    {"corpus", xf_cmd_corpus, "write the built-in procedurally generated corpus"},
+    {"tokenizer", xf_cmd_tokenizer, "train, encode and decode with tokenizers"},
+};
+
+static void usage(FILE *f) {
+    fprintf(f, "xfmr: train and run transformer language models on CPUs\n\n"
+               "usage: xfmr <command> [flags]   (xfmr <command> --help for its flags)\n\n");
+    for (size_t i = 0; i < sizeof COMMANDS / sizeof COMMANDS[0]; i++)
+        fprintf(f, "  %-10s %s\n", COMMANDS[i].name, COMMANDS[i].help);
+    fprintf(f, "\nmodels: a preset (gpt2-tiny, llama-tiny, bench-gpt), a config.json, or a checkpoint directory\n");
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    for (size_t i = 0; i < sizeof COMMANDS / sizeof COMMANDS[0]; i++)
+        if (!strcmp(argv[1], COMMANDS[i].name)) return COMMANDS[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "xfmr: unknown command '%s'\n", argv[1]);
+    usage(stderr);
+    return 2;
+}

@@ -1,0 +1,198 @@
+/* xfmr: private tokenizer representation shared by src/data/tokenizer.c and
+ * src/data/tok_*.c.
+ *
+ * Every backend fills the same table: for each id a "piece" (the token's
+ * spelling in its vocabulary file: GPT-2's byte-to-unicode form for byte-level
+ * BPE, the SentencePiece piece with U+2581 for spaces) and its "raw" bytes (what
+ * the token contributes when decoding). Strings live in one growing pool and are
+ * addressed by offset, so a hostile vocabulary cannot scatter allocations.
+ *
+ * Kinds:
+ *   TOK_BYTELEVEL  GPT-2 style byte-level BPE (tokenizer.json, gpt2:DIR, "byte",
+ *                  trained); merges are rules (left id, right id) -> rank.
+ *   TOK_SPM        SentencePiece BPE (.model, llama2.c tokenizer.bin); merges are
+ *                  driven by piece scores. */
+#ifndef XF_DATA_TOK_IMPL_H
+#define XF_DATA_TOK_IMPL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "xfmr/tokenizer.h"
+
+/* Longest token accepted from any file (bytes of piece or raw form). */
+#define TOK_MAX_TOKEN_BYTES 1024
+/* Largest vocabulary accepted (ids must fit comfortably in int32_t). */
+#define TOK_MAX_VOCAB ((size_t)1 << 24)
+
+typedef enum { TOK_BYTELEVEL = 1, TOK_SPM = 2 } tok_kind;
+
+/* Token types (SentencePiece's enum; byte-level tokens are NORMAL or CONTROL). */
+enum {
+    TT_NORMAL = 1,
+    TT_UNKNOWN = 2,
+    TT_CONTROL = 3,
+    TT_USER = 4,
+    TT_UNUSED = 5,
+    TT_BYTE = 6
+};
+
+/* Where a SentencePiece tokenizer came from (decides what save() writes). */
+enum { SPM_SRC_MODEL = 1, SPM_SRC_BIN = 2 };
+
+/* Open-addressing table of int32 values keyed by the piece string of that id
+ * (the key is not stored: slot holds the id, key = piece(id)). */
+typedef struct {
+    int32_t *slot; /* -1 = empty */
+    size_t cap;    /* power of two */
+} tok_strmap;
+
+/* Open-addressing table: 64-bit key (left id << 32 | right id) -> merge. */
+typedef struct {
+    uint64_t key; /* UINT64_MAX = empty */
+    int32_t rank;
+    int32_t id;   /* id of the merged token */
+} tok_pairslot;
+
+typedef struct {
+    tok_pairslot *slot;
+    size_t cap;
+} tok_pairmap;
+
+struct xf_tokenizer {
+    tok_kind kind;
+    char name[64];
+    size_t n;             /* vocab size */
+    char *pool;           /* all strings */
+    size_t pool_len, pool_cap;
+    size_t *piece_off;    /* n entries */
+    uint32_t *piece_len;
+    size_t *raw_off;
+    uint32_t *raw_len;
+    uint8_t *type;        /* TT_* */
+    float *score;         /* TOK_SPM only (else NULL) */
+    int32_t special[XF_TOK_SPECIAL_COUNT];
+    int32_t *sentinel;    /* sentinel[k] = id of <extra_id_k> */
+    size_t n_sentinel;
+    tok_strmap pieces;    /* piece -> id, every id */
+    uint64_t hash;
+
+    /* TOK_BYTELEVEL */
+    int32_t byte_id[256];  /* id of the token for one byte, -1 if none */
+    int32_t (*merge)[2];   /* merge[rank] = {left id, right id} */
+    size_t n_merges;
+    tok_pairmap pairs;
+    void *re;              /* pcre2_code * (pre-tokenizer), NULL = no regex */
+    char *pattern;         /* custom pre-tokenizer regex (HF Split), NULL = GPT-2's */
+    int add_prefix_space;
+    int ignore_merges;     /* HF: a pre-token that is in the vocab is taken whole */
+    int is_byte;           /* exactly the "byte" tokenizer layout */
+
+    /* TOK_SPM */
+    int spm_src;
+    int add_dummy_prefix, remove_extra_ws, escape_ws, byte_fallback;
+    int32_t spm_byte[256]; /* id of <0xNN>, -1 if none */
+    int32_t unk_id;
+    int has_user;          /* any USER_DEFINED pieces */
+    char *src_data;        /* original file bytes (saved verbatim) */
+    size_t src_len;
+};
+
+/* ---- tokenizer.c: construction helpers -------------------------------- */
+
+/* New empty tokenizer with room for n ids (all entries zero/empty). */
+xf_status tok_alloc(xf_tokenizer **out, tok_kind kind, size_t n);
+/* Set id's piece and raw bytes (copied into the pool). */
+xf_status tok_set(xf_tokenizer *t, size_t id, const char *piece, size_t plen, const char *raw,
+                  size_t rlen, int type);
+/* After all tok_set calls: build the piece map (fails on a duplicate piece or a
+ * missing id), fill specials still unset and sentinels by name. `what` names
+ * the source in messages. */
+xf_status tok_finish(xf_tokenizer *t, const char *what);
+/* Last step of every loader: compute the hash and the name. */
+void tok_seal(xf_tokenizer *t);
+/* The "byte" tokenizer (built on each call). */
+xf_status tok_byte_new(xf_tokenizer **out);
+
+static inline const char *tok_piece(const xf_tokenizer *t, size_t id) {
+    return t->pool + t->piece_off[id];
+}
+static inline const char *tok_raw(const xf_tokenizer *t, size_t id) {
+    return t->pool + t->raw_off[id];
+}
+
+/* Id of the piece s[0..len), or -1. */
+int32_t tok_find(const xf_tokenizer *t, const char *s, size_t len);
+
+uint64_t tok_fnv1a(uint64_t h, const void *data, size_t n);
+
+/* Pair map: add (fails on duplicate), look up (NULL if absent). */
+xf_status tok_pairmap_init(tok_pairmap *m, size_t n);
+int tok_pairmap_add(tok_pairmap *m, int32_t a, int32_t b, int32_t rank, int32_t id);
+const tok_pairslot *tok_pairmap_get(const tok_pairmap *m, int32_t a, int32_t b);
+
+/* ---- tok_bytelevel.c -------------------------------------------------- */
+
+/* GPT-2's bytes_to_unicode: code point for each byte, and the inverse (-1 if
+ * the code point is not in the table; only code points < 0x144 can be). */
+uint32_t tok_b2u(unsigned char b);
+int tok_u2b(uint32_t cp);
+/* Append the UTF-8 of code point cp to buf (cap >= 4); returns bytes written. */
+size_t tok_utf8_put(char *buf, uint32_t cp);
+/* Decode a GPT-2 unicode-form token to bytes; fails (returns -1) if a code
+ * point is not in the byte table. out needs room for len bytes. */
+long tok_unicode_to_bytes(const char *s, size_t len, char *out);
+/* Encode bytes to the unicode form; out needs 2*len bytes; returns length. */
+size_t tok_bytes_to_unicode(const unsigned char *s, size_t len, char *out);
+
+void tok_bl_free_regex(void *re);
+/* Compile GPT-2's pre-tokenizer regex (or `pattern` if not NULL) into t->re. */
+xf_status tok_bl_compile(xf_tokenizer *t, const char *pattern);
+/* Set up merges from (left, right) id pairs in rank order. */
+xf_status tok_bl_set_merges(xf_tokenizer *t, const int32_t (*merges)[2], size_t n,
+                            const char *what);
+xf_status tok_bl_encode(const xf_tokenizer *t, const char *text, size_t len, int32_t **ids,
+                        size_t *n);
+
+/* Pre-tokenization callback: called for each pre-token [s, s+len). Returns
+ * nonzero to stop. Invalid UTF-8 bytes between matches form their own pieces. */
+typedef int (*tok_piece_fn)(void *ctx, const char *s, size_t len);
+xf_status tok_pretokenize(const xf_tokenizer *t, const char *text, size_t len, tok_piece_fn fn,
+                          void *ctx);
+
+/* ---- tok_json.c -------------------------------------------------------- */
+
+/* Load a HF tokenizer.json from memory (path for messages). */
+xf_status tok_json_parse(xf_tokenizer **out, const char *data, size_t len, const char *path);
+/* Serialize a byte-level tokenizer as tokenizer.json (malloc'd, NUL-terminated). */
+xf_status tok_json_write(const xf_tokenizer *t, int legacy_merges, char **out, size_t *len);
+/* Load GPT-2's encoder.json + vocab.bpe from dir. */
+xf_status tok_gpt2_load(xf_tokenizer **out, const char *dir);
+
+/* ---- tok_spm.c --------------------------------------------------------- */
+
+xf_status tok_spm_parse_model(xf_tokenizer **out, const char *data, size_t len, const char *path);
+xf_status tok_spm_parse_bin(xf_tokenizer **out, const char *data, size_t len, const char *path);
+xf_status tok_spm_encode(const xf_tokenizer *t, const char *text, size_t len, int32_t **ids,
+                         size_t *n);
+
+/* ---- growable int32 vector used by encoders ---------------------------- */
+typedef struct {
+    int32_t *v;
+    size_t n, cap;
+} tok_ivec;
+
+static inline xf_status tok_ivec_reserve(tok_ivec *a, size_t extra);
+xf_status tok_ivec_grow(tok_ivec *a, size_t need);
+static inline xf_status tok_ivec_reserve(tok_ivec *a, size_t extra) {
+    if (a->cap - a->n >= extra) return XF_OK;
+    return tok_ivec_grow(a, extra);
+}
+static inline xf_status tok_ivec_push(tok_ivec *a, int32_t x) {
+    xf_status s = tok_ivec_reserve(a, 1);
+    if (s) return s;
+    a->v[a->n++] = x;
+    return XF_OK;
+}
+
+#endif

@@ -1,0 +1,114 @@
+/* Sampling (algorithms.md §7, nanoGPT order: temperature, top-k, then top-p,
+ * softmax, multinomial) and the generation loop over the KV cache. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/rng.h"
+#include "model/model_internal.h"
+#include "xfmr/generate.h"
+
+struct xf_sampler {
+    xf_sample_opts o;
+    size_t V;
+    xf_rng rng;
+    float *prob;  /* [V] */
+    int32_t *idx; /* [V] */
+};
+
+xf_status xf_sampler_create(xf_sampler **out, size_t vocab, const xf_sample_opts *o) {
+    *out = NULL;
+    if (!(o->temperature >= 0) || !(o->top_p > 0 && o->top_p <= 1))
+        return xf_fail(XF_ERR_ARG, "temperature must be >= 0 and top-p in (0, 1]");
+    xf_sampler *s = calloc(1, sizeof *s);
+    if (!s) return xf_fail(XF_ERR_OOM, "out of memory");
+    s->o = *o;
+    s->V = vocab;
+    s->prob = malloc(vocab * sizeof(float));
+    s->idx = malloc(vocab * sizeof(int32_t));
+    if (!s->prob || !s->idx) {
+        xf_sampler_free(s);
+        return xf_fail(XF_ERR_OOM, "out of memory");
+    }
+    xf_rng_seed(&s->rng, o->seed);
+    *out = s;
+    return XF_OK;
+}
+
+void xf_sampler_free(xf_sampler *s) {
+    if (!s) return;
+    free(s->prob);
+    free(s->idx);
+    free(s);
+}
+
+static const float *g_sort_keys;
+static int by_prob_desc(const void *a, const void *b) {
+    float x = g_sort_keys[*(const int32_t *)a], y = g_sort_keys[*(const int32_t *)b];
+    if (x != y) return x < y ? 1 : -1;
+    return *(const int32_t *)a - *(const int32_t *)b; /* stable: lower id first */
+}
+
+int32_t xf_sampler_next(xf_sampler *s, const float *logits) {
+    size_t V = s->V;
+    if (s->o.temperature == 0) {
+        size_t best = 0;
+        for (size_t i = 1; i < V; i++)
+            if (logits[i] > logits[best]) best = i;
+        return (int32_t)best;
+    }
+    /* softmax(z / temperature) */
+    float mx = -INFINITY;
+    for (size_t i = 0; i < V; i++) mx = fmaxf(mx, logits[i]);
+    double sum = 0;
+    for (size_t i = 0; i < V; i++) {
+        s->prob[i] = expf((logits[i] - mx) / s->o.temperature);
+        sum += s->prob[i];
+        s->idx[i] = (int32_t)i;
+    }
+    for (size_t i = 0; i < V; i++) s->prob[i] = (float)(s->prob[i] / sum);
+    /* sort ids by probability, keep the top-k, then the smallest prefix whose
+     * mass reaches top-p (always at least one) */
+    g_sort_keys = s->prob;
+    qsort(s->idx, V, sizeof *s->idx, by_prob_desc);
+    size_t keep = V;
+    if (s->o.top_k && s->o.top_k < keep) keep = s->o.top_k;
+    if (s->o.top_p < 1) {
+        double kept = 0, total = 0;
+        for (size_t i = 0; i < keep; i++) total += s->prob[s->idx[i]];
+        size_t k = 0;
+        while (k < keep) {
+            kept += s->prob[s->idx[k++]];
+            if (kept >= s->o.top_p * total) break;
+        }
+        keep = k;
+    }
+    double mass = 0;
+    for (size_t i = 0; i < keep; i++) mass += s->prob[s->idx[i]];
+    double r = xf_rng_double(&s->rng) * mass, acc = 0;
+    for (size_t i = 0; i < keep; i++) {
+        acc += s->prob[s->idx[i]];
+        if (r < acc) return s->idx[i];
+    }
+    return s->idx[keep - 1];
+}
+
+xf_status xf_generate(xf_model *m, const int32_t *prompt, size_t np, size_t n_new,
+                      xf_sampler *s, int32_t stop_id, xf_token_cb cb, void *ctx) {
+    size_t P = m->cfg.max_position_embeddings;
+    if (np == 0) return xf_fail(XF_ERR_ARG, "the prompt needs at least one token");
+    if (np >= P) return xf_fail(XF_ERR_ARG, "the prompt has %zu tokens; the context is %zu", np, P);
+    size_t total = np + n_new < P ? np + n_new : P;
+    xf_status st = xf_model_cache_reserve(m, total);
+    if (st) return st;
+    const float *logits = NULL;
+    if ((st = xf_model_decode(m, prompt, np, 0, &logits))) return st;
+    for (size_t pos = np; pos < total; pos++) {
+        int32_t id = xf_sampler_next(s, logits);
+        if (cb && cb(id, ctx)) break;
+        if (id == stop_id) break;
+        if (pos + 1 == total) break;
+        if ((st = xf_model_decode(m, &id, 1, pos, &logits))) return st;
+    }
+    return XF_OK;
+}

@@ -1,0 +1,81 @@
+/* Safe file helpers: whole-file reads with a size cap, atomic replacement of a
+ * file (temp file + fsync + rename), directory helpers and read-only mmap.
+ *
+ * Every function returns an xf_status and, on failure, leaves a one-line
+ * message naming the path and the problem (xf_last_error()). Nothing here
+ * prints or exits. POSIX only. */
+#ifndef XF_IO_FILE_H
+#define XF_IO_FILE_H
+
+#include <stddef.h>
+
+#include "xfmr/status.h"
+
+/* Read the whole file `path` into a new malloc'd buffer.
+ * On success *data holds *len bytes followed by one extra NUL byte (not counted
+ * in *len), so text can be used as a C string; the caller frees *data.
+ * Fails with XF_ERR_IO if the file cannot be opened or read (a directory, say),
+ * XF_ERR_FORMAT if it holds more than max_bytes bytes, XF_ERR_OOM if the
+ * buffer cannot be allocated. On failure *data is NULL and *len is 0. */
+xf_status xf_file_read_all(const char *path, char **data, size_t *len, size_t max_bytes);
+
+/* Atomic writer. Bytes go to the temporary file "<path>.tmp.<pid>" in the same
+ * directory; xf_afile_commit flushes it, fsyncs it, renames it over <path> and
+ * fsyncs the directory, so readers see either the old file or the complete new
+ * one. xf_afile_abort, or any failure before the rename, removes the temporary
+ * file and leaves <path> untouched. */
+typedef struct xf_afile xf_afile;
+
+/* Create the temporary file for `path` and return a writer in *out (the caller
+ * ends it with xf_afile_commit or xf_afile_abort). Fails with XF_ERR_IO if the
+ * temporary file cannot be created (directory missing or not writable, ...),
+ * XF_ERR_ARG on an empty path, XF_ERR_OOM; then *out is NULL. */
+xf_status xf_afile_open(xf_afile **out, const char *path);
+
+/* Append n bytes. Fails with XF_ERR_IO (disk full, file too large, ...); a
+ * failure is sticky: later writes and the commit fail too, and the caller
+ * should xf_afile_abort. f stays owned by the caller either way. */
+xf_status xf_afile_write(xf_afile *f, const void *data, size_t n);
+
+/* Flush, fsync, close, rename over the target, fsync the directory. Frees f
+ * whatever happens. Fails with XF_ERR_IO naming the step; a failure before the
+ * rename removes the temporary file and leaves the target untouched. If only
+ * the final directory fsync fails the new file is already in place (the
+ * message says so). */
+xf_status xf_afile_commit(xf_afile *f);
+
+/* Discard: close and remove the temporary file, free f. NULL-safe. */
+void xf_afile_abort(xf_afile *f);
+
+/* Atomically replace `path` with the n bytes at `data` (open + write + commit).
+ * Failures as for those three. */
+xf_status xf_file_write_atomic(const char *path, const void *data, size_t n);
+
+/* 1 if `path` names a directory (following symlinks), else 0. */
+int xf_path_is_dir(const char *path);
+
+/* Create directory `path` and any missing parents (mode 0777 minus umask).
+ * An existing directory is fine. Fails with XF_ERR_IO naming the component
+ * that could not be created (or that exists and is not a directory),
+ * XF_ERR_ARG on an empty path, XF_ERR_OOM. */
+xf_status xf_mkdir_p(const char *path);
+
+/* Read-only private mapping of a whole file. An empty file is allowed and
+ * gives ptr NULL, len 0. */
+typedef struct {
+    void *ptr;  /* first byte of the mapping, NULL when len is 0 */
+    size_t len; /* file size in bytes when mapped */
+} xf_mmap;
+
+/* Map the regular file `path` into *m (ptr/len as above); release with
+ * xf_mmap_close. Fails with XF_ERR_IO if the file cannot be opened, is not a
+ * regular file, or cannot be mapped; then *m is {NULL, 0}. If another process
+ * truncates the file while it is mapped, touching the lost pages raises
+ * SIGBUS: map only files nobody rewrites in place (xfmr writes atomically). */
+xf_status xf_mmap_open(xf_mmap *m, const char *path);
+
+/* Unmap and reset *m to {NULL, 0}. Safe on a zeroed or already closed map and
+ * on m == NULL. */
+void xf_mmap_close(xf_mmap *m);
+
+#endif

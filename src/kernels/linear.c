@@ -1,0 +1,69 @@
+/* Linear layer (torch.nn.Linear layout), matrix multiplies by BLAS.
+ *
+ * Shapes
+ *   inp [N,C], w [OC,C], b [OC] or NULL, out [N,OC]
+ * Nothing is cached: backward reads inp and w again.
+ *
+ * Maths
+ *   out  = inp @ w^T + b
+ *   dinp += dout @ w          [N,OC] @ [OC,C]
+ *   dw   += dout^T @ inp      [OC,N] @ [N,C]
+ *   db   += sum_n dout[n,:]
+ * Backward accumulates (+=): the two GEMMs run with beta = 1.
+ *
+ * Threads: cblas_sgemm threads itself (OpenBLAS, OpenMP build); the bias loops
+ * split rows (forward) or output-channel blocks (db), each block summing rows
+ * n = 0..N-1 in order. BLAS takes int dimensions: every dimension here must be
+ * below INT_MAX, which the caller's shape checks guarantee. */
+#include <cblas.h>
+#include <string.h>
+
+#include "kernels/kernels.h"
+
+/* output channels per task in the db sum */
+#define LINEAR_OBLOCK 64
+
+void xf_linear_forward(float *out, const float *inp, const float *w, const float *b, size_t N,
+                       size_t C, size_t OC) {
+    if (N == 0 || OC == 0) return;
+    /* out = b (or 0), broadcast over rows, so the GEMM can add onto it */
+    float beta = 0.0f;
+    if (b) {
+#pragma omp parallel for if (N * OC >= 16384)
+        for (size_t n = 0; n < N; n++) memcpy(out + n * OC, b, OC * sizeof(float));
+        beta = 1.0f;
+    }
+    if (C == 0) {
+        if (!b) memset(out, 0, N * OC * sizeof(float));
+        return;
+    }
+    /* out += inp @ w^T */
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)N, (int)OC, (int)C, 1.0f, inp,
+                (int)C, w, (int)C, beta, out, (int)OC);
+}
+
+void xf_linear_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
+                        const float *w, size_t N, size_t C, size_t OC) {
+    if (N == 0 || OC == 0) return;
+    /* forward: out = b (broadcast)  =>  db += sum_n dout[n,:] */
+    if (db) {
+        size_t nblocks = (OC + LINEAR_OBLOCK - 1) / LINEAR_OBLOCK;
+#pragma omp parallel for if (N * OC >= 16384)
+        for (size_t blk = 0; blk < nblocks; blk++) {
+            size_t o0 = blk * LINEAR_OBLOCK;
+            size_t o1 = o0 + LINEAR_OBLOCK < OC ? o0 + LINEAR_OBLOCK : OC;
+            for (size_t n = 0; n < N; n++) {
+                const float *dn = dout + n * OC;
+                for (size_t o = o0; o < o1; o++) db[o] += dn[o];
+            }
+        }
+    }
+    if (C == 0) return;
+    /* forward: out += inp @ w^T  =>  dinp += dout @ w, dw += dout^T @ inp */
+    if (dinp) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)N, (int)C, (int)OC, 1.0f,
+                    dout, (int)OC, w, (int)C, 1.0f, dinp, (int)C);
+    }
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)OC, (int)C, (int)N, 1.0f, dout,
+                (int)OC, inp, (int)C, 1.0f, dw, (int)C);
+}

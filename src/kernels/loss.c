@@ -1,0 +1,66 @@
+/* Softmax cross-entropy with an ignore index (algorithms.md "Cross-entropy").
+ *
+ * Shapes
+ *   logits [N,V], targets [N] (each XF_IGNORE_INDEX or in [0,V))
+ *   loss [N] per-row loss (0 for ignored rows), lse [N] cached for backward
+ *
+ * Maths, per row z with target y
+ *   lse  = m + log(sum_j exp(z_j - m)),  m = max_j z_j   (stable; sum in double)
+ *   loss = lse - z_y
+ *   dz   = scale * (softmax(z) - onehot(y)),  softmax(z)_j = exp(z_j - lse)
+ * The forward returns the number of valid rows; the caller forms the mean.
+ * Backward WRITES dlogits (no accumulation) and may run in place on logits:
+ * each element is read once before its own slot is written, and the -scale
+ * at the target is applied after the row is written. Ignored rows get zeros.
+ * lse is computed for every row, ignored ones included.
+ *
+ * Threads: split rows; the valid count is an integer reduction. */
+#include <math.h>
+
+#include "kernels/kernels.h"
+
+size_t xf_xent_forward(float *loss, float *lse, const float *logits, const int32_t *targets,
+                       size_t N, size_t V) {
+    size_t valid = 0;
+#pragma omp parallel for reduction(+ : valid) if (N * V >= 16384)
+    for (size_t n = 0; n < N; n++) {
+        const float *z = logits + n * V;
+        /* m = max_j z_j */
+        float m = z[0];
+#pragma omp simd reduction(max : m)
+        for (size_t j = 1; j < V; j++) m = z[j] > m ? z[j] : m;
+        /* lse = m + log(sum_j exp(z_j - m)) */
+        double s = 0.0;
+#pragma omp simd reduction(+ : s)
+        for (size_t j = 0; j < V; j++) s += (double)expf(z[j] - m);
+        float l = (float)((double)m + log(s));
+        lse[n] = l;
+        /* loss = lse - z_y */
+        if (targets[n] == XF_IGNORE_INDEX) {
+            loss[n] = 0.0f;
+        } else {
+            loss[n] = l - z[targets[n]];
+            valid++;
+        }
+    }
+    return valid;
+}
+
+void xf_xent_backward(float *dlogits, const float *logits, const float *lse,
+                      const int32_t *targets, size_t N, size_t V, float scale) {
+#pragma omp parallel for if (N * V >= 16384)
+    for (size_t n = 0; n < N; n++) {
+        const float *z = logits + n * V;
+        float *dz = dlogits + n * V;
+        int32_t y = targets[n];
+        if (y == XF_IGNORE_INDEX) {
+            /* forward: loss = 0 for an ignored row */
+            for (size_t j = 0; j < V; j++) dz[j] = 0.0f;
+            continue;
+        }
+        /* forward: loss = lse - z_y  =>  dz = scale*(softmax(z) - onehot(y)) */
+        float l = lse[n];
+        for (size_t j = 0; j < V; j++) dz[j] = scale * expf(z[j] - l);
+        dz[y] -= scale;
+    }
+}

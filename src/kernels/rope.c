@@ -1,0 +1,76 @@
+/* Rotary position embedding, HF half-split layout (algorithms.md §2).
+ *
+ * Shapes
+ *   cos_t, sin_t [P, D/2]: row p holds cos/sin(p * inv_freq[i]),
+ *                inv_freq[i] = theta^(-2i/D), i < D/2 (D even)
+ *   x [N, nh, D] with n = b*T + t at position pos0 + t (pos0 + T <= P)
+ * Nothing is cached: the tables are the only state.
+ *
+ * Maths, per head and pair (x[i], x[i+D/2]) with angle a = pos*inv_freq[i]:
+ *   out[i]     = x[i]*cos a - x[i+D/2]*sin a
+ *   out[i+D/2] = x[i+D/2]*cos a + x[i]*sin a
+ * i.e. out = R(a) x with R a 2x2 rotation. Its Jacobian is R(a), so
+ * dx = R(a)^T dout = R(-a) dout: backward rotates by the negative angle.
+ * Backward TRANSFORMS dx in place (it does not accumulate; see kernels.h).
+ *
+ * Threads: split rows n. */
+#include <math.h>
+
+#include "kernels/kernels.h"
+
+void xf_rope_table(float *cos_t, float *sin_t, size_t P, size_t D, float theta) {
+    size_t half = D / 2;
+    for (size_t i = 0; i < half; i++) {
+        /* inv_freq[i] = theta^(-2i/D), in double */
+        double inv_freq = pow((double)theta, -2.0 * (double)i / (double)D);
+        for (size_t p = 0; p < P; p++) {
+            double a = (double)p * inv_freq;
+            cos_t[p * half + i] = (float)cos(a);
+            sin_t[p * half + i] = (float)sin(a);
+        }
+    }
+}
+
+void xf_rope_forward(float *x, const float *cos_t, const float *sin_t, size_t N, size_t T,
+                     size_t nh, size_t D, size_t pos0) {
+    size_t half = D / 2;
+#pragma omp parallel for if (N * nh * D >= 16384)
+    for (size_t n = 0; n < N; n++) {
+        size_t pos = pos0 + n % T;
+        const float *cs = cos_t + pos * half;
+        const float *sn = sin_t + pos * half;
+        for (size_t h = 0; h < nh; h++) {
+            float *x0 = x + (n * nh + h) * D;
+            float *x1 = x0 + half;
+            for (size_t i = 0; i < half; i++) {
+                float a = x0[i], b = x1[i];
+                x0[i] = a * cs[i] - b * sn[i];
+                x1[i] = b * cs[i] + a * sn[i];
+            }
+        }
+    }
+}
+
+void xf_rope_backward(float *dx, const float *cos_t, const float *sin_t, size_t N, size_t T,
+                      size_t nh, size_t D, size_t pos0) {
+    size_t half = D / 2;
+#pragma omp parallel for if (N * nh * D >= 16384)
+    for (size_t n = 0; n < N; n++) {
+        size_t pos = pos0 + n % T;
+        const float *cs = cos_t + pos * half;
+        const float *sn = sin_t + pos * half;
+        for (size_t h = 0; h < nh; h++) {
+            float *d0 = dx + (n * nh + h) * D;
+            float *d1 = d0 + half;
+            for (size_t i = 0; i < half; i++) {
+                /* forward: out[i] = x[i]*cos - x[i+D/2]*sin,
+                 *          out[i+D/2] = x[i+D/2]*cos + x[i]*sin
+                 * => dx[i] = dout[i]*cos + dout[i+D/2]*sin,
+                 *    dx[i+D/2] = dout[i+D/2]*cos - dout[i]*sin */
+                float a = d0[i], b = d1[i];
+                d0[i] = a * cs[i] + b * sn[i];
+                d1[i] = b * cs[i] - a * sn[i];
+            }
+        }
+    }
+}

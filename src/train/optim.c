@@ -1,0 +1,66 @@
+/* AdamW (PyTorch semantics, decoupled decay), global-norm clipping and the
+ * warmup + cosine schedule (algorithms.md §6).
+ *
+ *   θ ← θ − lr·λ·θ                 (only tensors with ndim >= 2)
+ *   m ← β1·m + (1−β1)·g ;  v ← β2·v + (1−β2)·g²
+ *   θ ← θ − lr·(m/(1−β1^t)) / (sqrt(v/(1−β2^t)) + eps)                        */
+#include <math.h>
+
+#include "model/model_internal.h"
+#include "xfmr/train.h"
+
+float xf_lr_at(const xf_train_opts *o, size_t it) {
+    size_t W = o->warmup, Dk = o->decay_steps ? o->decay_steps : o->steps;
+    if (it < W) return o->lr * (float)(it + 1) / (float)(W + 1);
+    if (it > Dk || Dk <= W) return o->min_lr;
+    double ratio = (double)(it - W) / (double)(Dk - W);
+    double coeff = 0.5 * (1.0 + cos(3.14159265358979323846 * ratio));
+    return (float)(o->min_lr + coeff * (o->lr - o->min_lr));
+}
+
+void xf_adamw_step(xf_model *model, float *m, float *v, size_t t, float lr,
+                   const xf_train_opts *o) {
+    const float b1 = o->beta1, b2 = o->beta2, eps = o->eps;
+    const float bc1 = 1.0f - powf(b1, (float)t), bc2 = 1.0f - powf(b2, (float)t);
+    float *p = model->params, *g = model->grads;
+    for (size_t i = 0; i < model->ntensors; i++) {
+        const xf_param_info *info = &model->table[i];
+        const float decay = info->decay ? lr * o->weight_decay : 0.0f;
+        const size_t off = info->offset, n = info->numel;
+#pragma omp parallel for schedule(static)
+        for (size_t j = off; j < off + n; j++) {
+            float gj = g[j];
+            p[j] -= decay * p[j];
+            m[j] = b1 * m[j] + (1.0f - b1) * gj;
+            v[j] = b2 * v[j] + (1.0f - b2) * gj * gj;
+            float mhat = m[j] / bc1, vhat = v[j] / bc2;
+            p[j] -= lr * mhat / (sqrtf(vhat) + eps);
+        }
+    }
+}
+
+float xf_clip_grad_norm(xf_model *model, float clip) {
+    /* padding between tensors is zero, so the whole arena can be summed;
+     * per-thread partial sums in a fixed order keep the result deterministic */
+    double total = 0;
+    const float *g = model->grads;
+    size_t n = model->nparams;
+    enum { CHUNKS = 64 };
+    double part[CHUNKS] = {0};
+#pragma omp parallel for schedule(static)
+    for (size_t c = 0; c < CHUNKS; c++) {
+        size_t lo = n * c / CHUNKS, hi = n * (c + 1) / CHUNKS;
+        double s = 0;
+        for (size_t j = lo; j < hi; j++) s += (double)g[j] * g[j];
+        part[c] = s;
+    }
+    for (size_t c = 0; c < CHUNKS; c++) total += part[c];
+    float norm = (float)sqrt(total);
+    if (clip > 0 && norm > clip) {
+        float scale = clip / (norm + 1e-6f);
+        float *gw = model->grads;
+#pragma omp parallel for schedule(static)
+        for (size_t j = 0; j < n; j++) gw[j] *= scale;
+    }
+    return norm;
+}

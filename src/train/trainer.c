@@ -1,0 +1,322 @@
+/* The training loop: data windows -> forward/backward (with accumulation) ->
+ * clip -> AdamW -> log, evaluate, checkpoint.
+ *
+ * A checkpoint directory holds config.json, model.safetensors, tokenizer.json,
+ * train_state.safetensors (AdamW moments, step, RNG state, the options) and
+ * log.jsonl. The RNG state is the data position: windows are drawn from it
+ * and nothing else, so a resumed run draws the same windows and reaches the
+ * same losses bit for bit (same threads). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/parallel.h"
+#include "core/rng.h"
+#include "io/file.h"
+#include "model/model_internal.h"
+#include "xfmr/data.h"
+#include "xfmr/safetensors.h"
+#include "xfmr/tokenizer.h"
+#include "xfmr/train.h"
+
+void xf_train_opts_default(xf_train_opts *o) {
+    memset(o, 0, sizeof *o);
+    o->steps = 1000;
+    o->batch = 16;
+    o->seq = 128;
+    o->accum = 1;
+    o->warmup = 50;
+    o->lr = 1e-3f;
+    o->min_lr = 1e-4f;
+    o->weight_decay = 0.1f;
+    o->beta1 = 0.9f;
+    o->beta2 = 0.99f;
+    o->eps = 1e-8f;
+    o->grad_clip = 1.0f;
+    o->eval_every = 100;
+    o->eval_batches = 8;
+    o->save_every = 0;
+    o->val_fraction = 0.1;
+    o->seed = 1337;
+    o->threads = 0;
+}
+
+static double now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+/* Everything one training run holds. */
+typedef struct {
+    xf_model *model;
+    xf_tokenizer *tok;
+    xf_dataset *data;
+    float *m, *v;   /* AdamW moments, parameter-arena layout */
+    xf_rng rng;     /* data windows */
+    size_t step;    /* optimizer steps done */
+    int32_t *inputs, *targets; /* [B*T] */
+    FILE *log;
+} run_state;
+
+static void run_free(run_state *r) {
+    xf_model_free(r->model);
+    xf_tokenizer_free(r->tok);
+    xf_dataset_free(r->data);
+    free(r->m);
+    free(r->v);
+    free(r->inputs);
+    free(r->targets);
+    if (r->log) fclose(r->log);
+}
+
+/* Name of the first config field that differs between a and b, or NULL. */
+static const char *config_diff(const xf_config *a, const xf_config *b, char *buf, size_t cap) {
+    char *ja = xf_config_to_json(a), *jb = xf_config_to_json(b);
+    const char *res = NULL;
+    if (ja && jb && strcmp(ja, jb)) {
+        /* compare line by line: each field is on its own line */
+        char *sa = ja, *sb = jb;
+        while (*sa && *sb) {
+            char *ea = strchr(sa, '\n'), *eb = strchr(sb, '\n');
+            size_t la = ea ? (size_t)(ea - sa) : strlen(sa), lb = eb ? (size_t)(eb - sb) : strlen(sb);
+            if (la != lb || memcmp(sa, sb, la)) {
+                snprintf(buf, cap, "%.*s vs %.*s", (int)la, sa, (int)lb, sb);
+                res = buf;
+                break;
+            }
+            if (!ea || !eb) break;
+            sa = ea + 1;
+            sb = eb + 1;
+        }
+        if (!res) res = "config";
+    }
+    free(ja);
+    free(jb);
+    return res;
+}
+
+static xf_status save_state(const run_state *r, const xf_train_opts *o, const char *dir) {
+    xf_status s = xf_model_save(r->model, dir);
+    if (!s) s = xf_tokenizer_save(r->tok, dir);
+    if (s) return s;
+    xf_st_writer *w = NULL;
+    if ((s = xf_st_writer_create(&w))) return s;
+    size_t np = r->model->nparams, one = 1, four = 4;
+    int64_t step = (int64_t)r->step;
+    int64_t rng[4];
+    memcpy(rng, r->rng.s, sizeof rng);
+    char opts[1024];
+    snprintf(opts, sizeof opts,
+             "{\"steps\":%zu,\"decay_steps\":%zu,\"batch\":%zu,\"seq\":%zu,\"accum\":%zu,"
+             "\"warmup\":%zu,\"lr\":%.9g,\"min_lr\":%.9g,\"weight_decay\":%.9g,\"beta1\":%.9g,"
+             "\"beta2\":%.9g,\"eps\":%.9g,\"grad_clip\":%.9g,\"val_fraction\":%.17g,\"seed\":%llu}",
+             o->steps, o->decay_steps, o->batch, o->seq, o->accum, o->warmup, o->lr, o->min_lr,
+             o->weight_decay, o->beta1, o->beta2, o->eps, o->grad_clip, o->val_fraction,
+             (unsigned long long)o->seed);
+    s = xf_st_writer_add(w, "optimizer.exp_avg", XF_DT_F32, 1, &np, r->m);
+    if (!s) s = xf_st_writer_add(w, "optimizer.exp_avg_sq", XF_DT_F32, 1, &np, r->v);
+    if (!s) s = xf_st_writer_add(w, "step", XF_DT_I64, 1, &one, &step);
+    if (!s) s = xf_st_writer_add(w, "rng", XF_DT_I64, 1, &four, rng);
+    if (!s) s = xf_st_writer_meta(w, "train_opts", opts);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/train_state.safetensors", dir);
+    if (!s) s = xf_st_writer_write(w, path);
+    xf_st_writer_free(w);
+    return s;
+}
+
+static xf_status load_state(run_state *r, const char *dir) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/train_state.safetensors", dir);
+    xf_st_file *f = NULL;
+    xf_status s = xf_st_open(&f, path);
+    if (s) return s;
+    size_t np = r->model->nparams, one = 1, four = 4;
+    int64_t step = 0, rng[4];
+    s = xf_st_read_f32(f, "optimizer.exp_avg", r->m, 1, &np);
+    if (!s) s = xf_st_read_f32(f, "optimizer.exp_avg_sq", r->v, 1, &np);
+    if (!s) s = xf_st_read_i64(f, "step", &step, 1, &one);
+    if (!s) s = xf_st_read_i64(f, "rng", rng, 1, &four);
+    if (!s && step < 0) s = xf_fail(XF_ERR_FORMAT, "%s: negative step %lld", path, (long long)step);
+    xf_st_close(f);
+    if (s) return s;
+    r->step = (size_t)step;
+    memcpy(r->rng.s, rng, sizeof rng);
+    return XF_OK;
+}
+
+xf_status xf_train_load_opts(const char *dir, xf_train_opts *o) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/train_state.safetensors", dir);
+    xf_st_file *f = NULL;
+    xf_status s = xf_st_open(&f, path);
+    if (s) return s;
+    const char *js = xf_st_meta(f, "train_opts");
+    if (!js) {
+        xf_st_close(f);
+        return xf_fail(XF_ERR_FORMAT, "%s: no train_opts metadata", path);
+    }
+    unsigned long long seed = 0;
+    int n = sscanf(js,
+                   "{\"steps\":%zu,\"decay_steps\":%zu,\"batch\":%zu,\"seq\":%zu,\"accum\":%zu,"
+                   "\"warmup\":%zu,\"lr\":%g,\"min_lr\":%g,\"weight_decay\":%g,\"beta1\":%g,"
+                   "\"beta2\":%g,\"eps\":%g,\"grad_clip\":%g,\"val_fraction\":%lg,\"seed\":%llu}",
+                   &o->steps, &o->decay_steps, &o->batch, &o->seq, &o->accum, &o->warmup, &o->lr,
+                   &o->min_lr, &o->weight_decay, &o->beta1, &o->beta2, &o->eps, &o->grad_clip,
+                   &o->val_fraction, &seed);
+    xf_st_close(f);
+    if (n != 15) return xf_fail(XF_ERR_FORMAT, "%s: malformed train_opts metadata", path);
+    o->seed = seed;
+    return XF_OK;
+}
+
+static xf_status check_opts(const xf_train_opts *o, const xf_config *cfg) {
+    if (o->batch == 0 || o->seq == 0 || o->accum == 0)
+        return xf_fail(XF_ERR_ARG, "--batch, --seq and --accum must be positive");
+    if (o->seq > cfg->max_position_embeddings)
+        return xf_fail(XF_ERR_ARG, "--seq %zu exceeds the model's max_position_embeddings %zu",
+                       o->seq, cfg->max_position_embeddings);
+    if (!(o->lr >= 0) || !(o->min_lr >= 0) || !(o->weight_decay >= 0) || !(o->grad_clip >= 0))
+        return xf_fail(XF_ERR_ARG, "learning rates, weight decay and clip must be >= 0");
+    if (!(o->beta1 >= 0 && o->beta1 < 1) || !(o->beta2 >= 0 && o->beta2 < 1) || !(o->eps > 0))
+        return xf_fail(XF_ERR_ARG, "betas must be in [0, 1) and eps > 0");
+    if (!(o->val_fraction >= 0 && o->val_fraction < 1))
+        return xf_fail(XF_ERR_ARG, "--val-fraction must be in [0, 1)");
+    return XF_OK;
+}
+
+/* Validation loss: mean over eval_batches deterministic windows. */
+static float evaluate(run_state *r, const xf_train_opts *o) {
+    double sum = 0;
+    size_t n = 0;
+    for (size_t i = 0; i < o->eval_batches; i++) {
+        float loss = 0;
+        size_t valid = 0;
+        xf_dataset_val_batch(r->data, i, o->batch, o->seq, r->inputs, r->targets);
+        if (xf_model_forward(r->model, r->inputs, r->targets, o->batch, o->seq, &loss, &valid))
+            return NAN;
+        sum += loss;
+        n++;
+    }
+    return n ? (float)(sum / (double)n) : NAN;
+}
+
+static xf_status open_run(run_state *r, const xf_train_paths *p, const xf_train_opts *o) {
+    xf_status s;
+    char path[4096];
+    xf_config cfg;
+    if (p->resume) {
+        if ((s = xf_model_load(&r->model, p->out))) return s;
+        if (p->model) {
+            xf_config want;
+            char buf[512];
+            if ((s = xf_config_load(&want, p->model))) return s;
+            const char *d = config_diff(&want, xf_model_config(r->model), buf, sizeof buf);
+            if (d)
+                return xf_fail(XF_ERR_SHAPE, "%s: cannot resume: checkpoint config differs from --model %s (%s)",
+                               p->out, p->model, d);
+        }
+        if ((s = xf_tokenizer_load(&r->tok, p->tokenizer ? p->tokenizer : p->out))) return s;
+        cfg = *xf_model_config(r->model);
+    } else {
+        snprintf(path, sizeof path, "%s/model.safetensors", p->out);
+        FILE *probe = fopen(path, "rb");
+        if (probe) {
+            fclose(probe);
+            return xf_fail(XF_ERR_ARG, "%s already holds a checkpoint: pass --resume, or choose another --out",
+                           p->out);
+        }
+        if (!p->model) return xf_fail(XF_ERR_ARG, "--model is required");
+        if ((s = xf_config_load(&cfg, p->model))) return s;
+        if ((s = xf_model_create(&r->model, &cfg))) return s;
+        if ((s = xf_tokenizer_load(&r->tok, p->tokenizer ? p->tokenizer : "byte"))) return s;
+    }
+    if ((s = check_opts(o, &cfg))) return s;
+    if (xf_tokenizer_vocab_size(r->tok) > cfg.vocab_size)
+        return xf_fail(XF_ERR_SHAPE, "tokenizer %s has %zu ids but the model's vocab_size is %zu",
+                       xf_tokenizer_name(r->tok), xf_tokenizer_vocab_size(r->tok), cfg.vocab_size);
+    if (!p->data) return xf_fail(XF_ERR_ARG, "--data is required");
+    if ((s = xf_dataset_open(&r->data, p->data, r->tok))) return s;
+    if ((s = xf_dataset_split(r->data, o->val_fraction, o->seq))) return s;
+    size_t np = r->model->nparams, N = o->batch * o->seq;
+    r->m = calloc(np, sizeof(float));
+    r->v = calloc(np, sizeof(float));
+    r->inputs = malloc(N * sizeof(int32_t));
+    r->targets = malloc(N * sizeof(int32_t));
+    if (!r->m || !r->v || !r->inputs || !r->targets) return xf_fail(XF_ERR_OOM, "out of memory for optimizer state");
+    if ((s = xf_model_reserve(r->model, o->batch, o->seq, 1))) return s;
+    if (p->resume) {
+        if ((s = load_state(r, p->out))) return s;
+    } else {
+        xf_model_init_weights(r->model, o->seed);
+        xf_rng_seed(&r->rng, o->seed ^ 0x5DEECE66Dull);
+        r->step = 0;
+    }
+    /* every input is valid: now the output directory may be touched */
+    if ((s = xf_mkdir_p(p->out))) return s;
+    snprintf(path, sizeof path, "%s/log.jsonl", p->out);
+    r->log = fopen(path, "a");
+    if (!r->log) return xf_fail(XF_ERR_IO, "%s: cannot open for appending", path);
+    return XF_OK;
+}
+
+xf_status xf_train(const xf_train_paths *p, const xf_train_opts *o, xf_train_cb cb, void *ctx) {
+    run_state r;
+    memset(&r, 0, sizeof r);
+    xf_set_threads(o->threads);
+    xf_status s = open_run(&r, p, o);
+    if (s) goto done;
+    size_t B = o->batch, T = o->seq, tokens_per_step = B * T * o->accum;
+    double total_ms = 0;
+    size_t timed = 0;
+    while (r.step < o->steps) {
+        double t0 = now_ms();
+        xf_model_zero_grad(r.model);
+        float loss = 0;
+        for (size_t micro = 0; micro < o->accum; micro++) {
+            float l = 0;
+            xf_dataset_train_batch(r.data, &r.rng, B, T, r.inputs, r.targets);
+            if ((s = xf_model_forward(r.model, r.inputs, r.targets, B, T, &l, NULL))) goto done;
+            if ((s = xf_model_backward(r.model, 1.0f / (float)o->accum))) goto done;
+            loss += l / (float)o->accum;
+        }
+        float norm = xf_clip_grad_norm(r.model, o->grad_clip);
+        float lr = xf_lr_at(o, r.step);
+        xf_adamw_step(r.model, r.m, r.v, r.step + 1, lr, o);
+        r.step++;
+        double ms = now_ms() - t0;
+        total_ms += ms;
+        timed++;
+        if (!isfinite(loss)) {
+            s = xf_fail(XF_ERR_ARG, "loss became %f at step %zu: lower --lr", loss, r.step);
+            goto done;
+        }
+        xf_train_event ev = {.step = r.step, .steps = o->steps, .loss = loss, .lr = lr,
+                             .grad_norm = norm, .ms = ms,
+                             .tokens_per_s = tokens_per_step / (ms / 1e3),
+                             .eta_s = (total_ms / timed) * (double)(o->steps - r.step) / 1e3};
+        fprintf(r.log,
+                "{\"step\":%zu,\"loss\":%.6f,\"lr\":%.6g,\"grad_norm\":%.6f,\"tokens_per_s\":%.1f,"
+                "\"ms\":%.2f}\n",
+                r.step, loss, lr, norm, ev.tokens_per_s, ms);
+        fflush(r.log);
+        if (cb) cb(&ev, ctx);
+        int last = r.step == o->steps;
+        if (o->eval_every && o->eval_batches && xf_dataset_val_len(r.data) &&
+            (r.step % o->eval_every == 0 || last)) {
+            xf_train_event ee = {.is_eval = 1, .step = r.step, .steps = o->steps};
+            ee.val_loss = evaluate(&r, o);
+            fprintf(r.log, "{\"step\":%zu,\"val_loss\":%.6f}\n", r.step, ee.val_loss);
+            fflush(r.log);
+            if (cb) cb(&ee, ctx);
+        }
+        if ((o->save_every && r.step % o->save_every == 0) || last)
+            if ((s = save_state(&r, o, p->out))) goto done;
+    }
+done:
+    run_free(&r);
+    return s;
+}

@@ -1,0 +1,111 @@
+/* Token and learned position embeddings: forward against a double reference,
+ * backward against central finite differences (tolerance FD_TOL relative, see
+ * fd.h), the += rule, repeated tokens, and pos0 > 0. */
+#include "kernels/kernels.h"
+#include "test.h"
+#include "kernels/fd.h"
+
+#define FD_TOL 1e-3
+#define FD_EPS 1e-6
+
+enum { EB = 2, ET = 5, EN = EB * ET, EC = 7, EV = 6, EP = 9, EPOS0 = 3 };
+
+typedef struct {
+    const int32_t *tokens;
+    double *wte, *wpe; /* [V,C], [P,C] */
+    const double *R;   /* [N,C] */
+    size_t pos0;
+} emb_ctx;
+
+/* L = sum_n,c (wte[tok[n],c] + wpe[pos0+t,c]) * R[n,c] in double */
+static double emb_loss(void *vctx) {
+    emb_ctx *c = vctx;
+    double L = 0;
+    for (size_t n = 0; n < EN; n++) {
+        size_t t = n % ET;
+        for (size_t ch = 0; ch < EC; ch++) {
+            double o = c->wte[(size_t)c->tokens[n] * EC + ch] + c->wpe[(c->pos0 + t) * EC + ch];
+            L += o * c->R[n * EC + ch];
+        }
+    }
+    return L;
+}
+
+TEST(test_embed_forward) {
+    int32_t tokens[EN] = {0, 3, 3, 5, 1, 2, 0, 5, 5, 4};
+    float wte[EV * EC], wpe[EP * EC], out[EN * EC];
+    fd_seed(1);
+    fd_fill(wte, NULL, EV * EC, -1, 1);
+    fd_fill(wpe, NULL, EP * EC, -1, 1);
+    xf_embed_forward(out, tokens, wte, EN, EC);
+    for (size_t n = 0; n < EN; n++)
+        for (size_t c = 0; c < EC; c++) CHECK(out[n * EC + c] == wte[tokens[n] * EC + c]);
+    xf_posemb_forward(out, wpe, EB, ET, EC, EPOS0);
+    for (size_t n = 0; n < EN; n++) {
+        size_t t = n % ET;
+        for (size_t c = 0; c < EC; c++) {
+            float want = wte[tokens[n] * EC + c] + wpe[(EPOS0 + t) * EC + c];
+            CHECK(out[n * EC + c] == want);
+        }
+    }
+}
+
+TEST(test_embed_backward_fd) {
+    int32_t tokens[EN] = {0, 3, 3, 5, 1, 2, 0, 5, 5, 4}; /* repeats: 0, 3, 5 */
+    float wte[EV * EC], wpe[EP * EC], R[EN * EC];
+    double wte_d[EV * EC], wpe_d[EP * EC], R_d[EN * EC];
+    fd_seed(2);
+    fd_fill(wte, wte_d, EV * EC, -1, 1);
+    fd_fill(wpe, wpe_d, EP * EC, -1, 1);
+    fd_fill(R, R_d, EN * EC, -1, 1);
+    emb_ctx ctx = {tokens, wte_d, wpe_d, R_d, EPOS0};
+
+    double gwte[EV * EC], gwpe[EP * EC];
+    fd_grad(gwte, wte_d, EV * EC, FD_EPS, emb_loss, &ctx);
+    fd_grad(gwpe, wpe_d, EP * EC, FD_EPS, emb_loss, &ctx);
+
+    float dwte[EV * EC] = {0}, dwpe[EP * EC] = {0};
+    xf_embed_backward(dwte, R, tokens, EN, EC);
+    xf_posemb_backward(dwpe, R, EB, ET, EC, EPOS0);
+    double e1 = fd_rel_err(dwte, gwte, EV * EC), e2 = fd_rel_err(dwpe, gwpe, EP * EC);
+    CHECK_MSG(e1 < FD_TOL, "dwte rel err %.3g", e1);
+    CHECK_MSG(e2 < FD_TOL, "dwpe rel err %.3g", e2);
+    /* rows of wpe outside pos0..pos0+T-1 get exactly nothing */
+    for (size_t p = 0; p < EP; p++)
+        if (p < EPOS0 || p >= EPOS0 + ET)
+            for (size_t c = 0; c < EC; c++) CHECK(dwpe[p * EC + c] == 0.0f);
+
+    /* += rule */
+    float awte[EV * EC], awpe[EP * EC];
+    fd_const(awte, EV * EC, FD_PREFILL);
+    fd_const(awpe, EP * EC, FD_PREFILL);
+    xf_embed_backward(awte, R, tokens, EN, EC);
+    xf_posemb_backward(awpe, R, EB, ET, EC, EPOS0);
+    CHECK(fd_accum_err(awte, dwte, EV * EC, FD_PREFILL) < 1e-6);
+    CHECK(fd_accum_err(awpe, dwpe, EP * EC, FD_PREFILL) < 1e-6);
+}
+
+/* Large enough to take the OpenMP path: channel-blocked backward must not race */
+TEST(test_embed_backward_parallel) {
+    enum { N = 512, C = 96, V = 5 };
+    int32_t *tokens = fd_alloc(N, sizeof *tokens);
+    float *dout = fd_alloc(N * C, sizeof(float));
+    float *dwte = fd_alloc(V * C, sizeof(float));
+    double *ref = fd_alloc(V * C, sizeof(double));
+    fd_seed(3);
+    for (size_t n = 0; n < N; n++) tokens[n] = (int32_t)(n * 7 % V);
+    fd_fill(dout, NULL, N * C, -1, 1);
+    for (size_t n = 0; n < N; n++)
+        for (size_t c = 0; c < C; c++) ref[(size_t)tokens[n] * C + c] += dout[n * C + c];
+    xf_embed_backward(dwte, dout, tokens, N, C);
+    double e = fd_rel_err(dwte, ref, V * C);
+    free(tokens), free(dout), free(dwte), free(ref);
+    CHECK_MSG(e < 1e-4, "rel err %.3g", e);
+}
+
+int main(void) {
+    RUN(test_embed_forward);
+    RUN(test_embed_backward_fd);
+    RUN(test_embed_backward_parallel);
+    return test_summary();
+}

@@ -1,0 +1,195 @@
+/* Whole-model checks: gradients against finite differences for every config
+ * family of the spine, KV-cache decoding against the full forward, checkpoint
+ * round trip and the parameter table. PyTorch parity is tests/ref/parity.py. */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/rng.h"
+#include "test.h"
+#include "xfmr/model.h"
+
+static xf_config tiny(int llama, int post) {
+    xf_config c;
+    xf_config_defaults(&c);
+    c.vocab_size = 23;
+    c.hidden_size = 16;
+    c.intermediate_size = 24;
+    c.num_hidden_layers = 2;
+    c.num_attention_heads = 4;
+    c.num_key_value_heads = llama ? 2 : 4;
+    c.max_position_embeddings = 12;
+    if (llama) {
+        c.hidden_act = XF_ACT_SILU;
+        c.gated_ffn = 1;
+        c.norm_type = XF_NORM_RMSNORM;
+        c.position_type = XF_POS_ROPE;
+        c.use_bias = 0;
+        c.tie_word_embeddings = 0;
+    }
+    c.norm_placement = post ? XF_NORM_POST : XF_NORM_PRE;
+    c.initializer_range = 0.3f;
+    return c;
+}
+
+static void batch(int32_t *in, int32_t *tg, size_t N, size_t V, uint64_t seed) {
+    xf_rng r;
+    xf_rng_seed(&r, seed);
+    for (size_t i = 0; i < N; i++) {
+        in[i] = (int32_t)xf_rng_below(&r, V);
+        tg[i] = i % 5 == 3 ? -1 : (int32_t)xf_rng_below(&r, V);
+    }
+}
+
+/* Central differences in float on a few entries of every tensor. */
+static void check_grads(xf_config c) {
+    xf_model *m = NULL;
+    size_t B = 2, T = 7, N = B * T;
+    int32_t in[14], tg[14];
+    CHECK_OK(xf_model_create(&m, &c));
+    xf_model_init_weights(m, 3);
+    /* norm gains and biases away from their 1/0 init so their gradients matter */
+    xf_rng r;
+    xf_rng_seed(&r, 9);
+    for (size_t i = 0; i < xf_model_num_tensors(m); i++) {
+        const xf_param_info *p = xf_model_tensor(m, i);
+        if (p->init_std == 0)
+            for (size_t j = 0; j < p->numel; j++)
+                xf_model_params(m)[p->offset + j] += (float)(0.2 * xf_rng_normal(&r));
+    }
+    CHECK_OK(xf_model_reserve(m, B, T, 1));
+    batch(in, tg, N, c.vocab_size, 5);
+    float loss;
+    xf_model_zero_grad(m);
+    CHECK_OK(xf_model_forward(m, in, tg, B, T, &loss, NULL));
+    CHECK_OK(xf_model_backward(m, 1.0f));
+    float *params = xf_model_params(m), *grads = xf_model_grads(m);
+    for (size_t i = 0; i < xf_model_num_tensors(m); i++) {
+        const xf_param_info *p = xf_model_tensor(m, i);
+        for (int k = 0; k < 3; k++) {
+            size_t j = p->offset + (size_t)xf_rng_below(&r, p->numel);
+            float save = params[j], eps = 1e-2f, lp, lm;
+            params[j] = save + eps;
+            CHECK_OK(xf_model_forward(m, in, tg, B, T, &lp, NULL));
+            params[j] = save - eps;
+            CHECK_OK(xf_model_forward(m, in, tg, B, T, &lm, NULL));
+            params[j] = save;
+            double fd = ((double)lp - lm) / (2.0 * eps), g = grads[j];
+            double tol = 2e-3 + 3e-2 * fabs(fd);
+            CHECK_MSG(fabs(fd - g) <= tol, "%s[%zu]: analytic %.6g vs numeric %.6g", p->name,
+                      j - p->offset, g, fd);
+        }
+    }
+    xf_model_free(m);
+}
+
+TEST(test_grads_gpt2_pre) { check_grads(tiny(0, 0)); }
+TEST(test_grads_gpt2_post) { check_grads(tiny(0, 1)); }
+TEST(test_grads_llama_pre) { check_grads(tiny(1, 0)); }
+TEST(test_grads_llama_post_mqa) {
+    xf_config c = tiny(1, 1);
+    c.num_key_value_heads = 1;
+    check_grads(c);
+}
+
+/* Decoding with the KV cache, one token at a time, gives the logits of the
+ * full causal forward at every position. */
+static void check_decode(xf_config c) {
+    xf_model *m = NULL, *m2 = NULL;
+    size_t T = 10;
+    int32_t in[10], tg[10];
+    CHECK_OK(xf_model_create(&m, &c));
+    CHECK_OK(xf_model_create(&m2, &c));
+    xf_model_init_weights(m, 11);
+    memcpy(xf_model_params(m2), xf_model_params(m),
+           (xf_model_tensor(m, xf_model_num_tensors(m) - 1)->offset +
+            xf_model_tensor(m, xf_model_num_tensors(m) - 1)->numel) * sizeof(float));
+    batch(in, tg, T, c.vocab_size, 2);
+    CHECK_OK(xf_model_reserve(m, 1, T, 0));
+    CHECK_OK(xf_model_forward(m, in, NULL, 1, T, NULL, NULL));
+    const float *full = xf_model_logits(m);
+    CHECK_OK(xf_model_cache_reserve(m2, T));
+    const float *lg;
+    /* a 3-token prefill, then single tokens */
+    CHECK_OK(xf_model_decode(m2, in, 3, 0, &lg));
+    for (size_t v = 0; v < c.vocab_size; v++) CHECK_NEAR(lg[v], full[2 * c.vocab_size + v], 1e-4);
+    for (size_t t = 3; t < T; t++) {
+        CHECK_OK(xf_model_decode(m2, &in[t], 1, t, &lg));
+        for (size_t v = 0; v < c.vocab_size; v++) CHECK_NEAR(lg[v], full[t * c.vocab_size + v], 1e-4);
+    }
+    xf_model_free(m);
+    xf_model_free(m2);
+}
+
+TEST(test_decode_gpt2) { check_decode(tiny(0, 0)); }
+TEST(test_decode_llama) { check_decode(tiny(1, 0)); }
+TEST(test_decode_post) { check_decode(tiny(0, 1)); }
+
+TEST(test_table_names) {
+    xf_config c = tiny(1, 0);
+    xf_model *m = NULL;
+    CHECK_OK(xf_model_create(&m, &c));
+    CHECK(xf_model_find_tensor(m, "model.embed_tokens.weight") != (size_t)-1);
+    CHECK(xf_model_find_tensor(m, "model.embed_positions.weight") == (size_t)-1);
+    CHECK(xf_model_find_tensor(m, "model.layers.1.mlp.gate_proj.weight") != (size_t)-1);
+    CHECK(xf_model_find_tensor(m, "model.layers.0.self_attn.q_proj.bias") == (size_t)-1);
+    CHECK(xf_model_find_tensor(m, "model.norm.weight") != (size_t)-1);
+    CHECK(xf_model_find_tensor(m, "model.norm.bias") == (size_t)-1);
+    CHECK(xf_model_find_tensor(m, "lm_head.weight") != (size_t)-1);
+    size_t k = xf_model_find_tensor(m, "model.layers.0.self_attn.k_proj.weight");
+    const xf_param_info *p = xf_model_tensor(m, k);
+    CHECK(p->shape[0] == 8 && p->shape[1] == 16 && p->decay);
+    CHECK(xf_config_num_params(&c) == xf_model_num_params(m));
+    xf_model_free(m);
+    c = tiny(0, 1);
+    CHECK_OK(xf_model_create(&m, &c));
+    CHECK(xf_model_find_tensor(m, "lm_head.weight") == (size_t)-1);
+    CHECK(xf_model_find_tensor(m, "model.norm.weight") == (size_t)-1);
+    CHECK(xf_model_find_tensor(m, "model.layers.1.input_layernorm.bias") != (size_t)-1);
+    CHECK(xf_config_num_params(&c) == xf_model_num_params(m));
+    xf_model_free(m);
+}
+
+TEST(test_save_load_roundtrip) {
+    char dir[] = "/tmp/xf_test_model_XXXXXX";
+    CHECK(mkdtemp(dir));
+    xf_config c = tiny(1, 0);
+    xf_model *m = NULL, *m2 = NULL;
+    CHECK_OK(xf_model_create(&m, &c));
+    xf_model_init_weights(m, 4);
+    CHECK_OK(xf_model_save(m, dir));
+    CHECK_OK(xf_model_load(&m2, dir));
+    CHECK(xf_model_num_tensors(m2) == xf_model_num_tensors(m));
+    for (size_t i = 0; i < xf_model_num_tensors(m); i++) {
+        const xf_param_info *p = xf_model_tensor(m, i);
+        CHECK(!memcmp(xf_model_params(m) + p->offset, xf_model_params(m2) + p->offset,
+                      p->numel * sizeof(float)));
+    }
+    /* a model of another config refuses these weights, naming file and tensor */
+    xf_config other = tiny(0, 0);
+    xf_model *m3 = NULL;
+    char path[512];
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    CHECK_OK(xf_model_create(&m3, &other));
+    CHECK(xf_model_load_weights(m3, path) != XF_OK);
+    CHECK(strstr(xf_last_error(), "model.safetensors") != NULL);
+    xf_model_free(m);
+    xf_model_free(m2);
+    xf_model_free(m3);
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    CHECK(system(cmd) == 0);
+}
+
+int main(void) {
+    RUN(test_table_names);
+    RUN(test_grads_gpt2_pre);
+    RUN(test_grads_gpt2_post);
+    RUN(test_grads_llama_pre);
+    RUN(test_grads_llama_post_mqa);
+    RUN(test_decode_gpt2);
+    RUN(test_decode_llama);
+    RUN(test_decode_post);
+    RUN(test_save_load_roundtrip);
+    return test_summary();
+}

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Runs every test and prints the closing line "N passed, N failed".
+#  - C test binaries under $BUILD/tests/ (each prints PASS/FAIL/SKIP lines)
+#  - shell tests tests/cli/test_*.sh (given the build dir)
+#  - the tokenizer reference comparisons (tests/tokenizer/run.sh)
+#  - PyTorch parity (tests/ref/parity.py) when /usr/bin/python3 has torch
+set -u
+BUILD=${BUILD:-build}
+cd "$(dirname "$0")/.."
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+
+out=$(mktemp)
+trap 'rm -f "$log" "$out"' EXIT
+run() { # name, command...: a non-zero exit without a FAIL line (a crash) counts as a failure
+    local name=$1; shift
+    echo "== $name"
+    "$@" > "$out" 2>&1
+    local rc=$?
+    sed 's/^/   /' "$out"
+    cat "$out" >> "$log"
+    if [ "$rc" -ne 0 ] && ! grep -q '^FAIL' "$out"; then
+        echo "FAIL $name: exited $rc" | tee -a "$log"
+    fi
+}
+
+for t in $(find "$BUILD/tests" -type f -name 'test_*' -perm -u+x | sort); do
+    run "${t#$BUILD/}" "$t"
+done
+for t in tests/cli/test_*.sh; do
+    [ -f "$t" ] && run "$t" bash "$t" "$BUILD"
+done
+[ -f tests/tokenizer/run.sh ] && run tests/tokenizer/run.sh bash tests/tokenizer/run.sh "$BUILD"
+if /usr/bin/python3 -c 'import torch' 2>/dev/null; then
+    run tests/ref/parity.py /usr/bin/python3 tests/ref/parity.py --build "$BUILD"
+else
+    echo "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"
+    echo "SKIPPED: PyTorch parity (/usr/bin/python3 cannot import torch; make deps)"
+    echo "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"
+    echo "SKIP parity: torch missing" >> "$log"
+fi
+
+passed=$(grep -c '^PASS' "$log")
+failed=$(grep -c '^FAIL' "$log")
+skipped=$(grep -c '^SKIP' "$log")
+echo
+if [ "$failed" -gt 0 ]; then
+    echo "failures:"
+    grep '^FAIL' "$log" | sed 's/^/  /'
+fi
+echo "$passed passed, $failed failed, $skipped skipped"
+[ "$failed" -eq 0 ]
