@@ -8,7 +8,8 @@ Trains the reference decoder (tests/ref/xf_torch_model.py, same model as xfmr) o
 random synthetic tokens with AdamW (betas 0.9/0.95, wd 0.1 on >= 2-D tensors, grad
 clip 1.0), torch.set_num_threads(K).  The first --warmup steps are not timed; the
 result is the median of the timed steps.  A step = forward + loss + backward + clip
-+ optimizer step (zero_grad included).  Prints one JSON line:
++ optimizer step (zero_grad included).  cpu_ms is the median process CPU time of a
+step (all threads), a contention-insensitive cross-check.  Prints one JSON line:
   {"impl":"pytorch","threads":K,"step_ms":..,"tokens_per_s":..,...}
 --config: a preset name (bench-gpt), a JSON file path, a directory holding
 config.json, or an inline JSON object.
@@ -77,10 +78,11 @@ def main():
     g = torch.Generator().manual_seed(args.seed)
     data = torch.randint(0, V, (args.warmup + args.steps, B, T + 1), generator=g)
 
-    times, losses = [], []
+    times, cpus, losses = [], [], []
     for it in range(args.warmup + args.steps):
         x, y = data[it, :, :T], data[it, :, 1:]
         t0 = time.perf_counter()
+        c0 = time.process_time()
         for gr in opt.param_groups:
             gr["lr"] = xm.get_lr(it, warmup=2, decay=max(10, args.warmup + args.steps))
         opt.zero_grad(set_to_none=True)
@@ -89,9 +91,11 @@ def main():
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
         dt = time.perf_counter() - t0
+        dc = time.process_time() - c0
         losses.append(loss.item())
         if it >= args.warmup:
             times.append(dt)
+            cpus.append(dc)
 
     step_s = statistics.median(times)
     tokens = B * T
@@ -105,7 +109,8 @@ def main():
         "tokens_per_s": round(tokens / step_s, 1), "gflops": round(flops / step_s / 1e9, 2),
         "batch": B, "seq": T, "steps": args.steps, "params": nparams,
         "loss_first": round(losses[0], 4), "loss_last": round(losses[-1], 4),
-        "step_ms_min": round(min(times) * 1e3, 2), "torch": torch.__version__,
+        "step_ms_min": round(min(times) * 1e3, 2),
+        "cpu_ms": round(statistics.median(cpus) * 1e3, 2), "torch": torch.__version__,
     }), flush=True)
 
 

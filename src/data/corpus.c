@@ -150,8 +150,8 @@ static void expand_who(story *s, const who *w, const char *field) {
     sbuf *b = s->b;
     static const char *const forms[][3] = {
         /* field, female, male */
-        {"he", "she", "he"},         {"He", "She", "He"},          {"him", "her", "him"},
-        {"his", "her", "his"},       {"His", "Her", "His"},        {"himself", "herself", "himself"}};
+        {"he", "she", "he"},   {"He", "She", "He"},   {"him", "her", "him"},
+        {"his", "her", "his"}, {"His", "Her", "His"}, {"himself", "herself", "himself"}};
     if (!*field) {
         puts_(b, w->name);
         return;
@@ -198,31 +198,46 @@ static void expand_slot(story *s, const char *key, int depth) {
         expand_who(s, w, key + 1);
         return;
     }
-    if (strcmp(key, "p") == 0) return puts_(b, s->P.kind);
-    if (strcmp(key, "g") == 0) return puts_(b, s->G.kind);
-    if (strcmp(key, "noun") == 0) return puts_(b, s->noun);
-    if (strcmp(key, "obj") == 0) {
+    const char *lit = NULL;  /* written as is */
+    const char *tmpl = NULL; /* expanded further */
+    if (strcmp(key, "p") == 0) {
+        lit = s->P.kind;
+    } else if (strcmp(key, "g") == 0) {
+        lit = s->G.kind;
+    } else if (strcmp(key, "noun") == 0) {
+        lit = s->noun;
+    } else if (strcmp(key, "obj") == 0) {
         puts_(b, s->obj_adj);
         puts_(b, " ");
-        return puts_(b, s->noun);
-    }
-    if (strcmp(key, "place") == 0) return puts_(b, s->pl->noun);
-    if (strcmp(key, "at place") == 0) {
+        lit = s->noun;
+    } else if (strcmp(key, "place") == 0) {
+        lit = s->pl->noun;
+    } else if (strcmp(key, "at place") == 0) {
         puts_(b, s->pl->prep);
         puts_(b, " the ");
-        return puts_(b, s->pl->noun);
+        lit = s->pl->noun;
+    } else if (strcmp(key, "desc") == 0) {
+        expand_who(s, &s->A, ".desc");
+        return;
+    } else if (strcmp(key, "home") == 0) {
+        tmpl = s->animal ? PICK(s, animal_homes) : PICK(s, human_homes);
+    } else if (strcmp(key, "hobby") == 0) {
+        tmpl = PICK(s, hobbies);
+    } else if (strcmp(key, "day") == 0) {
+        lit = PICK(s, days);
+    } else if (strcmp(key, "happy") == 0) {
+        lit = PICK(s, happy_words);
+    } else if (strcmp(key, "sad") == 0) {
+        lit = PICK(s, sad_words);
+    } else if (strcmp(key, "scared") == 0) {
+        lit = PICK(s, scared_words);
+    } else if (key[0] == 'x' && key[1] >= '0' && key[1] <= '7' && key[2] == '\0') {
+        tmpl = s->x[key[1] - '0'];
     }
-    if (strcmp(key, "desc") == 0) return expand_who(s, &s->A, ".desc");
-    if (strcmp(key, "home") == 0)
-        return expand(s, s->animal ? PICK(s, animal_homes) : PICK(s, human_homes), depth + 1);
-    if (strcmp(key, "hobby") == 0) return expand(s, PICK(s, hobbies), depth + 1);
-    if (strcmp(key, "day") == 0) return puts_(b, PICK(s, days));
-    if (strcmp(key, "happy") == 0) return puts_(b, PICK(s, happy_words));
-    if (strcmp(key, "sad") == 0) return puts_(b, PICK(s, sad_words));
-    if (strcmp(key, "scared") == 0) return puts_(b, PICK(s, scared_words));
-    if (key[0] == 'x' && key[1] >= '0' && key[1] <= '7' && key[2] == '\0' && s->x[key[1] - '0'])
-        return expand(s, s->x[key[1] - '0'], depth + 1);
-    puts_(b, "{?}");
+    if (tmpl)
+        expand(s, tmpl, depth + 1);
+    else
+        puts_(b, lit ? lit : "{?}");
 }
 
 static int is_vowel(char c) {
@@ -233,15 +248,24 @@ static int is_vowel(char c) {
 /* Append template t with its slots filled in. */
 static void expand(story *s, const char *t, int depth) {
     sbuf *b = s->b;
-    if (depth > 4) return puts_(b, "{?}");
+    if (depth > 4) {
+        puts_(b, "{?}");
+        return;
+    }
     while (*t) {
         const char *open = strchr(t, '{');
-        if (!open) return puts_(b, t);
+        if (!open) {
+            puts_(b, t);
+            return;
+        }
         put(b, t, (size_t)(open - t));
         const char *close = strchr(open, '}');
         char key[40];
         size_t kl = close ? (size_t)(close - open - 1) : 0;
-        if (!close || kl >= sizeof key) return puts_(b, "{?}");
+        if (!close || kl >= sizeof key) {
+            puts_(b, "{?}");
+            return;
+        }
         memcpy(key, open + 1, kl);
         key[kl] = '\0';
         t = close + 1;
@@ -409,7 +433,7 @@ static void plot_fear(story *s) {
     s->x[1] = f->event;
     s->x[2] = f->comfort;
     s->x[3] = f->action;
-    intro(s, 1);
+    intro(s, strstr(f->action, "{F") == NULL); /* that friend would be new at school */
     SAY(s, "{A} was afraid of {x0}.", "There was one thing {A} did not like: {x0}.");
     if (chance(s, 50))
         SAY(s, "Just thinking about it made {A.his} tummy feel funny.",
@@ -767,7 +791,11 @@ xf_status xf_corpus_generate(char **text, size_t *len, size_t target_bytes, uint
     }
     /* stories end with a blank line; the text ends with a single newline */
     if (b.len >= 2 && b.p[b.len - 1] == '\n' && b.p[b.len - 2] == '\n') b.len--;
-    b.p[b.len] = '\0'; /* room: the blank line's byte we just dropped */
+    if (!reserve(&b, 1)) {
+        free(b.p);
+        return xf_fail(XF_ERR_OOM, "corpus: out of memory for %zu bytes", target_bytes);
+    }
+    b.p[b.len] = '\0';
     *text = b.p;
     *len = b.len;
     return XF_OK;

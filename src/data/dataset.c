@@ -373,8 +373,9 @@ static int cut_is_safe(const xf_tokenizer *tok, const char *text, size_t len, si
     return ok;
 }
 
-/* First verified cut in (from, from + ENC_SEARCH_SPAN] just after a '\n', at or
- * after `target`; 0 if none. Cuts are strictly inside (lo_limit, len). */
+/* The first of the next ENC_MAX_CANDIDATES positions p in [target, target +
+ * ENC_SEARCH_SPAN) just after a '\n' that passes cut_is_safe; 0 if none.
+ * Cuts are strictly inside (lo_limit, len). */
 static size_t find_cut(const xf_tokenizer *tok, const char *text, size_t len, size_t lo_limit,
                        size_t target) {
     size_t end = len - target > ENC_SEARCH_SPAN ? target + ENC_SEARCH_SPAN : len;
@@ -406,15 +407,25 @@ xf_status xf_data_encode(const xf_tokenizer *tok, const char *text, size_t len, 
     }
 
     /* cut points: cuts[0] = 0 < cuts[1] < ... < cuts[k] = len */
-    size_t cap = 2 + len / chunk_bytes, k = 0;
+    size_t cap = 64, k = 0;
     size_t *cuts = malloc(cap * sizeof *cuts);
     if (!cuts) return xf_fail(XF_ERR_OOM, "%s: out of memory", name);
     cuts[0] = 0;
-    /* each cut is at least chunk_bytes past the previous one, so cap is enough */
     size_t target = chunk_bytes;
-    while (target < len && k + 2 < cap) {
+    while (target < len) {
         size_t p = find_cut(tok, text, len, cuts[k], target);
-        if (p) cuts[++k] = p;
+        if (p) {
+            if (k + 2 >= cap) {
+                size_t *grown = realloc(cuts, 2 * cap * sizeof *cuts);
+                if (!grown) {
+                    free(cuts);
+                    return xf_fail(XF_ERR_OOM, "%s: out of memory", name);
+                }
+                cuts = grown;
+                cap *= 2;
+            }
+            cuts[++k] = p;
+        }
         size_t from = p ? p : target;
         if (chunk_bytes > len - from) break;
         target = from + chunk_bytes;

@@ -489,9 +489,10 @@ xf_status xf_tokenizer_encode(const xf_tokenizer *t, const char *text, size_t le
     return tok_spm_encode(t, text, len, ids, n);
 }
 
-/* SentencePiece drops the leading space of the first piece that starts with
- * U+2581 (the dummy prefix) when add_dummy_prefix or remove_extra_whitespaces
- * is on; control tokens and byte tokens before it do not end that state. */
+/* SentencePiece (0.1.97, checked against python3-sentencepiece) drops the
+ * leading U+2581 of the first non-control piece when add_dummy_prefix or
+ * remove_extra_whitespaces is on; control tokens (<s>, </s>) before it do not
+ * count, anything else (a byte token, <unk>, "▁") ends that state. */
 static int spm_strips(const xf_tokenizer *t) {
     return t->kind == TOK_SPM && (t->add_dummy_prefix || t->remove_extra_ws);
 }
@@ -523,15 +524,12 @@ xf_status xf_tokenizer_decode(const xf_tokenizer *t, const int32_t *ids, size_t 
         int32_t id = ids[i];
         const char *r = tok_raw(t, (size_t)id);
         size_t rl = t->raw_len[id];
-        if (bos_ws) {
-            int ty = t->type[id];
+        if (bos_ws && t->type[id] != TT_CONTROL) {
             if (spm_strip_this(t, id)) {
                 r++;
                 rl--;
-                bos_ws = 0;
-            } else if (ty != TT_CONTROL && ty != TT_BYTE && rl > 0) {
-                bos_ws = 0;
             }
+            bos_ws = 0;
         }
         memcpy(out + o, r, rl);
         o += rl;

@@ -23,7 +23,8 @@ xf_status xf_file_read_all(const char *path, char **data, size_t *len, size_t ma
  * directory; xf_afile_commit flushes it, fsyncs it, renames it over <path> and
  * fsyncs the directory, so readers see either the old file or the complete new
  * one. xf_afile_abort, or any failure before the rename, removes the temporary
- * file and leaves <path> untouched. */
+ * file and leaves <path> untouched. The new file gets mode 0666 minus umask;
+ * if <path> is a symlink, the link itself is replaced, not its target. */
 typedef struct xf_afile xf_afile;
 
 /* Create the temporary file for `path` and return a writer in *out (the caller

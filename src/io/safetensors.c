@@ -313,8 +313,16 @@ static xf_status st_check_json(const char *path, const unsigned char *s, size_t 
                 st = json_number(&j);
             else if (c == 't' || c == 'f' || c == 'n')
                 st = json_literal(&j);
+            else if (c >= 0x20 && c < 0x7F)
+                st = xf_fail(XF_ERR_FORMAT,
+                             "%s: header is not valid JSON: unexpected character '%c' at header "
+                             "byte %zu",
+                             path, c, j.i);
             else
-                st = jfail(&j, "unexpected character");
+                st = xf_fail(XF_ERR_FORMAT,
+                             "%s: header is not valid JSON: unexpected byte 0x%02x at header byte "
+                             "%zu",
+                             path, c, j.i);
             if (st != XF_OK) return st;
             state = J_AFTER;
         } else if (state == J_KEY_OR_CLOSE && c == '}') {

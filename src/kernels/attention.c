@@ -18,9 +18,10 @@
  * with i, so a block of query rows i0..i1-1 needs keys 0..hi(i1-1)-1 only: the
  * GEMMs skip the fully blocked upper part of a causal mask.
  *
- * Forward, per (b, h) and block of ATT_QBLOCK query rows
+ * Forward, per (b, h) and block of ATT_QBLOCK query rows (keys 0..kend-1)
  *   S   = scale * q k^T + bias           (visible keys only)
- *   att = softmax(S) over visible keys, computed as exp(S - max)/sum in fp32;
+ *   att = softmax(S) over visible keys, computed as exp(S - max)/sum in fp32
+ *         (exp: xf_exp_inplace, vectorised, from act.c);
  *         blocked keys get exactly 0. This equals adding XF_MASK_NEG to blocked
  *         logits (exp underflows to 0) and avoids touching them at all. A row
  *         with no visible key gets att = 0, hence out = 0 (no NaN).
@@ -34,11 +35,11 @@
  *   dk += scale * dS^T q
  * Backward accumulates (+=) into dq, dk, dv and dbias.
  *
- * Threads: forward splits (b, h) pairs; each writes its own att block and
- * out columns. Backward splits (b, kv-head) groups and loops the G query heads
- * of a group inside, so the dk/dv rows shared by those heads have one writer;
- * with dbias (shared across the batch) it splits kv-heads only and loops b
- * inside. Every gradient element is summed in an order fixed by the shapes, so
+ * Threads: forward splits (b, h, block of query rows) tasks; each writes its
+ * own att rows and out rows. Backward splits (b, kv-head) groups and loops the
+ * G query heads of a group inside, so the dk/dv rows shared by those heads have
+ * one writer; with dbias (shared across the batch) it splits kv-heads only and
+ * loops b inside. Every gradient element is summed in an order fixed by the shapes, so
  * 1 and N threads give identical results. cblas_sgemm runs single-threaded
  * inside the parallel region (OpenMP OpenBLAS). Thread t of the backward uses
  * scratch[t*Tq*Tk ...] for dP/dS: the scratch must be sized for at least
@@ -78,15 +79,24 @@ static size_t visible_end(const xf_mask *mask, size_t b, size_t i, size_t Tk) {
 /* row[0..hi) holds scale*q.k on entry; on return softmax over the visible keys
  * (bias added, padded keys 0) and row[hi..Tk) = 0. */
 static void softmax_row(float *row, const float *brow, const uint8_t *pad, size_t hi, size_t Tk) {
-    /* S = scale*q k^T + bias; max over visible keys */
+    /* S = scale*q k^T + bias */
+    if (brow) {
+#pragma omp simd
+        for (size_t j = 0; j < hi; j++) row[j] += brow[j];
+    }
+    /* max over visible keys */
     float mx = -INFINITY;
-    size_t nvis = 0;
-    for (size_t j = 0; j < hi; j++) {
-        if (pad && pad[j]) continue;
-        float s = row[j] + (brow ? brow[j] : 0.0f);
-        row[j] = s;
-        mx = s > mx ? s : mx;
-        nvis++;
+    size_t nvis = hi;
+    if (pad) {
+        nvis = 0;
+        for (size_t j = 0; j < hi; j++) {
+            if (pad[j]) continue;
+            mx = row[j] > mx ? row[j] : mx;
+            nvis++;
+        }
+    } else {
+#pragma omp simd reduction(max : mx)
+        for (size_t j = 0; j < hi; j++) mx = row[j] > mx ? row[j] : mx;
     }
     if (nvis == 0) {
         /* no visible key: att = 0 */
@@ -94,13 +104,18 @@ static void softmax_row(float *row, const float *brow, const uint8_t *pad, size_
         return;
     }
     /* att = exp(S - max) / sum over visible keys, 0 for blocked */
-    float sum = 0.0f;
-    for (size_t j = 0; j < hi; j++) {
-        float e = (pad && pad[j]) ? 0.0f : expf(row[j] - mx);
-        row[j] = e;
-        sum += e;
+#pragma omp simd
+    for (size_t j = 0; j < hi; j++) row[j] -= mx;
+    xf_exp_inplace(row, hi);
+    if (pad) {
+#pragma omp simd
+        for (size_t j = 0; j < hi; j++) row[j] = pad[j] ? 0.0f : row[j];
     }
+    float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
+    for (size_t j = 0; j < hi; j++) sum += row[j];
     float inv = 1.0f / sum;
+#pragma omp simd
     for (size_t j = 0; j < hi; j++) row[j] *= inv;
     if (hi < Tk) memset(row + hi, 0, (Tk - hi) * sizeof(float));
 }
@@ -110,9 +125,14 @@ void xf_attention_forward(float *out, float *att, const float *q, const float *k
                           size_t Tkcap, size_t H, size_t Hkv, size_t D, float scale) {
     const size_t HD = H * D, KD = Hkv * D, G = H / Hkv;
     const uint8_t *key_pad = mask ? mask->key_pad : NULL;
-#pragma omp parallel for schedule(static)
-    for (size_t bh = 0; bh < B * H; bh++) {
+    const size_t nblk = (Tq + ATT_QBLOCK - 1) / ATT_QBLOCK;
+    /* one task per (b, h, block of query rows): every task writes its own att
+     * rows and out rows; dynamic because causal blocks differ in cost */
+#pragma omp parallel for schedule(dynamic)
+    for (size_t task = 0; task < B * H * nblk; task++) {
+        size_t bh = task / nblk, i0 = (task % nblk) * ATT_QBLOCK;
         size_t b = bh / H, h = bh % H, kvh = h / G;
+        size_t i1 = i0 + ATT_QBLOCK < Tq ? i0 + ATT_QBLOCK : Tq;
         const float *qb = q + b * Tq * HD + h * D;
         const float *kb = k + b * Tkcap * KD + kvh * D;
         const float *vb = v + b * Tkcap * KD + kvh * D;
@@ -120,28 +140,24 @@ void xf_attention_forward(float *out, float *att, const float *q, const float *k
         float *A = att + bh * Tq * Tk;
         const float *bh_bias = bias ? bias + h * Tq * Tk : NULL;
         const uint8_t *pad = key_pad ? key_pad + b * Tk : NULL;
-        for (size_t i0 = 0; i0 < Tq; i0 += ATT_QBLOCK) {
-            size_t i1 = i0 + ATT_QBLOCK < Tq ? i0 + ATT_QBLOCK : Tq;
-            size_t kend = visible_end(mask, b, i1 - 1, Tk);
-            if (kend == 0) {
-                /* every key blocked for the whole block: att = 0, out = 0 */
-                memset(A + i0 * Tk, 0, (i1 - i0) * Tk * sizeof(float));
-                for (size_t i = i0; i < i1; i++) memset(ob + i * HD, 0, D * sizeof(float));
-                continue;
-            }
-            /* S = scale * q k^T over keys 0..kend-1 */
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)(i1 - i0), (int)kend, (int)D,
-                        scale, qb + i0 * HD, (int)HD, kb, (int)KD, 0.0f, A + i0 * Tk, (int)Tk);
-            /* att = softmax(S + bias + mask) */
-            for (size_t i = i0; i < i1; i++) {
-                softmax_row(A + i * Tk, bh_bias ? bh_bias + i * Tk : NULL, pad,
-                            visible_end(mask, b, i, Tk), Tk);
-            }
-            /* out = att v */
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)(i1 - i0), (int)D,
-                        (int)kend, 1.0f, A + i0 * Tk, (int)Tk, vb, (int)KD, 0.0f, ob + i0 * HD,
-                        (int)HD);
+        size_t kend = visible_end(mask, b, i1 - 1, Tk);
+        if (kend == 0) {
+            /* every key blocked for the whole block: att = 0, out = 0 */
+            memset(A + i0 * Tk, 0, (i1 - i0) * Tk * sizeof(float));
+            for (size_t i = i0; i < i1; i++) memset(ob + i * HD, 0, D * sizeof(float));
+            continue;
         }
+        /* S = scale * q k^T over keys 0..kend-1 */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)(i1 - i0), (int)kend, (int)D,
+                    scale, qb + i0 * HD, (int)HD, kb, (int)KD, 0.0f, A + i0 * Tk, (int)Tk);
+        /* att = softmax(S + bias + mask) */
+        for (size_t i = i0; i < i1; i++) {
+            softmax_row(A + i * Tk, bh_bias ? bh_bias + i * Tk : NULL, pad,
+                        visible_end(mask, b, i, Tk), Tk);
+        }
+        /* out = att v */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)(i1 - i0), (int)D, (int)kend,
+                    1.0f, A + i0 * Tk, (int)Tk, vb, (int)KD, 0.0f, ob + i0 * HD, (int)HD);
     }
 }
 
@@ -183,9 +199,11 @@ static void attention_backward_group(float *dq, float *dk, float *dv, float *dbi
                 float dot = 0.0f;
 #pragma omp simd reduction(+ : dot)
                 for (size_t j = 0; j < kend; j++) dot += p[j] * ds[j];
+#pragma omp simd
                 for (size_t j = 0; j < kend; j++) ds[j] = p[j] * (ds[j] - dot);
                 if (db_h) {
                     float *dbr = db_h + (i0 + r) * Tk;
+#pragma omp simd
                     for (size_t j = 0; j < kend; j++) dbr[j] += ds[j];
                 }
             }

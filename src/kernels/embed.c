@@ -39,6 +39,7 @@ void xf_embed_backward(float *dwte, const float *dout, const int32_t *tokens, si
             /* forward: out[n,:] = wte[tokens[n],:] */
             float *dw = dwte + (size_t)tokens[n] * C;
             const float *dn = dout + n * C;
+#pragma omp simd
             for (size_t c = c0; c < c1; c++) dw[c] += dn[c];
         }
     }
@@ -50,6 +51,7 @@ void xf_posemb_forward(float *out, const float *wpe, size_t B, size_t T, size_t 
     for (size_t n = 0; n < N; n++) {
         float *o = out + n * C;
         const float *p = wpe + (pos0 + n % T) * C;
+#pragma omp simd
         for (size_t c = 0; c < C; c++) o[c] += p[c];
     }
 }
@@ -61,6 +63,7 @@ void xf_posemb_backward(float *dwpe, const float *dout, size_t B, size_t T, size
         for (size_t b = 0; b < B; b++) {
             /* forward: out[b,t,:] += wpe[pos0+t,:] */
             const float *dn = dout + (b * T + t) * C;
+#pragma omp simd
             for (size_t c = 0; c < C; c++) dp[c] += dn[c];
         }
     }

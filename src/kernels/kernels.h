@@ -70,6 +70,10 @@ void xf_act_backward(float *dinp, const float *dout, const float *inp, size_t n,
 void xf_glu_forward(float *out, const float *g, const float *u, size_t n, xf_act act);
 void xf_glu_backward(float *dg, float *du, const float *dout, const float *g, const float *u,
                      size_t n, xf_act act);
+/* x[i] = exp(x[i]) in place, vectorised (libm's expf is not). About 2 ulp;
+ * x > 88.37 gives +inf, x < -87.33 gives 0, NaN stays NaN. Shared by the
+ * softmax in attention.c and loss.c. */
+void xf_exp_inplace(float *x, size_t n);
 
 /* ---- residual.c --------------------------------------------------------- */
 /* out = a + b over n elements (out may alias a or b) */

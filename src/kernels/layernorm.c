@@ -49,8 +49,10 @@ void xf_layernorm_forward(float *out, float *mean, float *rstd, const float *inp
         float r = 1.0f / sqrtf(v + eps);
         /* out = (x-mean)*rstd*w + b */
         if (b) {
+#pragma omp simd
             for (size_t c = 0; c < C; c++) o[c] = (x[c] - m) * r * w[c] + b[c];
         } else {
+#pragma omp simd
             for (size_t c = 0; c < C; c++) o[c] = (x[c] - m) * r * w[c];
         }
         mean[n] = m;
@@ -79,6 +81,7 @@ void xf_layernorm_backward(float *dinp, float *dw, float *db, const float *dout,
         float mg = sg / (float)C, mgx = sgx / (float)C;
         /* forward: xhat = (x-mean)*rstd with mean, rstd functions of x
          *   =>  dx = rstd*(g - mean(g) - xhat*mean(g*xhat)) */
+#pragma omp simd
         for (size_t c = 0; c < C; c++) {
             float xhat = (x[c] - m) * r;
             dx[c] += r * (dn[c] * w[c] - mg - xhat * mgx);
@@ -95,8 +98,10 @@ void xf_layernorm_backward(float *dinp, float *dw, float *db, const float *dout,
             const float *x = inp + n * C;
             const float *dn = dout + n * C;
             float m = mean[n], r = rstd[n];
+#pragma omp simd
             for (size_t c = c0; c < c1; c++) dw[c] += dn[c] * (x[c] - m) * r;
             if (db) {
+#pragma omp simd
                 for (size_t c = c0; c < c1; c++) db[c] += dn[c];
             }
         }

@@ -54,6 +54,7 @@ void xf_linear_backward(float *dinp, float *dw, float *db, const float *dout, co
             size_t o1 = o0 + LINEAR_OBLOCK < OC ? o0 + LINEAR_OBLOCK : OC;
             for (size_t n = 0; n < N; n++) {
                 const float *dn = dout + n * OC;
+#pragma omp simd
                 for (size_t o = o0; o < o1; o++) db[o] += dn[o];
             }
         }

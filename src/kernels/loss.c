@@ -5,7 +5,8 @@
  *   loss [N] per-row loss (0 for ignored rows), lse [N] cached for backward
  *
  * Maths, per row z with target y
- *   lse  = m + log(sum_j exp(z_j - m)),  m = max_j z_j   (stable; sum in double)
+ *   lse  = m + log(sum_j exp(z_j - m)),  m = max_j z_j   (stable; sum in double;
+ *          exp is xf_exp_inplace, vectorised, from act.c)
  *   loss = lse - z_y
  *   dz   = scale * (softmax(z) - onehot(y)),  softmax(z)_j = exp(z_j - lse)
  * The forward returns the number of valid rows; the caller forms the mean.
@@ -19,6 +20,9 @@
 
 #include "kernels/kernels.h"
 
+/* logits per exp pass in the forward (a stack buffer: the logits are const) */
+#define XENT_CHUNK 512
+
 size_t xf_xent_forward(float *loss, float *lse, const float *logits, const int32_t *targets,
                        size_t N, size_t V) {
     size_t valid = 0;
@@ -29,10 +33,17 @@ size_t xf_xent_forward(float *loss, float *lse, const float *logits, const int32
         float m = z[0];
 #pragma omp simd reduction(max : m)
         for (size_t j = 1; j < V; j++) m = z[j] > m ? z[j] : m;
-        /* lse = m + log(sum_j exp(z_j - m)) */
+        /* lse = m + log(sum_j exp(z_j - m)), the exps a chunk at a time */
+        float buf[XENT_CHUNK];
         double s = 0.0;
+        for (size_t j0 = 0; j0 < V; j0 += XENT_CHUNK) {
+            size_t len = V - j0 < XENT_CHUNK ? V - j0 : XENT_CHUNK;
+#pragma omp simd
+            for (size_t j = 0; j < len; j++) buf[j] = z[j0 + j] - m;
+            xf_exp_inplace(buf, len);
 #pragma omp simd reduction(+ : s)
-        for (size_t j = 0; j < V; j++) s += (double)expf(z[j] - m);
+            for (size_t j = 0; j < len; j++) s += (double)buf[j];
+        }
         float l = (float)((double)m + log(s));
         lse[n] = l;
         /* loss = lse - z_y */
@@ -58,9 +69,14 @@ void xf_xent_backward(float *dlogits, const float *logits, const float *lse,
             for (size_t j = 0; j < V; j++) dz[j] = 0.0f;
             continue;
         }
-        /* forward: loss = lse - z_y  =>  dz = scale*(softmax(z) - onehot(y)) */
+        /* forward: loss = lse - z_y  =>  dz = scale*(softmax(z) - onehot(y)),
+         * softmax(z)_j = exp(z_j - lse); element j is read before slot j is written */
         float l = lse[n];
-        for (size_t j = 0; j < V; j++) dz[j] = scale * expf(z[j] - l);
+#pragma omp simd
+        for (size_t j = 0; j < V; j++) dz[j] = z[j] - l;
+        xf_exp_inplace(dz, V);
+#pragma omp simd
+        for (size_t j = 0; j < V; j++) dz[j] *= scale;
         dz[y] -= scale;
     }
 }

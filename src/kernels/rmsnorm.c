@@ -33,6 +33,7 @@ void xf_rmsnorm_forward(float *out, float *rstd, const float *inp, const float *
         for (size_t c = 0; c < C; c++) ss += x[c] * x[c];
         float r = 1.0f / sqrtf(ss / (float)C + eps);
         /* out = x*rstd*w */
+#pragma omp simd
         for (size_t c = 0; c < C; c++) o[c] = x[c] * r * w[c];
         rstd[n] = r;
     }
@@ -53,6 +54,7 @@ void xf_rmsnorm_backward(float *dinp, float *dw, const float *dout, const float 
         /* forward: rstd = 1/sqrt(mean(x^2)+eps)
          *   =>  dx = rstd*g - x*rstd^3*sum(g*x)/C */
         float k = r * r * r * sgx / (float)C;
+#pragma omp simd
         for (size_t c = 0; c < C; c++) dx[c] += r * dn[c] * w[c] - x[c] * k;
     }
 
@@ -66,6 +68,7 @@ void xf_rmsnorm_backward(float *dinp, float *dw, const float *dout, const float 
             const float *x = inp + n * C;
             const float *dn = dout + n * C;
             float r = rstd[n];
+#pragma omp simd
             for (size_t c = c0; c < c1; c++) dw[c] += dn[c] * x[c] * r;
         }
     }

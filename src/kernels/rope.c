@@ -42,6 +42,7 @@ void xf_rope_forward(float *x, const float *cos_t, const float *sin_t, size_t N,
         for (size_t h = 0; h < nh; h++) {
             float *x0 = x + (n * nh + h) * D;
             float *x1 = x0 + half;
+#pragma omp simd
             for (size_t i = 0; i < half; i++) {
                 float a = x0[i], b = x1[i];
                 x0[i] = a * cs[i] - b * sn[i];
@@ -62,6 +63,7 @@ void xf_rope_backward(float *dx, const float *cos_t, const float *sin_t, size_t 
         for (size_t h = 0; h < nh; h++) {
             float *d0 = dx + (n * nh + h) * D;
             float *d1 = d0 + half;
+#pragma omp simd
             for (size_t i = 0; i < half; i++) {
                 /* forward: out[i] = x[i]*cos - x[i+D/2]*sin,
                  *          out[i+D/2] = x[i+D/2]*cos + x[i]*sin

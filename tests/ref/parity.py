@@ -5,9 +5,10 @@ usage: /usr/bin/python3 tests/ref/parity.py --build BUILD [--case NAME ...] [--k
        /usr/bin/python3 tests/ref/parity.py --selftest
        /usr/bin/python3 tests/ref/parity.py --list
 
-For each case: build a small config, init weights (seeded; matrices N(0, 0.3), norm
-weights 1 + N(0, 0.1), biases N(0, 0.1)), write MODEL_DIR/{config.json,
-model.safetensors} (F32) and BATCH.safetensors ("inputs", "targets" I32 [B,T]), run
+For each case: build a small config, init weights (seeded; matrices N(0, 0.3), less for
+C > 48 (case_std); norm weights 1 + N(0, 0.1); biases N(0, 0.1)), write
+MODEL_DIR/{config.json, model.safetensors} (F32) and BATCH.safetensors ("inputs",
+"targets" I32 [B,T]), run
     ref_driver MODEL_DIR BATCH.safetensors OUT.safetensors
 and compare OUT ("logits", "loss", "grad.<name>", "train_losses") against the
 reference computed by torch in float32 (the gate); the float64 reference is printed
@@ -106,7 +107,20 @@ CASES = [
     ("llama_ignore", LLAMA, 2, 9, "ignore", 13),
     ("ln_nobias", dict(GPT2, use_bias=False, gated_ffn=True, hidden_act="silu"), 2, 9,
      "random", 14),
+    # wider shapes, so blocked/threaded kernel paths are exercised too
+    ("gpt2_wide", dict(GPT2, vocab_size=257, hidden_size=128, intermediate_size=512,
+                       num_attention_heads=4, num_key_value_heads=4,
+                       max_position_embeddings=64), 2, 64, "random", 15),
+    ("llama_wide", dict(LLAMA, vocab_size=131, hidden_size=128, intermediate_size=352,
+                        num_attention_heads=8, num_key_value_heads=2,
+                        max_position_embeddings=64), 3, 33, "ignore", 16),
 ]
+
+
+def case_std(cfg):
+    """Matrix init std: 0.3 for the small cases, shrunk as 0.3*sqrt(48/C) for wider ones so
+    logits stay O(5) and the fp32 reference stays well-conditioned."""
+    return 0.3 * min(1.0, (48.0 / cfg["hidden_size"]) ** 0.5)
 
 
 def make_batch(cfg, B, T, kind, g):
@@ -163,7 +177,8 @@ def ok(err, tol):
 def run_case(name, cfg_in, B, T, kind, seed, driver, workdir, results):
     cfg = xm.make_config(cfg_in)
     g = torch.Generator().manual_seed(1000 + seed)
-    params64 = xm.init_params(cfg, g, dtype=torch.float64, mode="test")
+    params64 = xm.init_params(cfg, g, dtype=torch.float64, mode="test",
+                              matrix_std=case_std(cfg))
     inputs, targets = make_batch(cfg, B, T, kind, g)
 
     mdir = os.path.join(workdir, name, "model")
@@ -523,7 +538,8 @@ def selftest():
     for name, cfg_in, B, T, kind, seed in CASES:
         cfg = xm.make_config(cfg_in)
         g = torch.Generator().manual_seed(1000 + seed)
-        p64 = xm.init_params(cfg, g, dtype=torch.float64, mode="test")
+        p64 = xm.init_params(cfg, g, dtype=torch.float64, mode="test",
+                             matrix_std=case_std(cfg))
         ids, tg = make_batch(cfg, B, T, kind, g)
         p64 = {k: v.float().double() for k, v in p64.items()}
         r32 = reference(p64, cfg, ids, tg, torch.float32)

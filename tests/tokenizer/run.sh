@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Tokenizer reference tests. usage: bash tests/tokenizer/run.sh BUILD_DIR
+# (run from the repository root; BUILD_DIR/xfmr must exist)
+#
+# 1. setup.sh installs the npm references into BUILD_DIR/npm (once).
+# 2. make_corpus.py writes the corpus into BUILD_DIR/tokcorpus.
+# 3. gpt2_ref.js: GPT-2 ids vs js-tiktoken and gpt-3-encoder, round trips.
+# 4. hf_interop.js: tokenizer.json files xfmr trains, read by Hugging Face's
+#    tokenizers (Rust via Node, and the JS port), and re-saved by it.
+# 5. spm_ref.py: Llama 2 tokenizer.model / llama2.c tokenizer.bin vs
+#    python3-sentencepiece.
+# Every check prints one "PASS name" / "FAIL name: why" / "SKIP name: why" line.
+# Exit status: 1 if any FAIL line was printed, else 0.
+set -u
+root="$(cd "$(dirname "$0")/../.." && pwd)"
+here="$root/tests/tokenizer"
+build="${1:-build}"
+case "$build" in /*) ;; *) build="$root/$build" ;; esac
+xfmr="$build/xfmr"
+shared="$root/../shared/data"
+corpus="$build/tokcorpus"
+out="$(mktemp)"
+trap 'rm -f "$out"' EXIT
+
+{
+    if [ ! -x "$xfmr" ]; then
+        echo "FAIL tokenizer_reference: $xfmr not built"
+        exit 0
+    fi
+    if ! python3 "$here/make_corpus.py" "$corpus" "$shared"; then
+        echo "FAIL tokenizer_corpus: make_corpus.py failed"
+        exit 0
+    fi
+    echo "PASS tokenizer_corpus"
+
+    if ! command -v node >/dev/null 2>&1; then
+        echo "SKIP gpt2_reference: node is not installed"
+        echo "SKIP hf_interop: node is not installed"
+    elif ! bash "$here/setup.sh" "$build"; then
+        echo "SKIP gpt2_reference: npm packages could not be installed (see $build/npm/npm-install.log)"
+        echo "SKIP hf_interop: npm packages could not be installed"
+    else
+        node "$here/gpt2_ref.js" "$xfmr" "$build/npm" "$corpus"
+        node "$here/hf_interop.js" "$xfmr" "$build/npm" "$corpus" "$build/tokwork" "$shared"
+    fi
+
+    if [ -x /usr/bin/python3 ]; then
+        /usr/bin/python3 "$here/spm_ref.py" "$xfmr" "$corpus" "$shared"
+    else
+        echo "SKIP spm_reference: /usr/bin/python3 not found"
+    fi
+} 2>&1 | tee "$out"
+
+if grep -q '^FAIL' "$out"; then exit 1; fi
+exit 0
