@@ -8,7 +8,7 @@ BUILD=${BUILD:-build}
 XFMR=$BUILD/xfmr
 OUT=${OUT:-$BUILD/run/model}
 MODEL=${MODEL:-gpt2-tiny}
-STEPS=${STEPS:-600}
+STEPS=${STEPS:-900}
 mkdir -p "$BUILD/run"
 if [ -z "${DATA:-}" ]; then
     DATA=$BUILD/run/corpus.txt
@@ -17,7 +17,7 @@ fi
 rm -rf "$OUT"
 echo "training $MODEL on $DATA for $STEPS steps -> $OUT (log: $OUT/log.jsonl)"
 "$XFMR" train --model "$MODEL" --data "$DATA" --out "$OUT" --steps "$STEPS" \
-    --batch 16 --seq 128 --lr 2e-3 --min-lr 2e-4 --warmup 50 --eval-every 100 --eval-batches 4
+    --batch 8 --seq 256 --lr 2e-3 --min-lr 2e-4 --warmup 50 --eval-every 100 --eval-batches 4
 echo
 echo "sample (xfmr generate --model $OUT --prompt 'Once upon a time' -n 400):"
 "$XFMR" generate --model "$OUT" --prompt "Once upon a time" -n 400 --temperature 0.8 --top-k 40 --seed 7

@@ -27,7 +27,10 @@ int32_t xf_sampler_next(xf_sampler *s, const float *logits);
 typedef int (*xf_token_cb)(int32_t id, void *ctx);
 
 /* Feed the prompt (np >= 1 ids) then sample up to n_new ids, stopping early at
- * stop_id (>= 0) or when the context is full. Reserves the model's KV cache. */
+ * stop_id (>= 0). When the context (max_position_embeddings) fills up, the last
+ * half of it is re-encoded from position 0 and generation goes on, so n_new is
+ * not limited by the context; a longer prompt keeps its last half-context.
+ * Reserves the model's KV cache. */
 xf_status xf_generate(xf_model *m, const int32_t *prompt, size_t np, size_t n_new,
                       xf_sampler *s, int32_t stop_id, xf_token_cb cb, void *ctx);
 

@@ -275,6 +275,6 @@ int xf_cmd_tokenizer(int argc, char **argv) {
     if (!strcmp(verb, "decode")) return cmd_decode(&a);
     if (!strcmp(verb, "train")) return cmd_train(&a);
     if (!strcmp(verb, "info")) return cmd_info(&a);
-    xf_cli_error(2, "tokenizer: unknown verb '%s' (train, encode, decode, info)", verb);
-    return usage(stderr, 2);
+    return xf_cli_error(2, "tokenizer: unknown verb '%s' (train, encode, decode, info; see xfmr tokenizer --help)",
+                        verb);
 }

@@ -20,7 +20,8 @@
  * merges (GPT-2's, HF's, ours) this equals GPT-2's "merge every occurrence of
  * the best bigram" loop. Short pre-tokens use an O(m^2) scan; long ones a heap
  * over a linked list (O(m log m)), so hostile inputs stay fast. Results per
- * distinct pre-token are cached for the duration of one encode call. */
+ * distinct pre-token are cached for the duration of one encode call (texts of
+ * 4 kB or more; at most 2^20 entries of at most 64 bytes). */
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 #include <stdlib.h>
@@ -359,6 +360,7 @@ static size_t merge_large(const xf_tokenizer *t, int32_t *sym, size_t m) {
 
 #define CACHE_MAX_KEY 64
 #define CACHE_MAX_ENTRIES ((size_t)1 << 20)
+#define CACHE_MIN_TEXT 4096
 
 typedef struct {
     uint64_t h;
@@ -374,6 +376,7 @@ typedef struct {
     char *keys;
     size_t keys_len, keys_cap;
     tok_ivec ids;
+    int use_cache; /* short texts skip the cache (its setup costs more than it saves) */
     xf_status err;
 } enc_ctx;
 
@@ -433,7 +436,7 @@ static xf_status encode_word(enc_ctx *c, const char *s, size_t n) {
     }
     cache_ent *e = NULL;
     uint64_t h = 0;
-    if (n <= CACHE_MAX_KEY) {
+    if (n <= CACHE_MAX_KEY && c->use_cache) {
         if (c->cap == 0 && cache_grow(c)) return xf_fail(XF_ERR_OOM, "out of memory for word cache");
         h = hash_key(s, n);
         e = cache_find(c, s, n, h);
@@ -493,6 +496,7 @@ xf_status tok_bl_encode(const xf_tokenizer *t, const char *text, size_t len, int
     enc_ctx c;
     memset(&c, 0, sizeof c);
     c.t = t;
+    c.use_cache = len >= CACHE_MIN_TEXT;
     xf_status st = tok_ivec_reserve(&c.out, len / 3 + 16);
     char *tmp = NULL;
     if (!st && t->add_prefix_space && len > 0 && text[0] != ' ') {

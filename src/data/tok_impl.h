@@ -94,6 +94,7 @@ struct xf_tokenizer {
     int32_t spm_byte[256]; /* id of <0xNN>, -1 if none */
     int32_t unk_id;
     int has_user;          /* any USER_DEFINED pieces */
+    int spm_segment;       /* text may be split before each U+2581 (see tok_spm.c) */
     char *src_data;        /* original file bytes (saved verbatim) */
     size_t src_len;
 };

@@ -75,6 +75,11 @@ static xf_status build_bytelevel(xf_tokenizer **out, const entries *e, const cha
     for (size_t i = 0; i < e->n; i++)
         if ((size_t)e->v[i].id + 1 > n) n = (size_t)e->v[i].id + 1;
     if (n == 0) return xf_fail(XF_ERR_FORMAT, "%s: empty vocabulary", path);
+    /* ids must cover 0..n-1: more ids than entries means a gap (checked before
+     * allocating, so a single huge id cannot make us allocate a huge table) */
+    if (n > e->n)
+        return xf_fail(XF_ERR_FORMAT, "%s: ids are not contiguous (largest id %zu, %zu tokens)", path,
+                       n - 1, e->n);
     xf_tokenizer *t;
     xf_status s = tok_alloc(&t, TOK_BYTELEVEL, n);
     if (s) {
@@ -438,7 +443,8 @@ xf_status tok_json_write(const xf_tokenizer *t, int legacy_merges, char **out, s
     char bl[160];
     snprintf(bl, sizeof bl,
              "{\"type\": \"ByteLevel\", \"add_prefix_space\": %s, \"trim_offsets\": true, \"use_regex\": %s}",
-             t->add_prefix_space ? "true" : "false", (t->re && !t->pattern) ? "true" : "false");
+             t->add_prefix_space ? "true" : "false",
+             (!t->pattern && (t->re || t->n_merges == 0)) ? "true" : "false");
     if (t->pattern) {
         sb_s(&b, "{\"type\": \"Sequence\", \"pretokenizers\": [{\"type\": \"Split\", \"pattern\": {\"Regex\": ");
         sb_json(&b, t->pattern, strlen(t->pattern));

@@ -194,6 +194,7 @@ static int byte_piece(const char *s, size_t len) {
 }
 
 static const char k_unk_text[] = " \xE2\x81\x87 "; /* " ⁇ " */
+static int spm_segmentable(const xf_tokenizer *t);
 
 /* Build the tokenizer from parsed pieces (pieces already use U+2581). */
 static xf_status build_spm(xf_tokenizer **out, const spm_model *m, int src, const char *data,
@@ -263,6 +264,7 @@ static xf_status build_spm(xf_tokenizer **out, const spm_model *m, int src, cons
     }
     for (size_t i = 0; i < m->n && !s; i++)
         if (t->type[i] == TT_USER) t->has_user = 1;
+    if (!s) t->spm_segment = spm_segmentable(t);
     if (!s) {
         t->src_data = malloc(len ? len : 1);
         if (!t->src_data) s = xf_fail(XF_ERR_OOM, "out of memory");
@@ -615,38 +617,23 @@ static xf_status emit(spm_enc *e, tok_ivec *out, size_t start, size_t n, int *pr
     return tok_ivec_push(out, t->unk_id);
 }
 
-xf_status tok_spm_encode(const xf_tokenizer *t, const char *text, size_t len, int32_t **ids,
-                         size_t *n) {
-    nbuf nb = {0};
-    tok_ivec out = {0};
-    spm_enc e;
-    memset(&e, 0, sizeof e);
-    e.t = t;
-    xf_status st = XF_OK;
-    if (normalize(t, text, len, &nb)) {
-        st = xf_fail(XF_ERR_OOM, "out of memory normalizing %zu bytes", len);
-        goto done;
-    }
-    e.norm = nb.p;
+/* Merge the symbols of one segment norm[start, start+len) and append its ids. */
+static xf_status encode_segment(spm_enc *e, size_t start, size_t len, tok_ivec *out,
+                                int *prev_unk) {
+    const xf_tokenizer *t = e->t;
+    const char *s = e->norm + start;
     size_t nsym = 0;
+    e->q.n = 0;
+    e->n_unused = 0;
     /* symbols: characters, or user-defined pieces (longest match, frozen) */
-    if (nb.n > (size_t)INT32_MAX) {
-        st = xf_fail(XF_ERR_ARG, "text too long for one SentencePiece encode call (%zu bytes)", len);
-        goto done;
-    }
-    e.sym = malloc((nb.n ? nb.n : 1) * sizeof *e.sym);
-    if (!e.sym) {
-        st = xf_fail(XF_ERR_OOM, "out of memory encoding %zu bytes", len);
-        goto done;
-    }
-    for (size_t i = 0; i < nb.n;) {
-        size_t l = utf8_len((const unsigned char *)nb.p + i, nb.n - i);
+    for (size_t i = 0; i < len;) {
+        size_t l = utf8_len((const unsigned char *)s + i, len - i);
         if (l == 0) l = 1; /* cannot happen after normalize */
         int frozen = 0;
         if (t->has_user) {
-            size_t best = 0, lim = nb.n - i < TOK_MAX_TOKEN_BYTES ? nb.n - i : TOK_MAX_TOKEN_BYTES;
+            size_t best = 0, lim = len - i < TOK_MAX_TOKEN_BYTES ? len - i : TOK_MAX_TOKEN_BYTES;
             for (size_t k = 1; k <= lim; k++) {
-                int32_t id = tok_find(t, nb.p + i, k);
+                int32_t id = tok_find(t, s + i, k);
                 if (id >= 0 && t->type[id] == TT_USER) best = k;
             }
             if (best) {
@@ -654,54 +641,217 @@ xf_status tok_spm_encode(const xf_tokenizer *t, const char *text, size_t len, in
                 frozen = 1;
             }
         }
-        e.sym[nsym] = (sym_t){i, (uint32_t)l, (int32_t)nsym - 1, -1, frozen};
-        if (nsym) e.sym[nsym - 1].next = (int32_t)nsym;
+        e->sym[nsym] = (sym_t){start + i, (uint32_t)l, (int32_t)nsym - 1, -1, frozen};
+        if (nsym) e->sym[nsym - 1].next = (int32_t)nsym;
         nsym++;
         i += l;
     }
-    for (size_t i = 1; i < nsym; i++) maybe_add(&e, (int32_t)i - 1, (int32_t)i);
-    while (e.q.n && !e.oom) {
-        agenda_t top = ag_pop(&e.q);
-        sym_t *L = &e.sym[top.left], *R = &e.sym[top.right];
+    for (size_t i = 1; i < nsym; i++) maybe_add(e, (int32_t)i - 1, (int32_t)i);
+    while (e->q.n && !e->oom) {
+        agenda_t top = ag_pop(&e->q);
+        sym_t *L = &e->sym[top.left], *R = &e->sym[top.right];
         if (L->len == 0 || R->len == 0 || (size_t)L->len + R->len != top.size || L->next != top.right)
             continue;
-        int32_t id = tok_find(t, e.norm + L->start, top.size);
+        int32_t id = tok_find(t, e->norm + L->start, top.size);
         if (id >= 0 && t->type[id] == TT_UNUSED) {
-            if (e.n_unused == e.cap_unused) {
-                size_t c = e.cap_unused ? e.cap_unused * 2 : 64;
-                size_t(*u)[3] = realloc(e.unused, c * sizeof *u);
+            if (e->n_unused == e->cap_unused) {
+                size_t c = e->cap_unused ? e->cap_unused * 2 : 64;
+                size_t(*u)[3] = realloc(e->unused, c * sizeof *u);
                 if (!u) {
-                    e.oom = 1;
+                    e->oom = 1;
                     break;
                 }
-                e.unused = u;
-                e.cap_unused = c;
+                e->unused = u;
+                e->cap_unused = c;
             }
-            e.unused[e.n_unused][0] = L->start;
-            e.unused[e.n_unused][1] = top.size;
-            e.unused[e.n_unused][2] = L->len;
-            e.n_unused++;
+            e->unused[e->n_unused][0] = L->start;
+            e->unused[e->n_unused][1] = top.size;
+            e->unused[e->n_unused][2] = L->len;
+            e->n_unused++;
         }
         L->len = top.size;
         L->next = R->next;
-        if (R->next >= 0) e.sym[R->next].prev = top.left;
+        if (R->next >= 0) e->sym[R->next].prev = top.left;
         R->len = 0;
-        maybe_add(&e, L->prev, top.left);
-        maybe_add(&e, top.left, L->next);
+        maybe_add(e, L->prev, top.left);
+        maybe_add(e, top.left, L->next);
     }
-    if (e.oom) {
+    if (e->oom) return xf_fail(XF_ERR_OOM, "out of memory encoding");
+    xf_status st = XF_OK;
+    for (int32_t i = nsym ? 0 : -1; i >= 0 && !st; i = e->sym[i].next)
+        st = emit(e, out, e->sym[i].start, e->sym[i].len, prev_unk, 0);
+    return st;
+}
+
+/* Segments: when no mergeable piece has U+2581 after a non-U+2581 character
+ * (true for Llama 2), no symbol can ever span the point before a U+2581 that
+ * follows another character, so the text is encoded segment by segment
+ * (same ids; smaller heaps) and segment results are cached per call. */
+static int spm_segmentable(const xf_tokenizer *t) {
+    if (!t->escape_ws) return 0;
+    for (size_t id = 0; id < t->n; id++) {
+        if (!mergeable(t->type[id])) continue;
+        const char *p = tok_piece(t, id);
+        size_t l = t->piece_len[id], i = 0;
+        while (i + 3 <= l && memcmp(p + i, k_ws, 3) == 0) i += 3;
+        for (; i + 3 <= l; i++)
+            if (memcmp(p + i, k_ws, 3) == 0) return 0;
+    }
+    return 1;
+}
+
+/* 1 if a segment starts at byte i of s[0..n): U+2581 not preceded by U+2581 */
+static inline int seg_start(const char *s, size_t n, size_t i) {
+    const unsigned char *u = (const unsigned char *)s;
+    if (i < 3 || i + 3 > n || u[i] != 0xE2 || u[i + 1] != 0x96 || u[i + 2] != 0x81) return 0;
+    return !(u[i - 3] == 0xE2 && u[i - 2] == 0x96 && u[i - 1] == 0x81);
+}
+
+#define SEG_CACHE_KEY 64
+#define SEG_CACHE_MAX ((size_t)1 << 20)
+
+typedef struct {
+    uint64_t h;
+    size_t key;      /* offset into norm of one occurrence */
+    uint32_t ids;    /* offset into the ids store */
+    uint16_t len, n; /* key length (0 = empty), id count */
+} seg_ent;
+
+typedef struct {
+    seg_ent *tab;
+    size_t cap, used;
+    tok_ivec ids;
+} seg_cache;
+
+static uint64_t seg_hash(const char *s, size_t n) {
+    uint64_t h = 0x9e3779b97f4a7c15ULL ^ n;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, s + i, 8);
+        h = (h ^ w) * 0xff51afd7ed558ccdULL;
+        h ^= h >> 32;
+    }
+    uint64_t w = 0;
+    memcpy(&w, s + i, n - i);
+    h = (h ^ w) * 0xc4ceb9fe1a85ec53ULL;
+    return h ^ (h >> 29);
+}
+
+static int seg_grow(seg_cache *c) {
+    size_t nc = c->cap ? c->cap * 2 : 1 << 14;
+    seg_ent *nt = calloc(nc, sizeof *nt);
+    if (!nt) return -1;
+    for (size_t i = 0; i < c->cap; i++) {
+        if (!c->tab[i].len) continue;
+        size_t j = (size_t)c->tab[i].h & (nc - 1);
+        while (nt[j].len) j = (j + 1) & (nc - 1);
+        nt[j] = c->tab[i];
+    }
+    free(c->tab);
+    c->tab = nt;
+    c->cap = nc;
+    return 0;
+}
+
+/* Append the cached ids of a segment, applying <unk> fusion at its start. */
+static xf_status append_cached(const xf_tokenizer *t, tok_ivec *out, const int32_t *v, size_t n,
+                               int *prev_unk) {
+    if (n == 0) return XF_OK;
+    size_t k = 0;
+    if (*prev_unk && !t->byte_fallback && v[0] == t->unk_id) k = 1;
+    xf_status st = tok_ivec_reserve(out, n - k);
+    if (st) return st;
+    memcpy(out->v + out->n, v + k, (n - k) * sizeof *v);
+    out->n += n - k;
+    *prev_unk = !t->byte_fallback && v[n - 1] == t->unk_id;
+    return XF_OK;
+}
+
+xf_status tok_spm_encode(const xf_tokenizer *t, const char *text, size_t len, int32_t **ids,
+                         size_t *n) {
+    nbuf nb = {0};
+    tok_ivec out = {0};
+    spm_enc e;
+    memset(&e, 0, sizeof e);
+    e.t = t;
+    seg_cache cache;
+    memset(&cache, 0, sizeof cache);
+    xf_status st = XF_OK;
+    if (normalize(t, text, len, &nb)) {
+        st = xf_fail(XF_ERR_OOM, "out of memory normalizing %zu bytes", len);
+        goto done;
+    }
+    e.norm = nb.p;
+    if (nb.n > (size_t)INT32_MAX) {
+        st = xf_fail(XF_ERR_ARG, "text too long for one SentencePiece encode call (%zu bytes)", len);
+        goto done;
+    }
+    int segmented = t->spm_segment;
+    int use_cache = segmented && nb.n >= 4096;
+    /* symbol storage: the longest segment (whole text when not segmented) */
+    size_t maxseg = nb.n;
+    if (segmented) {
+        maxseg = 0;
+        for (size_t a = 0, i = 3; i <= nb.n; i++)
+            if (i == nb.n || seg_start(nb.p, nb.n, i)) {
+                if (i - a > maxseg) maxseg = i - a;
+                a = i;
+            }
+    }
+    e.sym = malloc((maxseg ? maxseg : 1) * sizeof *e.sym);
+    if (!e.sym || tok_ivec_reserve(&out, nb.n / 3 + 16)) {
         st = xf_fail(XF_ERR_OOM, "out of memory encoding %zu bytes", len);
         goto done;
     }
-    st = tok_ivec_reserve(&out, nsym + 1);
     int prev_unk = 0;
-    for (int32_t i = nsym ? 0 : -1; i >= 0 && !st; i = e.sym[i].next)
-        st = emit(&e, &out, e.sym[i].start, e.sym[i].len, &prev_unk, 0);
+    size_t a = 0;
+    for (size_t i = segmented ? 3 : nb.n; a < nb.n && !st; i++) {
+        if (i < nb.n && !seg_start(nb.p, nb.n, i)) continue;
+        size_t sl = i - a;
+        seg_ent *ce = NULL;
+        uint64_t h = 0;
+        if (use_cache && sl <= SEG_CACHE_KEY) {
+            if (!cache.cap && seg_grow(&cache)) {
+                st = xf_fail(XF_ERR_OOM, "out of memory for the segment cache");
+                break;
+            }
+            h = seg_hash(nb.p + a, sl);
+            size_t j = (size_t)h & (cache.cap - 1);
+            while (cache.tab[j].len &&
+                   !(cache.tab[j].h == h && cache.tab[j].len == sl &&
+                     memcmp(nb.p + cache.tab[j].key, nb.p + a, sl) == 0))
+                j = (j + 1) & (cache.cap - 1);
+            ce = &cache.tab[j];
+            if (ce->len) {
+                st = append_cached(t, &out, cache.ids.v + ce->ids, ce->n, &prev_unk);
+                a = i;
+                continue;
+            }
+        }
+        size_t before = out.n;
+        int fused_start = prev_unk;
+        st = encode_segment(&e, a, sl, &out, &prev_unk);
+        size_t m = out.n - before;
+        /* cache only results that do not depend on the previous segment */
+        if (!st && ce && !(fused_start && !t->byte_fallback) && m <= 0xFFFF && cache.used < SEG_CACHE_MAX &&
+            cache.ids.n + m < UINT32_MAX && tok_ivec_reserve(&cache.ids, m) == XF_OK) {
+            memcpy(cache.ids.v + cache.ids.n, out.v + before, m * sizeof(int32_t));
+            *ce = (seg_ent){h, a, (uint32_t)cache.ids.n, (uint16_t)sl, (uint16_t)m};
+            cache.ids.n += m;
+            cache.used++;
+            if (cache.used * 2 > cache.cap && seg_grow(&cache)) use_cache = 0;
+        }
+        xf_clear_error();
+        a = i;
+    }
 done:
     free(nb.p);
     free(e.sym);
     free(e.q.h);
     free(e.unused);
+    free(cache.tab);
+    free(cache.ids.v);
     if (st) {
         free(out.v);
         return st;

@@ -47,6 +47,22 @@ static uint64_t hash_bytes(const void *data, size_t n) {
     return tok_fnv1a(0xcbf29ce484222325ULL, data, n);
 }
 
+/* Fast hash for the piece map (8 bytes at a time). */
+static uint64_t map_hash(const char *s, size_t n) {
+    uint64_t h = 0x9e3779b97f4a7c15ULL ^ n;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, s + i, 8);
+        h = (h ^ w) * 0xff51afd7ed558ccdULL;
+        h ^= h >> 32;
+    }
+    uint64_t w = 0;
+    memcpy(&w, s + i, n - i);
+    h = (h ^ w) * 0xc4ceb9fe1a85ec53ULL;
+    return h ^ (h >> 29);
+}
+
 xf_status tok_ivec_grow(tok_ivec *a, size_t need) {
     size_t cap = a->cap ? a->cap : 64;
     while (cap - a->n < need) {
@@ -134,7 +150,7 @@ static size_t pow2_at_least(size_t n) {
 int32_t tok_find(const xf_tokenizer *t, const char *s, size_t len) {
     const tok_strmap *m = &t->pieces;
     if (!m->cap) return -1;
-    size_t mask = m->cap - 1, i = (size_t)hash_bytes(s, len) & mask;
+    size_t mask = m->cap - 1, i = (size_t)map_hash(s, len) & mask;
     for (;;) {
         int32_t id = m->slot[i];
         if (id < 0) return -1;
@@ -153,7 +169,7 @@ static xf_status build_piece_map(xf_tokenizer *t, const char *what) {
     for (size_t id = 0; id < t->n; id++) {
         const char *p = tok_piece(t, id);
         size_t len = t->piece_len[id];
-        size_t i = (size_t)hash_bytes(p, len) & mask;
+        size_t i = (size_t)map_hash(p, len) & mask;
         for (;;) {
             int32_t o = t->pieces.slot[i];
             if (o < 0) {
@@ -273,12 +289,14 @@ static uint64_t h_u32(uint64_t h, uint32_t v) {
 static uint64_t compute_hash(const xf_tokenizer *t) {
     uint64_t h = hash_bytes("xfmr-tokenizer-v1", 17);
     h = h_u32(h, (uint32_t)t->kind);
-    uint32_t flags = (uint32_t)((t->re != NULL) | (t->add_prefix_space << 1) |
+    /* without merges the regex cannot change the ids: it is not part of the identity */
+    int regex = t->re != NULL && t->n_merges > 0;
+    uint32_t flags = (uint32_t)(regex | (t->add_prefix_space << 1) |
                                 (t->add_dummy_prefix << 2) | (t->remove_extra_ws << 3) |
                                 (t->escape_ws << 4) | (t->byte_fallback << 5) |
                                 (t->ignore_merges << 6));
     h = h_u32(h, flags);
-    if (t->pattern) h = tok_fnv1a(h, t->pattern, strlen(t->pattern) + 1);
+    if (regex && t->pattern) h = tok_fnv1a(h, t->pattern, strlen(t->pattern) + 1);
     h = h_u32(h, (uint32_t)t->n);
     for (size_t id = 0; id < t->n; id++) {
         h = h_u32(h, t->type[id]);

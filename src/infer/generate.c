@@ -97,18 +97,35 @@ xf_status xf_generate(xf_model *m, const int32_t *prompt, size_t np, size_t n_ne
                       xf_sampler *s, int32_t stop_id, xf_token_cb cb, void *ctx) {
     size_t P = m->cfg.max_position_embeddings;
     if (np == 0) return xf_fail(XF_ERR_ARG, "the prompt needs at least one token");
-    if (np >= P) return xf_fail(XF_ERR_ARG, "the prompt has %zu tokens; the context is %zu", np, P);
-    size_t total = np + n_new < P ? np + n_new : P;
-    xf_status st = xf_model_cache_reserve(m, total);
+    /* the window: the whole context, or less when the output is short */
+    size_t win = np + n_new < P ? np + n_new : P, keep = win / 2 ? win / 2 : 1;
+    xf_status st = xf_model_cache_reserve(m, win);
     if (st) return st;
+    /* history of the last `win` tokens, for re-filling the cache when it is full */
+    int32_t *hist = malloc(win * sizeof *hist);
+    if (!hist) return xf_fail(XF_ERR_OOM, "out of memory");
+    size_t nh = np < win ? np : keep; /* a prompt longer than the window keeps its tail */
+    memcpy(hist, prompt + (np - nh), nh * sizeof *hist);
     const float *logits = NULL;
-    if ((st = xf_model_decode(m, prompt, np, 0, &logits))) return st;
-    for (size_t pos = np; pos < total; pos++) {
+    if ((st = xf_model_decode(m, hist, nh, 0, &logits))) goto done;
+    for (size_t made = 0; made < n_new; made++) {
         int32_t id = xf_sampler_next(s, logits);
         if (cb && cb(id, ctx)) break;
-        if (id == stop_id) break;
-        if (pos + 1 == total) break;
-        if ((st = xf_model_decode(m, &id, 1, pos, &logits))) return st;
+        if (id == stop_id || made + 1 == n_new) break;
+        if (nh == win) {
+            /* context full: keep the last half and re-encode it from position 0
+             * (positions are absolute, so the cache cannot simply be shifted) */
+            memmove(hist, hist + (win - keep) + 1, (keep - 1) * sizeof *hist);
+            hist[keep - 1] = id;
+            nh = keep;
+            if ((st = xf_model_decode(m, hist, nh, 0, &logits))) goto done;
+        } else {
+            hist[nh] = id;
+            if ((st = xf_model_decode(m, &id, 1, nh, &logits))) goto done;
+            nh++;
+        }
     }
-    return XF_OK;
+done:
+    free(hist);
+    return st;
 }

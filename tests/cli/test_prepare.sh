@@ -9,36 +9,7 @@ if [ ! -x "$X" ]; then
 fi
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
-failed=0
-pass() { echo "PASS $1"; }
-fail() { echo "FAIL $1: $2"; failed=1; }
-size() { wc -c < "$1" | tr -d ' '; }
-
-# Run "$@", keep stdout/stderr/rc in $T/out, $T/err, $rc.
-run() {
-    "$@" > "$T/out" 2> "$T/err"
-    rc=$?
-}
-
-# $1 = check name, $2 = file the message must mention, rest = command that must fail
-expect_fail() {
-    local name=$1 file=$2
-    shift 2
-    run "$@"
-    local lines
-    lines=$(wc -l < "$T/err" | tr -d ' ')
-    if [ "$rc" -eq 0 ]; then
-        fail "$name" "exit 0"
-    elif [ "$lines" -ne 1 ]; then
-        fail "$name" "$lines lines on stderr: $(head -c 300 "$T/err")"
-    elif ! grep -qF "$file" "$T/err"; then
-        fail "$name" "message does not name $file: $(cat "$T/err")"
-    elif ! grep -q '^xfmr' "$T/err"; then
-        fail "$name" "message not prefixed with xfmr: $(cat "$T/err")"
-    else
-        pass "$name"
-    fi
-}
+. "$(dirname "$0")/lib.sh"
 
 # ---- corpus
 run "$X" corpus --out "$T/c.txt" --bytes 200000 --seed 4

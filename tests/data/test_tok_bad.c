@@ -63,6 +63,7 @@ TEST(test_json_malformed) {
     json_variant("dup_id.json", "\"ll\":257", "\"ll\":256");
     json_variant("dup_token.json", "\"ll\":257", "\"he\":257");
     json_variant("gap.json", "\"hello\":259", "\"hello\":999");
+    json_variant("huge_id.json", "\"hello\":259", "\"hello\":16000000");
     json_variant("merge_unknown.json", "[\"h\",\"e\"]", "[\"h\",\"zz\"]");
     json_variant("merge_not_in_vocab.json", "[\"h\",\"e\"]", "[\"e\",\"h\"]");
     json_variant("merge_no_space.json", "\"he ll\"", "\"hell\"");

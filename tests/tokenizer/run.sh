@@ -7,6 +7,7 @@
 # 3. gpt2_ref.js: GPT-2 ids vs js-tiktoken and gpt-3-encoder, round trips.
 # 4. hf_interop.js: tokenizer.json files xfmr trains, read by Hugging Face's
 #    tokenizers (Rust via Node, and the JS port), and re-saved by it.
+# 2b. cli_bad.sh: xfmr tokenizer on bad input: one-line errors, no crash.
 # 5. spm_ref.py: Llama 2 tokenizer.model / llama2.c tokenizer.bin vs
 #    python3-sentencepiece.
 # Every check prints one "PASS name" / "FAIL name: why" / "SKIP name: why" line.
@@ -32,6 +33,7 @@ trap 'rm -f "$out"' EXIT
         exit 0
     fi
     echo "PASS tokenizer_corpus"
+    bash "$here/cli_bad.sh" "$build"
 
     if ! command -v node >/dev/null 2>&1; then
         echo "SKIP gpt2_reference: node is not installed"
