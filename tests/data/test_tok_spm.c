@@ -164,6 +164,43 @@ TEST(test_spm_save_load) {
     xf_tokenizer_free(m);
 }
 
+/* Segment-wise encoding with the per-call cache (long texts) must equal one
+ * heap over the whole text: a piece with U+2581 inside turns segmenting off. */
+TEST(test_spm_segments_equal_whole) {
+    for (int bf = 1; bf >= 0; bf--) {
+        xf_tokenizer *seg = load_tiny(bf, "seg.model");
+        tbuf m = {0};
+        tok_tiny_model(&m, bf);
+        tok_spm_piece(&m, "\x01\xE2\x96\x81\x01", -100, 1); /* never in the text below */
+        const char *p = tok_path("whole.model");
+        CHECK(tok_write(p, m.p, m.n) == 0);
+        free(m.p);
+        xf_tokenizer *whole;
+        CHECK_OK(xf_tokenizer_load(&whole, p));
+        /* unknown characters (é, !, ?) exercise <unk> fusion across segments */
+        static const char *const words[] = {"hello", "the", "a", "hell", "in", "t", "  ", "w\xC3\xA9", "lo!", "\n", "?"};
+        char text[20000];
+        size_t n = 0;
+        tok_rng_state = 4242;
+        while (n < sizeof text - 16) {
+            const char *w = words[tok_rng() % 11];
+            size_t l = strlen(w);
+            memcpy(text + n, w, l);
+            n += l;
+            if (tok_rng() % 3) text[n++] = ' ';
+        }
+        int32_t *a, *b;
+        size_t na, nb;
+        CHECK_OK(xf_tokenizer_encode(seg, text, n, &a, &na));
+        CHECK_OK(xf_tokenizer_encode(whole, text, n, &b, &nb));
+        check_ids(a, na, b, nb);
+        free(a);
+        free(b);
+        xf_tokenizer_free(seg);
+        xf_tokenizer_free(whole);
+    }
+}
+
 TEST(test_llama2_model) {
     if (access(k_llama_model, R_OK) != 0) SKIP("%s not found", k_llama_model);
     const char *specs[] = {k_llama_model, k_llama_bin};
@@ -203,6 +240,7 @@ int main(void) {
     RUN(test_spm_no_byte_fallback_fuses_unk);
     RUN(test_spm_bin_matches_model);
     RUN(test_spm_save_load);
+    RUN(test_spm_segments_equal_whole);
     RUN(test_llama2_model);
     tok_tmpdir_remove();
     return test_summary();
