@@ -60,6 +60,8 @@ test: tests-build
 deps:
 	apt-get update -q
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$(grep -v '^#' deps.txt)
+	@# npm: Debian's package where none is installed (a nodesource nodejs brings its own)
+	command -v npm > /dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends npm
 
 # The main job: make a corpus, train a small model for a couple of minutes, sample.
 run: all

@@ -18,9 +18,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "core/rng.h"
 #include "xfmr/status.h"
 #include "xfmr/tokenizer.h"
+
+struct xf_rng; /* src/core/rng.h: explicit-state RNG */
 
 #define XF_TOKENS_MAGIC "XFTOKEN1"
 #define XF_TOKENS_VERSION 1u
@@ -56,7 +57,7 @@ size_t xf_dataset_val_len(const xf_dataset *ds);
  *   start_b uniform in [0, n_train - T - 1] (one xf_rng_below(rng, n_train - T) per b)
  *   inputs[b*T + t] = ids[start_b + t], targets[b*T + t] = ids[start_b + t + 1].
  * Deterministic given the rng state. Needs n_train >= T + 1 (a successful split). */
-void xf_dataset_train_batch(const xf_dataset *ds, xf_rng *rng, size_t B, size_t T,
+void xf_dataset_train_batch(const xf_dataset *ds, struct xf_rng *rng, size_t B, size_t T,
                             int32_t *inputs, int32_t *targets);
 
 /* Number of validation windows of T + 1 tokens with stride T: (n_val - 1) / T

