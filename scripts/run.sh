@@ -18,6 +18,8 @@ rm -rf "$OUT"
 echo "training $MODEL on $DATA for $STEPS steps -> $OUT (log: $OUT/log.jsonl)"
 "$XFMR" train --model "$MODEL" --data "$DATA" --out "$OUT" --steps "$STEPS" \
     --batch 8 --seq 256 --lr 2e-3 --min-lr 2e-4 --warmup 50 --eval-every 100 --eval-batches 4
+"$XFMR" plot --out "$OUT/loss.svg" --title "$MODEL on $(basename "$DATA")" "$OUT/log.jsonl" > /dev/null
+echo "loss curve: $OUT/loss.svg"
 echo
 echo "sample (xfmr generate --model $OUT --prompt 'Once upon a time' -n 400):"
 "$XFMR" generate --model "$OUT" --prompt "Once upon a time" -n 400 --temperature 0.8 --top-k 40 --seed 7

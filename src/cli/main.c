@@ -17,6 +17,7 @@ static const struct {
     {"prepare", xf_cmd_prepare, "tokenize text into a token file"},
     {"corpus", xf_cmd_corpus, "write the built-in procedurally generated corpus"},
     {"tokenizer", xf_cmd_tokenizer, "train, encode and decode with tokenizers"},
+    {"plot", xf_cmd_plot, "draw training curves from log.jsonl files as SVG"},
 };
 
 static void usage(FILE *f) {

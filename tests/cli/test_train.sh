@@ -71,6 +71,12 @@ if [ "$rc" -eq 0 ] && grep -q "parameters:" "$T/out" && grep -q "KV cache" "$T/o
 run "$X" bench train --model "$T/tiny.json" --batch 2 --seq 16 --steps 2 --threads 1
 if [ "$rc" -eq 0 ] && grep -q '"step_ms":[0-9.]*,"tokens_per_s":[0-9.]*,"gflops":[0-9.]*' "$T/out"; then pass bench_json; else fail bench_json "$(cat "$T/out" "$T/err")"; fi
 
+run "$X" plot --out "$T/loss.svg" "$T/a/log.jsonl" "$T/b/log.jsonl" --labels one,two
+if [ "$rc" -eq 0 ] && grep -q '^<svg' "$T/loss.svg" && [ "$(grep -c '<polyline' "$T/loss.svg")" = 4 ] && python3 -c "import sys, xml.dom.minidom; xml.dom.minidom.parse(sys.argv[1])" "$T/loss.svg"; then
+    pass plot_svg; else fail plot_svg "rc=$rc $(cat "$T/err")"; fi
+printf '{"step":1,"loss":2.0}\nnot json\n' > "$T/badlog.jsonl"
+expect_fail plot_bad_log "$T/badlog.jsonl:2" "$X" plot --out "$T/bad.svg" "$T/badlog.jsonl"
+
 # --- bad input never touches the checkpoint --------------------------------
 snap() { (cd "$T/a" && cat config.json model.safetensors train_state.safetensors tokenizer.json | cksum); }
 before=$(snap)
