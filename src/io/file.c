@@ -15,23 +15,31 @@
 #include <sys/types.h>
 #include <unistd.h>
 
+/* Opens path read-only (retrying on EINTR) and fstats it: on XF_OK *fd is
+ * open and *st filled, the caller closes *fd; on failure nothing stays open. */
+static xf_status open_read_stat(const char *path, int *fd, struct stat *st) {
+    do {
+        *fd = open(path, O_RDONLY | O_CLOEXEC);
+    } while (*fd < 0 && errno == EINTR);
+    if (*fd < 0)
+        return xf_fail(XF_ERR_IO, "%s: cannot open for reading: %s", path, strerror(errno));
+    if (fstat(*fd, st) != 0) {
+        int e = errno;
+        close(*fd);
+        return xf_fail(XF_ERR_IO, "%s: cannot stat: %s", path, strerror(e));
+    }
+    return XF_OK;
+}
+
 xf_status xf_file_read_all(const char *path, char **data, size_t *len, size_t max_bytes) {
     *data = NULL;
     *len = 0;
     if (path == NULL || path[0] == '\0') return xf_fail(XF_ERR_ARG, "read: empty file path");
 
     int fd;
-    do {
-        fd = open(path, O_RDONLY | O_CLOEXEC);
-    } while (fd < 0 && errno == EINTR);
-    if (fd < 0) return xf_fail(XF_ERR_IO, "%s: cannot open for reading: %s", path, strerror(errno));
-
     struct stat st;
-    if (fstat(fd, &st) != 0) {
-        int e = errno;
-        close(fd);
-        return xf_fail(XF_ERR_IO, "%s: cannot stat: %s", path, strerror(e));
-    }
+    xf_status s = open_read_stat(path, &fd, &st);
+    if (s != XF_OK) return s;
     if (S_ISDIR(st.st_mode)) {
         close(fd);
         return xf_fail(XF_ERR_IO, "%s: is a directory, not a file", path);
@@ -302,16 +310,9 @@ xf_status xf_mmap_open(xf_mmap *m, const char *path) {
     m->len = 0;
     if (path == NULL || path[0] == '\0') return xf_fail(XF_ERR_ARG, "mmap: empty file path");
     int fd;
-    do {
-        fd = open(path, O_RDONLY | O_CLOEXEC);
-    } while (fd < 0 && errno == EINTR);
-    if (fd < 0) return xf_fail(XF_ERR_IO, "%s: cannot open for reading: %s", path, strerror(errno));
     struct stat st;
-    if (fstat(fd, &st) != 0) {
-        int e = errno;
-        close(fd);
-        return xf_fail(XF_ERR_IO, "%s: cannot stat: %s", path, strerror(e));
-    }
+    xf_status s = open_read_stat(path, &fd, &st);
+    if (s != XF_OK) return s;
     if (!S_ISREG(st.st_mode)) {
         close(fd);
         return xf_fail(XF_ERR_IO, "%s: not a regular file", path);

@@ -787,6 +787,15 @@ xf_status xf_st_read_f32(const xf_st_file *f, const char *name, float *dst, size
     return XF_OK;
 }
 
+/* dst[i] = (int64_t)v for the n elements v of type T stored at src (bytes,
+ * unaligned; the file's little-endian layout is the host's) */
+#define ST_WIDEN_LOOP(T, dst, src, n)                   \
+    for (size_t i_ = 0; i_ < (n); i_++) {               \
+        T v_;                                           \
+        memcpy(&v_, (src) + sizeof(T) * i_, sizeof(T)); \
+        (dst)[i_] = v_;                                 \
+    }
+
 xf_status xf_st_read_i64(const xf_st_file *f, const char *name, int64_t *dst, size_t ndim,
                          const size_t *shape) {
     const xf_st_tensor *t;
@@ -810,38 +819,22 @@ xf_status xf_st_read_i64(const xf_st_file *f, const char *name, int64_t *dst, si
         if (n) memcpy(dst, src, n * 8);
         break;
     case XF_DT_I32:
-        for (size_t i = 0; i < n; i++) {
-            int32_t v;
-            memcpy(&v, src + 4 * i, 4);
-            dst[i] = v;
-        }
+        ST_WIDEN_LOOP(int32_t, dst, src, n);
         break;
     case XF_DT_U32:
-        for (size_t i = 0; i < n; i++) {
-            uint32_t v;
-            memcpy(&v, src + 4 * i, 4);
-            dst[i] = v;
-        }
+        ST_WIDEN_LOOP(uint32_t, dst, src, n);
         break;
     case XF_DT_I16:
-        for (size_t i = 0; i < n; i++) {
-            int16_t v;
-            memcpy(&v, src + 2 * i, 2);
-            dst[i] = v;
-        }
+        ST_WIDEN_LOOP(int16_t, dst, src, n);
         break;
     case XF_DT_U16:
-        for (size_t i = 0; i < n; i++) {
-            uint16_t v;
-            memcpy(&v, src + 2 * i, 2);
-            dst[i] = v;
-        }
+        ST_WIDEN_LOOP(uint16_t, dst, src, n);
         break;
     case XF_DT_I8:
-        for (size_t i = 0; i < n; i++) dst[i] = (int8_t)src[i];
+        ST_WIDEN_LOOP(int8_t, dst, src, n);
         break;
     case XF_DT_U8:
-        for (size_t i = 0; i < n; i++) dst[i] = src[i];
+        ST_WIDEN_LOOP(uint8_t, dst, src, n);
         break;
     case XF_DT_BOOL:
         for (size_t i = 0; i < n; i++) dst[i] = src[i] != 0;
@@ -854,6 +847,8 @@ xf_status xf_st_read_i64(const xf_st_file *f, const char *name, int64_t *dst, si
     }
     return XF_OK;
 }
+
+#undef ST_WIDEN_LOOP
 
 /* ---- writer ------------------------------------------------------------- */
 

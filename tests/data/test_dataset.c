@@ -10,6 +10,7 @@
 
 #include "core/rng.h"
 #include "test.h"
+#include "test_tok_util.h"
 #include "xfmr/data.h"
 #include "xfmr/tokenizer.h"
 
@@ -412,26 +413,8 @@ static char *bpe_json(void) {
                           "\"model\":{\"type\":\"BPE\",\"vocab\":{");
     for (int b = 0; b < 256; b++) {
         /* GPT-2 spelling of byte b: printable Latin-1 as itself, the rest moved to U+0100.. */
-        unsigned cp;
-        if ((b >= 0x21 && b <= 0x7E) || (b >= 0xA1 && b <= 0xAC) || b >= 0xAE)
-            cp = (unsigned)b;
-        else if (b <= 0x20)
-            cp = 0x100u + (unsigned)b;
-        else if (b <= 0xA0)
-            cp = 0x100u + 33 + (unsigned)(b - 0x7F);
-        else
-            cp = 0x143;
         char u[8];
-        if (cp < 0x80) {
-            if (cp == '"' || cp == '\\')
-                snprintf(u, sizeof u, "\\%c", (char)cp);
-            else
-                snprintf(u, sizeof u, "%c", (char)cp);
-        } else {
-            u[0] = (char)(0xC0 | (cp >> 6));
-            u[1] = (char)(0x80 | (cp & 0x3F));
-            u[2] = 0;
-        }
+        tok_byte_json(b, u);
         n += (size_t)snprintf(s + n, cap - n, "\"%s\":%d,", u, b);
     }
     /* U+010A = newline, U+0120 = space */

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "test.h"
+#include "test_tok_util.h"
 #include "xfmr/tokenizer.h"
 
 static char g_dir[256];
@@ -150,26 +151,8 @@ static char *tiny_json(int legacy) {
                           "\"use_regex\":true},\"model\":{\"type\":\"BPE\",\"vocab\":{");
     /* bytes in GPT-2 unicode spelling, ids = byte values */
     for (int b = 0; b < 256; b++) {
-        unsigned cp;
-        if ((b >= 0x21 && b <= 0x7E) || (b >= 0xA1 && b <= 0xAC) || b >= 0xAE)
-            cp = (unsigned)b;
-        else if (b <= 0x20)
-            cp = 0x100u + (unsigned)b;
-        else if (b <= 0xA0)
-            cp = 0x100u + 33 + (unsigned)(b - 0x7F);
-        else
-            cp = 0x143;
         char u[8];
-        if (cp < 0x80) {
-            if (cp == '"' || cp == '\\')
-                snprintf(u, sizeof u, "\\%c", (char)cp);
-            else
-                snprintf(u, sizeof u, "%c", (char)cp);
-        } else {
-            u[0] = (char)(0xC0 | (cp >> 6));
-            u[1] = (char)(0x80 | (cp & 0x3F));
-            u[2] = 0;
-        }
+        tok_byte_json(b, u);
         n += (size_t)snprintf(s + n, cap - n, "\"%s\":%d,", u, b);
     }
     n += (size_t)snprintf(s + n, cap - n, "\"he\":256,\"ll\":257,\"hell\":258,\"hello\":259,"

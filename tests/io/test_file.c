@@ -3,9 +3,9 @@
  * stays byte-for-byte intact and no temp file is left), mkdir -p and mmap.
  * Everything happens in a fresh directory under /tmp, removed at the end. */
 #include "test.h"
+#include "io_util.h"
 
 #include <dirent.h>
-#include <errno.h>
 #include <ftw.h>
 #include <signal.h>
 #include <sys/resource.h>
@@ -15,24 +15,6 @@
 
 #include "io/file.h"
 #include "xfmr/status.h"
-
-static char g_dir[256];
-
-/* g_dir + "/" + name into a static rotating buffer (4 slots). */
-static const char *tpath(const char *name) {
-    static char buf[4][512];
-    static int k;
-    k = (k + 1) % 4;
-    snprintf(buf[k], sizeof buf[k], "%s/%s", g_dir, name);
-    return buf[k];
-}
-
-static void put_file(const char *path, const char *data, size_t n) {
-    FILE *fp = fopen(path, "wb");
-    if (fp == NULL) FAILF("cannot create %s: %s", path, strerror(errno));
-    if (n && fwrite(data, 1, n, fp) != n) FAILF("cannot write %s", path);
-    fclose(fp);
-}
 
 /* 1 if the file at path holds exactly data[0..n). */
 static int file_equals(const char *path, const char *data, size_t n) {
@@ -58,7 +40,7 @@ static int count_entries(const char *dir, const char *needle) {
 
 TEST(test_read_all) {
     const char *p = tpath("read.txt");
-    put_file(p, "hello\nworld", 11);
+    put_bytes(p, "hello\nworld", 11);
     char *data;
     size_t len;
     CHECK_OK(xf_file_read_all(p, &data, &len, 1000));
@@ -75,7 +57,7 @@ TEST(test_read_all) {
     CHECK(strstr(xf_last_error(), p) != NULL);
 
     const char *e = tpath("empty.txt");
-    put_file(e, "", 0);
+    put_bytes(e, "", 0);
     CHECK_OK(xf_file_read_all(e, &data, &len, 0));
     CHECK(len == 0 && data != NULL && data[0] == '\0');
     free(data);
@@ -95,7 +77,7 @@ TEST(test_read_all_errors) {
 
 TEST(test_atomic_write_commit) {
     const char *p = tpath("atomic.bin");
-    put_file(p, "old contents", 12);
+    put_bytes(p, "old contents", 12);
     CHECK_OK(xf_file_write_atomic(p, "new", 3));
     CHECK(file_equals(p, "new", 3));
     CHECK(count_entries(g_dir, ".tmp.") == 0);
@@ -117,7 +99,7 @@ TEST(test_atomic_write_commit) {
 
 TEST(test_atomic_abort_keeps_original) {
     const char *p = tpath("abort.bin");
-    put_file(p, "original", 8);
+    put_bytes(p, "original", 8);
     xf_afile *f;
     CHECK_OK(xf_afile_open(&f, p));
     CHECK_OK(xf_afile_write(f, "replacement that never lands", 28));
@@ -137,7 +119,7 @@ TEST(test_atomic_unwritable_dir) {
     CHECK(mkdir(sub, 0755) == 0);
     char target[600];
     snprintf(target, sizeof target, "%s/model.bin", sub);
-    put_file(target, "precious", 8);
+    put_bytes(target, "precious", 8);
     CHECK(chmod(sub, 0555) == 0);
     CHECK(chmod(g_dir, 0755) == 0);
 
@@ -169,7 +151,7 @@ TEST(test_atomic_unwritable_dir) {
  * original survives and the temp file is removed. */
 TEST(test_atomic_write_error) {
     const char *p = tpath("fsize.bin");
-    put_file(p, "keep me", 7);
+    put_bytes(p, "keep me", 7);
     struct rlimit old;
     CHECK(getrlimit(RLIMIT_FSIZE, &old) == 0);
     void (*old_handler)(int) = signal(SIGXFSZ, SIG_IGN);
@@ -203,7 +185,7 @@ TEST(test_atomic_rename_error) {
     CHECK(mkdir(d, 0755) == 0);
     char inner[600];
     snprintf(inner, sizeof inner, "%s/keep", d);
-    put_file(inner, "k", 1);
+    put_bytes(inner, "k", 1);
     xf_status s = xf_file_write_atomic(d, "data", 4);
     CHECK(s == XF_ERR_IO);
     CHECK(strstr(xf_last_error(), d) != NULL);
@@ -229,7 +211,7 @@ TEST(test_mkdir_p) {
     CHECK(xf_path_is_dir(tpath("a/b")));
 
     const char *file = tpath("plain");
-    put_file(file, "f", 1);
+    put_bytes(file, "f", 1);
     CHECK(!xf_path_is_dir(file));
     CHECK(!xf_path_is_dir(tpath("missing")));
     snprintf(p, sizeof p, "%s/sub", file);
@@ -242,7 +224,7 @@ TEST(test_mkdir_p) {
 
 TEST(test_mmap) {
     const char *p = tpath("map.bin");
-    put_file(p, "0123456789", 10);
+    put_bytes(p, "0123456789", 10);
     xf_mmap m;
     CHECK_OK(xf_mmap_open(&m, p));
     CHECK(m.len == 10 && m.ptr != NULL);
@@ -253,7 +235,7 @@ TEST(test_mmap) {
     xf_mmap_close(NULL);
 
     const char *e = tpath("map-empty.bin");
-    put_file(e, "", 0);
+    put_bytes(e, "", 0);
     CHECK_OK(xf_mmap_open(&m, e));
     CHECK(m.ptr == NULL && m.len == 0);
     xf_mmap_close(&m);
@@ -271,19 +253,8 @@ static int unlock_entry(const char *path, const struct stat *sb, int flag, struc
     return 0;
 }
 
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path) != 0 && errno != ENOENT ? -1 : 0;
-}
-
 int main(void) {
-    snprintf(g_dir, sizeof g_dir, "/tmp/xfmr-test-file-XXXXXX");
-    if (mkdtemp(g_dir) == NULL) {
-        perror("mkdtemp");
-        return 1;
-    }
+    if (io_tmpdir_create("xfmr-test-file") != 0) return 1;
     RUN(test_read_all);
     RUN(test_read_all_errors);
     RUN(test_atomic_write_commit);
@@ -294,6 +265,6 @@ int main(void) {
     RUN(test_mkdir_p);
     RUN(test_mmap);
     nftw(g_dir, unlock_entry, 16, FTW_PHYS);
-    nftw(g_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    io_tmpdir_remove();
     return test_summary();
 }

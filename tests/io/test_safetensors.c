@@ -11,34 +11,14 @@
  *   with XF_ERR_FORMAT (run it under `make SAN=1` for memory errors).
  * Files live in a fresh directory under /tmp, removed at the end. */
 #include "test.h"
+#include "io_util.h"
 
-#include <errno.h>
-#include <ftw.h>
 #include <stdint.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/rng.h"
 #include "xfmr/safetensors.h"
 #include "xfmr/status.h"
-
-static char g_dir[256];
-
-/* g_dir + "/" + name into a static rotating buffer (4 slots). */
-static const char *tpath(const char *name) {
-    static char buf[4][512];
-    static int k;
-    k = (k + 1) % 4;
-    snprintf(buf[k], sizeof buf[k], "%s/%s", g_dir, name);
-    return buf[k];
-}
-
-static void put_bytes(const char *path, const void *data, size_t n) {
-    FILE *fp = fopen(path, "wb");
-    if (fp == NULL) FAILF("cannot create %s: %s", path, strerror(errno));
-    if (n && fwrite(data, 1, n, fp) != n) FAILF("cannot write %s", path);
-    fclose(fp);
-}
 
 /* Whole file into a malloc'd buffer. */
 static unsigned char *get_bytes(const char *path, size_t *n) {
@@ -899,19 +879,8 @@ TEST(test_fuzz) {
     CHECK_MSG(n_ok > 0 && n_bad > 0, "ok %d, refused %d", n_ok, n_bad);
 }
 
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path) != 0 && errno != ENOENT ? -1 : 0;
-}
-
 int main(void) {
-    snprintf(g_dir, sizeof g_dir, "/tmp/xfmr-test-st-XXXXXX");
-    if (mkdtemp(g_dir) == NULL) {
-        perror("mkdtemp");
-        return 1;
-    }
+    if (io_tmpdir_create("xfmr-test-st") != 0) return 1;
     RUN(test_dtype_table);
     RUN(test_roundtrip);
     RUN(test_header_layout);
@@ -930,6 +899,6 @@ int main(void) {
     RUN(test_writer_errors);
     RUN(test_writer_many_and_replace);
     RUN(test_fuzz);
-    nftw(g_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    io_tmpdir_remove();
     return test_summary();
 }
