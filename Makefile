@@ -49,7 +49,7 @@ $(BUILD)/xfmr: $(CLI_OBJ) $(BUILD)/libxfmr.a
 
 $(BUILD)/tests/%: tests/%.c $(BUILD)/libxfmr.a tests/test.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itests -o $@ $< $(BUILD)/libxfmr.a $(LDFLAGS) $(LDLIBS)
+	$(CC) $(CFLAGS) -Itests -MMD -MP -MF $@.d -o $@ $< $(BUILD)/libxfmr.a $(LDFLAGS) $(LDLIBS)
 
 tests-build: all $(TEST_BIN) $(TOOL_BIN)
 
@@ -73,4 +73,4 @@ bench: all
 clean:
 	rm -rf build
 
--include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD)/obj $(BUILD)/tests -name '*.d' 2>/dev/null)

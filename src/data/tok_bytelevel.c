@@ -380,22 +380,6 @@ typedef struct {
     xf_status err;
 } enc_ctx;
 
-static uint64_t hash_key(const char *s, size_t n) {
-    uint64_t h = 0x9e3779b97f4a7c15ULL ^ n;
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        uint64_t w;
-        memcpy(&w, s + i, 8);
-        h = (h ^ w) * 0xff51afd7ed558ccdULL;
-        h ^= h >> 32;
-    }
-    uint64_t w = 0;
-    memcpy(&w, s + i, n - i);
-    h = (h ^ w) * 0xc4ceb9fe1a85ec53ULL;
-    h ^= h >> 29;
-    return h;
-}
-
 static cache_ent *cache_find(enc_ctx *c, const char *s, size_t n, uint64_t h) {
     size_t mask = c->cap - 1, i = (size_t)h & mask;
     for (;;) {
@@ -438,7 +422,7 @@ static xf_status encode_word(enc_ctx *c, const char *s, size_t n) {
     uint64_t h = 0;
     if (n <= CACHE_MAX_KEY && c->use_cache) {
         if (c->cap == 0 && cache_grow(c)) return xf_fail(XF_ERR_OOM, "out of memory for word cache");
-        h = hash_key(s, n);
+        h = tok_str_hash(s, n);
         e = cache_find(c, s, n, h);
         if (e->key_len) {
             st = tok_ivec_reserve(&c->out, e->n_ids);

@@ -17,6 +17,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "xfmr/tokenizer.h"
 
@@ -126,6 +127,24 @@ static inline const char *tok_raw(const xf_tokenizer *t, size_t id) {
 int32_t tok_find(const xf_tokenizer *t, const char *s, size_t len);
 
 uint64_t tok_fnv1a(uint64_t h, const void *data, size_t n);
+
+/* Fast 64-bit hash of s[0..n), 8 bytes at a time (multiply-xorshift rounds):
+ * the bucket hash of the piece map and of the encoders' word/segment caches.
+ * In-memory tables only; nothing written to a file depends on it. */
+static inline uint64_t tok_str_hash(const char *s, size_t n) {
+    uint64_t h = 0x9e3779b97f4a7c15ULL ^ n;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, s + i, 8);
+        h = (h ^ w) * 0xff51afd7ed558ccdULL;
+        h ^= h >> 32;
+    }
+    uint64_t w = 0;
+    memcpy(&w, s + i, n - i);
+    h = (h ^ w) * 0xc4ceb9fe1a85ec53ULL;
+    return h ^ (h >> 29);
+}
 
 /* Pair map: add (fails on duplicate), look up (NULL if absent). */
 xf_status tok_pairmap_init(tok_pairmap *m, size_t n);

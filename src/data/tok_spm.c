@@ -723,21 +723,6 @@ typedef struct {
     tok_ivec ids;
 } seg_cache;
 
-static uint64_t seg_hash(const char *s, size_t n) {
-    uint64_t h = 0x9e3779b97f4a7c15ULL ^ n;
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        uint64_t w;
-        memcpy(&w, s + i, 8);
-        h = (h ^ w) * 0xff51afd7ed558ccdULL;
-        h ^= h >> 32;
-    }
-    uint64_t w = 0;
-    memcpy(&w, s + i, n - i);
-    h = (h ^ w) * 0xc4ceb9fe1a85ec53ULL;
-    return h ^ (h >> 29);
-}
-
 static int seg_grow(seg_cache *c) {
     size_t nc = c->cap ? c->cap * 2 : 1 << 14;
     seg_ent *nt = calloc(nc, sizeof *nt);
@@ -816,7 +801,7 @@ xf_status tok_spm_encode(const xf_tokenizer *t, const char *text, size_t len, in
                 st = xf_fail(XF_ERR_OOM, "out of memory for the segment cache");
                 break;
             }
-            h = seg_hash(nb.p + a, sl);
+            h = tok_str_hash(nb.p + a, sl);
             size_t j = (size_t)h & (cache.cap - 1);
             while (cache.tab[j].len &&
                    !(cache.tab[j].h == h && cache.tab[j].len == sl &&

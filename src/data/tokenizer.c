@@ -47,22 +47,6 @@ static uint64_t hash_bytes(const void *data, size_t n) {
     return tok_fnv1a(0xcbf29ce484222325ULL, data, n);
 }
 
-/* Fast hash for the piece map (8 bytes at a time). */
-static uint64_t map_hash(const char *s, size_t n) {
-    uint64_t h = 0x9e3779b97f4a7c15ULL ^ n;
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        uint64_t w;
-        memcpy(&w, s + i, 8);
-        h = (h ^ w) * 0xff51afd7ed558ccdULL;
-        h ^= h >> 32;
-    }
-    uint64_t w = 0;
-    memcpy(&w, s + i, n - i);
-    h = (h ^ w) * 0xc4ceb9fe1a85ec53ULL;
-    return h ^ (h >> 29);
-}
-
 xf_status tok_ivec_grow(tok_ivec *a, size_t need) {
     size_t cap = a->cap ? a->cap : 64;
     while (cap - a->n < need) {
@@ -150,7 +134,7 @@ static size_t pow2_at_least(size_t n) {
 int32_t tok_find(const xf_tokenizer *t, const char *s, size_t len) {
     const tok_strmap *m = &t->pieces;
     if (!m->cap) return -1;
-    size_t mask = m->cap - 1, i = (size_t)map_hash(s, len) & mask;
+    size_t mask = m->cap - 1, i = (size_t)tok_str_hash(s, len) & mask;
     for (;;) {
         int32_t id = m->slot[i];
         if (id < 0) return -1;
@@ -169,7 +153,7 @@ static xf_status build_piece_map(xf_tokenizer *t, const char *what) {
     for (size_t id = 0; id < t->n; id++) {
         const char *p = tok_piece(t, id);
         size_t len = t->piece_len[id];
-        size_t i = (size_t)map_hash(p, len) & mask;
+        size_t i = (size_t)tok_str_hash(p, len) & mask;
         for (;;) {
             int32_t o = t->pieces.slot[i];
             if (o < 0) {

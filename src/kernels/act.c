@@ -140,124 +140,72 @@ static inline float silu_grad(float x, float *y) {
 
 /* ---- kernels ---- */
 
+/* The body of every kernel below: i runs over [0, n) in chunks of ACT_CHUNK
+ * (parallel when there are two or more), each chunk one vectorised loop whose
+ * element step is STEP(name), name the activation's prefix (gelu, gelu_tanh,
+ * relu, silu; silu also for any other value), so STEP calls name##_value or
+ * name##_grad. Each case is a separate loop with an inlined step: no branch
+ * or call per element. */
+#define ACT_KERNEL(n, act, STEP)                                                        \
+    do {                                                                                \
+        size_t nchunks_ = ((n) + ACT_CHUNK - 1) / ACT_CHUNK;                            \
+        _Pragma("omp parallel for if (nchunks_ > 1)")                                   \
+        for (size_t c_ = 0; c_ < nchunks_; c_++) {                                      \
+            size_t i0_ = c_ * ACT_CHUNK;                                                \
+            size_t i1_ = i0_ + ACT_CHUNK < (n) ? i0_ + ACT_CHUNK : (n);                 \
+            switch (act) {                                                              \
+            case XF_ACT_GELU:                                                           \
+                _Pragma("omp simd") for (size_t i = i0_; i < i1_; i++) STEP(gelu);      \
+                break;                                                                  \
+            case XF_ACT_GELU_TANH:                                                      \
+                _Pragma("omp simd") for (size_t i = i0_; i < i1_; i++) STEP(gelu_tanh); \
+                break;                                                                  \
+            case XF_ACT_RELU:                                                           \
+                _Pragma("omp simd") for (size_t i = i0_; i < i1_; i++) STEP(relu);      \
+                break;                                                                  \
+            case XF_ACT_SILU:                                                           \
+            default:                                                                    \
+                _Pragma("omp simd") for (size_t i = i0_; i < i1_; i++) STEP(silu);      \
+                break;                                                                  \
+            }                                                                           \
+        }                                                                               \
+    } while (0)
+
+/* out = act(inp) */
+#define ACT_FORWARD_STEP(name) out[i] = name##_value(inp[i])
+
 void xf_act_forward(float *out, const float *inp, size_t n, xf_act act) {
-    size_t nchunks = (n + ACT_CHUNK - 1) / ACT_CHUNK;
-#pragma omp parallel for if (nchunks > 1)
-    for (size_t c = 0; c < nchunks; c++) {
-        size_t i0 = c * ACT_CHUNK, i1 = i0 + ACT_CHUNK < n ? i0 + ACT_CHUNK : n;
-        /* out = act(inp) */
-        switch (act) {
-        case XF_ACT_GELU:
-#pragma omp simd
-            for (size_t i = i0; i < i1; i++) out[i] = gelu_value(inp[i]);
-            break;
-        case XF_ACT_GELU_TANH:
-#pragma omp simd
-            for (size_t i = i0; i < i1; i++) out[i] = gelu_tanh_value(inp[i]);
-            break;
-        case XF_ACT_RELU:
-#pragma omp simd
-            for (size_t i = i0; i < i1; i++) out[i] = relu_value(inp[i]);
-            break;
-        case XF_ACT_SILU:
-        default:
-#pragma omp simd
-            for (size_t i = i0; i < i1; i++) out[i] = silu_value(inp[i]);
-            break;
-        }
-    }
+    ACT_KERNEL(n, act, ACT_FORWARD_STEP);
 }
+
+/* forward: out = act(inp)  =>  dinp += dout*act'(inp) */
+#define ACT_BACKWARD_STEP(name)                        \
+    do {                                               \
+        float y_;                                      \
+        dinp[i] += dout[i] * name##_grad(inp[i], &y_); \
+    } while (0)
 
 void xf_act_backward(float *dinp, const float *dout, const float *inp, size_t n, xf_act act) {
-    size_t nchunks = (n + ACT_CHUNK - 1) / ACT_CHUNK;
-#pragma omp parallel for if (nchunks > 1)
-    for (size_t c = 0; c < nchunks; c++) {
-        size_t i0 = c * ACT_CHUNK, i1 = i0 + ACT_CHUNK < n ? i0 + ACT_CHUNK : n;
-        float y;
-        /* forward: out = act(inp)  =>  dinp += dout*act'(inp) */
-        switch (act) {
-        case XF_ACT_GELU:
-#pragma omp simd private(y)
-            for (size_t i = i0; i < i1; i++) dinp[i] += dout[i] * gelu_grad(inp[i], &y);
-            break;
-        case XF_ACT_GELU_TANH:
-#pragma omp simd private(y)
-            for (size_t i = i0; i < i1; i++) dinp[i] += dout[i] * gelu_tanh_grad(inp[i], &y);
-            break;
-        case XF_ACT_RELU:
-#pragma omp simd private(y)
-            for (size_t i = i0; i < i1; i++) dinp[i] += dout[i] * relu_grad(inp[i], &y);
-            break;
-        case XF_ACT_SILU:
-        default:
-#pragma omp simd private(y)
-            for (size_t i = i0; i < i1; i++) dinp[i] += dout[i] * silu_grad(inp[i], &y);
-            break;
-        }
-    }
+    ACT_KERNEL(n, act, ACT_BACKWARD_STEP);
 }
 
+/* out = act(g)*u */
+#define GLU_FORWARD_STEP(name) out[i] = name##_value(g[i]) * u[i]
+
 void xf_glu_forward(float *out, const float *g, const float *u, size_t n, xf_act act) {
-    size_t nchunks = (n + ACT_CHUNK - 1) / ACT_CHUNK;
-#pragma omp parallel for if (nchunks > 1)
-    for (size_t c = 0; c < nchunks; c++) {
-        size_t i0 = c * ACT_CHUNK, i1 = i0 + ACT_CHUNK < n ? i0 + ACT_CHUNK : n;
-        /* out = act(g)*u */
-        switch (act) {
-        case XF_ACT_GELU:
-#pragma omp simd
-            for (size_t i = i0; i < i1; i++) out[i] = gelu_value(g[i]) * u[i];
-            break;
-        case XF_ACT_GELU_TANH:
-#pragma omp simd
-            for (size_t i = i0; i < i1; i++) out[i] = gelu_tanh_value(g[i]) * u[i];
-            break;
-        case XF_ACT_RELU:
-#pragma omp simd
-            for (size_t i = i0; i < i1; i++) out[i] = relu_value(g[i]) * u[i];
-            break;
-        case XF_ACT_SILU:
-        default:
-#pragma omp simd
-            for (size_t i = i0; i < i1; i++) out[i] = silu_value(g[i]) * u[i];
-            break;
-        }
-    }
+    ACT_KERNEL(n, act, GLU_FORWARD_STEP);
 }
 
 /* forward: out = act(g)*u  =>  du += dout*act(g), dg += dout*u*act'(g) */
-#define GLU_BACKWARD_STEP(grad_fn)                  \
-    do {                                            \
-        float a_;                                   \
-        float da_ = grad_fn(g[i], &a_);             \
-        du[i] += dout[i] * a_;                      \
-        dg[i] += dout[i] * u[i] * da_;              \
+#define GLU_BACKWARD_STEP(name)             \
+    do {                                    \
+        float a_;                           \
+        float da_ = name##_grad(g[i], &a_); \
+        du[i] += dout[i] * a_;              \
+        dg[i] += dout[i] * u[i] * da_;      \
     } while (0)
 
 void xf_glu_backward(float *dg, float *du, const float *dout, const float *g, const float *u,
                      size_t n, xf_act act) {
-    size_t nchunks = (n + ACT_CHUNK - 1) / ACT_CHUNK;
-#pragma omp parallel for if (nchunks > 1)
-    for (size_t c = 0; c < nchunks; c++) {
-        size_t i0 = c * ACT_CHUNK, i1 = i0 + ACT_CHUNK < n ? i0 + ACT_CHUNK : n;
-        switch (act) {
-        case XF_ACT_GELU:
-#pragma omp simd
-            for (size_t i = i0; i < i1; i++) GLU_BACKWARD_STEP(gelu_grad);
-            break;
-        case XF_ACT_GELU_TANH:
-#pragma omp simd
-            for (size_t i = i0; i < i1; i++) GLU_BACKWARD_STEP(gelu_tanh_grad);
-            break;
-        case XF_ACT_RELU:
-#pragma omp simd
-            for (size_t i = i0; i < i1; i++) GLU_BACKWARD_STEP(relu_grad);
-            break;
-        case XF_ACT_SILU:
-        default:
-#pragma omp simd
-            for (size_t i = i0; i < i1; i++) GLU_BACKWARD_STEP(silu_grad);
-            break;
-        }
-    }
+    ACT_KERNEL(n, act, GLU_BACKWARD_STEP);
 }

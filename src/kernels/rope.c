@@ -31,8 +31,12 @@ void xf_rope_table(float *cos_t, float *sin_t, size_t P, size_t D, float theta) 
     }
 }
 
-void xf_rope_forward(float *x, const float *cos_t, const float *sin_t, size_t N, size_t T,
-                     size_t nh, size_t D, size_t pos0) {
+/* x <- R(sgn*a) x in place for every row n and head h, per pair
+ * (x0, x1) = (x[i], x[i+D/2]) with s = sgn*sin a:
+ *   x0' = x0*cos a - x1*s,  x1' = x1*cos a + x0*s
+ * sgn = +1 is the forward rotation, sgn = -1 its transpose R(-a) = R(a)^T. */
+static inline void rope_rotate(float *x, const float *cos_t, const float *sin_t, size_t N,
+                               size_t T, size_t nh, size_t D, size_t pos0, float sgn) {
     size_t half = D / 2;
 #pragma omp parallel for if (N * nh * D >= 16384)
     for (size_t n = 0; n < N; n++) {
@@ -44,35 +48,23 @@ void xf_rope_forward(float *x, const float *cos_t, const float *sin_t, size_t N,
             float *x1 = x0 + half;
 #pragma omp simd
             for (size_t i = 0; i < half; i++) {
-                float a = x0[i], b = x1[i];
-                x0[i] = a * cs[i] - b * sn[i];
-                x1[i] = b * cs[i] + a * sn[i];
+                float a = x0[i], b = x1[i], s = sgn * sn[i];
+                x0[i] = a * cs[i] - b * s;
+                x1[i] = b * cs[i] + a * s;
             }
         }
     }
 }
 
+void xf_rope_forward(float *x, const float *cos_t, const float *sin_t, size_t N, size_t T,
+                     size_t nh, size_t D, size_t pos0) {
+    rope_rotate(x, cos_t, sin_t, N, T, nh, D, pos0, 1.0f);
+}
+
+/* forward: out[i] = x[i]*cos - x[i+D/2]*sin, out[i+D/2] = x[i+D/2]*cos + x[i]*sin
+ * => dx[i] = dout[i]*cos + dout[i+D/2]*sin, dx[i+D/2] = dout[i+D/2]*cos - dout[i]*sin,
+ * the same rotation with sin negated */
 void xf_rope_backward(float *dx, const float *cos_t, const float *sin_t, size_t N, size_t T,
                       size_t nh, size_t D, size_t pos0) {
-    size_t half = D / 2;
-#pragma omp parallel for if (N * nh * D >= 16384)
-    for (size_t n = 0; n < N; n++) {
-        size_t pos = pos0 + n % T;
-        const float *cs = cos_t + pos * half;
-        const float *sn = sin_t + pos * half;
-        for (size_t h = 0; h < nh; h++) {
-            float *d0 = dx + (n * nh + h) * D;
-            float *d1 = d0 + half;
-#pragma omp simd
-            for (size_t i = 0; i < half; i++) {
-                /* forward: out[i] = x[i]*cos - x[i+D/2]*sin,
-                 *          out[i+D/2] = x[i+D/2]*cos + x[i]*sin
-                 * => dx[i] = dout[i]*cos + dout[i+D/2]*sin,
-                 *    dx[i+D/2] = dout[i+D/2]*cos - dout[i]*sin */
-                float a = d0[i], b = d1[i];
-                d0[i] = a * cs[i] + b * sn[i];
-                d1[i] = b * cs[i] - a * sn[i];
-            }
-        }
-    }
+    rope_rotate(dx, cos_t, sin_t, N, T, nh, D, pos0, -1.0f);
 }

@@ -411,12 +411,7 @@ static char *bpe_json(void) {
                           "{\"version\":\"1.0\",\"added_tokens\":[],\"pre_tokenizer\":{\"type\":"
                           "\"ByteLevel\",\"add_prefix_space\":false,\"use_regex\":true},"
                           "\"model\":{\"type\":\"BPE\",\"vocab\":{");
-    for (int b = 0; b < 256; b++) {
-        /* GPT-2 spelling of byte b: printable Latin-1 as itself, the rest moved to U+0100.. */
-        char u[8];
-        tok_byte_json(b, u);
-        n += (size_t)snprintf(s + n, cap - n, "\"%s\":%d,", u, b);
-    }
+    tok_byte_vocab_json(s, cap, &n); /* bytes in GPT-2 spelling, ids = byte values */
     /* U+010A = newline, U+0120 = space */
     n += (size_t)snprintf(s + n, cap - n,
                           "\"\xC4\x8A\xC4\x8A\":256,\"\xC4\xA0t\":257,\"he\":258,\"\xC4\xA0the\":259,"

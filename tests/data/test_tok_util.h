@@ -106,18 +106,27 @@ static inline void tok_byte_json(int b, char *u) {
     }
 }
 
+/* The 256 byte entries of a byte-level vocab, "<spelling of b>":b, each with a
+ * trailing comma (ids = byte values), written at s + *n (s holds cap bytes);
+ * *n grows by their length (about 2.3 kB). */
+static inline void tok_byte_vocab_json(char *s, size_t cap, size_t *n) {
+    for (int b = 0; b < 256; b++) {
+        char u[8];
+        tok_byte_json(b, u);
+        *n += (size_t)snprintf(s + *n, cap - *n, "\"%s\":%d,", u, b);
+    }
+}
+
 /* Byte-level tokenizer.json: 256 bytes, "he" "ll" "hell" "hello" "Ġh", and
  * <|endoftext|> as an added special at id 261. */
 static inline void tok_tiny_json(tbuf *b) {
     tb_str(b, "{\"version\":\"1.0\",\"added_tokens\":[{\"id\":261,\"content\":\"<|endoftext|>\","
               "\"special\":true}],\"pre_tokenizer\":{\"type\":\"ByteLevel\",\"add_prefix_space\":false,"
               "\"use_regex\":true},\"decoder\":{\"type\":\"ByteLevel\"},\"model\":{\"type\":\"BPE\",\"vocab\":{");
-    for (int i = 0; i < 256; i++) {
-        char u[8], e[32];
-        tok_byte_json(i, u);
-        snprintf(e, sizeof e, "\"%s\":%d,", u, i);
-        tb_str(b, e);
-    }
+    char v[4096];
+    size_t vn = 0;
+    tok_byte_vocab_json(v, sizeof v, &vn);
+    tb_put(b, v, vn);
     tb_str(b, "\"he\":256,\"ll\":257,\"hell\":258,\"hello\":259,\"\xC4\xA0h\":260},\"merges\":"
               "[[\"h\",\"e\"],[\"l\",\"l\"],\"he ll\",[\"hell\",\"o\"],[\"\xC4\xA0\",\"h\"]]}}");
 }

