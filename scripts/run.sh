@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
 XFMR=$BUILD/xfmr
 OUT=${OUT:-$BUILD/run/model}
-MODEL=${MODEL:-gpt2-tiny}
+MODEL=${MODEL:-llama-tiny}
 STEPS=${STEPS:-900}
 mkdir -p "$BUILD/run"
 if [ -z "${DATA:-}" ]; then
