@@ -108,13 +108,14 @@ int xf_cmd_plot(int argc, char **argv) {
         if (x1 <= x0) x1 = x0 + 1;
         if (y1 <= y0) y1 = y0 + 1;
         y0 = fmax(0, y0 - 0.05 * (y1 - y0));
-        const double W = 720, H = 420, L = 60, R = 20, T = 40, B = 50;
+        const double W = 720, H = 420, L = 60, R = 20, T = 44, B = 50;
         const double pw = W - L - R, ph = H - T - B;
 #define PX(v) (L + ((v) - x0) / (x1 - x0) * pw)
 #define PY(v) (T + ph - ((v) - y0) / (y1 - y0) * ph)
         fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%g\" height=\"%g\" "
                    "font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n", W, H);
-        fprintf(f, "<text x=\"%g\" y=\"22\" text-anchor=\"middle\" font-size=\"15\">%s</text>\n", W / 2, title);
+        fprintf(f, "<text x=\"%g\" y=\"20\" text-anchor=\"middle\" font-size=\"15\">%s</text>\n", W / 2, title);
+        fprintf(f, "<text x=\"%g\" y=\"34\" text-anchor=\"middle\" fill=\"#555\">thin: step loss, thick: validation loss</text>\n", W / 2);
         for (int t = 0; t <= 5; t++) {
             double yv = y0 + (y1 - y0) * t / 5, xv = x0 + (x1 - x0) * t / 5;
             fprintf(f, "<line x1=\"%g\" x2=\"%g\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/>"
@@ -132,10 +133,11 @@ int xf_cmd_plot(int argc, char **argv) {
             if (lp && *lp) {
                 const char *comma = strchr(lp, ',');
                 nl = comma ? (size_t)(comma - lp) : strlen(lp);
-                snprintf(name, sizeof name, "%.*s", (int)(nl < 100 ? nl : 100), lp);
+                snprintf(name, sizeof name, "%.*s", (int)(nl < 40 ? nl : 40), lp);
                 lp = comma ? comma + 1 : NULL;
             } else {
-                snprintf(name, sizeof name, "%.100s", logs[i]);
+                size_t ll = strlen(logs[i]); /* the tail of a long path says the most */
+                snprintf(name, sizeof name, "%s%s", ll > 40 ? "..." : "", logs[i] + (ll > 40 ? ll - 40 : 0));
             }
             for (char *c = name; *c; c++)
                 if (*c == '<' || *c == '>' || *c == '&' || *c == '"') *c = '_';
@@ -152,8 +154,8 @@ int xf_cmd_plot(int argc, char **argv) {
             }
             double ly = T + 16 + 18.0 * i;
             fprintf(f, "<line x1=\"%g\" x2=\"%g\" y1=\"%g\" y2=\"%g\" stroke=\"%s\" stroke-width=\"2.5\"/>"
-                       "<text x=\"%g\" y=\"%g\">%s (thin: step loss, thick: val loss)</text>\n",
-                    L + pw - 330, L + pw - 305, ly, ly, COLORS[i], L + pw - 300, ly + 4, name);
+                       "<text x=\"%g\" y=\"%g\">%s</text>\n",
+                    L + pw - 300, L + pw - 275, ly, ly, COLORS[i], L + pw - 270, ly + 4, name);
         }
 #undef PX
 #undef PY
