@@ -219,7 +219,17 @@ static xf_status open_run(run_state *r, const xf_train_paths *p, const xf_train_
                 return xf_fail(XF_ERR_SHAPE, "%s: cannot resume: checkpoint config differs from --model %s (%s)",
                                p->out, p->model, d);
         }
-        if ((s = xf_tokenizer_load(&r->tok, p->tokenizer ? p->tokenizer : p->out))) return s;
+        if ((s = xf_tokenizer_load(&r->tok, p->out))) return s;
+        if (p->tokenizer) {
+            /* the checkpoint's tokenizer is the model's; another one would mislabel it */
+            xf_tokenizer *given = NULL;
+            if ((s = xf_tokenizer_load(&given, p->tokenizer))) return s;
+            int same = xf_tokenizer_hash(given) == xf_tokenizer_hash(r->tok);
+            xf_tokenizer_free(given);
+            if (!same)
+                return xf_fail(XF_ERR_ARG, "%s: cannot resume with --tokenizer %s: the checkpoint was trained with %s",
+                               p->out, p->tokenizer, xf_tokenizer_name(r->tok));
+        }
         cfg = *xf_model_config(r->model);
     } else {
         snprintf(path, sizeof path, "%s/model.safetensors", p->out);

@@ -41,6 +41,7 @@ if [ "$rc" -eq 0 ] && grep -q "^Once upon a time" "$T/out"; then pass wiring_gen
 # resuming keeps the checkpoint's tokenizer and still checks the data file
 run "$X" train --resume --out "$T/m" --data "$T/bpe.bin" --steps 4 --quiet
 if [ "$rc" -eq 0 ]; then pass wiring_resume_bpe; else fail wiring_resume_bpe "$(cat "$T/err")"; fi
+expect_fail wiring_resume_other_tokenizer "$T/m" "$X" train --resume --out "$T/m" --data "$T/corpus.txt" --tokenizer byte --steps 5 --quiet
 "$X" prepare --data "$T/corpus.txt" --out "$T/byte.bin" > /dev/null
 expect_fail wiring_resume_refuses_other "$T/byte.bin" "$X" train --resume --out "$T/m" --data "$T/byte.bin" --steps 5 --quiet
 
