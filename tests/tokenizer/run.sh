@@ -20,6 +20,11 @@ case "$build" in /*) ;; *) build="$root/$build" ;; esac
 xfmr="$build/xfmr"
 shared="$root/../shared/data"
 corpus="$build/tokcorpus"
+# one npm install serves every build (the sanitizer build included)
+npmroot="$root/build"
+# in CI a missing reference is a failure, not a skip
+miss=SKIP
+[ -n "${CI:-}" ] && miss=FAIL
 out="$(mktemp)"
 trap 'rm -f "$out"' EXIT
 
@@ -36,20 +41,20 @@ trap 'rm -f "$out"' EXIT
     bash "$here/cli_bad.sh" "$build"
 
     if ! command -v node >/dev/null 2>&1; then
-        echo "SKIP gpt2_reference: node is not installed"
-        echo "SKIP hf_interop: node is not installed"
-    elif ! bash "$here/setup.sh" "$build"; then
-        echo "SKIP gpt2_reference: npm packages could not be installed (see $build/npm/npm-install.log)"
-        echo "SKIP hf_interop: npm packages could not be installed"
+        echo "$miss gpt2_reference: node is not installed"
+        echo "$miss hf_interop: node is not installed"
+    elif ! bash "$here/setup.sh" "$npmroot"; then
+        echo "$miss gpt2_reference: npm packages could not be installed (see $npmroot/npm/npm-install.log)"
+        echo "$miss hf_interop: npm packages could not be installed"
     else
-        node "$here/gpt2_ref.js" "$xfmr" "$build/npm" "$corpus"
-        node "$here/hf_interop.js" "$xfmr" "$build/npm" "$corpus" "$build/tokwork" "$shared"
+        node "$here/gpt2_ref.js" "$xfmr" "$npmroot/npm" "$corpus"
+        node "$here/hf_interop.js" "$xfmr" "$npmroot/npm" "$corpus" "$build/tokwork" "$shared"
     fi
 
     if [ -x /usr/bin/python3 ]; then
         /usr/bin/python3 "$here/spm_ref.py" "$xfmr" "$corpus" "$shared"
     else
-        echo "SKIP spm_reference: /usr/bin/python3 not found"
+        echo "$miss spm_reference: /usr/bin/python3 not found"
     fi
 } 2>&1 | tee "$out"
 
