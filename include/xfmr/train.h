@@ -30,7 +30,9 @@ typedef struct {
     float loss, lr, grad_norm, val_loss;
     double ms, tokens_per_s, eta_s;
 } xf_train_event;
-typedef void (*xf_train_cb)(const xf_train_event *ev, void *ctx);
+/* Return nonzero to stop: the run saves a checkpoint at the current step and
+ * returns XF_OK (an interrupted run resumes bit for bit). */
+typedef int (*xf_train_cb)(const xf_train_event *ev, void *ctx);
 
 typedef struct {
     const char *model;     /* preset, config file or checkpoint dir (NULL with resume) */

@@ -1,4 +1,5 @@
 /* xfmr train: flags -> xf_train_opts, a live progress line on terminals. */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -25,18 +26,25 @@ static const char *TRAIN_HELP =
     "  --save-every N      checkpoint cadence (0 = only at the end)\n"
     "  --seed S --threads N\n"
     "  --resume            continue from --out bit for bit\n"
-    "  --quiet             no progress line\n";
+    "  --quiet             no progress line\n"
+    "Ctrl-C (SIGINT/SIGTERM) saves a checkpoint at the current step and stops (exit 130).\n";
 
 typedef struct {
     int tty, quiet;
+    size_t step; /* last step reported */
 } progress;
 
-static void on_event(const xf_train_event *ev, void *ctx) {
+/* Ctrl-C (or SIGTERM) asks the trainer to save a checkpoint and stop. */
+static volatile sig_atomic_t g_interrupted;
+static void on_signal(int sig) { g_interrupted = sig; }
+
+static int on_event(const xf_train_event *ev, void *ctx) {
     progress *p = ctx;
-    if (p->quiet) return;
+    p->step = ev->step;
+    if (p->quiet) return g_interrupted != 0;
     if (ev->is_eval) {
         fprintf(stderr, "%sstep %zu: val_loss %.4f\n", p->tty ? "\r\033[K" : "", ev->step, ev->val_loss);
-        return;
+        return g_interrupted != 0;
     }
     int eta = (int)ev->eta_s;
     if (p->tty)
@@ -46,6 +54,7 @@ static void on_event(const xf_train_event *ev, void *ctx) {
         fprintf(stderr, "step %zu/%zu  loss %.4f  lr %.2e  %.0f tok/s  ETA %d:%02d\n", ev->step,
                 ev->steps, ev->loss, ev->lr, ev->tokens_per_s, eta / 60, eta % 60);
     if (p->tty && ev->step == ev->steps) fputc('\n', stderr);
+    return g_interrupted != 0;
 }
 
 int xf_cmd_train(int argc, char **argv) {
@@ -102,9 +111,15 @@ int xf_cmd_train(int argc, char **argv) {
     o.save_every = (size_t)save_every;
     o.seed = (uint64_t)seed;
     o.threads = (int)threads;
-    if (xf_train(&p, &o, on_event, &pr)) {
-        if (pr.tty && !pr.quiet) fputc('\n', stderr);
-        return xf_cli_fail();
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+    xf_status st = xf_train(&p, &o, on_event, &pr);
+    if (pr.tty && !pr.quiet && (st || g_interrupted)) fputc('\n', stderr);
+    if (st) return xf_cli_fail();
+    if (g_interrupted) {
+        fprintf(stderr, "xfmr: interrupted: checkpoint saved at step %zu in %s (continue with --resume)\n",
+                pr.step, p.out);
+        return 130;
     }
     return 0;
 }

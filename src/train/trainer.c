@@ -313,7 +313,7 @@ xf_status xf_train(const xf_train_paths *p, const xf_train_opts *o, xf_train_cb 
                 "\"ms\":%.2f}\n",
                 r.step, loss, lr, norm, ev.tokens_per_s, ms);
         fflush(r.log);
-        if (cb) cb(&ev, ctx);
+        int stop = cb && cb(&ev, ctx);
         int last = r.step == o->steps;
         if (o->eval_every && o->eval_batches && xf_dataset_val_len(r.data) &&
             (r.step % o->eval_every == 0 || last)) {
@@ -321,10 +321,11 @@ xf_status xf_train(const xf_train_paths *p, const xf_train_opts *o, xf_train_cb 
             ee.val_loss = evaluate(&r, o);
             fprintf(r.log, "{\"step\":%zu,\"val_loss\":%.6f}\n", r.step, ee.val_loss);
             fflush(r.log);
-            if (cb) cb(&ee, ctx);
+            if (cb) stop |= cb(&ee, ctx);
         }
-        if ((o->save_every && r.step % o->save_every == 0) || last)
+        if ((o->save_every && r.step % o->save_every == 0) || last || stop)
             if ((s = save_state(&r, o, p->out))) goto done;
+        if (stop) break;
     }
 done:
     run_free(&r);

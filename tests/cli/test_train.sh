@@ -50,6 +50,27 @@ else
     fail train_resume_bit_for_bit "$(diff <(strip "$T/a/log.jsonl") <(strip "$T/b/log.jsonl") | head -4)"
 fi
 
+# Ctrl-C saves a checkpoint at the current step, and resuming from it matches an unbroken run
+"$X" train --model "$T/tiny.json" --data "$T/corpus.txt" --out "$T/int" --steps 100000 --decay-steps 60 "${COMMON[@]}" 2> "$T/int.err" &
+pid=$!
+sleep 1.5
+kill -INT $pid
+wait $pid
+rc=$?
+k=$(grep -c '"loss"' "$T/int/log.jsonl" 2>/dev/null)
+if [ "$rc" -eq 130 ] && grep -q "interrupted: checkpoint saved at step $k " "$T/int.err" && [ -s "$T/int/train_state.safetensors" ]; then
+    pass train_interrupt_saves
+    "$X" train --resume --out "$T/int" --data "$T/corpus.txt" --steps $((k + 3)) --quiet 2> /dev/null
+    "$X" train --model "$T/tiny.json" --data "$T/corpus.txt" --out "$T/unbroken" --steps $((k + 3)) --decay-steps 60 "${COMMON[@]}" 2> /dev/null
+    if [ "$(strip "$T/int/log.jsonl")" = "$(strip "$T/unbroken/log.jsonl")" ]; then
+        pass train_interrupt_resume_bit_for_bit
+    else
+        fail train_interrupt_resume_bit_for_bit "$(diff <(strip "$T/int/log.jsonl") <(strip "$T/unbroken/log.jsonl") | head -4)"
+    fi
+else
+    fail train_interrupt_saves "rc=$rc k=$k $(cat "$T/int.err")"
+fi
+
 # --- inference ------------------------------------------------------------
 run "$X" score --model "$T/a" --ids "72 101 108 108 111 32 119" --dump-logits "$T/logits.f32"
 if [ "$rc" -eq 0 ] && grep -q '^{"tokens":7,"loss":[0-9.]*,"ppl":[0-9.]*}$' "$T/out" && [ "$(size "$T/logits.f32")" = $((7 * 384 * 4)) ]; then
