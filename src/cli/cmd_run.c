@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli/cli.h"
 #include "core/parallel.h"
@@ -17,6 +18,7 @@
 typedef struct {
     const xf_tokenizer *tok;
     int32_t prev;
+    size_t made; /* tokens generated */
 } stream;
 
 static int print_token(int32_t id, void *ctx) {
@@ -27,6 +29,7 @@ static int print_token(int32_t id, void *ctx) {
         fwrite(buf, 1, len, stdout);
     fflush(stdout);
     s->prev = id;
+    s->made++;
     return 0;
 }
 
@@ -47,8 +50,10 @@ int xf_cmd_generate(int argc, char **argv) {
     xf_args_init(&a, argc, argv);
     if (xf_args_flag(&a, "help")) {
         puts("usage: xfmr generate --model DIR [--prompt TEXT] [-n N] [--temperature T] [--top-k K]\n"
-             "                     [--top-p P] [--seed S] [--threads N]\n"
-             "  greedy with --temperature 0; stops at <|endoftext|> or the context length");
+             "                     [--top-p P] [--seed S] [--threads N] [--quiet]\n"
+             "  greedy with --temperature 0; stops at the end-of-text token; past the context\n"
+             "  length the last half of the context is re-encoded and generation goes on.\n"
+             "  Prints the speed on stderr unless --quiet.");
         return 0;
     }
     const char *dir = xf_args_str(&a, "model", NULL);
@@ -59,6 +64,7 @@ int xf_cmd_generate(int argc, char **argv) {
     long topk = xf_args_long(&a, "top-k", 0);
     long seed = xf_args_long(&a, "seed", 1);
     long threads = xf_args_long(&a, "threads", 0);
+    int quiet = xf_args_flag(&a, "quiet");
     if (xf_args_finish(&a)) return 2;
     if (n < 0 || topk < 0 || seed < 0) return xf_cli_error(2, "generate: -n, --top-k and --seed must be >= 0");
     so.top_k = (size_t)topk;
@@ -89,8 +95,15 @@ int xf_cmd_generate(int argc, char **argv) {
     if (xf_sampler_create(&s, xf_model_config(m)->vocab_size, &so)) goto fail;
     fwrite(prompt, 1, strlen(prompt), stdout);
     stream st = {.tok = tok, .prev = ids[nids - 1]};
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     if (xf_generate(m, ids, nids, (size_t)n, s, eos, print_token, &st)) goto fail;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
     putchar('\n');
+    double sec = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9;
+    if (!quiet)
+        fprintf(stderr, "[%zu prompt + %zu generated tokens, %.1f tok/s]\n", nids, st.made,
+                sec > 0 ? (double)st.made / sec : 0.0);
     rc = 0;
     goto out;
 fail:

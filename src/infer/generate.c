@@ -42,9 +42,10 @@ void xf_sampler_free(xf_sampler *s) {
     free(s);
 }
 
-static const float *g_sort_keys;
-static int by_prob_desc(const void *a, const void *b) {
-    float x = g_sort_keys[*(const int32_t *)a], y = g_sort_keys[*(const int32_t *)b];
+/* qsort_r comparator: ids by descending probability (keys = prob [V]) */
+static int by_prob_desc(const void *a, const void *b, void *keys) {
+    const float *prob = keys;
+    float x = prob[*(const int32_t *)a], y = prob[*(const int32_t *)b];
     if (x != y) return x < y ? 1 : -1;
     return *(const int32_t *)a - *(const int32_t *)b; /* stable: lower id first */
 }
@@ -69,8 +70,7 @@ int32_t xf_sampler_next(xf_sampler *s, const float *logits) {
     for (size_t i = 0; i < V; i++) s->prob[i] = (float)(s->prob[i] / sum);
     /* sort ids by probability, keep the top-k, then the smallest prefix whose
      * mass reaches top-p (always at least one) */
-    g_sort_keys = s->prob;
-    qsort(s->idx, V, sizeof *s->idx, by_prob_desc);
+    qsort_r(s->idx, V, sizeof *s->idx, by_prob_desc, s->prob);
     size_t keep = V;
     if (s->o.top_k && s->o.top_k < keep) keep = s->o.top_k;
     if (s->o.top_p < 1) {

@@ -37,7 +37,13 @@ void xf_linear_forward(float *out, const float *inp, const float *w, const float
         if (!b) memset(out, 0, N * OC * sizeof(float));
         return;
     }
-    /* out += inp @ w^T */
+    /* out += inp @ w^T; one row (decoding) is a matrix-vector product, which
+     * reads w once instead of packing it as sgemm does */
+    if (N == 1) {
+        cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)OC, (int)C, 1.0f, w, (int)C, inp, 1, beta,
+                    out, 1);
+        return;
+    }
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)N, (int)OC, (int)C, 1.0f, inp,
                 (int)C, w, (int)C, beta, out, (int)OC);
 }
