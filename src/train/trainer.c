@@ -83,7 +83,12 @@ static const char *config_diff(const xf_config *a, const xf_config *b, char *buf
             char *ea = strchr(sa, '\n'), *eb = strchr(sb, '\n');
             size_t la = ea ? (size_t)(ea - sa) : strlen(sa), lb = eb ? (size_t)(eb - sb) : strlen(sb);
             if (la != lb || memcmp(sa, sb, la)) {
-                snprintf(buf, cap, "%.*s vs %.*s", (int)la, sa, (int)lb, sb);
+                /* lines look like `  "field": value,`: drop the indent and comma */
+                while (la && *sa == ' ') sa++, la--;
+                while (lb && *sb == ' ') sb++, lb--;
+                if (la && sa[la - 1] == ',') la--;
+                if (lb && sb[lb - 1] == ',') lb--;
+                snprintf(buf, cap, "--model has %.*s, the checkpoint %.*s", (int)la, sa, (int)lb, sb);
                 res = buf;
                 break;
             }
@@ -216,7 +221,7 @@ static xf_status open_run(run_state *r, const xf_train_paths *p, const xf_train_
             if ((s = xf_config_load(&want, p->model))) return s;
             const char *d = config_diff(&want, xf_model_config(r->model), buf, sizeof buf);
             if (d)
-                return xf_fail(XF_ERR_SHAPE, "%s: cannot resume: checkpoint config differs from --model %s (%s)",
+                return xf_fail(XF_ERR_SHAPE, "%s: cannot resume: the checkpoint's config differs from --model %s (%s)",
                                p->out, p->model, d);
         }
         if ((s = xf_tokenizer_load(&r->tok, p->out))) return s;
