@@ -256,13 +256,15 @@ static xf_status open_run(run_state *r, const xf_train_paths *p, const xf_train_
     if (!p->data) return xf_fail(XF_ERR_ARG, "--data is required");
     if ((s = xf_dataset_open(&r->data, p->data, r->tok))) return s;
     if ((s = xf_dataset_split(r->data, o->val_fraction, o->seq))) return s;
+    /* the activations first: they check batch x seq and say how much they need */
+    if ((s = xf_model_reserve(r->model, o->batch, o->seq, 1))) return s;
     size_t np = r->model->nparams, N = o->batch * o->seq;
     r->m = calloc(np, sizeof(float));
     r->v = calloc(np, sizeof(float));
     r->inputs = malloc(N * sizeof(int32_t));
     r->targets = malloc(N * sizeof(int32_t));
-    if (!r->m || !r->v || !r->inputs || !r->targets) return xf_fail(XF_ERR_OOM, "out of memory for optimizer state");
-    if ((s = xf_model_reserve(r->model, o->batch, o->seq, 1))) return s;
+    if (!r->m || !r->v || !r->inputs || !r->targets)
+        return xf_fail(XF_ERR_OOM, "out of memory for the optimizer state and batch buffers");
     if (p->resume) {
         if ((s = load_state(r, p->out))) return s;
     } else {
