@@ -14,37 +14,21 @@
 #include "model/model_internal.h"
 
 /* Norm of the configured type; mean is unused (may be NULL) for RMSNorm. */
-static void norm_forward(const xf_model *m, float *out, float *mean, float *rstd, const float *inp,
-                         const float *w, const float *b, size_t N) {
+void xf_model_norm_forward(const xf_model *m, float *out, float *mean, float *rstd,
+                           const float *inp, const float *w, const float *b, size_t N) {
     if (m->cfg.norm_type == XF_NORM_RMSNORM)
         xf_rmsnorm_forward(out, rstd, inp, w, N, m->C, m->cfg.norm_eps);
     else
         xf_layernorm_forward(out, mean, rstd, inp, w, b, N, m->C, m->cfg.norm_eps);
 }
 
-static void norm_backward(const xf_model *m, float *dinp, float *dw, float *db, const float *dout,
-                          const float *inp, const float *w, const float *mean, const float *rstd,
-                          size_t N) {
+void xf_model_norm_backward(const xf_model *m, float *dinp, float *dw, float *db,
+                            const float *dout, const float *inp, const float *w,
+                            const float *mean, const float *rstd, size_t N) {
     if (m->cfg.norm_type == XF_NORM_RMSNORM)
         xf_rmsnorm_backward(dinp, dw, dout, inp, w, rstd, N, m->C);
     else
         xf_layernorm_backward(dinp, dw, db, dout, inp, w, mean, rstd, N, m->C);
-}
-
-/* Exposed for the model's final norm. */
-void xf_model_norm_forward(const xf_model *m, float *out, float *mean, float *rstd,
-                           const float *inp, const float *w, const float *b, size_t N);
-void xf_model_norm_backward(const xf_model *m, float *dinp, float *dw, float *db,
-                            const float *dout, const float *inp, const float *w,
-                            const float *mean, const float *rstd, size_t N);
-void xf_model_norm_forward(const xf_model *m, float *out, float *mean, float *rstd,
-                           const float *inp, const float *w, const float *b, size_t N) {
-    norm_forward(m, out, mean, rstd, inp, w, b, N);
-}
-void xf_model_norm_backward(const xf_model *m, float *dinp, float *dw, float *db,
-                            const float *dout, const float *inp, const float *w,
-                            const float *mean, const float *rstd, size_t N) {
-    norm_backward(m, dinp, dw, db, dout, inp, w, mean, rstd, N);
 }
 
 static xf_mask causal_mask(size_t pos0) {
@@ -105,15 +89,15 @@ void xf_block_forward(xf_model *m, size_t l, xf_layer_act *a, const float *res_i
     const xf_layer_w *w = &m->lw[l];
     size_t N = B * T;
     if (m->cfg.norm_placement == XF_NORM_PRE) {
-        norm_forward(m, a->n1, a->n1_mean, a->n1_rstd, res_in, w->ln1_w, w->ln1_b, N);
+        xf_model_norm_forward(m, a->n1, a->n1_mean, a->n1_rstd, res_in, w->ln1_w, w->ln1_b, N);
         attn_forward(m, w, a, a->n1, res_in, kbuf, vbuf, kvcap, B, T, pos0);
-        norm_forward(m, a->n2, a->n2_mean, a->n2_rstd, a->r1, w->ln2_w, w->ln2_b, N);
+        xf_model_norm_forward(m, a->n2, a->n2_mean, a->n2_rstd, a->r1, w->ln2_w, w->ln2_b, N);
         ffn_forward(m, w, a, a->n2, a->r1, res_out, N);
     } else {
         attn_forward(m, w, a, res_in, res_in, kbuf, vbuf, kvcap, B, T, pos0);
-        norm_forward(m, a->n1, a->n1_mean, a->n1_rstd, a->r1, w->ln1_w, w->ln1_b, N);
+        xf_model_norm_forward(m, a->n1, a->n1_mean, a->n1_rstd, a->r1, w->ln1_w, w->ln1_b, N);
         ffn_forward(m, w, a, a->n1, a->n1, a->r2, N);
-        norm_forward(m, res_out, a->n2_mean, a->n2_rstd, a->r2, w->ln2_w, w->ln2_b, N);
+        xf_model_norm_forward(m, res_out, a->n2_mean, a->n2_rstd, a->r2, w->ln2_w, w->ln2_b, N);
     }
 }
 
@@ -174,25 +158,25 @@ void xf_block_backward(xf_model *m, size_t l, const xf_layer_act *a, const float
         memset(m->d_n, 0, NC * sizeof(float));
         ffn_backward(m, w, g, a, a->n2, d_res, m->d_n, N);
         /* n2 = N2(r1) */
-        norm_backward(m, d_res, g->ln2_w, g->ln2_b, m->d_n, a->r1, w->ln2_w, a->n2_mean,
+        xf_model_norm_backward(m, d_res, g->ln2_w, g->ln2_b, m->d_n, a->r1, w->ln2_w, a->n2_mean,
                       a->n2_rstd, N);
         /* r1 = x + Attn(n1): d(x) = d(r1) (kept in d_res), d(n1) from attention */
         memset(m->d_n, 0, NC * sizeof(float));
         attn_backward(m, w, g, a, a->n1, d_res, m->d_n, B, T);
         /* n1 = N1(x) */
-        norm_backward(m, d_res, g->ln1_w, g->ln1_b, m->d_n, res_in, w->ln1_w, a->n1_mean,
+        xf_model_norm_backward(m, d_res, g->ln1_w, g->ln1_b, m->d_n, res_in, w->ln1_w, a->n1_mean,
                       a->n1_rstd, N);
     } else {
         /* out = N2(r2) */
         memset(m->d_x, 0, NC * sizeof(float));
-        norm_backward(m, m->d_x, g->ln2_w, g->ln2_b, d_res, a->r2, w->ln2_w, a->n2_mean,
+        xf_model_norm_backward(m, m->d_x, g->ln2_w, g->ln2_b, d_res, a->r2, w->ln2_w, a->n2_mean,
                       a->n2_rstd, N);
         /* r2 = n1 + FFN(n1) */
         memcpy(d_res, m->d_x, NC * sizeof(float));
         ffn_backward(m, w, g, a, a->n1, m->d_x, d_res, N);
         /* n1 = N1(r1) */
         memset(m->d_x, 0, NC * sizeof(float));
-        norm_backward(m, m->d_x, g->ln1_w, g->ln1_b, d_res, a->r1, w->ln1_w, a->n1_mean,
+        xf_model_norm_backward(m, m->d_x, g->ln1_w, g->ln1_b, d_res, a->r1, w->ln1_w, a->n1_mean,
                       a->n1_rstd, N);
         /* r1 = x + Attn(x) */
         memcpy(d_res, m->d_x, NC * sizeof(float));

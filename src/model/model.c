@@ -19,12 +19,6 @@
 #include "model/model_internal.h"
 #include "xfmr/status.h"
 
-void xf_model_norm_forward(const xf_model *m, float *out, float *mean, float *rstd,
-                           const float *inp, const float *w, const float *b, size_t N);
-void xf_model_norm_backward(const xf_model *m, float *dinp, float *dw, float *db,
-                            const float *dout, const float *inp, const float *w,
-                            const float *mean, const float *rstd, size_t N);
-
 static void *alloc_floats(size_t n) {
     if (n > SIZE_MAX / sizeof(float) - 64) return NULL;
     size_t bytes = (n * sizeof(float) + 63) & ~(size_t)63;

@@ -90,6 +90,14 @@ xf_status xf_params_build(const xf_config *cfg, xf_param_info **table, size_t *n
 /* Point the views of `base` (params or grads arena) using the table. */
 void xf_params_views(const xf_model *m, float *base, xf_top_w *top, xf_layer_w *layers);
 
+/* block.c: the configured norm (LayerNorm or RMSNorm) over N rows of C;
+ * mean may be NULL for RMSNorm. Used by the blocks and the final norm. */
+void xf_model_norm_forward(const xf_model *m, float *out, float *mean, float *rstd,
+                           const float *inp, const float *w, const float *b, size_t N);
+void xf_model_norm_backward(const xf_model *m, float *dinp, float *dw, float *db,
+                            const float *dout, const float *inp, const float *w,
+                            const float *mean, const float *rstd, size_t N);
+
 /* block.c: one decoder block, forward and backward.
  * res_in [N,C] -> res_out [N,C]. k/v are written at kv + pos0*KV (batch stride kvcap*KV). */
 void xf_block_forward(xf_model *m, size_t l, xf_layer_act *a, const float *res_in, float *res_out,
