@@ -3,10 +3,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "core/clock.h"
 #include "core/parallel.h"
 #include "io/file.h"
 #include "xfmr/data.h"
@@ -45,12 +45,6 @@ static void json_str(FILE *f, const char *s) {
     fputc('"', f);
 }
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 typedef struct {
     double t0, last;
     int shown;
@@ -58,7 +52,7 @@ typedef struct {
 
 static void on_progress(size_t done, size_t total, void *ctx) {
     meter *m = ctx;
-    double t = now_s();
+    double t = (xf_now_ms() / 1e3);
     if (done < total && t - m->last < 0.2) return;
     m->last = t;
     double dt = t - m->t0 > 1e-6 ? t - m->t0 : 1e-6;
@@ -119,7 +113,7 @@ int xf_cmd_prepare(int argc, char **argv) {
         rc = xf_cli_error(1, "%s: is already a token file (train on it directly)", in);
         goto done;
     }
-    meter m = {.t0 = now_s(), .last = 0, .shown = 0};
+    meter m = {.t0 = (xf_now_ms() / 1e3), .last = 0, .shown = 0};
     int tty = isatty(2);
     if (xf_data_encode(tok, text.ptr, text.len, in, 0, &ids, &n, tty ? on_progress : NULL, &m)) {
         if (m.shown) fputc('\n', stderr);

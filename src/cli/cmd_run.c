@@ -3,9 +3,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "cli/cli.h"
+#include "core/clock.h"
 #include "core/parallel.h"
 #include "io/file.h"
 #include "kernels/kernels.h"
@@ -100,12 +100,10 @@ int xf_cmd_generate(int argc, char **argv) {
     if (xf_sampler_create(&s, xf_model_config(m)->vocab_size, &so)) goto fail;
     fwrite(prompt, 1, strlen(prompt), stdout);
     stream st = {.tok = tok, .prev = ids[nids - 1]};
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    double t0 = xf_now_ms();
     if (xf_generate(m, ids, nids, (size_t)n, s, eos, print_token, &st)) goto fail;
-    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double sec = (xf_now_ms() - t0) / 1e3;
     putchar('\n');
-    double sec = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9;
     if (!quiet)
         fprintf(stderr, "[%zu prompt + %zu generated tokens, %.1f tok/s]\n", nids, st.made,
                 sec > 0 ? (double)st.made / sec : 0.0);

@@ -17,9 +17,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "cli/cli.h"
+#include "core/clock.h"
 #include "io/file.h"
 #include "xfmr/tokenizer.h"
 
@@ -37,12 +37,6 @@ static int usage(FILE *f, int code) {
             "SPEC: byte | FILE.json (HF tokenizer.json) | FILE.model (SentencePiece) |\n"
             "      FILE.bin (llama2.c) | gpt2:DIR (encoder.json + vocab.bpe) | checkpoint DIR\n");
     return code;
-}
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 /* Whole stdin into a malloc'd buffer (NUL-terminated). */
@@ -137,12 +131,12 @@ static int cmd_encode(xf_args *a) {
         for (long r = 0; r < bench; r++) {
             free(ids);
             ids = NULL;
-            double t0 = now_s();
+            double t0 = (xf_now_ms() / 1e3);
             if (xf_tokenizer_encode(tok, data, len, &ids, &n)) {
                 rc = xf_cli_fail();
                 break;
             }
-            double dt = now_s() - t0;
+            double dt = (xf_now_ms() / 1e3) - t0;
             if (dt < best) best = dt;
         }
         if (!rc)

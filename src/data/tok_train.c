@@ -24,19 +24,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "core/clock.h"
 #include "data/tok_impl.h"
 #include "io/file.h"
 
 #define FIRST_MERGE_ID 260
 #define TRAIN_FILE_MAX ((size_t)1 << 34)
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 /* ------------------------------------------------------ word counting */
 
@@ -544,7 +538,7 @@ static xf_status train_common(xf_tokenizer **out, const char *const *files,
     xf_bpe_train_stats local;
     if (!stats) stats = &local;
     memset(stats, 0, sizeof *stats);
-    double t0 = now_s();
+    double t0 = (xf_now_ms() / 1e3);
     /* a regex-only tokenizer for pre-tokenizing */
     xf_tokenizer *pre;
     xf_status st = tok_byte_new(&pre);
@@ -571,7 +565,7 @@ static xf_status train_common(xf_tokenizer **out, const char *const *files,
     }
     xf_tokenizer_free(pre);
     if (!st) st = train_core(out, &wc, opts, stats);
-    stats->seconds = now_s() - t0;
+    stats->seconds = (xf_now_ms() / 1e3) - t0;
     free(wc.tab);
     free(wc.keys);
     return st;

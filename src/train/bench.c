@@ -6,18 +6,12 @@
  * layer forward (QKᵀ and AV), times 3 for forward + backward. */
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "core/clock.h"
 #include "core/parallel.h"
 #include "core/rng.h"
 #include "model/model_internal.h"
 #include "xfmr/train.h"
-
-static double now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
 
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
@@ -58,14 +52,14 @@ xf_status xf_bench_train(const char *model_spec, size_t batch, size_t seq, size_
             in[i] = (int32_t)xf_rng_below(&rng, cfg.vocab_size);
             tg[i] = (int32_t)xf_rng_below(&rng, cfg.vocab_size);
         }
-        double t0 = now_ms();
+        double t0 = xf_now_ms();
         xf_model_zero_grad(m);
         float loss;
         if ((s = xf_model_forward(m, in, tg, batch, seq, &loss, NULL))) goto done;
         if ((s = xf_model_backward(m, 1.0f))) goto done;
         xf_clip_grad_norm(m, 1.0f);
         xf_adamw_step(m, mom, vel, it + 1, 1e-4f, &o);
-        if (it) times[it - 1] = now_ms() - t0;
+        if (it) times[it - 1] = xf_now_ms() - t0;
     }
     qsort(times, steps, sizeof *times, cmp_double);
     double med = steps % 2 ? times[steps / 2] : 0.5 * (times[steps / 2 - 1] + times[steps / 2]);

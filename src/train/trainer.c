@@ -10,8 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "core/clock.h"
 #include "core/parallel.h"
 #include "core/rng.h"
 #include "io/file.h"
@@ -41,12 +41,6 @@ void xf_train_opts_default(xf_train_opts *o) {
     o->val_fraction = 0.1;
     o->seed = 1337;
     o->threads = 0;
-}
-
-static double now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
 /* Everything one training run holds. */
@@ -290,7 +284,7 @@ xf_status xf_train(const xf_train_paths *p, const xf_train_opts *o, xf_train_cb 
     double total_ms = 0;
     size_t timed = 0;
     while (r.step < o->steps) {
-        double t0 = now_ms();
+        double t0 = xf_now_ms();
         xf_model_zero_grad(r.model);
         float loss = 0;
         for (size_t micro = 0; micro < o->accum; micro++) {
@@ -304,7 +298,7 @@ xf_status xf_train(const xf_train_paths *p, const xf_train_opts *o, xf_train_cb 
         float lr = xf_lr_at(o, r.step);
         xf_adamw_step(r.model, r.m, r.v, r.step + 1, lr, o);
         r.step++;
-        double ms = now_ms() - t0;
+        double ms = xf_now_ms() - t0;
         total_ms += ms;
         timed++;
         if (!isfinite(loss)) {
