@@ -14,18 +14,8 @@
 #include "xfmr/data.h"
 #include "xfmr/tokenizer.h"
 
-static char g_dir[256];
-
-static const char *tmpdir(void) {
-    if (!g_dir[0]) {
-        snprintf(g_dir, sizeof g_dir, "/tmp/xfmr_test_data_%ld", (long)getpid());
-        mkdir(g_dir, 0777);
-    }
-    return g_dir;
-}
-
 static void tmp_path(char *buf, size_t cap, const char *name) {
-    snprintf(buf, cap, "%s/%s", tmpdir(), name);
+    snprintf(buf, cap, "%s/%s", tok_tmpdir(), name);
 }
 
 static void write_bytes(const char *path, const void *data, size_t n) {
@@ -568,18 +558,14 @@ TEST(test_bad_files) {
     xf_dataset_free(ds);
 
     /* a directory */
-    expect_open_error(tmpdir(), tok, NULL);
+    expect_open_error(tok_tmpdir(), tok, NULL);
 
     free(bad);
     free(raw);
     xf_tokenizer_free(tok);
 }
 
-static void cleanup(void) {
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir());
-    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmpdir());
-}
+static void cleanup(void) { tok_tmpdir_remove(); }
 
 int main(void) {
     RUN(test_roundtrip_u16);

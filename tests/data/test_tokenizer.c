@@ -11,16 +11,6 @@
 #include "test_tok_util.h"
 #include "xfmr/tokenizer.h"
 
-static char g_dir[256];
-
-static const char *tmpdir(void) {
-    if (!g_dir[0]) {
-        snprintf(g_dir, sizeof g_dir, "/tmp/xfmr_test_tok_%ld", (long)getpid());
-        mkdir(g_dir, 0777);
-    }
-    return g_dir;
-}
-
 static void write_file(const char *path, const char *s) {
     FILE *f = fopen(path, "wb");
     if (!f) FAILF("cannot write %s", path);
@@ -114,11 +104,11 @@ TEST(test_byte_hash_and_save_load) {
     CHECK(xf_tokenizer_hash(a) == xf_tokenizer_hash(b));
     CHECK(xf_tokenizer_hash(a) != 0);
     xf_tokenizer_free(b);
-    CHECK_OK(xf_tokenizer_save(a, tmpdir()));
+    CHECK_OK(xf_tokenizer_save(a, tok_tmpdir()));
     char path[512];
-    snprintf(path, sizeof path, "%s/tokenizer.json", tmpdir());
+    snprintf(path, sizeof path, "%s/tokenizer.json", tok_tmpdir());
     CHECK(access(path, F_OK) == 0);
-    CHECK_OK(xf_tokenizer_load(&b, tmpdir()));
+    CHECK_OK(xf_tokenizer_load(&b, tok_tmpdir()));
     CHECK(xf_tokenizer_hash(a) == xf_tokenizer_hash(b));
     CHECK(strcmp(xf_tokenizer_name(b), "byte") == 0);
     CHECK(xf_tokenizer_vocab_size(b) == 360);
@@ -163,7 +153,7 @@ static char *tiny_json(int legacy) {
 TEST(test_json_bpe_encode) {
     char path[512];
     for (int legacy = 0; legacy < 2; legacy++) {
-        snprintf(path, sizeof path, "%s/tiny%d.json", tmpdir(), legacy);
+        snprintf(path, sizeof path, "%s/tiny%d.json", tok_tmpdir(), legacy);
         char *js = tiny_json(legacy);
         write_file(path, js);
         free(js);
@@ -188,7 +178,7 @@ TEST(test_json_bpe_encode) {
         free(ids);
         /* write, read back: same hash, both merge forms */
         char p2[600];
-        snprintf(p2, sizeof p2, "%s/tiny_out%d.json", tmpdir(), legacy);
+        snprintf(p2, sizeof p2, "%s/tiny_out%d.json", tok_tmpdir(), legacy);
         CHECK_OK(xf_tokenizer_save_json(t, p2, legacy));
         xf_tokenizer *u;
         CHECK_OK(xf_tokenizer_load(&u, p2));
@@ -200,7 +190,7 @@ TEST(test_json_bpe_encode) {
 
 TEST(test_hash_differs) {
     char path[512];
-    snprintf(path, sizeof path, "%s/tiny0.json", tmpdir());
+    snprintf(path, sizeof path, "%s/tiny0.json", tok_tmpdir());
     char *js = tiny_json(0);
     write_file(path, js);
     free(js);
@@ -215,7 +205,7 @@ TEST(test_hash_differs) {
 /* Long runs take the heap path; the result must match the scan path on the same pieces. */
 TEST(test_long_word_merge) {
     char path[512];
-    snprintf(path, sizeof path, "%s/tiny0.json", tmpdir());
+    snprintf(path, sizeof path, "%s/tiny0.json", tok_tmpdir());
     char *js = tiny_json(0);
     write_file(path, js);
     free(js);
@@ -246,7 +236,7 @@ TEST(test_bad_specs) {
     CHECK(strlen(xf_last_error()) > 0);
     CHECK(xf_tokenizer_load(&t, "gpt2:/nonexistent") != XF_OK);
     char path[512];
-    snprintf(path, sizeof path, "%s/empty_dir", tmpdir());
+    snprintf(path, sizeof path, "%s/empty_dir", tok_tmpdir());
     mkdir(path, 0777);
     CHECK(xf_tokenizer_load(&t, path) == XF_ERR_IO);
 }
@@ -260,8 +250,6 @@ int main(void) {
     RUN(test_hash_differs);
     RUN(test_long_word_merge);
     RUN(test_bad_specs);
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir());
-    if (system(cmd) != 0) printf("# could not remove %s\n", tmpdir());
+    tok_tmpdir_remove();
     return test_summary();
 }
