@@ -12,10 +12,17 @@ typedef enum { XF_ARCH_DECODER = 0, XF_ARCH_ENCODER, XF_ARCH_PREFIX_LM, XF_ARCH_
 typedef enum { XF_ACT_GELU = 0, XF_ACT_GELU_TANH, XF_ACT_RELU, XF_ACT_SILU, XF_ACT_COUNT } xf_act;
 typedef enum { XF_NORM_LAYERNORM = 0, XF_NORM_RMSNORM, XF_NORM_COUNT } xf_norm_type;
 typedef enum { XF_NORM_PRE = 0, XF_NORM_POST, XF_PLACEMENT_COUNT } xf_norm_placement;
-typedef enum { XF_POS_LEARNED = 0, XF_POS_ROPE, XF_POS_NONE, XF_POS_COUNT } xf_pos_type;
+typedef enum { XF_POS_LEARNED = 0, XF_POS_ROPE, XF_POS_NONE, XF_POS_RELATIVE, XF_POS_COUNT } xf_pos_type;
+/* MoE router (algorithms.md §4): Mixtral, Switch/DeepSeekMoE, DeepSeek-V3. */
+typedef enum {
+    XF_ROUTER_SOFTMAX_TOPK_RENORM = 0, /* softmax, top-k, renormalised over the selected */
+    XF_ROUTER_SOFTMAX_TOPK,            /* softmax, top-k, raw probabilities as weights */
+    XF_ROUTER_SIGMOID_TOPK_NORM,       /* sigmoid, top-k of score + bias, normalised */
+    XF_ROUTER_COUNT
+} xf_router_type;
 
 typedef struct {
-    xf_arch arch;                  /* "arch": decoder (only one implemented so far) */
+    xf_arch arch;                  /* decoder, encoder, prefix_lm, encoder_decoder */
     size_t vocab_size;             /* V */
     size_t hidden_size;            /* C (d_model) */
     size_t intermediate_size;      /* FFN hidden width */
@@ -33,6 +40,35 @@ typedef struct {
     int use_bias;                  /* default 1 */
     int tie_word_embeddings;       /* default 1 */
     float initializer_range;       /* default 0.02 */
+
+    /* families (docs/config.md) */
+    size_t num_decoder_layers;     /* encoder_decoder: decoder depth (default num_hidden_layers) */
+    size_t relative_attention_num_buckets;  /* position_type relative: default 32 */
+    size_t relative_attention_max_distance; /* default 128 */
+    int scale_attn_logits;         /* 1: q·k/sqrt(D) (default); 0: unscaled (T5) */
+    int rescale_tied_head;         /* T5: decoder output * C^-1/2 before a tied head */
+    int embed_layernorm;           /* BERT/BART: a norm right after the embeddings */
+    size_t type_vocab_size;        /* BERT token-type embeddings; 0 = none */
+    int mlm_transform;             /* BERT MLM head: dense + act + norm before the head */
+    int lm_head_bias;              /* bias on the LM head (BERT cls bias, BART final_logits_bias) */
+    size_t position_offset;        /* learned positions read row pos + offset (BART: 2) */
+    int decoder_start_token_id;    /* encoder_decoder: first decoder input; -1 = tokenizer's pad */
+    float initializer_factor;      /* > 0: Hugging Face T5's init scaled by this; 0: initializer_range */
+
+    /* Mixture of Experts (docs/config.md); num_experts = 0 is dense */
+    size_t num_experts;            /* E routed experts */
+    size_t num_experts_per_tok;    /* k */
+    size_t moe_intermediate_size;  /* expert FFN width (default intermediate_size) */
+    size_t num_shared_experts;     /* always-active experts (one FFN of width n * moe_intermediate_size) */
+    size_t moe_layer_freq;         /* layer l of a stack is MoE iff l >= first_k_dense_layers */
+    size_t first_k_dense_layers;   /*   and l % moe_layer_freq == 0 (default 1, 0) */
+    xf_router_type router_type;    /* default softmax_topk_renorm */
+    float routed_scaling_factor;   /* combine weights * this (default 1) */
+    float router_bias_update_speed;/* sigmoid_topk_norm bias step gamma (default 0.001) */
+    float capacity_factor;         /* 0: dropless; else capacity ceil(k*N*cf/E) per expert */
+    float router_aux_loss_coef;    /* load-balancing loss weight (default 0.01) */
+    float router_z_loss_coef;      /* router z-loss weight (default 0) */
+    float router_jitter;           /* training: router input * U(1-j, 1+j) (default 0) */
 } xf_config;
 
 /* Fill `cfg` with the documented defaults and zero sizes. */
@@ -67,6 +103,14 @@ const char *xf_act_name(xf_act a);
 const char *xf_norm_type_name(xf_norm_type n);
 const char *xf_norm_placement_name(xf_norm_placement p);
 const char *xf_pos_type_name(xf_pos_type p);
+const char *xf_router_type_name(xf_router_type r);
+
+/* Layers in the encoder stack and in the decoder stack: decoder and prefix_lm
+ * have one decoder stack, encoder one encoder stack, encoder_decoder both. */
+size_t xf_config_encoder_layers(const xf_config *cfg);
+size_t xf_config_decoder_layers(const xf_config *cfg);
+/* Whether layer l (0-based, within its stack) has an MoE FFN. */
+int xf_config_layer_is_moe(const xf_config *cfg, size_t l);
 
 /* Number of trainable parameters (docs/config.md lists the terms); 0 on size_t overflow. */
 size_t xf_config_num_params(const xf_config *cfg);

@@ -26,7 +26,33 @@ typedef struct {
     int decay;          /* AdamW weight decay applies (ndim >= 2) */
     float init_std;     /* > 0: N(0, init_std); else constant init_value */
     float init_value;
+    int trainable;      /* 0: a buffer the optimizer leaves alone (the MoE balancing bias) */
 } xf_param_info;
+
+/* One batch for any family. The main stack is the decoder of an encoder-decoder
+ * (or the only stack); the source feeds the encoder of an encoder-decoder. */
+typedef struct {
+    size_t B, T;                /* main stack: B rows of T tokens */
+    const int32_t *ids;         /* [B,T] inputs (the decoder inputs, shifted right, for enc-dec) */
+    const int32_t *targets;     /* [B,T] or NULL; XF_IGNORE_INDEX (-1) means no loss there */
+    const int32_t *lengths;     /* [B] non-padding tokens per row (keys past it are blocked) or NULL */
+    const int32_t *prefix_len;  /* [B] prefix_lm: bidirectional prefix length (0 = causal) or NULL */
+    const int32_t *token_types; /* [B,T] token types (type_vocab_size > 0) or NULL (all 0) */
+    size_t S;                   /* encoder_decoder: source length */
+    const int32_t *src;         /* [B,S] encoder inputs */
+    const int32_t *src_lengths; /* [B] non-padding source tokens per row, or NULL */
+} xf_batch;
+
+/* MoE statistics of one MoE layer, accumulated over forwards since the last reset. */
+typedef struct {
+    size_t stack, layer;        /* 0 encoder / 1 decoder stack, layer within it */
+    size_t E;
+    const double *tokens;       /* [E] assignments kept per expert */
+    double assigned, dropped;   /* top-k assignments made, and dropped by capacity */
+    double entropy;             /* sum over tokens of the router distribution's entropy (nats) */
+    double aux, z;              /* sums of the unweighted aux and z losses, one per forward */
+    size_t tokens_seen, forwards;
+} xf_moe_stats;
 
 /* Build a model for `cfg` (validated here) with zeroed parameters. */
 xf_status xf_model_create(xf_model **out, const xf_config *cfg);
@@ -45,17 +71,29 @@ float *xf_model_grads(xf_model *m); /* NULL until xf_model_reserve(..., training
 void xf_model_init_weights(xf_model *m, uint64_t seed);
 
 /* Size the activation arena for batches of B sequences of T tokens (T <= max
- * positions). training=1 keeps every layer's activations and allocates gradients. */
+ * positions). training=1 keeps every layer's activations and allocates gradients.
+ * An encoder-decoder gets source length S = T; xf_model_reserve_ex sets S. */
 xf_status xf_model_reserve(xf_model *m, size_t B, size_t T, int training);
+xf_status xf_model_reserve_ex(xf_model *m, size_t B, size_t T, size_t S, int training);
 
 /* Bytes the activation arena needs for (B, T, training), for `xfmr info`. */
 size_t xf_model_activation_bytes(const xf_config *cfg, size_t B, size_t T, int training);
+size_t xf_model_activation_bytes_ex(const xf_config *cfg, size_t B, size_t T, size_t S, int training);
 
 /* Forward over inputs [B,T]. With targets [B,T] (XF_IGNORE_INDEX = -1 skips),
  * *loss gets the mean cross-entropy over valid targets (NaN-free; 0 when none)
  * and *valid the count (either pointer may be NULL). Shapes must fit the reservation. */
 xf_status xf_model_forward(xf_model *m, const int32_t *inputs, const int32_t *targets, size_t B,
                            size_t T, float *loss, size_t *valid);
+
+/* Forward of any family (see xf_batch). *loss is the mean cross-entropy over the
+ * valid targets; MoE losses are separate (xf_model_aux_loss) but their gradients
+ * are part of xf_model_backward. */
+xf_status xf_model_forward_batch(xf_model *m, const xf_batch *b, float *loss, size_t *valid);
+
+/* Weighted MoE losses of the last forward: sum over MoE layers of
+ * router_aux_loss_coef * aux + router_z_loss_coef * z (0 for dense models). */
+float xf_model_aux_loss(const xf_model *m);
 
 /* Logits [B,T,V] of the last forward (invalid after backward, which reuses them). */
 const float *xf_model_logits(const xf_model *m);
@@ -71,6 +109,33 @@ void xf_model_zero_grad(xf_model *m);
 xf_status xf_model_cache_reserve(xf_model *m, size_t Tmax);
 xf_status xf_model_decode(xf_model *m, const int32_t *tokens, size_t n, size_t pos,
                           const float **logits);
+
+/* Encoder-decoder inference: reserve `beams` parallel decoder rows of up to Tmax
+ * positions and a source of up to Smax tokens (decoder-only models ignore Smax). */
+xf_status xf_model_cache_reserve_ex(xf_model *m, size_t beams, size_t Tmax, size_t Smax);
+/* Run the encoder once over src [S] and compute every layer's cross-attention
+ * keys and values for all beam rows (encoder_decoder only). */
+xf_status xf_model_encode(xf_model *m, const int32_t *src, size_t S);
+/* One token per beam row at position pos: tokens [beams]; *logits -> [beams, V].
+ * For prefix_lm, xf_model_decode at pos 0 makes the n fed tokens the prefix. */
+xf_status xf_model_decode_beams(xf_model *m, const int32_t *tokens, size_t pos,
+                                const float **logits);
+/* Beam row r continues the cache of row parent[r] (positions < pos are copied). */
+xf_status xf_model_cache_reorder(xf_model *m, const size_t *parent, size_t pos);
+
+/* MoE layers (0 for dense models), their statistics and routing decisions. */
+size_t xf_model_num_moe_layers(const xf_model *m);
+void xf_model_moe_stats(const xf_model *m, size_t i, xf_moe_stats *out);
+void xf_model_moe_reset_stats(xf_model *m);
+/* Routing of the last forward in MoE layer i: sel [N,k] expert ids (-1 = dropped)
+ * and gate [N,k] combine weights, with N = B*T (or B*S for the encoder). */
+xf_status xf_model_moe_routes(const xf_model *m, size_t i, const int32_t **sel, const float **gate,
+                              size_t *N, size_t *k);
+/* DeepSeek-V3 balancing: after an optimizer step, b_e += speed * sign(mean load - load_e)
+ * from the loads since the last call (sigmoid_topk_norm only; others: no-op). */
+void xf_model_moe_update_bias(xf_model *m);
+/* Seed for router jitter of the next forwards (the trainer passes the step). */
+void xf_model_set_noise_seed(xf_model *m, uint64_t seed);
 
 /* Checkpoints: DIR/config.json and DIR/model.safetensors (atomic writes). */
 xf_status xf_model_save(const xf_model *m, const char *dir);

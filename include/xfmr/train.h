@@ -19,6 +19,10 @@ typedef struct {
     double val_fraction;
     uint64_t seed;
     int threads;         /* <= 0: all cores */
+    int objective;       /* xf_objective (objective.h); -1 = the architecture's default */
+    size_t target_seq;   /* encoder-decoder: decoder tokens; 0 = derived from seq and the objective */
+    float noise_density, mean_span, mlm_probability; /* 0 = the objective's defaults */
+    float ul2_weights[3];/* R, S, X mixing weights; all 0 = defaults */
 } xf_train_opts;
 
 void xf_train_opts_default(xf_train_opts *o);
@@ -28,7 +32,9 @@ typedef struct {
     int is_eval;         /* 1: val_loss is set; 0: a training step */
     size_t step, steps;  /* step just finished (1-based), total */
     float loss, lr, grad_norm, val_loss;
+    float aux_loss;      /* MoE: weighted load-balancing + z losses (not in loss) */
     double ms, tokens_per_s, eta_s;
+    const char *warning; /* non-NULL: something to show the user (an expert collapsing) */
 } xf_train_event;
 /* Return nonzero to stop: the run saves a checkpoint at the current step and
  * returns XF_OK (an interrupted run resumes bit for bit). */

@@ -5,12 +5,19 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "xfmr/objective.h"
 #include "xfmr/train.h"
 
 static const char *TRAIN_HELP =
     "usage: xfmr train --model PRESET|CONFIG|DIR --data FILE --out DIR [flags]\n"
     "       xfmr train --resume --out DIR [--data FILE] [--steps N]\n"
-    "  --data FILE         token file (xfmr prepare) or UTF-8 text\n"
+    "  --data FILE         token file (xfmr prepare), UTF-8 text, or FILE.tsv of input<TAB>target lines\n"
+    "  --objective OBJ     clm, prefix, span, mlm or ul2 (default: the architecture's:\n"
+    "                      decoder clm, prefix_lm prefix, encoder mlm, encoder_decoder span)\n"
+    "  --target-seq N      encoder-decoder decoder length (default: from --seq and the objective)\n"
+    "  --noise-density R --mean-span M   span/ul2 corruption (0.15, 3)\n"
+    "  --mlm-probability P masked fraction for mlm (0.15)\n"
+    "  --ul2-weights R,S,X mixing weights of the UL2 denoisers (1,1,1)\n"
     "  --tokenizer SPEC    tokenizer for text data (default byte; the checkpoint's on resume)\n"
     "  --steps N           total optimizer steps (default 1000)\n"
     "  --batch B --seq T   sequences per micro-batch and their length (16, 128)\n"
@@ -41,6 +48,7 @@ static void on_signal(int sig) { g_interrupted = sig; }
 static int on_event(const xf_train_event *ev, void *ctx) {
     progress *p = ctx;
     p->step = ev->step;
+    if (ev->warning) fprintf(stderr, "%swarning: %s\n", p->tty ? "\r\033[K" : "", ev->warning);
     if (p->quiet) return g_interrupted != 0;
     if (ev->is_eval) {
         fprintf(stderr, "%sstep %zu: val_loss %.4f\n", p->tty ? "\r\033[K" : "", ev->step, ev->val_loss);
@@ -91,12 +99,37 @@ int xf_cmd_train(int argc, char **argv) {
     o.beta2 = (float)xf_args_double(&a, "beta2", o.beta2);
     o.grad_clip = (float)xf_args_double(&a, "grad-clip", o.grad_clip);
     o.val_fraction = xf_args_double(&a, "val-fraction", o.val_fraction);
+    const char *objective = xf_args_str(&a, "objective", NULL);
+    long target_seq = xf_args_long(&a, "target-seq", (long)o.target_seq);
+    o.noise_density = (float)xf_args_double(&a, "noise-density", o.noise_density);
+    o.mean_span = (float)xf_args_double(&a, "mean-span", o.mean_span);
+    o.mlm_probability = (float)xf_args_double(&a, "mlm-probability", o.mlm_probability);
+    const char *ul2w = xf_args_str(&a, "ul2-weights", NULL);
     progress pr = {.tty = isatty(2), .quiet = xf_args_flag(&a, "quiet")};
     if (xf_args_finish(&a)) return 2;
     if (steps < 0 || decay < 0 || batch <= 0 || seq <= 0 || accum <= 0 || warmup < 0 ||
         eval_every < 0 || eval_batches < 0 || save_every < 0 || seed < 0)
         return xf_cli_error(2, "train: step counts must be >= 0 and --batch/--seq/--accum > 0");
     if (!p.out) return xf_cli_error(2, "train: --out DIR is required (see xfmr train --help)");
+    if (objective) {
+        xf_objective ob;
+        if (xf_objective_parse(objective, &ob)) return xf_cli_fail();
+        o.objective = (int)ob;
+    }
+    if (target_seq < 0) return xf_cli_error(2, "train: --target-seq must be >= 0");
+    o.target_seq = (size_t)target_seq;
+    if (!(o.noise_density >= 0 && o.noise_density < 1) || !(o.mean_span >= 0 && o.mean_span <= 1e6) ||
+        !(o.mlm_probability >= 0 && o.mlm_probability < 1))
+        return xf_cli_error(2, "train: --noise-density and --mlm-probability must be in [0, 1), --mean-span >= 0");
+    if (ul2w) {
+        float w[3];
+        char tail;
+        if (sscanf(ul2w, "%f,%f,%f%c", &w[0], &w[1], &w[2], &tail) != 3 || !(w[0] >= 0) || !(w[1] >= 0) ||
+            !(w[2] >= 0) || !(w[0] + w[1] + w[2] > 0))
+            return xf_cli_error(2, "train: --ul2-weights wants three weights R,S,X >= 0, not all 0 (got \"%s\")",
+                                ul2w);
+        memcpy(o.ul2_weights, w, sizeof w);
+    }
     if (!p.resume && (!p.model || !p.data))
         return xf_cli_error(2, "train: --model and --data are required (see xfmr train --help)");
     if (p.resume && !p.data) return xf_cli_error(2, "train: --resume needs --data too");

@@ -1,12 +1,20 @@
-/* One transformer block: self-attention then FFN, each wrapped in a norm and a
- * residual, in pre- or post-norm placement (algorithms.md §3).
+/* One transformer block: self-attention, cross-attention (encoder-decoder
+ * decoders only), then the FFN (dense or Mixture of Experts), each wrapped in a
+ * norm and a residual, in pre- or post-norm placement (algorithms.md §3).
  *
- *   pre:  n1 = N1(x);  r1 = x + Wo·Attn(q,k,v of n1);  n2 = N2(r1);  out = r1 + FFN(n2)
- *   post: r1 = x + Wo·Attn(q,k,v of x);  n1 = N1(r1);  r2 = n1 + FFN(n1);  out = N2(r2)
+ *   pre:  n1 = N1(x);  r1 = x + SelfAttn(n1)
+ *         [nx = Nx(r1); rx = r1 + Cross(nx, enc)]          s = rx or r1
+ *         n2 = N2(s);  out = s + FFN(n2)
+ *   post: r1 = x + SelfAttn(x);  n1 = N1(r1)
+ *         [rx = n1 + Cross(n1, enc); nx = Nx(rx)]          s = nx or n1
+ *         r2 = s + FFN(s);  out = N2(r2)
  *   FFN(h) = Wd·act(Wu·h)            (plain)
  *          = Wd·(act(Wg·h) ⊙ Wu·h)   (gated: SwiGLU / GEGLU)
+ *          = MoE(h) [+ shared(h)]    (MoE layer; shared = a dense FFN, no biases)
+ *   SelfAttn: q, k, v of the stream (RoPE on q, k), the stack's mask and relative bias.
+ *   Cross:    q of the stream, k and v of the final encoder output, source padding only.
  *
- * In post placement the block output is n2 itself, so a.n2 points at res_out.
+ * In post placement the block output is N2's output itself (n2 is unused).
  * block_backward mirrors block_forward line by line in reverse. */
 #include <math.h>
 #include <string.h>
@@ -31,18 +39,13 @@ void xf_model_norm_backward(const xf_model *m, float *dinp, float *dw, float *db
         xf_layernorm_backward(dinp, dw, db, dout, inp, w, mean, rstd, N, m->C);
 }
 
-static xf_mask causal_mask(size_t pos0) {
-    xf_mask mk = {.kind = XF_MASK_CAUSAL, .past = pos0};
-    return mk;
-}
-
-/* Attention sublayer: h [N,C] -> a->r1 = res + Wo·Attn(h).
- * K/V rows go to kbuf/vbuf at token pos0 (batch stride kvcap rows). */
+/* Self-attention sublayer: h [N,C] -> a->r1 = res + Wo·Attn(h).
+ * K/V rows go to kbuf/vbuf at token pos0 (row stride kvcap per sequence). */
 static void attn_forward(xf_model *m, const xf_layer_w *w, xf_layer_act *a, const float *h,
-                         const float *res, float *kbuf, float *vbuf, size_t kvcap, size_t B,
-                         size_t T, size_t pos0) {
-    size_t N = B * T, C = m->C, Q = m->Q, KV = m->KV, D = m->D;
+                         const float *res, float *kbuf, float *vbuf, const xf_pass *p) {
+    size_t B = p->B, T = p->T, N = B * T, C = m->C, Q = m->Q, KV = m->KV, D = m->D;
     size_t H = m->cfg.num_attention_heads, Hkv = m->cfg.num_key_value_heads;
+    size_t pos0 = p->pos0, kvcap = p->kvcap;
     xf_linear_forward(a->q, h, w->wq, w->bq, N, C, Q);
     if (kvcap == T && pos0 == 0) {
         /* training layout: k, v are plain [N,KV] buffers */
@@ -62,17 +65,34 @@ static void attn_forward(xf_model *m, const xf_layer_w *w, xf_layer_act *a, cons
             xf_rope_forward(kbuf + (b * kvcap + pos0) * KV, m->rope_cos, m->rope_sin, T, T, Hkv, D,
                             pos0);
     }
-    xf_mask mk = causal_mask(pos0);
-    xf_attention_forward(a->atty, a->att, a->q, kbuf, vbuf, NULL, &mk, B, T, pos0 + T, kvcap, H,
-                         Hkv, D, 1.0f / sqrtf((float)D));
+    xf_attention_forward(a->atty, a->att, a->q, kbuf, vbuf, p->bias, &p->mask, B, T, pos0 + T, kvcap,
+                         H, Hkv, D, m->scale);
     xf_linear_forward(a->r1, a->atty, w->wo, w->bo, N, Q, C);
     xf_residual_forward(a->r1, a->r1, res, N * C);
 }
 
-/* FFN sublayer: h [N,C] -> out = res + FFN(h). */
-static void ffn_forward(xf_model *m, const xf_layer_w *w, xf_layer_act *a, const float *h,
-                        const float *res, float *out, size_t N) {
-    size_t C = m->C, I = m->I;
+/* Cross-attention sublayer: h [N,C] -> a->rx = res + Wo·Attn(q(h), k(enc), v(enc)).
+ * With p->enc the encoder's k/v are computed into ckbuf/cvbuf [B*S,KV]; without
+ * (decoding) they are already there, [B, Scap, KV]. */
+static void cross_forward(xf_model *m, const xf_layer_w *w, xf_layer_act *a, const float *h,
+                          const float *res, float *ckbuf, float *cvbuf, const xf_pass *p) {
+    size_t B = p->B, T = p->T, N = B * T, C = m->C, Q = m->Q, KV = m->KV, D = m->D;
+    size_t H = m->cfg.num_attention_heads, Hkv = m->cfg.num_key_value_heads;
+    xf_linear_forward(a->cq, h, w->cq, w->cbq, N, C, Q);
+    if (p->enc) {
+        xf_linear_forward(ckbuf, p->enc, w->ck, w->cbk, B * p->S, C, KV);
+        xf_linear_forward(cvbuf, p->enc, w->cv, w->cbv, B * p->S, C, KV);
+    }
+    xf_attention_forward(a->catty, a->catt, a->cq, ckbuf, cvbuf, NULL, &p->xmask, B, T, p->S, p->Scap,
+                         H, Hkv, D, m->scale);
+    xf_linear_forward(a->rx, a->catty, w->co, w->cbo, N, Q, C);
+    xf_residual_forward(a->rx, a->rx, res, N * C);
+}
+
+/* Dense FFN of width I: out = res + Wd·f(h). */
+static void dense_forward(xf_model *m, const xf_layer_w *w, xf_layer_act *a, const float *h,
+                          const float *res, float *out, size_t N, size_t I) {
+    size_t C = m->C;
     xf_linear_forward(a->fu, h, w->wu, w->bu, N, C, I);
     if (m->cfg.gated_ffn) {
         xf_linear_forward(a->fg, h, w->wg, w->bg, N, C, I);
@@ -84,27 +104,82 @@ static void ffn_forward(xf_model *m, const xf_layer_w *w, xf_layer_act *a, const
     xf_residual_forward(out, out, res, N * C);
 }
 
-void xf_block_forward(xf_model *m, size_t l, xf_layer_act *a, const float *res_in, float *res_out,
-                      float *kbuf, float *vbuf, size_t kvcap, size_t B, size_t T, size_t pos0) {
+/* The expert dimensions of a forward (jitter only while training). */
+static xf_moe_dims moe_dims(const xf_model *m) {
+    xf_moe_dims d = m->moe;
+    if (!m->training) d.jitter = 0.0f;
+    return d;
+}
+
+/* FFN sublayer: out = res + FFN(h) (dense, or MoE plus shared experts). */
+static void ffn_forward(xf_model *m, size_t l, xf_layer_act *a, const float *h, const float *res,
+                        float *out, size_t N) {
     const xf_layer_w *w = &m->lw[l];
-    size_t N = B * T;
+    const xf_layer_info *in = &m->li[l];
+    if (!in->moe) {
+        dense_forward(m, w, a, h, res, out, N, in->I);
+        return;
+    }
+    size_t C = m->C;
+    if (in->I) dense_forward(m, w, a, h, res, out, N, in->I);
+    else if (out != res) memcpy(out, res, N * C * sizeof(float));
+    xf_moe_dims d = moe_dims(m);
+    xf_moe_out r;
+    xf_moe_act *ma = &m->moe_acts[in->moe_i];
+    xf_moe_forward(m->moe_y, ma, &r, h, w->wr, w->ebias, w->ew1, w->ew2, w->ew3, N, &d,
+                   m->noise_seed * 1315423911u + l);
+    xf_residual_forward(out, out, m->moe_y, N * C);
+    /* statistics for the logs and for the balancing bias */
+    xf_moe_acc *acc = &m->macc[in->moe_i];
+    for (size_t e = 0; e < d.E; e++) {
+        acc->tokens[e] += ma->count[e];
+        acc->load[e] += ma->load[e];
+    }
+    acc->assigned += (double)r.assigned;
+    acc->dropped += (double)r.dropped;
+    acc->entropy += r.entropy;
+    acc->aux += r.aux;
+    acc->z += r.z;
+    acc->tokens_seen += N;
+    acc->forwards++;
+    acc->last_aux = r.aux;
+    acc->last_z = r.z;
+}
+
+void xf_block_forward(xf_model *m, size_t l, xf_layer_act *a, const float *res_in, float *res_out,
+                      float *kbuf, float *vbuf, float *ckbuf, float *cvbuf, const xf_pass *p) {
+    const xf_layer_w *w = &m->lw[l];
+    int cross = m->li[l].cross;
+    size_t N = p->B * p->T;
     if (m->cfg.norm_placement == XF_NORM_PRE) {
         xf_model_norm_forward(m, a->n1, a->n1_mean, a->n1_rstd, res_in, w->ln1_w, w->ln1_b, N);
-        attn_forward(m, w, a, a->n1, res_in, kbuf, vbuf, kvcap, B, T, pos0);
-        xf_model_norm_forward(m, a->n2, a->n2_mean, a->n2_rstd, a->r1, w->ln2_w, w->ln2_b, N);
-        ffn_forward(m, w, a, a->n2, a->r1, res_out, N);
+        attn_forward(m, w, a, a->n1, res_in, kbuf, vbuf, p);
+        const float *s = a->r1;
+        if (cross) {
+            xf_model_norm_forward(m, a->nx, a->nx_mean, a->nx_rstd, a->r1, w->lnx_w, w->lnx_b, N);
+            cross_forward(m, w, a, a->nx, a->r1, ckbuf, cvbuf, p);
+            s = a->rx;
+        }
+        xf_model_norm_forward(m, a->n2, a->n2_mean, a->n2_rstd, s, w->ln2_w, w->ln2_b, N);
+        ffn_forward(m, l, a, a->n2, s, res_out, N);
     } else {
-        attn_forward(m, w, a, res_in, res_in, kbuf, vbuf, kvcap, B, T, pos0);
+        attn_forward(m, w, a, res_in, res_in, kbuf, vbuf, p);
         xf_model_norm_forward(m, a->n1, a->n1_mean, a->n1_rstd, a->r1, w->ln1_w, w->ln1_b, N);
-        ffn_forward(m, w, a, a->n1, a->n1, a->r2, N);
+        const float *s = a->n1;
+        if (cross) {
+            cross_forward(m, w, a, a->n1, a->n1, ckbuf, cvbuf, p);
+            xf_model_norm_forward(m, a->nx, a->nx_mean, a->nx_rstd, a->rx, w->lnx_w, w->lnx_b, N);
+            s = a->nx;
+        }
+        ffn_forward(m, l, a, s, s, a->r2, N);
         xf_model_norm_forward(m, res_out, a->n2_mean, a->n2_rstd, a->r2, w->ln2_w, w->ln2_b, N);
     }
 }
 
-/* Backward of ffn_forward. d_out [N,C] = d(out); adds d(h) into d_h. */
-static void ffn_backward(xf_model *m, const xf_layer_w *w, xf_layer_w *g, const xf_layer_act *a,
-                         const float *h, const float *d_out, float *d_h, size_t N) {
-    size_t C = m->C, I = m->I;
+/* Backward of dense_forward. d_out [N,C] = d(out); adds d(h) into d_h. */
+static void dense_backward(xf_model *m, const xf_layer_w *w, xf_layer_w *g, const xf_layer_act *a,
+                           const float *h, const float *d_out, float *d_h, size_t N, size_t I) {
+    size_t C = m->C;
     /* out = res + Wd·fh: d(res) is the caller's; d(fh) = d_out·Wd */
     memset(m->d_fh, 0, N * I * sizeof(float));
     xf_linear_backward(m->d_fh, g->wd, g->bd, d_out, a->fh, w->wd, N, I, C);
@@ -122,21 +197,38 @@ static void ffn_backward(xf_model *m, const xf_layer_w *w, xf_layer_w *g, const 
     xf_linear_backward(d_h, g->wu, g->bu, m->d_fu, h, w->wu, N, C, I);
 }
 
+/* Backward of ffn_forward: adds d(h) into d_h. */
+static void ffn_backward(xf_model *m, size_t l, const xf_layer_act *a, const float *h,
+                         const float *d_out, float *d_h, size_t N, float aux_scale) {
+    const xf_layer_w *w = &m->lw[l];
+    xf_layer_w *g = &m->lg[l];
+    const xf_layer_info *in = &m->li[l];
+    if (!in->moe) {
+        dense_backward(m, w, g, a, h, d_out, d_h, N, in->I);
+        return;
+    }
+    /* out = res + MoE(h) + shared(h) */
+    xf_moe_dims d = moe_dims(m);
+    xf_moe_backward(d_h, g->wr, g->ew1, g->ew2, g->ew3, d_out, &m->moe_acts[in->moe_i], h, w->wr,
+                    w->ew1, w->ew2, w->ew3, &d, m->cfg.router_aux_loss_coef * aux_scale,
+                    m->cfg.router_z_loss_coef * aux_scale, m->moe_scratch);
+    if (in->I) dense_backward(m, w, g, a, h, d_out, d_h, N, in->I);
+}
+
 /* Backward of attn_forward (training layout). d_r1 [N,C] = d(r1); adds d(h) into d_h. */
 static void attn_backward(xf_model *m, const xf_layer_w *w, xf_layer_w *g, const xf_layer_act *a,
-                          const float *h, const float *d_r1, float *d_h, size_t B, size_t T) {
-    size_t N = B * T, C = m->C, Q = m->Q, KV = m->KV, D = m->D;
+                          const float *h, const float *d_r1, float *d_h, const xf_pass *p) {
+    size_t B = p->B, T = p->T, N = B * T, C = m->C, Q = m->Q, KV = m->KV, D = m->D;
     size_t H = m->cfg.num_attention_heads, Hkv = m->cfg.num_key_value_heads;
     /* r1 = res + Wo·atty */
     memset(m->d_atty, 0, N * Q * sizeof(float));
     xf_linear_backward(m->d_atty, g->wo, g->bo, d_r1, a->atty, w->wo, N, Q, C);
-    /* atty = Attn(q, k, v) */
+    /* atty = Attn(q, k, v) (+ relative bias) */
     memset(m->d_q, 0, N * Q * sizeof(float));
     memset(m->d_k, 0, N * KV * sizeof(float));
     memset(m->d_v, 0, N * KV * sizeof(float));
-    xf_mask mk = causal_mask(0);
-    xf_attention_backward(m->d_q, m->d_k, m->d_v, NULL, m->d_atty, a->att, a->q, a->k, a->v, &mk,
-                          m->att_scratch, B, T, T, T, H, Hkv, D, 1.0f / sqrtf((float)D));
+    xf_attention_backward(m->d_q, m->d_k, m->d_v, p->dbias, m->d_atty, a->att, a->q, a->k, a->v,
+                          &p->mask, m->att_scratch, B, T, T, T, H, Hkv, D, m->scale);
     /* q, k = RoPE(q, k) */
     if (m->cfg.position_type == XF_POS_ROPE) {
         xf_rope_backward(m->d_q, m->rope_cos, m->rope_sin, N, T, H, D, 0);
@@ -148,38 +240,79 @@ static void attn_backward(xf_model *m, const xf_layer_w *w, xf_layer_w *g, const
     xf_linear_backward(d_h, g->wq, g->bq, m->d_q, h, w->wq, N, C, Q);
 }
 
+/* Backward of cross_forward. d_rx [N,C] = d(rx); adds d(h) into d_h and d(enc) into p->d_enc. */
+static void cross_backward(xf_model *m, const xf_layer_w *w, xf_layer_w *g, const xf_layer_act *a,
+                           const float *h, const float *d_rx, float *d_h, const xf_pass *p) {
+    size_t B = p->B, T = p->T, N = B * T, S = p->S, C = m->C, Q = m->Q, KV = m->KV, D = m->D;
+    size_t H = m->cfg.num_attention_heads, Hkv = m->cfg.num_key_value_heads;
+    /* rx = res + Wo·catty */
+    memset(m->d_atty, 0, N * Q * sizeof(float));
+    xf_linear_backward(m->d_atty, g->co, g->cbo, d_rx, a->catty, w->co, N, Q, C);
+    /* catty = Attn(cq, ck, cv) */
+    memset(m->d_q, 0, N * Q * sizeof(float));
+    memset(m->d_ck, 0, B * S * KV * sizeof(float));
+    memset(m->d_cv, 0, B * S * KV * sizeof(float));
+    xf_attention_backward(m->d_q, m->d_ck, m->d_cv, NULL, m->d_atty, a->catt, a->cq, a->ck, a->cv,
+                          &p->xmask, m->att_scratch, B, T, S, S, H, Hkv, D, m->scale);
+    /* ck, cv = W·enc */
+    xf_linear_backward(p->d_enc, g->cv, g->cbv, m->d_cv, p->enc, w->cv, B * S, C, KV);
+    xf_linear_backward(p->d_enc, g->ck, g->cbk, m->d_ck, p->enc, w->ck, B * S, C, KV);
+    /* cq = W·h */
+    xf_linear_backward(d_h, g->cq, g->cbq, m->d_q, h, w->cq, N, C, Q);
+}
+
 void xf_block_backward(xf_model *m, size_t l, const xf_layer_act *a, const float *res_in,
-                       float *d_res, size_t B, size_t T) {
+                       float *d_res, const xf_pass *p) {
     const xf_layer_w *w = &m->lw[l];
     xf_layer_w *g = &m->lg[l];
-    size_t N = B * T, NC = N * m->C;
+    int cross = m->li[l].cross;
+    size_t N = p->B * p->T, NC = N * m->C;
     if (m->cfg.norm_placement == XF_NORM_PRE) {
-        /* out = r1 + FFN(n2): d(r1) = d(out) (kept in d_res), d(n2) from the FFN */
+        const float *s = cross ? a->rx : a->r1;
+        /* out = s + FFN(n2): d(s) = d(out) (kept in d_res), d(n2) from the FFN */
         memset(m->d_n, 0, NC * sizeof(float));
-        ffn_backward(m, w, g, a, a->n2, d_res, m->d_n, N);
-        /* n2 = N2(r1) */
-        xf_model_norm_backward(m, d_res, g->ln2_w, g->ln2_b, m->d_n, a->r1, w->ln2_w, a->n2_mean,
-                      a->n2_rstd, N);
+        ffn_backward(m, l, a, a->n2, d_res, m->d_n, N, p->aux_scale);
+        /* n2 = N2(s) */
+        xf_model_norm_backward(m, d_res, g->ln2_w, g->ln2_b, m->d_n, s, w->ln2_w, a->n2_mean,
+                               a->n2_rstd, N);
+        if (cross) {
+            /* rx = r1 + Cross(nx): d(r1) = d(rx) (kept), d(nx) from cross-attention */
+            memset(m->d_n, 0, NC * sizeof(float));
+            cross_backward(m, w, g, a, a->nx, d_res, m->d_n, p);
+            /* nx = Nx(r1) */
+            xf_model_norm_backward(m, d_res, g->lnx_w, g->lnx_b, m->d_n, a->r1, w->lnx_w, a->nx_mean,
+                                   a->nx_rstd, N);
+        }
         /* r1 = x + Attn(n1): d(x) = d(r1) (kept in d_res), d(n1) from attention */
         memset(m->d_n, 0, NC * sizeof(float));
-        attn_backward(m, w, g, a, a->n1, d_res, m->d_n, B, T);
+        attn_backward(m, w, g, a, a->n1, d_res, m->d_n, p);
         /* n1 = N1(x) */
         xf_model_norm_backward(m, d_res, g->ln1_w, g->ln1_b, m->d_n, res_in, w->ln1_w, a->n1_mean,
-                      a->n1_rstd, N);
+                               a->n1_rstd, N);
     } else {
+        const float *s = cross ? a->nx : a->n1;
         /* out = N2(r2) */
         memset(m->d_x, 0, NC * sizeof(float));
         xf_model_norm_backward(m, m->d_x, g->ln2_w, g->ln2_b, d_res, a->r2, w->ln2_w, a->n2_mean,
-                      a->n2_rstd, N);
-        /* r2 = n1 + FFN(n1) */
+                               a->n2_rstd, N);
+        /* r2 = s + FFN(s) */
         memcpy(d_res, m->d_x, NC * sizeof(float));
-        ffn_backward(m, w, g, a, a->n1, m->d_x, d_res, N);
+        ffn_backward(m, l, a, s, m->d_x, d_res, N, p->aux_scale);
+        if (cross) {
+            /* nx = Nx(rx) */
+            memset(m->d_x, 0, NC * sizeof(float));
+            xf_model_norm_backward(m, m->d_x, g->lnx_w, g->lnx_b, d_res, a->rx, w->lnx_w, a->nx_mean,
+                                   a->nx_rstd, N);
+            /* rx = n1 + Cross(n1) */
+            memcpy(d_res, m->d_x, NC * sizeof(float));
+            cross_backward(m, w, g, a, a->n1, m->d_x, d_res, p);
+        }
         /* n1 = N1(r1) */
         memset(m->d_x, 0, NC * sizeof(float));
         xf_model_norm_backward(m, m->d_x, g->ln1_w, g->ln1_b, d_res, a->r1, w->ln1_w, a->n1_mean,
-                      a->n1_rstd, N);
+                               a->n1_rstd, N);
         /* r1 = x + Attn(x) */
         memcpy(d_res, m->d_x, NC * sizeof(float));
-        attn_backward(m, w, g, a, res_in, m->d_x, d_res, B, T);
+        attn_backward(m, w, g, a, res_in, m->d_x, d_res, p);
     }
 }

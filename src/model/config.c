@@ -2,6 +2,8 @@
  * docs/config.md is the contract this file implements. */
 #include "xfmr/config.h"
 
+#include "model/model_internal.h" /* xf_params_count */
+
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <math.h>
@@ -22,7 +24,9 @@ static const char *const k_arch_names[XF_ARCH_COUNT] = {"decoder", "encoder", "p
 static const char *const k_act_names[XF_ACT_COUNT] = {"gelu", "gelu_tanh", "relu", "silu"};
 static const char *const k_norm_names[XF_NORM_COUNT] = {"layernorm", "rmsnorm"};
 static const char *const k_place_names[XF_PLACEMENT_COUNT] = {"pre", "post"};
-static const char *const k_pos_names[XF_POS_COUNT] = {"learned", "rope", "none"};
+static const char *const k_pos_names[XF_POS_COUNT] = {"learned", "rope", "none", "relative"};
+static const char *const k_router_names[XF_ROUTER_COUNT] = {"softmax_topk_renorm", "softmax_topk",
+                                                            "sigmoid_topk_norm"};
 
 const char *xf_arch_name(xf_arch a) {
     return ((int)a >= 0 && a < XF_ARCH_COUNT) ? k_arch_names[a] : "unknown";
@@ -38,6 +42,23 @@ const char *xf_norm_placement_name(xf_norm_placement p) {
 }
 const char *xf_pos_type_name(xf_pos_type p) {
     return ((int)p >= 0 && p < XF_POS_COUNT) ? k_pos_names[p] : "unknown";
+}
+const char *xf_router_type_name(xf_router_type r) {
+    return ((int)r >= 0 && r < XF_ROUTER_COUNT) ? k_router_names[r] : "unknown";
+}
+
+size_t xf_config_encoder_layers(const xf_config *cfg) {
+    return (cfg->arch == XF_ARCH_ENCODER || cfg->arch == XF_ARCH_ENCODER_DECODER) ? cfg->num_hidden_layers : 0;
+}
+size_t xf_config_decoder_layers(const xf_config *cfg) {
+    if (cfg->arch == XF_ARCH_ENCODER) return 0;
+    if (cfg->arch == XF_ARCH_ENCODER_DECODER)
+        return cfg->num_decoder_layers ? cfg->num_decoder_layers : cfg->num_hidden_layers;
+    return cfg->num_hidden_layers;
+}
+int xf_config_layer_is_moe(const xf_config *cfg, size_t l) {
+    if (cfg->num_experts == 0 || l < cfg->first_k_dense_layers) return 0;
+    return cfg->moe_layer_freq <= 1 || l % cfg->moe_layer_freq == 0;
 }
 
 /* ------------------------------------------------------------------ defaults, presets */
@@ -55,9 +76,62 @@ void xf_config_defaults(xf_config *cfg) {
     cfg->use_bias = 1;
     cfg->tie_word_embeddings = 1;
     cfg->initializer_range = 0.02f;
+    cfg->relative_attention_num_buckets = 32;
+    cfg->relative_attention_max_distance = 128;
+    cfg->scale_attn_logits = 1;
+    cfg->decoder_start_token_id = -1;
+    cfg->moe_layer_freq = 1;
+    cfg->router_type = XF_ROUTER_SOFTMAX_TOPK_RENORM;
+    cfg->routed_scaling_factor = 1.0f;
+    cfg->router_bias_update_speed = 0.001f;
+    cfg->router_aux_loss_coef = 0.01f;
 }
 
-static const char *const k_preset_names[] = {"gpt2-tiny", "llama-tiny", "bench-gpt", NULL};
+static const char *const k_preset_names[] = {"gpt2-tiny",    "llama-tiny",    "bench-gpt",  "bert-tiny",
+                                             "prefix-tiny",  "t5-tiny",       "bart-tiny",  "bench-t5",
+                                             "mixtral-tiny", "switch-tiny",   "deepseek-tiny", "bench-moe",
+                                             NULL};
+#define PRESET_LIST                                                                            \
+    "gpt2-tiny, llama-tiny, bench-gpt, bert-tiny, prefix-tiny, t5-tiny, bart-tiny, bench-t5, " \
+    "mixtral-tiny, switch-tiny, deepseek-tiny, bench-moe"
+
+/* The tiny shape every *-tiny preset starts from (gpt2-tiny's). */
+static void tiny_shape(xf_config *c) {
+    c->vocab_size = 384;
+    c->hidden_size = 128;
+    c->intermediate_size = 512;
+    c->num_hidden_layers = 4;
+    c->num_attention_heads = 4;
+    c->num_key_value_heads = 4;
+    c->max_position_embeddings = 256;
+}
+
+/* LLaMA style: RoPE, RMSNorm, SwiGLU, no biases, untied, GQA. */
+static void llama_style(xf_config *c) {
+    tiny_shape(c);
+    c->intermediate_size = 352;
+    c->num_key_value_heads = 2;
+    c->hidden_act = XF_ACT_SILU;
+    c->gated_ffn = 1;
+    c->norm_type = XF_NORM_RMSNORM;
+    c->position_type = XF_POS_ROPE;
+    c->use_bias = 0;
+    c->tie_word_embeddings = 0;
+}
+
+/* T5 (v1.0) style: RMSNorm 1e-6, pre-norm, no biases, relative bias, unscaled
+ * logits, ReLU FFN, tied head with the d^-1/2 rescale. */
+static void t5_style(xf_config *c) {
+    c->arch = XF_ARCH_ENCODER_DECODER;
+    c->hidden_act = XF_ACT_RELU;
+    c->norm_type = XF_NORM_RMSNORM;
+    c->norm_eps = 1e-6f;
+    c->position_type = XF_POS_RELATIVE;
+    c->use_bias = 0;
+    c->scale_attn_logits = 0;
+    c->rescale_tied_head = 1;
+    c->initializer_factor = 1.0f;
+}
 
 const char *const *xf_config_preset_names(void) { return k_preset_names; }
 
@@ -88,7 +162,7 @@ xf_status xf_config_preset(xf_config *cfg, const char *name) {
         c.rope_theta = 10000.0f;
         c.use_bias = 0;
         c.tie_word_embeddings = 0;
-    } else if (name && strcmp(name, "bench-gpt") == 0) {
+    } else if (name && (strcmp(name, "bench-gpt") == 0 || strcmp(name, "bench-moe") == 0)) {
         c.vocab_size = 8192;
         c.hidden_size = 384;
         c.intermediate_size = 1536;
@@ -96,8 +170,76 @@ xf_status xf_config_preset(xf_config *cfg, const char *name) {
         c.num_attention_heads = 6;
         c.num_key_value_heads = 6;
         c.max_position_embeddings = 256;
+        if (strcmp(name, "bench-moe") == 0) { /* 8 experts, top-2 of width 768: bench-gpt's active FFN */
+            c.num_experts = 8;
+            c.num_experts_per_tok = 2;
+            c.moe_intermediate_size = 768;
+        }
+    } else if (name && strcmp(name, "bert-tiny") == 0) {
+        tiny_shape(&c);
+        c.arch = XF_ARCH_ENCODER;
+        c.hidden_act = XF_ACT_GELU;
+        c.norm_eps = 1e-12f;
+        c.norm_placement = XF_NORM_POST;
+        c.embed_layernorm = 1;
+        c.type_vocab_size = 2;
+        c.mlm_transform = 1;
+        c.lm_head_bias = 1;
+    } else if (name && strcmp(name, "prefix-tiny") == 0) {
+        llama_style(&c);
+        c.arch = XF_ARCH_PREFIX_LM;
+    } else if (name && strcmp(name, "t5-tiny") == 0) {
+        tiny_shape(&c);
+        t5_style(&c);
+        c.num_hidden_layers = 3;
+        c.num_decoder_layers = 3;
+    } else if (name && strcmp(name, "bench-t5") == 0) {
+        t5_style(&c);
+        c.vocab_size = 8192;
+        c.hidden_size = 384;
+        c.intermediate_size = 1536;
+        c.num_hidden_layers = 3;
+        c.num_decoder_layers = 3;
+        c.num_attention_heads = 6;
+        c.num_key_value_heads = 6;
+        c.max_position_embeddings = 256;
+    } else if (name && strcmp(name, "bart-tiny") == 0) {
+        tiny_shape(&c);
+        c.arch = XF_ARCH_ENCODER_DECODER;
+        c.num_hidden_layers = 3;
+        c.num_decoder_layers = 3;
+        c.hidden_act = XF_ACT_GELU;
+        c.norm_placement = XF_NORM_POST;
+        c.position_offset = 2;
+        c.embed_layernorm = 1;
+        c.lm_head_bias = 1;
+    } else if (name && strcmp(name, "mixtral-tiny") == 0) {
+        llama_style(&c); /* 8 experts, top-2, width 176: llama-tiny's active FFN */
+        c.num_experts = 8;
+        c.num_experts_per_tok = 2;
+        c.moe_intermediate_size = 176;
+    } else if (name && strcmp(name, "switch-tiny") == 0) {
+        tiny_shape(&c); /* Switch: top-1, capacity 1.25, ReLU experts every other layer, z-loss, jitter */
+        c.hidden_act = XF_ACT_RELU;
+        c.num_experts = 8;
+        c.num_experts_per_tok = 1;
+        c.moe_intermediate_size = 512;
+        c.moe_layer_freq = 2;
+        c.router_type = XF_ROUTER_SOFTMAX_TOPK;
+        c.capacity_factor = 1.25f;
+        c.router_z_loss_coef = 0.001f;
+        c.router_jitter = 0.01f;
+    } else if (name && strcmp(name, "deepseek-tiny") == 0) {
+        llama_style(&c); /* fine-grained: 16 experts of width 88, top-3, one shared; first layer dense */
+        c.num_experts = 16;
+        c.num_experts_per_tok = 3;
+        c.moe_intermediate_size = 88;
+        c.num_shared_experts = 1;
+        c.first_k_dense_layers = 1;
+        c.router_type = XF_ROUTER_SIGMOID_TOPK_NORM;
+        c.router_aux_loss_coef = 0.0001f;
     } else {
-        return xf_fail(XF_ERR_ARG, "unknown config preset \"%s\" (presets: gpt2-tiny, llama-tiny, bench-gpt)",
+        return xf_fail(XF_ERR_ARG, "unknown config preset \"%s\" (presets: " PRESET_LIST ")",
                        name ? name : "(null)");
     }
     *cfg = c;
@@ -143,71 +285,8 @@ static int mul_ov(size_t a, size_t b, size_t *out) {
     *out = a * b;
     return 0;
 }
-static int add_ov(size_t a, size_t b, size_t *out) {
-    if (b > SIZE_MAX - a) return 1;
-    *out = a + b;
-    return 0;
-}
 
-/* The parameter count split into the parts used to name the biggest contributor. */
-typedef struct {
-    size_t embed;  /* token embeddings (+ untied lm_head) */
-    size_t pos;    /* learned position embeddings */
-    size_t attn;   /* attention weights over all layers (incl. norms) */
-    size_t ffn;    /* FFN weights over all layers */
-    size_t final_; /* final norm */
-    size_t total;
-    int ov_embed, ov_pos, ov_attn, ov_ffn, ov_total;
-} param_parts;
-
-static void count_params(const xf_config *cfg, param_parts *p) {
-    memset(p, 0, sizeof *p);
-    size_t V = cfg->vocab_size, C = cfg->hidden_size, I = cfg->intermediate_size;
-    size_t L = cfg->num_hidden_layers, P = cfg->max_position_embeddings;
-    size_t Hkv = cfg->num_key_value_heads, D = xf_config_head_dim(cfg);
-    int bias = cfg->use_bias != 0, ln = cfg->norm_type == XF_NORM_LAYERNORM;
-    size_t t, u;
-
-    /* token embeddings V*C, plus lm_head V*C when untied */
-    p->ov_embed = mul_ov(V, C, &p->embed);
-    if (!p->ov_embed && !cfg->tie_word_embeddings) p->ov_embed = mul_ov(p->embed, 2, &p->embed);
-
-    if (cfg->position_type == XF_POS_LEARNED) p->ov_pos = mul_ov(P, C, &p->pos);
-
-    /* attention per layer: q C*C, k and v C*(Hkv*D) each, o C*C, biases, two norms */
-    size_t kv = 0, a = 0;
-    int ov = mul_ov(Hkv, D, &kv);
-    ov = ov || mul_ov(C, C, &t) || mul_ov(t, 2, &a);            /* q + o */
-    ov = ov || mul_ov(C, kv, &t) || mul_ov(t, 2, &t) || add_ov(a, t, &a); /* k + v */
-    if (bias) ov = ov || add_ov(C, C, &t) || add_ov(a, t, &a) || add_ov(a, kv, &a) || add_ov(a, kv, &a);
-    ov = ov || mul_ov(C, ln ? 4 : 2, &t) || add_ov(a, t, &a); /* 2 norms: weight (+ bias) */
-    ov = ov || mul_ov(a, L, &p->attn);
-    p->ov_attn = ov;
-
-    /* FFN per layer: up I*C, down C*I, gate I*C when gated, biases */
-    size_t f = 0;
-    ov = mul_ov(I, C, &t) || mul_ov(t, cfg->gated_ffn ? 3 : 2, &f);
-    if (bias) {
-        ov = ov || mul_ov(I, cfg->gated_ffn ? 2 : 1, &u) || add_ov(f, u, &f) || add_ov(f, C, &f);
-    }
-    ov = ov || mul_ov(f, L, &p->ffn);
-    p->ov_ffn = ov;
-
-    /* final norm before the lm_head (pre-norm only) */
-    int ov_final = cfg->norm_placement == XF_NORM_PRE && mul_ov(C, ln ? 2 : 1, &p->final_);
-
-    ov = p->ov_embed || p->ov_pos || p->ov_attn || p->ov_ffn || ov_final;
-    ov = ov || add_ov(p->embed, p->pos, &t) || add_ov(t, p->attn, &t) || add_ov(t, p->ffn, &t) ||
-         add_ov(t, p->final_, &t);
-    p->ov_total = ov;
-    p->total = ov ? 0 : t;
-}
-
-size_t xf_config_num_params(const xf_config *cfg) {
-    param_parts p;
-    count_params(cfg, &p);
-    return p.total;
-}
+size_t xf_config_num_params(const xf_config *cfg) { return xf_params_count(cfg, NULL, 0); }
 
 /* Physical memory in bytes, or 0 if unknown. */
 static size_t phys_mem_bytes(void) {
@@ -218,27 +297,82 @@ static size_t phys_mem_bytes(void) {
     return out;
 }
 
-/* Names the part of the model that dominates its size, for the memory message. */
-static const char *biggest_part(const param_parts *p) {
-    struct {
-        int ov;
-        size_t n;
-        const char *what;
-    } parts[] = {
-        {p->ov_embed, p->embed, "vocab_size x hidden_size (token embeddings and any untied lm_head)"},
-        {p->ov_pos, p->pos, "max_position_embeddings x hidden_size (learned position embeddings)"},
-        {p->ov_attn, p->attn, "num_hidden_layers x hidden_size^2 (attention weights)"},
-        {p->ov_ffn, p->ffn, "num_hidden_layers x hidden_size x intermediate_size (FFN weights)"},
-    };
-    int best = 0;
-    for (int i = 1; i < 4; i++) {
-        if (parts[best].ov) break;
-        if (parts[i].ov || parts[i].n > parts[best].n) best = i;
+/* ------------------------------------------------------------------ validation */
+
+#define CHECK_BOOL(field)                                                                          \
+    if (cfg->field != 0 && cfg->field != 1)                                                        \
+        return xf_fail(XF_ERR_ARG, "%s: " #field ": must be 0 or 1, got %d", name, cfg->field);
+#define CHECK_MAX(field, cap)                                                                      \
+    if (cfg->field > (cap))                                                                        \
+        return xf_fail(XF_ERR_ARG, "%s: " #field " = %zu exceeds the limit %zu", name, cfg->field, \
+                       (size_t)(cap));
+#define CHECK_RANGE(field, lo, hi)                                                                 \
+    if (!isfinite(cfg->field) || !(cfg->field >= (lo)) || !(cfg->field <= (hi)))                   \
+        return xf_fail(XF_ERR_ARG, "%s: " #field " must be in [%g, %g], got %.9g", name, (double)(lo), \
+                       (double)(hi), (double)cfg->field);
+
+/* The fields of the other families (encoder, prefix LM, encoder-decoder). */
+static xf_status validate_families(const xf_config *cfg, const char *name) {
+    int encdec = cfg->arch == XF_ARCH_ENCODER_DECODER;
+    CHECK_BOOL(scale_attn_logits);
+    CHECK_BOOL(rescale_tied_head);
+    CHECK_BOOL(embed_layernorm);
+    CHECK_BOOL(mlm_transform);
+    CHECK_BOOL(lm_head_bias);
+    CHECK_MAX(num_decoder_layers, 1024);
+    CHECK_MAX(type_vocab_size, 1024);
+    CHECK_MAX(position_offset, 1024);
+    CHECK_RANGE(initializer_factor, 0.0, 100.0);
+    if (cfg->num_decoder_layers && !encdec)
+        return xf_fail(XF_ERR_ARG, "%s: num_decoder_layers: only an encoder_decoder has a second stack (arch is %s)",
+                       name, xf_arch_name(cfg->arch));
+    if (cfg->type_vocab_size && encdec)
+        return xf_fail(XF_ERR_ARG, "%s: type_vocab_size: token types are for single-stack models, not encoder_decoder",
+                       name);
+    if (cfg->mlm_transform && encdec)
+        return xf_fail(XF_ERR_ARG, "%s: mlm_transform: the MLM head is for encoders, not encoder_decoder", name);
+    if (cfg->position_offset && cfg->position_type != XF_POS_LEARNED)
+        return xf_fail(XF_ERR_ARG, "%s: position_offset needs position_type \"learned\"", name);
+    if (cfg->position_type == XF_POS_RELATIVE) {
+        size_t nb = cfg->relative_attention_num_buckets, md = cfg->relative_attention_max_distance;
+        if (nb < 4 || nb > 1024 || nb % 2)
+            return xf_fail(XF_ERR_ARG, "%s: relative_attention_num_buckets must be even and in [4, 1024], got %zu",
+                           name, nb);
+        if (md <= nb / 2 || md > 1048576)
+            return xf_fail(XF_ERR_ARG,
+                           "%s: relative_attention_max_distance must be in (num_buckets/2, 2^20], got %zu", name,
+                           md);
     }
-    return parts[best].what;
+    if (cfg->decoder_start_token_id < -1 || (cfg->decoder_start_token_id >= 0 &&
+                                             (size_t)cfg->decoder_start_token_id >= cfg->vocab_size))
+        return xf_fail(XF_ERR_ARG, "%s: decoder_start_token_id must be -1 or an id below vocab_size %zu, got %d",
+                       name, cfg->vocab_size, cfg->decoder_start_token_id);
+    return XF_OK;
 }
 
-/* ------------------------------------------------------------------ validation */
+static xf_status validate_moe(const xf_config *cfg, const char *name) {
+    CHECK_MAX(num_experts, 1024);
+    if (cfg->num_experts == 0) return XF_OK;
+    size_t E = cfg->num_experts, K = cfg->num_experts_per_tok;
+    if (K < 1 || K > E)
+        return xf_fail(XF_ERR_ARG, "%s: num_experts_per_tok must be in [1, num_experts = %zu], got %zu", name, E, K);
+    if (cfg->moe_intermediate_size < 1 || cfg->moe_intermediate_size > 1048576)
+        return xf_fail(XF_ERR_ARG, "%s: moe_intermediate_size must be in [1, 2^20], got %zu", name,
+                       cfg->moe_intermediate_size);
+    CHECK_MAX(num_shared_experts, 64);
+    if (cfg->moe_layer_freq < 1 || cfg->moe_layer_freq > 1024)
+        return xf_fail(XF_ERR_ARG, "%s: moe_layer_freq must be in [1, 1024], got %zu", name, cfg->moe_layer_freq);
+    CHECK_MAX(first_k_dense_layers, 1024);
+    if ((int)cfg->router_type < 0 || cfg->router_type >= XF_ROUTER_COUNT)
+        return xf_fail(XF_ERR_ARG, "%s: router_type: invalid value %d", name, (int)cfg->router_type);
+    CHECK_RANGE(routed_scaling_factor, 1e-6, 1e6);
+    CHECK_RANGE(router_bias_update_speed, 0.0, 1.0);
+    CHECK_RANGE(capacity_factor, 0.0, 1e4);
+    CHECK_RANGE(router_aux_loss_coef, 0.0, 1e3);
+    CHECK_RANGE(router_z_loss_coef, 0.0, 1e3);
+    CHECK_RANGE(router_jitter, 0.0, 0.99);
+    return XF_OK;
+}
 
 xf_status xf_config_validate(const xf_config *cfg, const char *name) {
     if (!name) name = "config";
@@ -246,9 +380,6 @@ xf_status xf_config_validate(const xf_config *cfg, const char *name) {
 
     if ((int)cfg->arch < 0 || cfg->arch >= XF_ARCH_COUNT)
         return xf_fail(XF_ERR_ARG, "%s: arch: invalid value %d", name, (int)cfg->arch);
-    if (cfg->arch != XF_ARCH_DECODER)
-        return xf_fail(XF_ERR_UNSUPPORTED, "%s: arch: \"%s\" is not implemented yet (only \"decoder\" is)",
-                       name, xf_arch_name(cfg->arch));
 
     for (size_t i = 0; i < N_SIZES; i++) {
         size_t v = size_get(cfg, &k_sizes[i]);
@@ -296,19 +427,22 @@ xf_status xf_config_validate(const xf_config *cfg, const char *name) {
         return xf_fail(XF_ERR_ARG, "%s: initializer_range must be in (0, 10], got %.9g", name,
                        (double)cfg->initializer_range);
 
+    xf_status s = validate_families(cfg, name);
+    if (s) return s;
+    if ((s = validate_moe(cfg, name))) return s;
+
     /* training holds params, grads and two Adam moments, all fp32: 16 bytes a parameter */
-    param_parts p;
-    count_params(cfg, &p);
-    size_t bytes = 0;
-    if (p.ov_total || mul_ov(p.total, 16, &bytes))
+    char largest[128];
+    size_t total = xf_params_count(cfg, largest, sizeof largest), bytes = 0;
+    if (total == 0 || mul_ov(total, 16, &bytes))
         return xf_fail(XF_ERR_ARG, "%s: sizes: the parameter count overflows size_t; largest part: %s", name,
-                       biggest_part(&p));
+                       largest);
     size_t mem = phys_mem_bytes();
     if (mem && bytes > mem)
         return xf_fail(XF_ERR_ARG,
                        "%s: sizes: %zu parameters need %.3g GiB to train (fp32 params, grads, 2 Adam moments), "
                        "more than the machine's %.3g GiB; largest part: %s",
-                       name, p.total, (double)bytes / 1073741824.0, (double)mem / 1073741824.0, biggest_part(&p));
+                       name, total, (double)bytes / 1073741824.0, (double)mem / 1073741824.0, largest);
     return XF_OK;
 }
 
@@ -387,8 +521,75 @@ static void line_col(const char *s, size_t off, int *line, int *col) {
     *col = c;
 }
 
+/* The fields added for the other families and MoE, parsed and written from one table. */
+typedef enum { F_SIZE, F_BOOL, F_FLOAT, F_INT, F_ROUTER } field_kind;
+typedef struct {
+    const char *name;
+    field_kind kind;
+    size_t offset;
+    double cap; /* F_SIZE / F_INT: largest accepted value */
+} extra_field;
+
+#define XF(n, k, cap) {#n, k, offsetof(xf_config, n), cap}
+static const extra_field k_extra[] = {
+    XF(num_decoder_layers, F_SIZE, 1024),
+    XF(relative_attention_num_buckets, F_SIZE, 1024),
+    XF(relative_attention_max_distance, F_SIZE, 1048576),
+    XF(scale_attn_logits, F_BOOL, 0),
+    XF(rescale_tied_head, F_BOOL, 0),
+    XF(embed_layernorm, F_BOOL, 0),
+    XF(type_vocab_size, F_SIZE, 1024),
+    XF(mlm_transform, F_BOOL, 0),
+    XF(lm_head_bias, F_BOOL, 0),
+    XF(position_offset, F_SIZE, 1024),
+    XF(decoder_start_token_id, F_INT, 16777216),
+    XF(initializer_factor, F_FLOAT, 0),
+    XF(num_experts, F_SIZE, 1024),
+    XF(num_experts_per_tok, F_SIZE, 1024),
+    XF(moe_intermediate_size, F_SIZE, 1048576),
+    XF(num_shared_experts, F_SIZE, 64),
+    XF(moe_layer_freq, F_SIZE, 1024),
+    XF(first_k_dense_layers, F_SIZE, 1024),
+    XF(router_type, F_ROUTER, 0),
+    XF(routed_scaling_factor, F_FLOAT, 0),
+    XF(router_bias_update_speed, F_FLOAT, 0),
+    XF(capacity_factor, F_FLOAT, 0),
+    XF(router_aux_loss_coef, F_FLOAT, 0),
+    XF(router_z_loss_coef, F_FLOAT, 0),
+    XF(router_jitter, F_FLOAT, 0),
+};
+#define N_EXTRA (sizeof k_extra / sizeof k_extra[0])
+
+static xf_status parse_extra(const cJSON *it, const extra_field *f, xf_config *c, const char *name) {
+    void *slot = (char *)c + f->offset;
+    int e;
+    xf_status s;
+    switch (f->kind) {
+    case F_BOOL: return parse_bool(it, f->name, (int *)slot, name);
+    case F_FLOAT: return parse_float(it, f->name, (float *)slot, name);
+    case F_ROUTER:
+        s = parse_enum(it, f->name, k_router_names, XF_ROUTER_COUNT, &e, name);
+        if (s == XF_OK) *(xf_router_type *)slot = (xf_router_type)e;
+        return s;
+    default: break;
+    }
+    if (!cJSON_IsNumber(it) || !isfinite(it->valuedouble) || it->valuedouble != floor(it->valuedouble))
+        return xf_fail(XF_ERR_FORMAT, "%s: %s must be an integer, got %s", name, f->name, json_kind(it));
+    double v = it->valuedouble, lo = f->kind == F_INT ? -1.0 : 0.0;
+    if (v < lo || v > f->cap)
+        return xf_fail(XF_ERR_FORMAT, "%s: %s must be in [%.0f, %.0f], got %.17g", name, f->name, lo, f->cap, v);
+    if (f->kind == F_INT) *(int *)slot = (int)v;
+    else *(size_t *)slot = (size_t)v;
+    return XF_OK;
+}
+
 static xf_status parse_field(const cJSON *it, xf_config *c, unsigned *seen_sizes, const char *name) {
     const char *k = it->string;
+    for (size_t i = 0; i < N_EXTRA; i++)
+        if (strcmp(k, k_extra[i].name) == 0) {
+            if (strcmp(k, "moe_intermediate_size") == 0) *seen_sizes |= 1u << 30;
+            return parse_extra(it, &k_extra[i], c, name);
+        }
     for (size_t i = 0; i < N_SIZES; i++)
         if (strcmp(k, k_sizes[i].name) == 0) {
             *seen_sizes |= 1u << i;
@@ -507,6 +708,7 @@ xf_status xf_config_parse(xf_config *cfg, const char *json, size_t len, const ch
         if (k_sizes[i].required && !(seen & (1u << i)))
             return xf_fail(XF_ERR_FORMAT, "%s: missing required field %s", name, k_sizes[i].name);
     if (!(seen & (1u << KV_INDEX))) c.num_key_value_heads = c.num_attention_heads; /* default: MHA */
+    if (!(seen & (1u << 30))) c.moe_intermediate_size = c.intermediate_size;          /* default: dense width */
 
     s = xf_config_validate(&c, name);
     if (s != XF_OK) return s;
@@ -558,7 +760,7 @@ xf_status xf_config_load(xf_config *cfg, const char *spec) {
         int e = errno;
         if (e == ENOENT)
             return xf_fail(XF_ERR_IO, "%s: no such config file or directory, and not a preset "
-                           "(gpt2-tiny, llama-tiny, bench-gpt)", spec);
+                           "(" PRESET_LIST ")", spec);
         return xf_fail(XF_ERR_IO, "%s: cannot open: %s", spec, strerror(e));
     }
     char *path = NULL;
@@ -625,7 +827,7 @@ static void sb_printf(sbuf *b, const char *fmt, ...) {
 
 char *xf_config_to_json(const xf_config *cfg) {
     char tmp[3][48];
-    sbuf b = {malloc(2048), 2048, 0, 0};
+    sbuf b = {malloc(8192), 8192, 0, 0};
     if (!b.buf) return NULL;
     fmt_float(tmp[0], sizeof tmp[0], cfg->norm_eps);
     fmt_float(tmp[1], sizeof tmp[1], cfg->rope_theta);
@@ -649,9 +851,26 @@ char *xf_config_to_json(const xf_config *cfg) {
     sb_printf(&b, "  \"rope_theta\": %s,\n", tmp[1]);
     sb_printf(&b, "  \"use_bias\": %s,\n", cfg->use_bias ? "true" : "false");
     sb_printf(&b, "  \"tie_word_embeddings\": %s,\n", cfg->tie_word_embeddings ? "true" : "false");
-    sb_printf(&b, "  \"initializer_range\": %s\n", tmp[2]);
+    sb_printf(&b, "  \"initializer_range\": %s", tmp[2]);
+    for (size_t i = 0; i < N_EXTRA; i++) {
+        const extra_field *f = &k_extra[i];
+        const void *slot = (const char *)cfg + f->offset;
+        char num[48];
+        sb_printf(&b, ",\n  \"%s\": ", f->name);
+        switch (f->kind) {
+        case F_SIZE: sb_printf(&b, "%zu", *(const size_t *)slot); break;
+        case F_INT: sb_printf(&b, "%d", *(const int *)slot); break;
+        case F_BOOL: sb_printf(&b, "%s", *(const int *)slot ? "true" : "false"); break;
+        case F_ROUTER: sb_printf(&b, "\"%s\"", xf_router_type_name(*(const xf_router_type *)slot)); break;
+        case F_FLOAT:
+            fmt_float(num, sizeof num, *(const float *)slot);
+            sb_printf(&b, "%s", num);
+            break;
+        }
+    }
+    sb_printf(&b, "\n");
     sb_printf(&b, "}\n");
-    if (b.fail) { /* cannot happen: every field is bounded well under 2 KiB */
+    if (b.fail) { /* cannot happen: every field is bounded, well under 8 KiB in all */
         free(b.buf);
         return NULL;
     }

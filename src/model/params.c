@@ -1,10 +1,22 @@
 /* The parameter table: one row per tensor, built from the config.
  *
  * The table is the single source of truth for allocation (offsets), the
- * safetensors names (Hugging Face LLaMA names, extended), initialisation
- * (std or constant), weight decay (ndim >= 2, as nanoGPT) and the per-layer
- * pointer views used by the kernels. Rows are emitted in a fixed order:
- * embeddings, then each layer, then the final norm and the head. */
+ * safetensors names, initialisation (std or constant), weight decay (ndim >= 2,
+ * as nanoGPT), which tensors train, and the pointer views used by the kernels
+ * (each row records the struct field its view fills). docs/config.md lists
+ * every name.
+ *
+ * Names: single-stack models (decoder, prefix_lm, encoder) use Hugging Face
+ * LLaMA names ("model.layers.N.self_attn.q_proj.weight"), extended; the
+ * encoder-decoder uses Hugging Face T5 names ("encoder.block.N.layer.0.
+ * SelfAttention.q.weight"), extended with biases, positions and embedding
+ * norms for BART-style configs. MoE layers use Mixtral's names
+ * ("block_sparse_moe.gate", "block_sparse_moe.experts.E.w1") and DeepSeek's
+ * for shared experts ("mlp.shared_experts.gate_proj").
+ *
+ * Row order: embeddings, then each stack's layers (encoder first) with its
+ * final norm, then the heads. Experts of a layer are emitted w1 for every
+ * expert, then w2, then w3, so each weight kind is a strided array. */
 #include <math.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -14,160 +26,336 @@
 #include "model/model_internal.h"
 #include "xfmr/status.h"
 
-enum { D_C, D_Q, D_KV, D_I, D_V, D_P, D_NONE };
-enum { W_ALWAYS, W_BIAS, W_LN_BIAS, W_GATED, W_GATED_BIAS, W_LEARNED, W_PRE_NORM, W_PRE_LN_BIAS, W_UNTIED };
-enum { I_NORMAL, I_RESIDUAL, I_ZERO, I_ONE };
-
-/* Per-layer tensors: name suffix, where the view pointer lives, shape symbols,
- * when the tensor exists and how it is initialised. */
-static const struct {
-    const char *suffix;
-    size_t field; /* offsetof in xf_layer_w */
-    int d0, d1;   /* shape symbols (d1 = D_NONE for vectors) */
-    int when, init;
-} LAYER_ROWS[] = {
-    {"input_layernorm.weight", offsetof(xf_layer_w, ln1_w), D_C, D_NONE, W_ALWAYS, I_ONE},
-    {"input_layernorm.bias", offsetof(xf_layer_w, ln1_b), D_C, D_NONE, W_LN_BIAS, I_ZERO},
-    {"self_attn.q_proj.weight", offsetof(xf_layer_w, wq), D_Q, D_C, W_ALWAYS, I_NORMAL},
-    {"self_attn.q_proj.bias", offsetof(xf_layer_w, bq), D_Q, D_NONE, W_BIAS, I_ZERO},
-    {"self_attn.k_proj.weight", offsetof(xf_layer_w, wk), D_KV, D_C, W_ALWAYS, I_NORMAL},
-    {"self_attn.k_proj.bias", offsetof(xf_layer_w, bk), D_KV, D_NONE, W_BIAS, I_ZERO},
-    {"self_attn.v_proj.weight", offsetof(xf_layer_w, wv), D_KV, D_C, W_ALWAYS, I_NORMAL},
-    {"self_attn.v_proj.bias", offsetof(xf_layer_w, bv), D_KV, D_NONE, W_BIAS, I_ZERO},
-    {"self_attn.o_proj.weight", offsetof(xf_layer_w, wo), D_C, D_Q, W_ALWAYS, I_RESIDUAL},
-    {"self_attn.o_proj.bias", offsetof(xf_layer_w, bo), D_C, D_NONE, W_BIAS, I_ZERO},
-    {"post_attention_layernorm.weight", offsetof(xf_layer_w, ln2_w), D_C, D_NONE, W_ALWAYS, I_ONE},
-    {"post_attention_layernorm.bias", offsetof(xf_layer_w, ln2_b), D_C, D_NONE, W_LN_BIAS, I_ZERO},
-    {"mlp.gate_proj.weight", offsetof(xf_layer_w, wg), D_I, D_C, W_GATED, I_NORMAL},
-    {"mlp.gate_proj.bias", offsetof(xf_layer_w, bg), D_I, D_NONE, W_GATED_BIAS, I_ZERO},
-    {"mlp.up_proj.weight", offsetof(xf_layer_w, wu), D_I, D_C, W_ALWAYS, I_NORMAL},
-    {"mlp.up_proj.bias", offsetof(xf_layer_w, bu), D_I, D_NONE, W_BIAS, I_ZERO},
-    {"mlp.down_proj.weight", offsetof(xf_layer_w, wd), D_C, D_I, W_ALWAYS, I_RESIDUAL},
-    {"mlp.down_proj.bias", offsetof(xf_layer_w, bd), D_C, D_NONE, W_BIAS, I_ZERO},
-};
-
-/* Model-level tensors; field is an offsetof in xf_top_w. `head` is special:
- * it points at lm_head when untied, else at wte (see xf_params_views). */
-static const struct {
-    const char *name;
-    size_t field;
-    int d0, d1, when, init;
-} TOP_ROWS_PRE[] = {
-    {"model.embed_tokens.weight", offsetof(xf_top_w, wte), D_V, D_C, W_ALWAYS, I_NORMAL},
-    {"model.embed_positions.weight", offsetof(xf_top_w, wpe), D_P, D_C, W_LEARNED, I_NORMAL},
-}, TOP_ROWS_POST[] = {
-    {"model.norm.weight", offsetof(xf_top_w, lnf_w), D_C, D_NONE, W_PRE_NORM, I_ONE},
-    {"model.norm.bias", offsetof(xf_top_w, lnf_b), D_C, D_NONE, W_PRE_LN_BIAS, I_ZERO},
-    {"lm_head.weight", offsetof(xf_top_w, head), D_V, D_C, W_UNTIED, I_NORMAL},
-};
-
-static size_t dim_of(const xf_config *c, int sym) {
-    size_t D = c->hidden_size / c->num_attention_heads;
-    switch (sym) {
-    case D_C: return c->hidden_size;
-    case D_Q: return c->num_attention_heads * D;
-    case D_KV: return c->num_key_value_heads * D;
-    case D_I: return c->intermediate_size;
-    case D_V: return c->vocab_size;
-    case D_P: return c->max_position_embeddings;
-    default: return 1;
-    }
-}
-
-static int present(const xf_config *c, int when) {
-    int ln = c->norm_type == XF_NORM_LAYERNORM, pre = c->norm_placement == XF_NORM_PRE;
-    switch (when) {
-    case W_ALWAYS: return 1;
-    case W_BIAS: return c->use_bias;
-    case W_LN_BIAS: return ln;
-    case W_GATED: return c->gated_ffn;
-    case W_GATED_BIAS: return c->gated_ffn && c->use_bias;
-    case W_LEARNED: return c->position_type == XF_POS_LEARNED;
-    case W_PRE_NORM: return pre;
-    case W_PRE_LN_BIAS: return pre && ln;
-    case W_UNTIED: return !c->tie_word_embeddings;
-    default: return 0;
-    }
-}
+/* Initialisation. With initializer_range (the default): normal N(0, range),
+ * residual N(0, range/sqrt(2 * layers)). With initializer_factor f > 0, Hugging
+ * Face T5's _init_weights: a weight [out, in] gets N(0, f/sqrt(in)), the query
+ * N(0, f/sqrt(C*D)), embeddings and the head N(0, f), the relative bias table
+ * N(0, f/sqrt(C)). Norm gains are 1 and biases 0 either way. */
+enum { I_NORMAL, I_RESIDUAL, I_QUERY, I_EMBED, I_RELB, I_ZERO, I_ONE };
 
 typedef struct {
-    xf_param_info *rows;
-    size_t n, cap, total;
+    xf_param_info *rows; /* NULL while only counting */
+    xf_param_slot *slots;
+    size_t n, cap, total, sum;
     const xf_config *cfg;
-    int fail;
+    int fail, overflow;
+    size_t part[4]; /* parameters in embeddings, positions, attention, FFN */
 } table_builder;
 
-static void add_row(table_builder *tb, const char *name, int d0, int d1, int init) {
-    if (tb->fail) return;
-    if (tb->n == tb->cap) {
-        size_t cap = tb->cap ? 2 * tb->cap : 64;
-        xf_param_info *r = realloc(tb->rows, cap * sizeof *r);
-        if (!r) {
+static int mul_ov(size_t a, size_t b, size_t *out) {
+    if (a != 0 && b > SIZE_MAX / a) return 1;
+    *out = a * b;
+    return 0;
+}
+
+/* Add a row named `name` of shape [d0] (d1 == 0) or [d0,d1]; its view goes to
+ * the top struct (layer == SIZE_MAX) or layer `layer`, at byte offset `field`. */
+static void add_row(table_builder *tb, int counting, const char *name, size_t d0, size_t d1,
+                    int init, size_t layer, size_t field, int trainable) {
+    if (tb->fail || tb->overflow) return;
+    size_t numel, padded;
+    if (mul_ov(d0, d1 ? d1 : 1, &numel) || numel > SIZE_MAX - 16) {
+        tb->overflow = 1;
+        return;
+    }
+    padded = (numel + 15) & ~(size_t)15; /* keep every tensor 64-byte aligned in the arena */
+    if (tb->total > SIZE_MAX - padded || tb->sum > SIZE_MAX - numel) {
+        tb->overflow = 1;
+        return;
+    }
+    int part = layer != SIZE_MAX ? (field != SIZE_MAX && field < offsetof(xf_layer_w, wg) ? 2 : 3)
+               : (field == offsetof(xf_top_w, wpe[0]) || field == offsetof(xf_top_w, wpe[1])) ? 1 : 0;
+    tb->part[part] += numel; /* cannot overflow: the sum of all parts did not */
+    if (!counting) {
+        if (tb->n == tb->cap) {
+            size_t cap = tb->cap ? 2 * tb->cap : 64;
+            xf_param_info *r = realloc(tb->rows, cap * sizeof *r);
+            if (r) tb->rows = r;
+            xf_param_slot *s = realloc(tb->slots, cap * sizeof *s);
+            if (s) tb->slots = s;
+            if (!r || !s) {
+                tb->fail = 1;
+                return;
+            }
+            tb->cap = cap;
+        }
+        xf_param_info *p = &tb->rows[tb->n];
+        memset(p, 0, sizeof *p);
+        if (strlen(name) >= sizeof p->name) {
             tb->fail = 1;
             return;
         }
-        tb->rows = r;
-        tb->cap = cap;
+        memcpy(p->name, name, strlen(name) + 1);
+        p->ndim = d1 ? 2 : 1;
+        p->shape[0] = d0;
+        p->shape[1] = d1 ? d1 : 1;
+        p->numel = numel;
+        p->offset = tb->total;
+        p->decay = p->ndim >= 2;
+        p->trainable = trainable;
+        const xf_config *c = tb->cfg;
+        float std = c->initializer_range;
+        size_t depth = xf_config_encoder_layers(c) + xf_config_decoder_layers(c);
+        float f = c->initializer_factor, C = (float)c->hidden_size;
+        float D = C / (float)c->num_attention_heads;
+        if (f > 0 && init <= I_RELB) {
+            switch (init) {
+            case I_QUERY: p->init_std = f / sqrtf(C * D); break;
+            case I_EMBED: p->init_std = f; break;
+            case I_RELB: p->init_std = f / sqrtf(C); break;
+            default: p->init_std = f / sqrtf((float)p->shape[1]); break;
+            }
+        } else
+        switch (init) {
+        case I_NORMAL: case I_QUERY: case I_EMBED: case I_RELB: p->init_std = std; break;
+        case I_RESIDUAL: p->init_std = std / sqrtf(2.0f * (float)depth); break;
+        case I_ONE: p->init_value = 1.0f; break;
+        default: p->init_value = 0.0f; break;
+        }
+        xf_param_slot *sl = &tb->slots[tb->n];
+        sl->top = layer == SIZE_MAX;
+        sl->layer = layer == SIZE_MAX ? 0 : layer;
+        sl->field = field;
     }
-    xf_param_info *p = &tb->rows[tb->n++];
-    memset(p, 0, sizeof *p);
-    snprintf(p->name, sizeof p->name, "%s", name);
-    p->ndim = d1 == D_NONE ? 1 : 2;
-    p->shape[0] = dim_of(tb->cfg, d0);
-    p->shape[1] = d1 == D_NONE ? 1 : dim_of(tb->cfg, d1);
-    p->numel = p->shape[0] * p->shape[1]; /* sizes were validated against overflow */
-    /* keep every tensor 16-float (64-byte) aligned within the arena */
-    p->offset = tb->total;
-    tb->total += (p->numel + 15) & ~(size_t)15;
-    p->decay = p->ndim >= 2;
-    float std = tb->cfg->initializer_range;
-    switch (init) {
-    case I_NORMAL: p->init_std = std; break;
-    case I_RESIDUAL: p->init_std = std / sqrtf(2.0f * (float)tb->cfg->num_hidden_layers); break;
-    case I_ONE: p->init_value = 1.0f; break;
-    default: p->init_value = 0.0f; break;
+    tb->n++;
+    tb->total += padded;
+    tb->sum += numel;
+}
+
+#define LW(f) offsetof(xf_layer_w, f)
+#define TW(f) offsetof(xf_top_w, f)
+#define NOVIEW SIZE_MAX
+
+typedef struct {
+    table_builder *tb;
+    int counting, t5, ln, bias;
+    size_t layer; /* global layer index, SIZE_MAX for top rows */
+    char prefix[64];
+} emitter;
+
+/* name = prefix + part + suffix */
+static void emit(emitter *e, const char *part, const char *suffix, size_t d0, size_t d1, int init,
+                 size_t field) {
+    char name[256];
+    snprintf(name, sizeof name, "%s%s%s", e->prefix, part, suffix);
+    add_row(e->tb, e->counting, name, d0, d1, init, e->layer, field, 1);
+}
+
+/* A linear layer `part` (.weight [out,in], .bias [out] when biases are on). */
+static void emit_linear(emitter *e, const char *part, size_t out, size_t in, int init, size_t wf,
+                        size_t bf, int with_bias) {
+    emit(e, part, ".weight", out, in, init, wf);
+    if (with_bias) emit(e, part, ".bias", out, 0, I_ZERO, bf);
+}
+
+/* A norm `part` (.weight [C], .bias [C] for LayerNorm). */
+static void emit_norm(emitter *e, const char *part, size_t C, size_t wf, size_t bf) {
+    emit(e, part, ".weight", C, 0, I_ONE, wf);
+    if (e->ln) emit(e, part, ".bias", C, 0, I_ZERO, bf);
+}
+
+/* The rows of layer l (global index), described by info. */
+static void emit_layer(emitter *e, const xf_config *c, size_t l, const xf_layer_info *in) {
+    size_t C = c->hidden_size, D = C / c->num_attention_heads;
+    size_t Q = c->num_attention_heads * D, KV = c->num_key_value_heads * D;
+    int t5 = e->t5, b = e->bias;
+    e->layer = l;
+    if (t5)
+        snprintf(e->prefix, sizeof e->prefix, "%s.block.%zu.", in->stack == XF_ENC ? "encoder" : "decoder",
+                 in->idx);
+    else
+        snprintf(e->prefix, sizeof e->prefix, "model.layers.%zu.", in->idx);
+    char ffn[64], part[128];
+    size_t f = in->cross ? 2 : 1; /* T5 sublayer index of the FFN */
+
+    emit_norm(e, t5 ? "layer.0.layer_norm" : "input_layernorm", C, LW(ln1_w), LW(ln1_b));
+    const char *sa = t5 ? "layer.0.SelfAttention." : "self_attn.";
+    const char *pq = t5 ? "q" : "q_proj", *pk = t5 ? "k" : "k_proj", *pv = t5 ? "v" : "v_proj",
+               *po = t5 ? "o" : "o_proj";
+    snprintf(part, sizeof part, "%s%s", sa, pq);
+    emit_linear(e, part, Q, C, I_QUERY, LW(wq), LW(bq), b);
+    snprintf(part, sizeof part, "%s%s", sa, pk);
+    emit_linear(e, part, KV, C, I_NORMAL, LW(wk), LW(bk), b);
+    snprintf(part, sizeof part, "%s%s", sa, pv);
+    emit_linear(e, part, KV, C, I_NORMAL, LW(wv), LW(bv), b);
+    snprintf(part, sizeof part, "%s%s", sa, po);
+    emit_linear(e, part, C, Q, I_RESIDUAL, LW(wo), LW(bo), b);
+    if (c->position_type == XF_POS_RELATIVE && in->idx == 0) {
+        snprintf(part, sizeof part, "%srelative_attention_bias", sa);
+        emit(e, part, ".weight", c->relative_attention_num_buckets, c->num_attention_heads, I_RELB,
+             LW(relb));
+    }
+    if (in->cross) {
+        emit_norm(e, t5 ? "layer.1.layer_norm" : "cross_attn_layernorm", C, LW(lnx_w), LW(lnx_b));
+        const char *ca = t5 ? "layer.1.EncDecAttention." : "cross_attn.";
+        snprintf(part, sizeof part, "%s%s", ca, pq);
+        emit_linear(e, part, Q, C, I_QUERY, LW(cq), LW(cbq), b);
+        snprintf(part, sizeof part, "%s%s", ca, pk);
+        emit_linear(e, part, KV, C, I_NORMAL, LW(ck), LW(cbk), b);
+        snprintf(part, sizeof part, "%s%s", ca, pv);
+        emit_linear(e, part, KV, C, I_NORMAL, LW(cv), LW(cbv), b);
+        snprintf(part, sizeof part, "%s%s", ca, po);
+        emit_linear(e, part, C, Q, I_RESIDUAL, LW(co), LW(cbo), b);
+    }
+    snprintf(part, sizeof part, "layer.%zu.layer_norm", f);
+    emit_norm(e, t5 ? part : "post_attention_layernorm", C, LW(ln2_w), LW(ln2_b));
+
+    if (!in->moe) {
+        size_t I = in->I;
+        snprintf(ffn, sizeof ffn, t5 ? "layer.%zu.DenseReluDense." : "mlp.", f);
+        if (c->gated_ffn) {
+            snprintf(part, sizeof part, "%s%s", ffn, t5 ? "wi_0" : "gate_proj");
+            emit_linear(e, part, I, C, I_NORMAL, LW(wg), LW(bg), b);
+        }
+        snprintf(part, sizeof part, "%s%s", ffn, t5 ? (c->gated_ffn ? "wi_1" : "wi") : "up_proj");
+        emit_linear(e, part, I, C, I_NORMAL, LW(wu), LW(bu), b);
+        snprintf(part, sizeof part, "%s%s", ffn, t5 ? "wo" : "down_proj");
+        emit_linear(e, part, C, I, I_RESIDUAL, LW(wd), LW(bd), b);
+        return;
+    }
+    /* MoE: router, balancing bias, experts (w1 all, w2 all, w3 all), shared experts */
+    size_t E = c->num_experts, Ie = c->moe_intermediate_size;
+    snprintf(ffn, sizeof ffn, t5 ? "layer.%zu.block_sparse_moe." : "block_sparse_moe.", f);
+    snprintf(part, sizeof part, "%sgate", ffn);
+    emit(e, part, ".weight", E, C, I_NORMAL, LW(wr));
+    if (c->router_type == XF_ROUTER_SIGMOID_TOPK_NORM) {
+        char name[256];
+        snprintf(name, sizeof name, "%s%sgate.e_score_correction_bias", e->prefix, ffn);
+        add_row(e->tb, e->counting, name, E, 0, I_ZERO, l, LW(ebias), 0);
+    }
+    static const char *const wn[3] = {"w1", "w2", "w3"};
+    size_t wf[3] = {LW(ew1), LW(ew2), LW(ew3)};
+    for (int k = 0; k < (c->gated_ffn ? 3 : 2); k++)
+        for (size_t x = 0; x < E; x++) {
+            snprintf(part, sizeof part, "%sexperts.%zu.%s", ffn, x, wn[k]);
+            emit(e, part, ".weight", k == 1 ? C : Ie, k == 1 ? Ie : C, k == 1 ? I_RESIDUAL : I_NORMAL,
+                 x == 0 ? wf[k] : NOVIEW);
+        }
+    if (in->I) {
+        size_t I = in->I;
+        snprintf(ffn, sizeof ffn, t5 ? "layer.%zu.mlp.shared_experts." : "mlp.shared_experts.", f);
+        if (c->gated_ffn) {
+            snprintf(part, sizeof part, "%sgate_proj", ffn);
+            emit(e, part, ".weight", I, C, I_NORMAL, LW(wg));
+        }
+        snprintf(part, sizeof part, "%sup_proj", ffn);
+        emit(e, part, ".weight", I, C, I_NORMAL, LW(wu));
+        snprintf(part, sizeof part, "%sdown_proj", ffn);
+        emit(e, part, ".weight", C, I, I_RESIDUAL, LW(wd));
     }
 }
 
-xf_status xf_params_build(const xf_config *cfg, xf_param_info **table, size_t *n, size_t *nparams) {
+void xf_params_layers(const xf_config *c, xf_layer_info *info) {
+    size_t Le = xf_config_encoder_layers(c), Ld = xf_config_decoder_layers(c), m = 0;
+    for (size_t l = 0; l < Le + Ld; l++) {
+        xf_layer_info *in = &info[l];
+        memset(in, 0, sizeof *in);
+        in->stack = l < Le ? XF_ENC : XF_DEC;
+        in->idx = l < Le ? l : l - Le;
+        in->cross = in->stack == XF_DEC && c->arch == XF_ARCH_ENCODER_DECODER;
+        in->moe = xf_config_layer_is_moe(c, in->idx);
+        in->I = in->moe ? c->num_shared_experts * c->moe_intermediate_size : c->intermediate_size;
+        if (in->moe) in->moe_i = m++;
+    }
+}
+
+/* Emit the stack `st` (embedding rows, layers, final norm). */
+static void emit_stack(emitter *e, const xf_config *c, int st, size_t l0, size_t nl,
+                       const xf_layer_info *info) {
+    size_t C = c->hidden_size;
+    int t5 = e->t5;
+    const char *sn = st == XF_ENC ? "encoder" : "decoder";
+    e->layer = SIZE_MAX;
+    if (t5) snprintf(e->prefix, sizeof e->prefix, "%s.", sn);
+    else snprintf(e->prefix, sizeof e->prefix, "model.");
+    if (c->position_type == XF_POS_LEARNED)
+        emit(e, "embed_positions", ".weight", c->max_position_embeddings + c->position_offset, C, I_NORMAL,
+             TW(wpe[st]));
+    if (!t5 && c->type_vocab_size)
+        emit(e, "token_type_embeddings", ".weight", c->type_vocab_size, C, I_NORMAL, TW(wtt));
+    if (c->embed_layernorm) emit_norm(e, "embed_layernorm", C, TW(embn_w[st]), TW(embn_b[st]));
+    for (size_t l = l0; l < l0 + nl; l++) emit_layer(e, c, l, &info[l]);
+    e->layer = SIZE_MAX;
+    if (t5) snprintf(e->prefix, sizeof e->prefix, "%s.", sn);
+    else snprintf(e->prefix, sizeof e->prefix, "model.");
+    if (c->norm_placement == XF_NORM_PRE)
+        emit_norm(e, t5 ? "final_layer_norm" : "norm", C, TW(lnf_w[st]), TW(lnf_b[st]));
+}
+
+static void build(table_builder *tb, const xf_config *c, int counting) {
+    size_t Le = xf_config_encoder_layers(c), Ld = xf_config_decoder_layers(c);
+    size_t C = c->hidden_size, V = c->vocab_size;
+    if (Le + Ld > 4096) {
+        tb->overflow = 1;
+        return;
+    }
+    xf_layer_info info[4096];
+    xf_params_layers(c, info);
+    emitter e = {.tb = tb, .counting = counting, .t5 = c->arch == XF_ARCH_ENCODER_DECODER,
+                 .ln = c->norm_type == XF_NORM_LAYERNORM, .bias = c->use_bias, .layer = SIZE_MAX};
+    snprintf(e.prefix, sizeof e.prefix, "%s", e.t5 ? "" : "model.");
+    emit(&e, e.t5 ? "shared" : "embed_tokens", ".weight", V, C, I_EMBED, TW(wte));
+    if (Le) emit_stack(&e, c, XF_ENC, 0, Le, info);
+    if (Ld) emit_stack(&e, c, XF_DEC, Le, Ld, info);
+    e.layer = SIZE_MAX;
+    e.prefix[0] = '\0';
+    if (c->mlm_transform) {
+        emit(&e, "mlm_head.dense", ".weight", C, C, I_NORMAL, TW(mlm_w));
+        emit(&e, "mlm_head.dense", ".bias", C, 0, I_ZERO, TW(mlm_b));
+        emit_norm(&e, "mlm_head.norm", C, TW(mlmn_w), TW(mlmn_b));
+    }
+    if (!c->tie_word_embeddings) emit(&e, "lm_head", ".weight", V, C, I_EMBED, TW(head));
+    if (c->lm_head_bias) emit(&e, "lm_head", ".bias", V, 0, I_ZERO, TW(head_b));
+}
+
+size_t xf_params_count(const xf_config *cfg, char *largest, size_t cap) {
+    static const char *const what[4] = {
+        "vocab_size x hidden_size (token embeddings and any untied lm_head)",
+        "max_position_embeddings x hidden_size (learned position embeddings)",
+        "num_hidden_layers x hidden_size^2 (attention weights)",
+        "num_hidden_layers x hidden_size x intermediate_size (FFN and expert weights)"};
     table_builder tb = {.cfg = cfg};
-    char name[96];
-    for (size_t i = 0; i < sizeof TOP_ROWS_PRE / sizeof TOP_ROWS_PRE[0]; i++)
-        if (present(cfg, TOP_ROWS_PRE[i].when))
-            add_row(&tb, TOP_ROWS_PRE[i].name, TOP_ROWS_PRE[i].d0, TOP_ROWS_PRE[i].d1, TOP_ROWS_PRE[i].init);
-    for (size_t l = 0; l < cfg->num_hidden_layers; l++)
-        for (size_t i = 0; i < sizeof LAYER_ROWS / sizeof LAYER_ROWS[0]; i++) {
-            if (!present(cfg, LAYER_ROWS[i].when)) continue;
-            snprintf(name, sizeof name, "model.layers.%zu.%s", l, LAYER_ROWS[i].suffix);
-            add_row(&tb, name, LAYER_ROWS[i].d0, LAYER_ROWS[i].d1, LAYER_ROWS[i].init);
-        }
-    for (size_t i = 0; i < sizeof TOP_ROWS_POST / sizeof TOP_ROWS_POST[0]; i++)
-        if (present(cfg, TOP_ROWS_POST[i].when))
-            add_row(&tb, TOP_ROWS_POST[i].name, TOP_ROWS_POST[i].d0, TOP_ROWS_POST[i].d1, TOP_ROWS_POST[i].init);
-    if (tb.fail) {
+    build(&tb, cfg, 1);
+    int best = 0;
+    for (int i = 1; i < 4; i++)
+        if (tb.part[i] > tb.part[best]) best = i;
+    if (tb.overflow) { /* name the size that broke it: the first part whose product overflows */
+        size_t t;
+        size_t V = cfg->vocab_size, C = cfg->hidden_size, L = cfg->num_hidden_layers;
+        if (mul_ov(V, C, &t)) best = 0;
+        else if (mul_ov(cfg->max_position_embeddings, C, &t)) best = 1;
+        else if (mul_ov(C, C, &t) || mul_ov(t, L, &t)) best = 2;
+        else best = 3;
+    }
+    if (largest && cap) snprintf(largest, cap, "%s", what[best]);
+    return tb.overflow ? 0 : tb.sum;
+}
+
+xf_status xf_params_build(const xf_config *cfg, xf_param_info **table, xf_param_slot **slots,
+                          size_t *n, size_t *nparams) {
+    table_builder tb = {.cfg = cfg};
+    build(&tb, cfg, 0);
+    if (tb.fail || tb.overflow) {
         free(tb.rows);
-        return xf_fail(XF_ERR_OOM, "out of memory building the parameter table");
+        free(tb.slots);
+        return tb.overflow ? xf_fail(XF_ERR_ARG, "the parameter count overflows")
+                           : xf_fail(XF_ERR_OOM, "out of memory building the parameter table");
     }
     *table = tb.rows;
+    *slots = tb.slots;
     *n = tb.n;
     *nparams = tb.total;
     return XF_OK;
 }
 
 void xf_params_views(const xf_model *m, float *base, xf_top_w *top, xf_layer_w *layers) {
-    const xf_config *cfg = &m->cfg;
     memset(top, 0, sizeof *top);
-    memset(layers, 0, cfg->num_hidden_layers * sizeof *layers);
-    size_t r = 0;
-    for (size_t i = 0; i < sizeof TOP_ROWS_PRE / sizeof TOP_ROWS_PRE[0]; i++)
-        if (present(cfg, TOP_ROWS_PRE[i].when))
-            *(float **)((char *)top + TOP_ROWS_PRE[i].field) = base + m->table[r++].offset;
-    for (size_t l = 0; l < cfg->num_hidden_layers; l++)
-        for (size_t i = 0; i < sizeof LAYER_ROWS / sizeof LAYER_ROWS[0]; i++)
-            if (present(cfg, LAYER_ROWS[i].when))
-                *(float **)((char *)&layers[l] + LAYER_ROWS[i].field) = base + m->table[r++].offset;
-    for (size_t i = 0; i < sizeof TOP_ROWS_POST / sizeof TOP_ROWS_POST[0]; i++)
-        if (present(cfg, TOP_ROWS_POST[i].when))
-            *(float **)((char *)top + TOP_ROWS_POST[i].field) = base + m->table[r++].offset;
+    memset(layers, 0, m->L * sizeof *layers);
+    for (size_t i = 0; i < m->ntensors; i++) {
+        const xf_param_slot *s = &m->slots[i];
+        if (s->field == NOVIEW) continue;
+        char *dst = s->top ? (char *)top : (char *)&layers[s->layer];
+        *(float **)(void *)(dst + s->field) = base + m->table[i].offset;
+    }
     if (!top->head) top->head = top->wte; /* tied: the head is the embedding */
 }

@@ -3,7 +3,8 @@
  *
  *   θ ← θ − lr·λ·θ                 (only tensors with ndim >= 2)
  *   m ← β1·m + (1−β1)·g ;  v ← β2·v + (1−β2)·g²
- *   θ ← θ − lr·(m/(1−β1^t)) / (sqrt(v/(1−β2^t)) + eps)                        */
+ *   θ ← θ − lr·(m/(1−β1^t)) / (sqrt(v/(1−β2^t)) + eps)
+ * Tensors marked not trainable in the parameter table are left alone. */
 #include <math.h>
 
 #include "model/model_internal.h"
@@ -25,6 +26,7 @@ void xf_adamw_step(xf_model *model, float *m, float *v, size_t t, float lr,
     float *p = model->params, *g = model->grads;
     for (size_t i = 0; i < model->ntensors; i++) {
         const xf_param_info *info = &model->table[i];
+        if (!info->trainable) continue; /* a buffer (the MoE balancing bias) */
         const float decay = info->decay ? lr * o->weight_decay : 0.0f;
         const size_t off = info->offset, n = info->numel;
 #pragma omp parallel for schedule(static)

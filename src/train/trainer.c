@@ -17,6 +17,7 @@
 #include "io/file.h"
 #include "model/model_internal.h"
 #include "xfmr/data.h"
+#include "xfmr/objective.h"
 #include "xfmr/safetensors.h"
 #include "xfmr/tokenizer.h"
 #include "xfmr/train.h"
@@ -41,7 +42,11 @@ void xf_train_opts_default(xf_train_opts *o) {
     o->val_fraction = 0.1;
     o->seed = 1337;
     o->threads = 0;
+    o->objective = -1;
 }
+
+/* Steps an expert must stay under 1% or over 50% of the tokens before a warning. */
+#define COLLAPSE_STEPS 100
 
 /* Everything one training run holds. */
 typedef struct {
@@ -53,6 +58,15 @@ typedef struct {
     size_t step;    /* optimizer steps done */
     int32_t *inputs, *targets; /* [B*T] */
     FILE *log;
+    /* objectives other than plain causal LM on a token stream */
+    int stream_clm;            /* 1: the classic path (xf_dataset windows) */
+    xf_objective_opts oo;
+    xf_pairs *pairs;           /* input<TAB>target data, or NULL */
+    xf_batch_buf bb;
+    size_t T, S;               /* main-stack tokens per row, encoder tokens per row */
+    /* MoE */
+    size_t *streak;            /* [nmoe * E] steps in a row outside [1%, 50%] */
+    char warning[256];
 } run_state;
 
 static void run_free(run_state *r) {
@@ -63,6 +77,12 @@ static void run_free(run_state *r) {
     free(r->v);
     free(r->inputs);
     free(r->targets);
+    free(r->bb.lengths);
+    free(r->bb.prefix_len);
+    free(r->bb.src);
+    free(r->bb.src_lengths);
+    free(r->streak);
+    xf_pairs_free(r->pairs);
     if (r->log) fclose(r->log);
 }
 
@@ -111,10 +131,13 @@ static xf_status save_state(const run_state *r, const xf_train_opts *o, const ch
     snprintf(opts, sizeof opts,
              "{\"steps\":%zu,\"decay_steps\":%zu,\"batch\":%zu,\"seq\":%zu,\"accum\":%zu,"
              "\"warmup\":%zu,\"lr\":%.9g,\"min_lr\":%.9g,\"weight_decay\":%.9g,\"beta1\":%.9g,"
-             "\"beta2\":%.9g,\"eps\":%.9g,\"grad_clip\":%.9g,\"val_fraction\":%.17g,\"seed\":%llu}",
+             "\"beta2\":%.9g,\"eps\":%.9g,\"grad_clip\":%.9g,\"val_fraction\":%.17g,\"seed\":%llu,"
+             "\"objective\":%d,\"target_seq\":%zu,\"noise_density\":%.9g,\"mean_span\":%.9g,"
+             "\"mlm_probability\":%.9g,\"ul2_weights\":[%.9g,%.9g,%.9g]}",
              o->steps, o->decay_steps, o->batch, o->seq, o->accum, o->warmup, o->lr, o->min_lr,
              o->weight_decay, o->beta1, o->beta2, o->eps, o->grad_clip, o->val_fraction,
-             (unsigned long long)o->seed);
+             (unsigned long long)o->seed, o->objective, o->target_seq, o->noise_density, o->mean_span,
+             o->mlm_probability, o->ul2_weights[0], o->ul2_weights[1], o->ul2_weights[2]);
     s = xf_st_writer_add(w, "optimizer.exp_avg", XF_DT_F32, 1, &np, r->m);
     if (!s) s = xf_st_writer_add(w, "optimizer.exp_avg_sq", XF_DT_F32, 1, &np, r->v);
     if (!s) s = xf_st_writer_add(w, "step", XF_DT_I64, 1, &one, &step);
@@ -162,12 +185,16 @@ xf_status xf_train_load_opts(const char *dir, xf_train_opts *o) {
     int n = sscanf(js,
                    "{\"steps\":%zu,\"decay_steps\":%zu,\"batch\":%zu,\"seq\":%zu,\"accum\":%zu,"
                    "\"warmup\":%zu,\"lr\":%g,\"min_lr\":%g,\"weight_decay\":%g,\"beta1\":%g,"
-                   "\"beta2\":%g,\"eps\":%g,\"grad_clip\":%g,\"val_fraction\":%lg,\"seed\":%llu}",
+                   "\"beta2\":%g,\"eps\":%g,\"grad_clip\":%g,\"val_fraction\":%lg,\"seed\":%llu,"
+                   "\"objective\":%d,\"target_seq\":%zu,\"noise_density\":%g,\"mean_span\":%g,"
+                   "\"mlm_probability\":%g,\"ul2_weights\":[%g,%g,%g]}",
                    &o->steps, &o->decay_steps, &o->batch, &o->seq, &o->accum, &o->warmup, &o->lr,
                    &o->min_lr, &o->weight_decay, &o->beta1, &o->beta2, &o->eps, &o->grad_clip,
-                   &o->val_fraction, &seed);
+                   &o->val_fraction, &seed, &o->objective, &o->target_seq, &o->noise_density,
+                   &o->mean_span, &o->mlm_probability, &o->ul2_weights[0], &o->ul2_weights[1],
+                   &o->ul2_weights[2]);
     xf_st_close(f);
-    if (n != 15) return xf_fail(XF_ERR_FORMAT, "%s: malformed train_opts metadata", path);
+    if (n != 23) return xf_fail(XF_ERR_FORMAT, "%s: malformed train_opts metadata", path);
     o->seed = seed;
     return XF_OK;
 }
@@ -187,20 +214,116 @@ static xf_status check_opts(const xf_train_opts *o, const xf_config *cfg) {
     return XF_OK;
 }
 
-/* Validation loss: mean over eval_batches deterministic windows. */
+/* One batch of the run's objective into r->bb (training: from r->rng; validation
+ * batch `index`: from an RNG seeded by the index, so every evaluation sees the same). */
+static xf_status next_batch(run_state *r, const xf_train_opts *o, int val, size_t index, xf_batch *b) {
+    xf_rng vr;
+    xf_rng *rng = &r->rng;
+    if (val) {
+        xf_rng_seed(&vr, o->seed * 0x9E3779B97F4A7C15ull + 0xE7A1u + index);
+        rng = &vr;
+    }
+    xf_status s;
+    if (r->stream_clm) {
+        if (val) xf_dataset_val_batch(r->data, index, o->batch, o->seq, r->bb.ids, r->bb.targets);
+        else xf_dataset_train_batch(r->data, rng, o->batch, o->seq, r->bb.ids, r->bb.targets);
+        s = XF_OK;
+    } else if (r->pairs) {
+        s = xf_pairs_batch(&r->oo, r->pairs, val, index, rng, &r->bb);
+    } else {
+        s = xf_objective_batch(&r->oo, r->data, val, rng, &r->bb);
+    }
+    if (s) return s;
+    memset(b, 0, sizeof *b);
+    b->B = o->batch;
+    b->T = r->T;
+    b->ids = r->bb.ids;
+    b->targets = r->bb.targets;
+    if (!r->stream_clm) {
+        b->lengths = r->bb.lengths;
+        b->prefix_len = r->oo.arch == XF_ARCH_PREFIX_LM ? r->bb.prefix_len : NULL;
+        if (r->oo.arch == XF_ARCH_ENCODER_DECODER) {
+            b->S = r->S;
+            b->src = r->bb.src;
+            b->src_lengths = r->bb.src_lengths;
+        }
+    }
+    return XF_OK;
+}
+
+static int have_val(const run_state *r) {
+    return r->pairs ? xf_pairs_val_count(r->pairs) > 0 : xf_dataset_val_len(r->data) > 0;
+}
+
+/* Validation loss: mean over eval_batches deterministic batches. */
 static float evaluate(run_state *r, const xf_train_opts *o) {
     double sum = 0;
     size_t n = 0;
     for (size_t i = 0; i < o->eval_batches; i++) {
         float loss = 0;
         size_t valid = 0;
-        xf_dataset_val_batch(r->data, i, o->batch, o->seq, r->inputs, r->targets);
-        if (xf_model_forward(r->model, r->inputs, r->targets, o->batch, o->seq, &loss, &valid))
-            return NAN;
+        xf_batch b;
+        if (next_batch(r, o, 1, i, &b) || xf_model_forward_batch(r->model, &b, &loss, &valid)) return NAN;
         sum += loss;
         n++;
     }
     return n ? (float)(sum / (double)n) : NAN;
+}
+
+/* Choose the objective and the data path, and size the batch buffers. */
+static xf_status setup_objective(run_state *r, const xf_train_paths *p, const xf_train_opts *o,
+                                 const xf_config *cfg) {
+    xf_objective obj = o->objective < 0 ? xf_objective_default(cfg->arch) : (xf_objective)o->objective;
+    xf_status s;
+    size_t n = strlen(p->data);
+    int tsv = n > 4 && strcmp(p->data + n - 4, ".tsv") == 0;
+    if (!tsv && (s = xf_objective_check(obj, cfg->arch))) return s;
+    /* pairs need no sentinels or mask token: only pad, eos and the start token */
+    if ((s = xf_objective_opts_init(&r->oo, tsv ? XF_OBJ_CLM : obj, cfg, r->tok))) return s;
+    r->oo.arch = cfg->arch;
+    if (o->noise_density > 0) r->oo.noise_density = o->noise_density;
+    if (o->mean_span > 0) r->oo.mean_span = o->mean_span;
+    if (o->mlm_probability > 0) r->oo.mlm_probability = o->mlm_probability;
+    if (o->ul2_weights[0] > 0 || o->ul2_weights[1] > 0 || o->ul2_weights[2] > 0)
+        memcpy(r->oo.ul2_weights, o->ul2_weights, sizeof r->oo.ul2_weights);
+    int encdec = cfg->arch == XF_ARCH_ENCODER_DECODER;
+    r->stream_clm = !tsv && obj == XF_OBJ_CLM && !encdec;
+    r->T = o->seq;
+    r->S = 0;
+    if (encdec) {
+        r->S = o->seq;
+        r->T = o->target_seq;
+        if (!r->T) {
+            size_t raw = 0, tg = 0;
+            if (obj == XF_OBJ_SPAN && !tsv) xf_span_lengths(o->seq, r->oo.noise_density, r->oo.mean_span, &raw, &tg);
+            r->T = tg ? tg : o->seq;
+        }
+        if (r->T > cfg->max_position_embeddings)
+            return xf_fail(XF_ERR_ARG, "--target-seq %zu exceeds the model's max_position_embeddings %zu", r->T,
+                           cfg->max_position_embeddings);
+    }
+    if (tsv) {
+        if ((s = xf_pairs_open(&r->pairs, p->data, r->tok))) return s;
+        if ((s = xf_pairs_split(r->pairs, o->val_fraction))) return s;
+    } else {
+        if ((s = xf_dataset_open(&r->data, p->data, r->tok))) return s;
+        if ((s = xf_dataset_split(r->data, o->val_fraction, o->seq))) return s;
+    }
+    size_t B = o->batch;
+    r->bb.B = B;
+    r->bb.T = r->T;
+    r->bb.S = r->S;
+    r->inputs = malloc(B * r->T * sizeof(int32_t));
+    r->targets = malloc(B * r->T * sizeof(int32_t));
+    r->bb.lengths = malloc(B * sizeof(int32_t));
+    r->bb.prefix_len = malloc(B * sizeof(int32_t));
+    r->bb.src = malloc(B * (r->S ? r->S : 1) * sizeof(int32_t));
+    r->bb.src_lengths = malloc(B * sizeof(int32_t));
+    if (!r->inputs || !r->targets || !r->bb.lengths || !r->bb.prefix_len || !r->bb.src || !r->bb.src_lengths)
+        return xf_fail(XF_ERR_OOM, "out of memory for the batch buffers");
+    r->bb.ids = r->inputs;
+    r->bb.targets = r->targets;
+    return XF_OK;
 }
 
 static xf_status open_run(run_state *r, const xf_train_paths *p, const xf_train_opts *o) {
@@ -248,17 +371,16 @@ static xf_status open_run(run_state *r, const xf_train_paths *p, const xf_train_
         return xf_fail(XF_ERR_SHAPE, "tokenizer %s has %zu ids but the model's vocab_size is %zu",
                        xf_tokenizer_name(r->tok), xf_tokenizer_vocab_size(r->tok), cfg.vocab_size);
     if (!p->data) return xf_fail(XF_ERR_ARG, "--data is required");
-    if ((s = xf_dataset_open(&r->data, p->data, r->tok))) return s;
-    if ((s = xf_dataset_split(r->data, o->val_fraction, o->seq))) return s;
+    if ((s = setup_objective(r, p, o, &cfg))) return s;
     /* the activations first: they check batch x seq and say how much they need */
-    if ((s = xf_model_reserve(r->model, o->batch, o->seq, 1))) return s;
-    size_t np = r->model->nparams, N = o->batch * o->seq;
+    if ((s = xf_model_reserve_ex(r->model, o->batch, r->T, r->S, 1))) return s;
+    size_t np = r->model->nparams;
     r->m = calloc(np, sizeof(float));
     r->v = calloc(np, sizeof(float));
-    r->inputs = malloc(N * sizeof(int32_t));
-    r->targets = malloc(N * sizeof(int32_t));
-    if (!r->m || !r->v || !r->inputs || !r->targets)
-        return xf_fail(XF_ERR_OOM, "out of memory for the optimizer state and batch buffers");
+    size_t nmoe = xf_model_num_moe_layers(r->model);
+    r->streak = calloc(nmoe * cfg.num_experts + 1, sizeof(size_t));
+    if (!r->m || !r->v || !r->streak)
+        return xf_fail(XF_ERR_OOM, "out of memory for the optimizer state");
     if (p->resume) {
         if ((s = load_state(r, p->out))) return s;
     } else {
@@ -274,29 +396,70 @@ static xf_status open_run(run_state *r, const xf_train_paths *p, const xf_train_
     return XF_OK;
 }
 
+/* Append this step's MoE statistics to the open JSONL line, per MoE layer:
+ * tokens per expert, dropped fraction, mean router entropy, aux and z loss.
+ * Returns a warning when an expert has held under 1% or over 50% of the
+ * assignments for COLLAPSE_STEPS steps in a row (once per streak). */
+static const char *log_moe(run_state *r) {
+    const char *warn = NULL;
+    size_t nm = xf_model_num_moe_layers(r->model);
+    fprintf(r->log, ",\"moe\":[");
+    for (size_t i = 0; i < nm; i++) {
+        xf_moe_stats st;
+        xf_model_moe_stats(r->model, i, &st);
+        double kept = 0;
+        for (size_t e = 0; e < st.E; e++) kept += st.tokens[e];
+        fprintf(r->log, "%s{\"stack\":\"%s\",\"layer\":%zu,\"tokens\":[", i ? "," : "",
+                st.stack ? "decoder" : "encoder", st.layer);
+        for (size_t e = 0; e < st.E; e++) {
+            fprintf(r->log, "%s%.0f", e ? "," : "", st.tokens[e]);
+            double f = kept > 0 ? st.tokens[e] / kept : 0;
+            size_t *k = &r->streak[i * st.E + e];
+            *k = (f < 0.01 || f > 0.5) ? *k + 1 : 0;
+            if (*k == COLLAPSE_STEPS && !warn) {
+                snprintf(r->warning, sizeof r->warning,
+                         "expert %zu of %s layer %zu has had %.1f%% of the tokens for %d steps in a row "
+                         "(collapsing; consider a larger router_aux_loss_coef)",
+                         e, st.stack ? "decoder" : "encoder", st.layer, 100 * f, COLLAPSE_STEPS);
+                warn = r->warning;
+            }
+        }
+        double fw = st.forwards ? (double)st.forwards : 1, ts = st.tokens_seen ? (double)st.tokens_seen : 1;
+        fprintf(r->log, "],\"dropped\":%.6g,\"entropy\":%.6g,\"aux\":%.6g,\"z\":%.6g}",
+                st.assigned > 0 ? st.dropped / st.assigned : 0.0, st.entropy / ts, st.aux / fw, st.z / fw);
+    }
+    fprintf(r->log, "]");
+    return warn;
+}
+
 xf_status xf_train(const xf_train_paths *p, const xf_train_opts *o, xf_train_cb cb, void *ctx) {
     run_state r;
     memset(&r, 0, sizeof r);
     xf_set_threads(o->threads);
     xf_status s = open_run(&r, p, o);
     if (s) goto done;
-    size_t B = o->batch, T = o->seq, tokens_per_step = B * T * o->accum;
+    size_t B = o->batch, tokens_per_step = B * (r.T + r.S) * o->accum;
     double total_ms = 0;
     size_t timed = 0;
     while (r.step < o->steps) {
         double t0 = xf_now_ms();
         xf_model_zero_grad(r.model);
-        float loss = 0;
+        xf_model_moe_reset_stats(r.model);
+        xf_model_set_noise_seed(r.model, o->seed + r.step);
+        float loss = 0, aux = 0;
         for (size_t micro = 0; micro < o->accum; micro++) {
             float l = 0;
-            xf_dataset_train_batch(r.data, &r.rng, B, T, r.inputs, r.targets);
-            if ((s = xf_model_forward(r.model, r.inputs, r.targets, B, T, &l, NULL))) goto done;
+            xf_batch b;
+            if ((s = next_batch(&r, o, 0, 0, &b))) goto done;
+            if ((s = xf_model_forward_batch(r.model, &b, &l, NULL))) goto done;
             if ((s = xf_model_backward(r.model, 1.0f / (float)o->accum))) goto done;
             loss += l / (float)o->accum;
+            aux += xf_model_aux_loss(r.model) / (float)o->accum;
         }
         float norm = xf_clip_grad_norm(r.model, o->grad_clip);
         float lr = xf_lr_at(o, r.step);
         xf_adamw_step(r.model, r.m, r.v, r.step + 1, lr, o);
+        xf_model_moe_update_bias(r.model);
         r.step++;
         double ms = xf_now_ms() - t0;
         total_ms += ms;
@@ -305,19 +468,23 @@ xf_status xf_train(const xf_train_paths *p, const xf_train_opts *o, xf_train_cb 
             s = xf_fail(XF_ERR_ARG, "loss became %f at step %zu: lower --lr", loss, r.step);
             goto done;
         }
-        xf_train_event ev = {.step = r.step, .steps = o->steps, .loss = loss, .lr = lr,
+        xf_train_event ev = {.step = r.step, .steps = o->steps, .loss = loss, .lr = lr, .aux_loss = aux,
                              .grad_norm = norm, .ms = ms,
                              .tokens_per_s = tokens_per_step / (ms / 1e3),
                              .eta_s = (total_ms / timed) * (double)(o->steps - r.step) / 1e3};
         fprintf(r.log,
                 "{\"step\":%zu,\"loss\":%.6f,\"lr\":%.6g,\"grad_norm\":%.6f,\"tokens_per_s\":%.1f,"
-                "\"ms\":%.2f}\n",
+                "\"ms\":%.2f",
                 r.step, loss, lr, norm, ev.tokens_per_s, ms);
+        if (xf_model_num_moe_layers(r.model)) {
+            fprintf(r.log, ",\"aux_loss\":%.6g", aux);
+            ev.warning = log_moe(&r);
+        }
+        fprintf(r.log, "}\n");
         fflush(r.log);
         int stop = cb && cb(&ev, ctx);
         int last = r.step == o->steps;
-        if (o->eval_every && o->eval_batches && xf_dataset_val_len(r.data) &&
-            (r.step % o->eval_every == 0 || last)) {
+        if (o->eval_every && o->eval_batches && have_val(&r) && (r.step % o->eval_every == 0 || last)) {
             xf_train_event ee = {.is_eval = 1, .step = r.step, .steps = o->steps};
             ee.val_loss = evaluate(&r, o);
             fprintf(r.log, "{\"step\":%zu,\"val_loss\":%.6f}\n", r.step, ee.val_loss);

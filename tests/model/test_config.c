@@ -53,7 +53,7 @@ TEST(test_presets) {
         CHECK_OK(xf_config_load(&l, names[n])); /* presets work wherever a config file does */
         CHECK(cfg_eq(&c, &l));
     }
-    CHECK(n == 3);
+    CHECK(n == 12);
 
     xf_config c;
     CHECK_OK(xf_config_preset(&c, "gpt2-tiny"));
@@ -275,10 +275,25 @@ static const bad_case k_bad[] = {
     {{{"hidden_size", "65536"}, {"num_hidden_layers", "1024"}, {"intermediate_size", "4"}}, "num_hidden_layers",
      XF_ERR_ARG},
     {{{"hidden_size", "65536"}, {"max_position_embeddings", "1048576"}}, "max_position_embeddings", XF_ERR_ARG},
-    /* unsupported architectures: parsed, then refused */
-    {{{"arch", "\"encoder\""}}, "arch", XF_ERR_UNSUPPORTED},
-    {{{"arch", "\"prefix_lm\""}}, "arch", XF_ERR_UNSUPPORTED},
-    {{{"arch", "\"encoder_decoder\""}}, "arch", XF_ERR_UNSUPPORTED},
+    /* fields of other families that make no sense for this one */
+    {{{"arch", "\"decoder\""}, {"num_decoder_layers", "2"}}, "num_decoder_layers", XF_ERR_ARG},
+    {{{"arch", "\"encoder_decoder\""}, {"type_vocab_size", "2"}}, "type_vocab_size", XF_ERR_ARG},
+    {{{"arch", "\"encoder_decoder\""}, {"mlm_transform", "true"}}, "mlm_transform", XF_ERR_ARG},
+    {{{"position_type", "\"rope\""}, {"position_offset", "2"}}, "position_offset", XF_ERR_ARG},
+    {{{"position_type", "\"relative\""}, {"relative_attention_num_buckets", "7"}}, "relative_attention_num_buckets", XF_ERR_ARG},
+    {{{"position_type", "\"relative\""}, {"relative_attention_max_distance", "8"}}, "relative_attention_max_distance", XF_ERR_ARG},
+    {{{"decoder_start_token_id", "384"}}, "decoder_start_token_id", XF_ERR_ARG},
+    {{{"decoder_start_token_id", "-2"}}, "decoder_start_token_id", XF_ERR_FORMAT},
+    {{{"scale_attn_logits", "1"}}, "scale_attn_logits", XF_ERR_FORMAT},
+    /* MoE */
+    {{{"num_experts", "4"}, {"num_experts_per_tok", "5"}}, "num_experts_per_tok", XF_ERR_ARG},
+    {{{"num_experts", "4"}, {"num_experts_per_tok", "0"}}, "num_experts_per_tok", XF_ERR_ARG},
+    {{{"num_experts", "4"}, {"num_experts_per_tok", "1"}, {"router_type", "\"top2\""}}, "router_type", XF_ERR_FORMAT},
+    {{{"num_experts", "4"}, {"num_experts_per_tok", "1"}, {"capacity_factor", "-1"}}, "capacity_factor", XF_ERR_ARG},
+    {{{"num_experts", "4"}, {"num_experts_per_tok", "1"}, {"router_jitter", "1.5"}}, "router_jitter", XF_ERR_ARG},
+    {{{"num_experts", "4"}, {"num_experts_per_tok", "1"}, {"moe_layer_freq", "0"}}, "moe_layer_freq", XF_ERR_ARG},
+    {{{"num_experts", "2000"}}, "num_experts", XF_ERR_FORMAT},
+    {{{"num_experts", "4"}, {"num_experts_per_tok", "1"}, {"num_shared_experts", "65"}}, "num_shared_experts", XF_ERR_FORMAT},
     /* informational keys still have a type */
     {{{"model_type", "3"}}, "model_type", XF_ERR_FORMAT},
     {{{"architectures", "\"x\""}}, "architectures", XF_ERR_FORMAT},
@@ -346,9 +361,16 @@ TEST(test_bad_json) {
 TEST(test_validate_struct) {
     xf_config c;
     xf_config_preset(&c, "gpt2-tiny");
-    c.arch = XF_ARCH_ENCODER;
-    CHECK(xf_config_validate(&c, "s") == XF_ERR_UNSUPPORTED);
+    c.arch = (xf_arch)9;
+    CHECK(xf_config_validate(&c, "s") == XF_ERR_ARG);
     CHECK(strstr(xf_last_error(), "arch") != NULL);
+    xf_config_preset(&c, "t5-tiny");
+    c.router_type = (xf_router_type)5;
+    c.num_experts = 4;
+    c.num_experts_per_tok = 2;
+    c.moe_intermediate_size = 8;
+    CHECK(xf_config_validate(&c, "s") == XF_ERR_ARG);
+    CHECK(strstr(xf_last_error(), "router_type") != NULL);
 
     xf_config_preset(&c, "gpt2-tiny");
     c.hidden_act = (xf_act)17;
