@@ -69,12 +69,14 @@ void xf_adamw_step(xf_model *model, float *m, float *v, size_t t, float lr,
 float xf_clip_grad_norm(xf_model *model, float clip);
 
 /* Benchmark: train `steps` steps on synthetic tokens with the given shape;
- * writes median step ms, tokens/s and achieved GFLOP/s. */
+ * writes median step ms, tokens/s and achieved GFLOP/s. An encoder-decoder
+ * reads `seq` source tokens and predicts `target_seq` (0: seq) target tokens,
+ * and tokens/s counts both. */
 typedef struct {
     double step_ms, tokens_per_s, gflops;
     size_t params;
 } xf_bench_result;
-xf_status xf_bench_train(const char *model_spec, size_t batch, size_t seq, size_t steps,
+xf_status xf_bench_train(const char *model_spec, size_t batch, size_t seq, size_t target_seq, size_t steps,
                          int threads, xf_bench_result *r);
 
 #endif

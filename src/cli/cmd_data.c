@@ -1,5 +1,8 @@
-/* xfmr prepare (text -> token file) and xfmr corpus (the built-in stories).
- * Each prints a one-line JSON summary on stdout; progress and previews go to stderr. */
+/* xfmr prepare (text -> token file, and the objective preview) and xfmr corpus
+ * (the built-in stories). Each prints a one-line JSON summary on stdout;
+ * progress and previews go to stderr (the objective preview without --out,
+ * which writes nothing else, goes to stdout). */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,17 +11,31 @@
 #include "cli/cli.h"
 #include "core/clock.h"
 #include "core/parallel.h"
+#include "core/rng.h"
 #include "io/file.h"
+#include "xfmr/config.h"
 #include "xfmr/data.h"
+#include "xfmr/objective.h"
 #include "xfmr/tokenizer.h"
 
 static const char *PREPARE_HELP =
     "usage: xfmr prepare --data IN.txt --out OUT.bin [--tokenizer SPEC] [--preview N]\n"
-    "  --data FILE        UTF-8 text to encode\n"
+    "       xfmr prepare --data FILE --objective OBJ --arch ARCH|--model SPEC [--preview N]\n"
+    "  --data FILE        UTF-8 text to encode (with --objective and no --out: text or a token file)\n"
     "  --out FILE         token file to write (atomically; see docs/data.md)\n"
     "  --tokenizer SPEC   byte (default), a tokenizer file or a checkpoint directory\n"
-    "  --preview N        print the first N windows of 64 tokens, decoded, on stderr\n"
+    "  --preview N        print the first N windows of 64 tokens, decoded, on stderr;\n"
+    "                     with --objective: N examples as the model sees them (default 3)\n"
     "  --threads N        encoding threads (default: all cores)\n"
+    "Objective preview (docs/objectives.md):\n"
+    "  --objective OBJ    clm, prefix, span, mlm or ul2\n"
+    "  --arch ARCH        decoder, encoder, prefix_lm or encoder_decoder (or --model)\n"
+    "  --model SPEC       a preset, config file or checkpoint directory giving the arch\n"
+    "  --seq N            sequence length; the source length for encoder_decoder (128)\n"
+    "  --target-seq N     encoder_decoder target length (default --seq)\n"
+    "  --seed S           which examples are drawn (1)\n"
+    "  Sentinels print as <extra_id_k>, the mask token as <mask>, UL2's mode tokens\n"
+    "  as [R] [S] [X]; a prefix LM's prefix and target are split by ' || '.\n"
     "Large text is encoded in parallel, cut only at newline boundaries that give\n"
     "the same ids as encoding the text whole. Prints one JSON line:\n"
     "  {\"tokens\":N,\"bytes\":B,\"vocab_size\":V,\"tokenizer\":\"name\",\"out\":\"OUT.bin\"}\n";
@@ -78,6 +95,218 @@ static int preview(const xf_tokenizer *tok, const int32_t *ids, size_t n, long n
     return 0;
 }
 
+/* ---- objective preview ------------------------------------------------------- */
+
+typedef struct {
+    const xf_tokenizer *tok;
+    const xf_objective_opts *o;
+    FILE *f;
+} viewer;
+
+/* Bytes with newlines, tabs and other control bytes escaped: one line per field. */
+static void put_escaped(FILE *f, const char *s, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '\n')
+            fputs("\\n", f);
+        else if (c == '\t')
+            fputs("\\t", f);
+        else if (c == '\r')
+            fputs("\\r", f);
+        else if (c < 0x20 || c == 0x7f)
+            fprintf(f, "\\x%02x", c);
+        else
+            fputc(c, f);
+    }
+}
+
+/* How a special id prints (into buf, cap bytes), or NULL for an ordinary token:
+ * UL2's mode tokens [R] [S] [X], <mask>, <extra_id_k>, and the tokenizer's
+ * spelling of BOS/EOS/PAD/UNK. */
+static const char *special_name(const viewer *v, int32_t id, char *buf, size_t cap) {
+    const xf_objective_opts *o = v->o;
+    static const char *const modes[3] = {"[R]", "[S]", "[X]"};
+    if (o->kind == XF_OBJ_UL2)
+        for (int m = 0; m < 3; m++)
+            if (o->mode[m] == id) return modes[m];
+    if (id == o->mask) return "<mask>";
+    for (size_t k = 0; k < o->n_all_sentinels && k < XF_OBJ_MAX_SENTINELS; k++)
+        if (o->sentinel_ids[k] == id) {
+            snprintf(buf, cap, "<extra_id_%zu>", k);
+            return buf;
+        }
+    for (int i = 0; i < XF_TOK_SPECIAL_COUNT; i++)
+        if (o->special[i] == id) {
+            size_t len = 0;
+            const char *str = xf_tokenizer_id_to_str(v->tok, id, &len);
+            if (!str || len == 0 || len >= cap) return "<special>";
+            memcpy(buf, str, len);
+            buf[len] = '\0';
+            return buf;
+        }
+    return NULL;
+}
+
+/* ids[0..n) as text: runs of ordinary tokens decoded together, specials by name. */
+static int show(const viewer *v, const int32_t *ids, size_t n) {
+    size_t start = 0;
+    for (size_t i = 0; i <= n; i++) {
+        char buf[64];
+        const char *name = i < n ? special_name(v, ids[i], buf, sizeof buf) : NULL;
+        if (i < n && !name) continue;
+        if (i > start) {
+            char *text;
+            size_t len;
+            if (xf_tokenizer_decode(v->tok, ids + start, i - start, &text, &len)) return xf_cli_fail();
+            put_escaped(v->f, text, len);
+            free(text);
+        }
+        if (name) fputs(name, v->f);
+        start = i + 1;
+    }
+    return 0;
+}
+
+/* Example r of a decoder or prefix_lm batch: the sequence, split at the prefix. */
+static int show_lm(const viewer *v, const xf_batch_buf *b, size_t r, int32_t *seq) {
+    size_t T = b->T, n = (size_t)b->lengths[r], P = (size_t)b->prefix_len[r];
+    if (n > T || P > n + 1) return xf_cli_error(1, "prepare: malformed example %zu", r);
+    memcpy(seq, b->ids + r * T, n * sizeof *seq);
+    if (n) seq[n] = b->targets[r * T + n - 1];
+    size_t m = n ? n + 1 : 0, loss = 0;
+    for (size_t i = 0; i < n; i++) loss += b->targets[r * T + i] != -1;
+    fprintf(v->f, "sequence: ");
+    if (P == 0) {
+        if (show(v, seq, m)) return 1;
+    } else {
+        if (show(v, seq, P)) return 1;
+        fputs(" || ", v->f);
+        if (show(v, seq + P, m - P)) return 1;
+    }
+    fprintf(v->f, "\nloss on:  %zu tokens%s\n", loss,
+            P ? " (those after ' || ')" : " (every token after the first)");
+    return 0;
+}
+
+/* Example r of an encoder_decoder batch. */
+static int show_seq2seq(const viewer *v, const xf_batch_buf *b, size_t r) {
+    size_t T = b->T, S = b->S, ns = (size_t)b->src_lengths[r], nt = (size_t)b->lengths[r];
+    if (ns > S || nt > T) return xf_cli_error(1, "prepare: malformed example %zu", r);
+    fputs("source:   ", v->f);
+    if (show(v, b->src + r * S, ns)) return 1;
+    fputs("\ndecoder:  ", v->f);
+    if (show(v, b->ids + r * T, nt)) return 1;
+    fputs("\ntarget:   ", v->f);
+    if (show(v, b->targets + r * T, nt)) return 1;
+    fputc('\n', v->f);
+    return 0;
+}
+
+/* Example r of an encoder (mlm) batch: the corrupted input and what is predicted. */
+static int show_mlm(const viewer *v, const xf_batch_buf *b, size_t r) {
+    size_t T = b->T;
+    const int32_t *ids = b->ids + r * T, *tg = b->targets + r * T;
+    fputs("input:    ", v->f);
+    if (show(v, ids, T)) return 1;
+    fputs("\npredict: ", v->f);
+    for (size_t i = 0; i < T; i++) {
+        if (tg[i] == -1) continue;
+        fprintf(v->f, " %zu:'", i);
+        if (show(v, &tg[i], 1)) return 1;
+        fputc('\'', v->f);
+        if (ids[i] == tg[i]) {
+            fputs("(kept)", v->f);
+        } else if (ids[i] != v->o->mask) {
+            fputs("(random '", v->f);
+            if (show(v, &ids[i], 1)) return 1;
+            fputs("')", v->f);
+        }
+    }
+    fputc('\n', v->f);
+    return 0;
+}
+
+/* Draw n examples of objective o from `path` and print them to f. */
+static int objective_preview(const xf_tokenizer *tok, const xf_objective_opts *o, const char *path,
+                             size_t n, size_t seq_len, size_t target_len, uint64_t seed, FILE *f) {
+    int encdec = o->arch == XF_ARCH_ENCODER_DECODER;
+    xf_batch_buf b = {.B = n, .T = encdec ? target_len : seq_len, .S = encdec ? seq_len : 0};
+    xf_dataset *ds = NULL;
+    if (xf_dataset_open(&ds, path, tok)) return xf_cli_fail();
+    int rc = 1;
+    int32_t *seq = malloc((b.T + 1) * sizeof *seq);
+    b.ids = malloc(b.B * b.T * sizeof *b.ids);
+    b.targets = malloc(b.B * b.T * sizeof *b.targets);
+    b.lengths = malloc(b.B * sizeof *b.lengths);
+    b.prefix_len = malloc(b.B * sizeof *b.prefix_len);
+    if (encdec) {
+        b.src = malloc(b.B * b.S * sizeof *b.src);
+        b.src_lengths = malloc(b.B * sizeof *b.src_lengths);
+    }
+    if (!seq || !b.ids || !b.targets || !b.lengths || !b.prefix_len ||
+        (encdec && (!b.src || !b.src_lengths))) {
+        rc = xf_cli_error(1, "prepare: out of memory for %zu examples", n);
+        goto done;
+    }
+    xf_rng rng;
+    xf_rng_seed(&rng, seed);
+    if (xf_objective_batch(o, ds, 0, &rng, &b)) {
+        rc = xf_cli_fail();
+        goto done;
+    }
+    viewer v = {tok, o, f};
+    rc = 0;
+    for (size_t r = 0; r < n && rc == 0; r++) {
+        fprintf(f, "--- example %zu: %s on %s", r, xf_objective_name(o->kind), xf_arch_name(o->arch));
+        if (encdec)
+            fprintf(f, " (source %d, target %d tokens) ---\n", (int)b.src_lengths[r], (int)b.lengths[r]);
+        else if (o->arch == XF_ARCH_ENCODER)
+            fprintf(f, " (%zu tokens) ---\n", b.T);
+        else
+            fprintf(f, " (%d tokens, prefix %d) ---\n", (int)b.lengths[r], (int)b.prefix_len[r]);
+        rc = encdec ? show_seq2seq(&v, &b, r)
+             : o->arch == XF_ARCH_ENCODER ? show_mlm(&v, &b, r)
+                                          : show_lm(&v, &b, r, seq);
+    }
+    fflush(f);
+done:
+    free(seq);
+    free(b.ids);
+    free(b.targets);
+    free(b.lengths);
+    free(b.prefix_len);
+    free(b.src);
+    free(b.src_lengths);
+    xf_dataset_free(ds);
+    return rc;
+}
+
+/* The objective's options from --objective and --arch or --model. */
+static int objective_setup(const char *name, const char *arch, const char *model,
+                           const xf_tokenizer *tok, xf_objective_opts *o) {
+    xf_objective kind;
+    if (xf_objective_parse(name, &kind)) return xf_cli_fail();
+    if ((arch != NULL) == (model != NULL))
+        return xf_cli_error(2, "prepare: --objective needs exactly one of --arch ARCH or --model SPEC");
+    xf_config cfg;
+    xf_config_defaults(&cfg);
+    if (model) {
+        if (xf_config_load(&cfg, model)) return xf_cli_fail();
+    } else {
+        int a = 0;
+        while (a < XF_ARCH_COUNT && strcmp(arch, xf_arch_name((xf_arch)a)) != 0) a++;
+        if (a == XF_ARCH_COUNT)
+            return xf_cli_error(2, "prepare: unknown --arch '%s' (choose decoder, encoder, "
+                                "prefix_lm or encoder_decoder)", arch);
+        cfg.arch = (xf_arch)a;
+    }
+    if (xf_objective_check(kind, cfg.arch) || xf_objective_opts_init(o, kind, &cfg, tok))
+        return xf_cli_fail();
+    return 0;
+}
+
+#define NOT_GIVEN LONG_MIN /* a numeric flag's default when it is absent */
+
 int xf_cmd_prepare(int argc, char **argv) {
     xf_args a;
     xf_args_init(&a, argc, argv);
@@ -88,21 +317,52 @@ int xf_cmd_prepare(int argc, char **argv) {
     const char *in = xf_args_str(&a, "data", NULL);
     const char *out = xf_args_str(&a, "out", NULL);
     const char *spec = xf_args_str(&a, "tokenizer", "byte");
-    long n_preview = xf_args_long(&a, "preview", 0);
+    long n_preview = xf_args_long(&a, "preview", NOT_GIVEN);
     long threads = xf_args_long(&a, "threads", 0);
+    /* objective preview */
+    const char *objective = xf_args_str(&a, "objective", NULL);
+    const char *arch = xf_args_str(&a, "arch", NULL);
+    const char *model = xf_args_str(&a, "model", NULL);
+    long seq = xf_args_long(&a, "seq", NOT_GIVEN);
+    long target_seq = xf_args_long(&a, "target-seq", NOT_GIVEN);
+    long seed = xf_args_long(&a, "seed", NOT_GIVEN);
     if (xf_args_finish(&a)) return 2;
-    if (!in || !out)
+    if (!objective && (arch || model || seq != NOT_GIVEN || target_seq != NOT_GIVEN ||
+                       seed != NOT_GIVEN))
+        return xf_cli_error(2, "prepare: --arch, --model, --seq, --target-seq and --seed go with "
+                            "--objective (see xfmr prepare --help)");
+    if (!in || (!out && !objective))
         return xf_cli_error(2, "prepare: --data IN and --out OUT are required (see xfmr prepare --help)");
-    if (n_preview < 0 || threads < 0)
+    if ((n_preview != NOT_GIVEN && n_preview < 0) || threads < 0)
         return xf_cli_error(2, "prepare: --preview and --threads must be >= 0");
+    if (objective) {
+        if (n_preview == NOT_GIVEN) n_preview = 3;
+        if (seq == NOT_GIVEN) seq = 128;
+        if (target_seq == NOT_GIVEN) target_seq = seq;
+        if (seed == NOT_GIVEN) seed = 1;
+        if (n_preview < 1 || n_preview > 10000 || seq < 1 || seq > (1L << 20) || target_seq < 1 ||
+            target_seq > (1L << 20) || seed < 0)
+            return xf_cli_error(2, "prepare: --preview must be in [1, 10000], --seq and --target-seq "
+                                "in [1, 2^20], --seed >= 0");
+    }
+    if (n_preview == NOT_GIVEN) n_preview = 0;
     if (threads > 0) xf_set_threads((int)threads);
 
     xf_tokenizer *tok = NULL;
     if (xf_tokenizer_load(&tok, spec)) return xf_cli_fail();
+    xf_objective_opts opts;
+    int rc = objective ? objective_setup(objective, arch, model, tok, &opts) : 0;
+    if (rc || (objective && !out)) {
+        if (rc == 0)
+            rc = objective_preview(tok, &opts, in, (size_t)n_preview, (size_t)seq, (size_t)target_seq,
+                                   (uint64_t)seed, stdout);
+        xf_tokenizer_free(tok);
+        return rc;
+    }
     xf_mmap text = {0};
     int32_t *ids = NULL;
     size_t n = 0;
-    int rc = 1;
+    rc = 1;
     if (xf_mmap_open(&text, in)) goto fail;
     if (text.len == 0) {
         rc = xf_cli_error(1, "%s: empty file, nothing to prepare", in);
@@ -133,7 +393,11 @@ int xf_cmd_prepare(int argc, char **argv) {
     json_str(stdout, out);
     fputs("}\n", stdout);
     fflush(stdout);
-    rc = n_preview ? preview(tok, ids, n, n_preview) : 0;
+    if (objective)
+        rc = objective_preview(tok, &opts, out, (size_t)n_preview, (size_t)seq, (size_t)target_seq,
+                               (uint64_t)seed, stderr);
+    else
+        rc = n_preview ? preview(tok, ids, n, n_preview) : 0;
     goto done;
 fail:
     rc = xf_cli_fail();

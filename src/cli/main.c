@@ -18,6 +18,7 @@ static const struct {
     {"corpus", xf_cmd_corpus, "write the built-in procedurally generated corpus"},
     {"tokenizer", xf_cmd_tokenizer, "train, encode and decode with tokenizers"},
     {"plot", xf_cmd_plot, "draw training curves from log.jsonl files as SVG"},
+    {"masks", xf_cmd_masks, "draw the attention mask of each family (terminal grid, --svg)"},
 };
 
 static void usage(FILE *f) {

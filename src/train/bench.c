@@ -1,9 +1,10 @@
 /* Training benchmark on synthetic tokens: the same step as xf_train (forward,
  * backward, clip, AdamW) timed per step; reports the median.
  *
- * FLOPs per step (for gflops): 6 per matmul weight per token (forward 2,
- * backward 4), counting the LM head, plus attention's 4·T·C per token per
- * layer forward (QKᵀ and AV), times 3 for forward + backward. */
+ * FLOPs per step (for gflops): 6 per matmul weight per token it sees (forward
+ * 2, backward 4), counting the LM head and only the active experts, plus
+ * attention's 4·Tk·C per query token per layer forward (QKᵀ and AV), times 3
+ * for forward + backward. An encoder-decoder counts source and target tokens. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,27 +19,42 @@ static int cmp_double(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-xf_status xf_bench_train(const char *model_spec, size_t batch, size_t seq, size_t steps,
+/* Tokens a weight sees per step: encoder weights and cross-attention k/v read
+ * the source (Ns tokens), the rest the main stack (Nm); an expert sees K/E of them. */
+static double weight_tokens(const xf_model *m, const char *name, double Ns, double Nm) {
+    double n = (!strncmp(name, "encoder.", 8) || strstr(name, "EncDecAttention.k.") ||
+                strstr(name, "EncDecAttention.v."))
+                   ? Ns
+                   : Nm;
+    if (strstr(name, ".experts.")) n *= (double)m->moe.K / (double)m->moe.E;
+    return n;
+}
+
+xf_status xf_bench_train(const char *model_spec, size_t batch, size_t seq, size_t target_seq, size_t steps,
                          int threads, xf_bench_result *res) {
     xf_config cfg;
     xf_model *m = NULL;
     float *mom = NULL, *vel = NULL;
-    int32_t *in = NULL, *tg = NULL;
+    int32_t *in = NULL, *tg = NULL, *src = NULL;
     double *times = NULL;
     xf_status s = xf_config_load(&cfg, model_spec);
     if (s) return s;
     if (steps == 0) return xf_fail(XF_ERR_ARG, "--steps must be positive");
+    int encdec = cfg.arch == XF_ARCH_ENCODER_DECODER;
+    /* an encoder-decoder reads seq source tokens and writes target_seq (default seq) */
+    size_t S = encdec ? seq : 0, T = encdec && target_seq ? target_seq : seq;
     xf_set_threads(threads);
     if ((s = xf_model_create(&m, &cfg))) return s;
-    if ((s = xf_model_reserve(m, batch, seq, 1))) goto done;
+    if ((s = xf_model_reserve_ex(m, batch, T, S, 1))) goto done;
     xf_model_init_weights(m, 1);
-    size_t N = batch * seq;
+    size_t N = batch * T, NS = batch * S;
     mom = calloc(m->nparams, sizeof(float));
     vel = calloc(m->nparams, sizeof(float));
     in = malloc(N * sizeof(int32_t));
     tg = malloc(N * sizeof(int32_t));
+    src = malloc((NS ? NS : 1) * sizeof(int32_t));
     times = malloc(steps * sizeof(double));
-    if (!mom || !vel || !in || !tg || !times) {
+    if (!mom || !vel || !in || !tg || !src || !times) {
         s = xf_fail(XF_ERR_OOM, "out of memory");
         goto done;
     }
@@ -46,35 +62,43 @@ xf_status xf_bench_train(const char *model_spec, size_t batch, size_t seq, size_
     xf_rng_seed(&rng, 7);
     xf_train_opts o;
     xf_train_opts_default(&o);
+    xf_batch b = {.B = batch, .T = T, .ids = in, .targets = tg, .S = S, .src = encdec ? src : NULL};
     /* one untimed warm-up step, then the timed ones */
     for (size_t it = 0; it <= steps; it++) {
         for (size_t i = 0; i < N; i++) {
             in[i] = (int32_t)xf_rng_below(&rng, cfg.vocab_size);
             tg[i] = (int32_t)xf_rng_below(&rng, cfg.vocab_size);
         }
+        for (size_t i = 0; i < NS; i++) src[i] = (int32_t)xf_rng_below(&rng, cfg.vocab_size);
         double t0 = xf_now_ms();
         xf_model_zero_grad(m);
         float loss;
-        if ((s = xf_model_forward(m, in, tg, batch, seq, &loss, NULL))) goto done;
+        if ((s = xf_model_forward_batch(m, &b, &loss, NULL))) goto done;
         if ((s = xf_model_backward(m, 1.0f))) goto done;
         xf_clip_grad_norm(m, 1.0f);
         xf_adamw_step(m, mom, vel, it + 1, 1e-4f, &o);
+        xf_model_moe_update_bias(m);
         if (it) times[it - 1] = xf_now_ms() - t0;
     }
     qsort(times, steps, sizeof *times, cmp_double);
     double med = steps % 2 ? times[steps / 2] : 0.5 * (times[steps / 2 - 1] + times[steps / 2]);
-    double mat = 0;
+    /* 6 flops per weight per token it sees (2 forward, 4 backward), embeddings excluded */
+    double flops = 0;
     for (size_t i = 0; i < m->ntensors; i++) {
         const xf_param_info *p = &m->table[i];
-        if (p->ndim == 2 && strcmp(p->name, "model.embed_tokens.weight") &&
-            strcmp(p->name, "model.embed_positions.weight"))
-            mat += (double)p->numel;
+        if (p->ndim != 2 || strstr(p->name, "embed_tokens") || strstr(p->name, "embed_positions") ||
+            !strcmp(p->name, "shared.weight") || strstr(p->name, "relative_attention_bias") ||
+            strstr(p->name, "token_type"))
+            continue;
+        flops += 6.0 * (double)p->numel * weight_tokens(m, p->name, (double)NS, (double)N);
     }
-    if (cfg.tie_word_embeddings) mat += (double)cfg.vocab_size * cfg.hidden_size;
-    double flops = 6.0 * mat * (double)N +
-                   3.0 * 4.0 * (double)cfg.num_hidden_layers * (double)N * (double)seq * cfg.hidden_size;
+    if (cfg.tie_word_embeddings) flops += 6.0 * (double)cfg.vocab_size * cfg.hidden_size * (double)N;
+    /* attention: QKᵀ and AV, 4·Tk·C per query token per layer forward, x3 with backward */
+    double C = (double)cfg.hidden_size;
+    flops += 12.0 * C * ((double)m->Lenc * (double)(encdec ? NS : N) * (double)(encdec ? S : T) +
+                         (double)m->Ldec * (double)N * ((double)T + (encdec ? (double)S : 0.0)));
     res->step_ms = med;
-    res->tokens_per_s = (double)N / (med / 1e3);
+    res->tokens_per_s = (double)(N + NS) / (med / 1e3);
     res->gflops = flops / (med / 1e3) / 1e9;
     res->params = xf_model_num_params(m);
 done:
@@ -82,6 +106,7 @@ done:
     free(vel);
     free(in);
     free(tg);
+    free(src);
     free(times);
     xf_model_free(m);
     return s;
