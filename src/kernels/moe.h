@@ -58,7 +58,8 @@ typedef struct {
 
 /* Carve, forward and backward take the same dims, except that a forward may
  * turn jitter off (jitter = 0, evaluation) on an act carved with jitter > 0.
- * Index limits: N*K < 2^31 (int32 slot and token ids); BLAS dimensions < INT_MAX. */
+ * The caller checks 1 <= K <= E, N*K < 2^31 (int32 slot and token ids) and the
+ * BLAS dimensions < INT_MAX. */
 
 /* Saved forward state for one MoE layer and N tokens, carved from one float
  * block of xf_moe_act_floats(N, d) floats by xf_moe_carve (int32 arrays share
@@ -84,7 +85,8 @@ typedef struct {
     int32_t *start;       /* [E+1] first slot of each expert; start[E] = kept total */
     int32_t *slot_tok;    /* [A] token of each slot, grouped by expert, token order inside */
     int32_t *slot_k;      /* [A] rank of each slot's assignment */
-    int32_t *slot_of;     /* [N,K] slot of each assignment (the inverse of slot_tok, slot_k); -1 where dropped */
+    int32_t *slot_of;     /* [N,K] slot of each assignment (the inverse of slot_tok, slot_k);
+                           * -1 where dropped */
     float *xs;            /* [A,C] gathered expert inputs */
     float *h1, *h3, *hh;  /* [A,I] W1 out, W3 out (gated only, else unused), activation out */
     float *ys;            /* [A,C] expert outputs before weighting */
@@ -115,7 +117,8 @@ void xf_moe_forward(float *out, xf_moe_act *a, xf_moe_out *res, const float *x, 
                     const float *bias, const float *w1, const float *w2, const float *w3, size_t N,
                     const xf_moe_dims *d, uint64_t jitter_seed);
 
-/* Backward of the last forward with this act. dout [N,C] = dL/dy. aux_w, z_w
+/* Backward of the last forward with this act (its N, choice, drops and, if it
+ * jittered, its noise; dims as in that forward). dout [N,C] = dL/dy. aux_w, z_w
  * are the weights of aux and z in L (coefficient * loss scale).
  * dx [N,C] += (experts' and router's input gradients); dwr, dw1, dw2, dw3 +=.
  * dw3 NULL when plain. scratch: xf_moe_scratch_floats(N, d) floats. */
