@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# Encoder-decoder training benchmark: xfmr bench-t5 against torch.nn.Transformer of
+# the same shape (bench/bench_torch_t5.py).
+#
+# usage: bash bench/run_t5.sh [BUILD]     (BUILD defaults to build)
+# env:   STEPS (default 6), BATCH (8), SEQ (256 source tokens), TARGET_SEQ (128),
+#        THREADS (2), PYTHON (/usr/bin/python3; Debian's python3-torch)
+#
+# Runs   BUILD/xfmr bench train --model bench-t5 --batch B --seq S --target-seq T
+#                               --steps N --threads THREADS
+# and    bench/bench_torch_t5.py with 1 thread and with THREADS threads, keeps PyTorch's
+# better run (higher tokens/s), prints one summary line and then one JSON line:
+#   {"bench":"train_t5", ..., "xfmr":{...}, "pytorch":{...}, "ratio":xfmr_tok_s/pytorch_tok_s}
+# tokens/s counts source + target tokens on both sides.
+# Exit status: 0 when the xfmr run produced a result (PyTorch missing only nulls the
+# ratio), 1 otherwise.
+set -u
+here="$(cd "$(dirname "$0")" && pwd)"
+BUILD="${1:-${BUILD:-build}}"
+STEPS="${STEPS:-6}"
+BATCH="${BATCH:-8}"
+SEQ="${SEQ:-256}"
+TARGET_SEQ="${TARGET_SEQ:-128}"
+MODEL=bench-t5
+THREADS="${THREADS:-2}"
+PY="${PYTHON:-/usr/bin/python3}"
+
+tmp="$(mktemp -d)"
+trap 'rm -rf "$tmp"' EXIT
+
+# last line of a file that looks like a JSON object
+json_line() { grep -E '^[[:space:]]*\{' "$1" | tail -n 1; }
+
+xf_rc=0
+if [ -x "$BUILD/xfmr" ]; then
+    echo "bench: xfmr ($BUILD/xfmr bench train --model $MODEL --batch $BATCH --seq $SEQ --target-seq $TARGET_SEQ --steps $STEPS --threads $THREADS)" >&2
+    "$BUILD/xfmr" bench train --model "$MODEL" --batch "$BATCH" --seq "$SEQ" \
+        --target-seq "$TARGET_SEQ" --steps "$STEPS" --threads "$THREADS" \
+        >"$tmp/xf.out" 2>"$tmp/xf.err"
+    xf_rc=$?
+    if [ $xf_rc -ne 0 ] || [ -z "$(json_line "$tmp/xf.out")" ]; then
+        echo "bench: xfmr failed (exit $xf_rc):" >&2
+        tail -n 20 "$tmp/xf.err" "$tmp/xf.out" >&2
+        [ $xf_rc -eq 0 ] && xf_rc=1
+    else
+        json_line "$tmp/xf.out" >"$tmp/xf.json"
+    fi
+else
+    echo "bench: $BUILD/xfmr not found (run make first)" >&2
+    xf_rc=1
+fi
+
+if ! "$PY" -c 'import torch' 2>/dev/null; then
+    echo "bench: SKIP pytorch: torch not importable by $PY (install python3-torch)" >&2
+else
+    for t in $(printf '%s\n' 1 "$THREADS" | sort -un); do
+        echo "bench: pytorch nn.Transformer --threads $t" >&2
+        if "$PY" "$here/bench_torch_t5.py" --batch "$BATCH" --seq "$SEQ" \
+            --target-seq "$TARGET_SEQ" --steps "$STEPS" --threads "$t" \
+            >"$tmp/pt$t.out" 2>"$tmp/pt$t.err"; then
+            json_line "$tmp/pt$t.out" >>"$tmp/pt.json"
+        else
+            echo "bench: pytorch --threads $t failed:" >&2
+            tail -n 20 "$tmp/pt$t.err" >&2
+        fi
+    done
+fi
+
+# Summarise with whatever python is there (json only; torch not needed).
+SUMPY="$PY"; command -v "$SUMPY" >/dev/null 2>&1 || SUMPY=python3
+XF_JSON="$tmp/xf.json" PT_JSON="$tmp/pt.json" MODEL="$MODEL" BATCH="$BATCH" SEQ="$SEQ" \
+TARGET_SEQ="$TARGET_SEQ" STEPS="$STEPS" THREADS="$THREADS" "$SUMPY" - <<'EOF'
+import json, os
+
+def read(path):
+    out = []
+    if os.path.isfile(path):
+        for line in open(path):
+            line = line.strip()
+            if line:
+                try:
+                    out.append(json.loads(line))
+                except ValueError:
+                    pass
+    return out
+
+xf = read(os.environ["XF_JSON"])
+xf = xf[-1] if xf else None
+pts = [p for p in read(os.environ["PT_JSON"]) if "tokens_per_s" in p]
+pt = max(pts, key=lambda p: p["tokens_per_s"]) if pts else None
+ratio = None
+if xf and pt and xf.get("tokens_per_s") and pt["tokens_per_s"]:
+    ratio = round(xf["tokens_per_s"] / pt["tokens_per_s"], 3)
+
+def f(x, k):
+    return "n/a" if not x or x.get(k) is None else x[k]
+
+print(f"bench train {os.environ['MODEL']} B={os.environ['BATCH']} S={os.environ['SEQ']} "
+      f"T={os.environ['TARGET_SEQ']} steps={os.environ['STEPS']}: xfmr {f(xf, 'tokens_per_s')} tok/s "
+      f"({f(xf, 'step_ms')} ms/step, {os.environ['THREADS']} threads) | pytorch nn.Transformer "
+      f"{f(pt, 'tokens_per_s')} tok/s ({f(pt, 'step_ms')} ms/step, {f(pt, 'threads')} threads; "
+      f"runs: {', '.join(str(p['threads']) + 't ' + str(p['tokens_per_s']) for p in pts) or 'none'})"
+      f" | xfmr/pytorch = {ratio if ratio is not None else 'n/a'}")
+print(json.dumps({"bench": "train_t5", "model": os.environ["MODEL"],
+                  "batch": int(os.environ["BATCH"]), "seq": int(os.environ["SEQ"]),
+                  "target_seq": int(os.environ["TARGET_SEQ"]),
+                  "steps": int(os.environ["STEPS"]), "xfmr": xf, "pytorch": pt,
+                  "pytorch_runs": pts, "ratio": ratio}))
+EOF
+exit $xf_rc
