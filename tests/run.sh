@@ -3,7 +3,7 @@
 #  - C test binaries under $BUILD/tests/ (each prints PASS/FAIL/SKIP lines)
 #  - shell tests tests/cli/test_*.sh (given the build dir)
 #  - the tokenizer reference comparisons (tests/tokenizer/run.sh)
-#  - PyTorch parity (tests/ref/parity.py) when /usr/bin/python3 has torch
+#  - PyTorch parity (tests/ref/parity.py, tests/ref/parity_families.py) when /usr/bin/python3 has torch
 set -u
 BUILD=${BUILD:-build}
 cd "$(dirname "$0")/.."
@@ -33,6 +33,7 @@ done
 [ -f tests/tokenizer/run.sh ] && run tests/tokenizer/run.sh bash tests/tokenizer/run.sh "$BUILD"
 if /usr/bin/python3 -c 'import torch' 2>/dev/null; then
     run tests/ref/parity.py /usr/bin/python3 tests/ref/parity.py --build "$BUILD"
+    run tests/ref/parity_families.py /usr/bin/python3 tests/ref/parity_families.py --build "$BUILD"
 else
     echo "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"
     echo "SKIPPED: PyTorch parity (/usr/bin/python3 cannot import torch; make deps)"
