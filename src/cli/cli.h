@@ -11,6 +11,7 @@
 int xf_cmd_train(int argc, char **argv);
 int xf_cmd_generate(int argc, char **argv);
 int xf_cmd_score(int argc, char **argv);
+int xf_cmd_fill(int argc, char **argv);
 int xf_cmd_info(int argc, char **argv);
 int xf_cmd_bench(int argc, char **argv);
 int xf_cmd_prepare(int argc, char **argv);
@@ -18,6 +19,7 @@ int xf_cmd_corpus(int argc, char **argv);
 int xf_cmd_tokenizer(int argc, char **argv);
 int xf_cmd_plot(int argc, char **argv);
 int xf_cmd_masks(int argc, char **argv);
+int xf_cmd_routes(int argc, char **argv);
 
 /* ---- args.c: a tiny flag parser -------------------------------------------
  * Flags are "--name value" or "--name=value"; booleans are "--name".

@@ -1,4 +1,6 @@
-/* xfmr generate and xfmr score: inference from a checkpoint directory. */
+/* xfmr generate and xfmr score: inference from a checkpoint directory, for
+ * every family (decoder, prefix_lm, encoder_decoder; score also encoder). */
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,15 +20,20 @@
 typedef struct {
     const xf_tokenizer *tok;
     int32_t prev;
-    size_t made; /* tokens generated */
+    size_t made;   /* tokens generated */
+    int print_ids; /* print ids ("12 7 9") instead of text */
 } stream;
 
 static int print_token(int32_t id, void *ctx) {
     stream *s = ctx;
-    char buf[256];
-    size_t len = 0;
-    if (xf_tokenizer_piece(s->tok, s->prev, id, buf, sizeof buf, &len) == XF_OK)
-        fwrite(buf, 1, len, stdout);
+    if (s->print_ids) {
+        printf(s->made ? " %d" : "%d", (int)id);
+    } else {
+        char buf[XF_TOKENIZER_PIECE_MAX];
+        size_t len = 0;
+        if (xf_tokenizer_piece(s->tok, s->prev, id, buf, sizeof buf, &len) == XF_OK)
+            fwrite(buf, 1, len, stdout);
+    }
     fflush(stdout);
     s->prev = id;
     s->made++;
@@ -45,14 +52,52 @@ static int open_checkpoint(const char *dir, xf_model **m, xf_tokenizer **tok) {
     return 0;
 }
 
+/* Encode text; with add_eos, append the tokenizer's EOS when it has one (an
+ * encoder's source ends with EOS, as T5 and BART inputs do). */
+static int encode_text(const xf_tokenizer *tok, const char *text, size_t len, int add_eos, int32_t **ids,
+                       size_t *n) {
+    if (xf_tokenizer_encode(tok, text, len, ids, n)) return xf_cli_fail();
+    int32_t eos = xf_tokenizer_special(tok, XF_TOK_EOS);
+    if (add_eos && eos >= 0) {
+        int32_t *g = realloc(*ids, (*n + 1) * sizeof *g);
+        if (!g) return xf_cli_error(1, "out of memory");
+        g[(*n)++] = eos;
+        *ids = g;
+    }
+    return 0;
+}
+
+/* Every id below the model's vocabulary, else a one-line error naming `what`. */
+static int check_vocab(const char *cmd, const char *what, const int32_t *ids, size_t n, size_t V) {
+    for (size_t i = 0; i < n; i++)
+        if (ids[i] < 0 || (size_t)ids[i] >= V)
+            return xf_cli_error(1, "%s: %s token id %d is outside the model's vocabulary [0, %zu)", cmd, what, ids[i],
+                                V);
+    return 0;
+}
+
 int xf_cmd_generate(int argc, char **argv) {
     xf_args a;
     xf_args_init(&a, argc, argv);
     if (xf_args_flag(&a, "help")) {
         puts("usage: xfmr generate --model DIR [--prompt TEXT] [-n N] [--temperature T] [--top-k K]\n"
-             "                     [--top-p P] [--seed S] [--threads N] [--quiet]\n"
-             "  greedy with --temperature 0; stops at the end-of-text token; past the context\n"
-             "  length the last half of the context is re-encoded and generation goes on.\n"
+             "                     [--top-p P] [--seed S] [--beams K [--length-penalty A]]\n"
+             "                     [--print-ids] [--threads N] [--quiet]\n"
+             "  decoder: continues the prompt (printed first); an empty prompt starts from BOS.\n"
+             "  prefix_lm: the prompt is the bidirectional prefix, the output is causal.\n"
+             "  encoder_decoder: the prompt is the source (the encoder's input, with the\n"
+             "    tokenizer's EOS appended); prints only the decoder's text, which starts from\n"
+             "    decoder_start_token_id (or the tokenizer's pad) and ends at EOS.\n"
+             "  encoder: refused (no decoder); use xfmr fill to predict [MASK] tokens.\n"
+             "  Sampling: greedy with --temperature 0; stops at the end-of-text token; past the\n"
+             "    context length a decoder re-encodes the last half of the context and goes on\n"
+             "    (a prefix_lm's kept half becomes its prefix); an encoder_decoder stops there.\n"
+             "  --beams K (1..64): beam search as Hugging Face's (early_stopping=True), printing\n"
+             "    the best hypothesis; scores are sum log-prob / length^A (length: generated\n"
+             "    tokens, EOS included) with A = --length-penalty (default 1.0; > 0 favours longer\n"
+             "    outputs). Deterministic (ties: lower token id, then lower beam);\n"
+             "    the sampling flags are ignored; stops at the context length. --beams 1 is greedy.\n"
+             "  --print-ids: print the generated token ids instead of text.\n"
              "  --threads 0 (default): one thread below 16M parameters, else all cores.\n"
              "  Prints the speed on stderr unless --quiet.");
         return 0;
@@ -65,9 +110,16 @@ int xf_cmd_generate(int argc, char **argv) {
     long topk = xf_args_long(&a, "top-k", 0);
     long seed = xf_args_long(&a, "seed", 1);
     long threads = xf_args_long(&a, "threads", 0);
+    long beams = xf_args_long(&a, "beams", LONG_MIN); /* LONG_MIN: not given, sample */
+    double lp = xf_args_double(&a, "length-penalty", 1.0);
+    int print_ids = xf_args_flag(&a, "print-ids");
     int quiet = xf_args_flag(&a, "quiet");
     if (xf_args_finish(&a)) return 2;
     if (n < 0 || topk < 0 || seed < 0) return xf_cli_error(2, "generate: -n, --top-k and --seed must be >= 0");
+    if (beams != LONG_MIN && (beams < 1 || beams > 64))
+        return xf_cli_error(2, "generate: --beams must be in [1, 64], got %ld", beams);
+    if (beams == LONG_MIN) beams = 0;
+    if (!isfinite(lp)) return xf_cli_error(2, "generate: --length-penalty must be a finite number");
     so.top_k = (size_t)topk;
     so.seed = (uint64_t)seed;
     xf_model *m = NULL;
@@ -75,16 +127,28 @@ int xf_cmd_generate(int argc, char **argv) {
     xf_sampler *s = NULL;
     int32_t *ids = NULL;
     size_t nids = 0;
+    xf_beam_result br = {0};
     int rc = open_checkpoint(dir, &m, &tok);
     if (rc) return rc;
+    const xf_config *cfg = xf_model_config(m);
+    int encdec = cfg->arch == XF_ARCH_ENCODER_DECODER;
+    rc = 1;
+    if (cfg->arch == XF_ARCH_ENCODER) {
+        xf_cli_error(1, "generate: %s is an encoder (arch encoder) with no decoder to generate with; use "
+                        "xfmr fill --model %s --text \"... [MASK] ...\"", dir, dir);
+        goto out;
+    }
     /* Decoding does little work per kernel call: below ~16M parameters the
      * fork/join of a second thread costs more than it saves (measured: 4,500
      * tok/s on one thread against 3,200 on two for llama-tiny). */
     if (threads <= 0 && xf_model_num_params(m) < ((size_t)16 << 20)) threads = 1;
     xf_set_threads((int)threads);
-    rc = 1;
-    if (xf_tokenizer_encode(tok, prompt, strlen(prompt), &ids, &nids)) goto fail;
+    if (encode_text(tok, prompt, strlen(prompt), encdec, &ids, &nids)) goto out;
     int32_t bos = xf_tokenizer_special(tok, XF_TOK_BOS), eos = xf_tokenizer_special(tok, XF_TOK_EOS);
+    if (nids == 0 && encdec) {
+        xf_cli_error(1, "generate: an encoder-decoder needs a source: give a non-empty --prompt");
+        goto out;
+    }
     if (nids == 0) {
         /* an empty prompt starts from the document separator */
         if (bos < 0) {
@@ -97,21 +161,47 @@ int xf_cmd_generate(int argc, char **argv) {
         ids[0] = bos;
         nids = 1;
     }
-    if (xf_sampler_create(&s, xf_model_config(m)->vocab_size, &so)) goto fail;
-    fwrite(prompt, 1, strlen(prompt), stdout);
-    stream st = {.tok = tok, .prev = ids[nids - 1]};
+    if (check_vocab("generate", "prompt", ids, nids, cfg->vocab_size)) goto out;
+    int32_t start = xf_decoder_start_id(cfg, xf_tokenizer_special(tok, XF_TOK_PAD));
+    /* the decoder's text goes on from the prompt (or from nothing for a seq2seq) */
+    stream st = {.tok = tok, .prev = encdec ? -1 : ids[nids - 1], .print_ids = print_ids};
+    if (!encdec && !print_ids) fwrite(prompt, 1, strlen(prompt), stdout);
     double t0 = xf_now_ms();
-    if (xf_generate(m, ids, nids, (size_t)n, s, eos, print_token, &st)) goto fail;
+    if (beams > 0) {
+        xf_beam_opts bo;
+        xf_beam_opts_init(&bo);
+        bo.beams = (size_t)beams;
+        bo.max_new = (size_t)n;
+        bo.length_penalty = (float)lp;
+        bo.eos_id = eos;
+        bo.start_id = start;
+        if (xf_beam_search(m, ids, nids, &bo, &br)) goto fail;
+        if (br.n)
+            for (size_t i = 0; i < br.hyps[0].n; i++) print_token(br.hyps[0].ids[i], &st);
+    } else {
+        if (xf_sampler_create(&s, cfg->vocab_size, &so)) goto fail;
+        if (encdec ? xf_generate_seq2seq(m, ids, nids, start, (size_t)n, s, eos, print_token, &st)
+                   : xf_generate(m, ids, nids, (size_t)n, s, eos, print_token, &st))
+            goto fail;
+    }
     double sec = (xf_now_ms() - t0) / 1e3;
     putchar('\n');
-    if (!quiet)
-        fprintf(stderr, "[%zu prompt + %zu generated tokens, %.1f tok/s]\n", nids, st.made,
-                sec > 0 ? (double)st.made / sec : 0.0);
+    fflush(stdout);
+    if (!quiet) {
+        if (beams > 0 && br.n)
+            fprintf(stderr, "[%zu %s + %zu generated tokens, %ld beams, score %.4f (%s), %zu steps, %.1f s]\n",
+                    nids, encdec ? "source" : "prompt", st.made, beams, br.hyps[0].score,
+                    br.hyps[0].finished ? "finished" : "unfinished", br.steps, sec);
+        else
+            fprintf(stderr, "[%zu %s + %zu generated tokens, %.1f tok/s]\n", nids, encdec ? "source" : "prompt",
+                    st.made, sec > 0 ? (double)st.made / sec : 0.0);
+    }
     rc = 0;
     goto out;
 fail:
     rc = xf_cli_fail();
 out:
+    xf_beam_result_free(&br);
     free(ids);
     xf_sampler_free(s);
     xf_tokenizer_free(tok);
@@ -119,14 +209,134 @@ out:
     return rc;
 }
 
+/* ---- score ----------------------------------------------------------------- */
+
+/* Write T rows of V logits to df (if any). */
+static int dump_rows(FILE *df, const char *path, const float *logits, size_t T, size_t V) {
+    if (df && fwrite(logits, sizeof(float) * V, T, df) != T) return xf_cli_error(1, "%s: write failed", path);
+    return 0;
+}
+
+/* Flush the dump before the result is printed, so a full disk is an error. */
+static int finish_dump(FILE *df, const char *path) {
+    if (df && (fflush(df) || ferror(df))) return xf_cli_error(1, "%s: write failed", path);
+    return 0;
+}
+
+static void print_loss(const char *extra, size_t n, double sum, size_t scored) {
+    double loss = scored ? sum / (double)scored : 0.0;
+    printf("{\"tokens\":%zu%s,\"loss\":%.6f,\"ppl\":%.6f}\n", n, extra, loss, exp(loss));
+}
+
+/* decoder and prefix_lm: next-token loss over ids, in windows of the context;
+ * prefix >= 0: one window whose first `prefix` tokens are the prefix
+ * (bidirectional for a prefix_lm, causal for a decoder), the loss over the rest
+ * (targets before prefix-1 ignored). */
+static int score_lm(xf_model *m, const int32_t *ids, size_t n, long prefix, FILE *df, const char *dump) {
+    const xf_config *cfg = xf_model_config(m);
+    size_t P = cfg->max_position_embeddings, V = cfg->vocab_size, W = n < P ? n : P;
+    if (n < 2) return xf_cli_error(1, "score: need at least 2 tokens, got %zu", n);
+    if (prefix >= 0 && (size_t)prefix >= n)
+        return xf_cli_error(1, "score: --prefix-len %ld must be below the number of tokens (%zu)", prefix, n);
+    if (prefix >= 0 && n > P)
+        return xf_cli_error(1, "score: with --prefix-len the %zu tokens must fit the model's %zu positions", n, P);
+    if (xf_model_reserve(m, 1, W, 0)) return xf_cli_fail();
+    int32_t *tg = malloc(W * sizeof *tg);
+    if (!tg) return xf_cli_error(1, "out of memory");
+    int32_t p32 = prefix > 0 ? (int32_t)prefix : 0;
+    double sum = 0;
+    size_t scored = 0;
+    int rc = 0;
+    for (size_t start = 0; start < n && !rc; start += W) {
+        size_t T = n - start < W ? n - start : W;
+        for (size_t t = 0; t < T; t++) {
+            size_t i = start + t; /* position i predicts token i + 1; the prefix's own tokens are not scored */
+            tg[t] = i + 1 < n && (long)i + 1 >= p32 ? ids[i + 1] : XF_IGNORE_INDEX;
+        }
+        xf_batch b = {.B = 1, .T = T, .ids = ids + start, .targets = tg, .prefix_len = prefix >= 0 ? &p32 : NULL};
+        float loss = 0;
+        size_t valid = 0;
+        if (xf_model_forward_batch(m, &b, &loss, &valid)) {
+            rc = xf_cli_fail();
+            break;
+        }
+        sum += (double)loss * (double)valid;
+        scored += valid;
+        rc = dump_rows(df, dump, xf_model_logits(m), T, V);
+    }
+    free(tg);
+    if (rc || (rc = finish_dump(df, dump))) return rc;
+    char extra[64] = "";
+    if (prefix >= 0) snprintf(extra, sizeof extra, ",\"prefix\":%ld,\"scored\":%zu", prefix, scored);
+    print_loss(extra, n, sum, scored);
+    return 0;
+}
+
+/* encoder_decoder: the decoder reads [start, tgt[0..nt-2]] and is scored on tgt. */
+static int score_seq2seq(xf_model *m, const int32_t *src, size_t ns, const int32_t *tgt, size_t nt, int32_t start,
+                         FILE *df, const char *dump) {
+    const xf_config *cfg = xf_model_config(m);
+    size_t P = cfg->max_position_embeddings, V = cfg->vocab_size;
+    if (ns == 0) return xf_cli_error(1, "score: the source is empty");
+    if (nt == 0) return xf_cli_error(1, "score: the target is empty");
+    if (ns > P || nt > P)
+        return xf_cli_error(1, "score: the source (%zu tokens) and the target (%zu) must fit the model's %zu positions",
+                            ns, nt, P);
+    if (xf_model_reserve_ex(m, 1, nt, ns, 0)) return xf_cli_fail();
+    int32_t *in = malloc(nt * sizeof *in);
+    if (!in) return xf_cli_error(1, "out of memory");
+    in[0] = start;
+    memcpy(in + 1, tgt, (nt - 1) * sizeof *in); /* shift right behind the start token */
+    xf_batch b = {.B = 1, .T = nt, .ids = in, .targets = tgt, .S = ns, .src = src};
+    float loss = 0;
+    size_t valid = 0;
+    int rc = xf_model_forward_batch(m, &b, &loss, &valid) ? xf_cli_fail() : 0;
+    free(in);
+    if (!rc) rc = dump_rows(df, dump, xf_model_logits(m), nt, V);
+    if (rc || (rc = finish_dump(df, dump))) return rc;
+    char extra[64];
+    snprintf(extra, sizeof extra, ",\"source_tokens\":%zu", ns);
+    print_loss(extra, nt, (double)loss * (double)valid, valid);
+    return 0;
+}
+
+/* encoder: the masked-LM head's logits at every position (windows of the context). */
+static int score_mlm(xf_model *m, const int32_t *ids, size_t n, FILE *df, const char *dump) {
+    const xf_config *cfg = xf_model_config(m);
+    size_t P = cfg->max_position_embeddings, V = cfg->vocab_size, W = n < P ? n : P;
+    if (n == 0) return xf_cli_error(1, "score: need at least 1 token");
+    if (xf_model_reserve(m, 1, W, 0)) return xf_cli_fail();
+    for (size_t start = 0; start < n; start += W) {
+        size_t T = n - start < W ? n - start : W;
+        xf_batch b = {.B = 1, .T = T, .ids = ids + start};
+        if (xf_model_forward_batch(m, &b, NULL, NULL)) return xf_cli_fail();
+        if (dump_rows(df, dump, xf_model_logits(m), T, V)) return 1;
+    }
+    if (finish_dump(df, dump)) return 1;
+    printf("{\"tokens\":%zu,\"positions\":%zu}\n", n, n);
+    return 0;
+}
+
 int xf_cmd_score(int argc, char **argv) {
     xf_args a;
     xf_args_init(&a, argc, argv);
     if (xf_args_flag(&a, "help")) {
         puts("usage: xfmr score --model DIR (--text S | --file F | --ids \"1 2 3\") [--dump-logits OUT]\n"
-             "  prints {\"tokens\":N,\"loss\":L,\"ppl\":P}; --dump-logits writes float32 [tokens, vocab]\n"
-             "  little-endian, row-major (row t predicts token t+1). Longer inputs are scored in\n"
-             "  windows of the context length.");
+             "                  [--prefix-len P] [--source S | --source-ids \"1 2 3\"] [--threads N]\n"
+             "  --dump-logits writes float32 [rows, vocab], little-endian, row-major.\n"
+             "  decoder, prefix_lm: prints {\"tokens\":N,\"loss\":L,\"ppl\":P}; row t predicts token t+1;\n"
+             "    longer inputs are scored in windows of the context length.\n"
+             "  prefix_lm --prefix-len P: the first P tokens are the bidirectional prefix (0 <= P <\n"
+             "    tokens, one window); the loss covers the rest (rows t >= P-1); adds \"prefix\" and\n"
+             "    \"scored\" (the number of scored tokens). A decoder takes it too: attention stays\n"
+             "    causal and only the loss starts after the prefix (the trainer's prefix objective).\n"
+             "  encoder_decoder: --source TEXT (EOS appended when the tokenizer has one) or\n"
+             "    --source-ids (as given) is the encoder's input; --text/--file/--ids is the\n"
+             "    decoder's target (as given, no EOS added). The decoder reads the target shifted\n"
+             "    right behind decoder_start_token_id (or the tokenizer's pad); one logits row per\n"
+             "    target token; the loss is the target's cross-entropy; adds \"source_tokens\".\n"
+             "  encoder: the masked-LM head's logits at every position; prints\n"
+             "    {\"tokens\":N,\"positions\":N} (no loss; see xfmr fill).");
         return 0;
     }
     const char *dir = xf_args_str(&a, "model", NULL);
@@ -134,70 +344,67 @@ int xf_cmd_score(int argc, char **argv) {
     const char *file = xf_args_str(&a, "file", NULL);
     const char *idstr = xf_args_str(&a, "ids", NULL);
     const char *dump = xf_args_str(&a, "dump-logits", NULL);
+    const char *src_text = xf_args_str(&a, "source", NULL);
+    const char *src_idstr = xf_args_str(&a, "source-ids", NULL);
+    long prefix = xf_args_long(&a, "prefix-len", LONG_MIN);
     long threads = xf_args_long(&a, "threads", 0);
     if (xf_args_finish(&a)) return 2;
     if (!!text + !!file + !!idstr != 1) return xf_cli_error(2, "score: give exactly one of --text, --file, --ids");
+    if (src_text && src_idstr) return xf_cli_error(2, "score: give one of --source and --source-ids, not both");
+    if (prefix != LONG_MIN && prefix < 0) return xf_cli_error(2, "score: --prefix-len must be >= 0, got %ld", prefix);
     xf_set_threads((int)threads);
     xf_model *m = NULL;
     xf_tokenizer *tok = NULL;
-    int32_t *ids = NULL, *tg = NULL;
-    size_t n = 0;
+    int32_t *ids = NULL, *src = NULL;
+    size_t n = 0, ns = 0;
     char *buf = NULL;
     FILE *df = NULL;
     int rc = open_checkpoint(dir, &m, &tok);
     if (rc) return rc;
     rc = 1;
+    const xf_config *cfg = xf_model_config(m);
+    const char *arch = xf_arch_name(cfg->arch);
+    if (prefix != LONG_MIN && cfg->arch != XF_ARCH_PREFIX_LM && cfg->arch != XF_ARCH_DECODER) {
+        xf_cli_error(1, "score: --prefix-len is for prefix_lm (and decoder) models; %s is arch %s", dir, arch);
+        goto out;
+    }
+    if ((src_text || src_idstr) && cfg->arch != XF_ARCH_ENCODER_DECODER) {
+        xf_cli_error(1, "score: --source/--source-ids is for encoder_decoder models; %s is arch %s (no encoder input)",
+                     dir, arch);
+        goto out;
+    }
+    if (!src_text && !src_idstr && cfg->arch == XF_ARCH_ENCODER_DECODER) {
+        xf_cli_error(1, "score: %s is an encoder_decoder: give its input with --source TEXT or --source-ids \"...\"",
+                     dir);
+        goto out;
+    }
     if (idstr) {
         if (xf_cli_parse_ids(idstr, &ids, &n)) goto out;
     } else {
         size_t len = 0;
-        if (file) {
-            if (xf_file_read_all(file, &buf, &len, MAX_TEXT_BYTES)) goto fail;
-        }
-        if (xf_tokenizer_encode(tok, file ? buf : text, file ? len : strlen(text), &ids, &n)) goto fail;
+        if (file && xf_file_read_all(file, &buf, &len, MAX_TEXT_BYTES)) goto fail;
+        if (encode_text(tok, file ? buf : text, file ? len : strlen(text), 0, &ids, &n)) goto out;
     }
-    if (n < 2) {
-        xf_cli_error(1, "score: need at least 2 tokens, got %zu", n);
-        goto out;
-    }
-    const xf_config *cfg = xf_model_config(m);
-    size_t P = cfg->max_position_embeddings, V = cfg->vocab_size, W = n < P ? n : P;
-    for (size_t i = 0; i < n; i++)
-        if (ids[i] < 0 || (size_t)ids[i] >= V) {
-            xf_cli_error(1, "score: token id %d is outside the model's vocabulary [0, %zu)", ids[i], V);
-            goto out;
-        }
-    if (xf_model_reserve(m, 1, W, 0)) goto fail;
-    tg = malloc(W * sizeof *tg);
-    if (!tg) goto fail;
+    if (src_idstr && xf_cli_parse_ids(src_idstr, &src, &ns)) goto out;
+    if (src_text && encode_text(tok, src_text, strlen(src_text), 1, &src, &ns)) goto out;
+    size_t V = cfg->vocab_size;
+    if (check_vocab("score", "input", ids, n, V) || check_vocab("score", "source", src, ns, V)) goto out;
     if (dump && !(df = fopen(dump, "wb"))) {
         xf_cli_error(1, "%s: cannot open for writing", dump);
         goto out;
     }
-    double sum = 0;
-    size_t scored = 0;
-    for (size_t start = 0; start < n; start += W) {
-        size_t T = n - start < W ? n - start : W;
-        for (size_t t = 0; t < T; t++) tg[t] = start + t + 1 < n ? ids[start + t + 1] : XF_IGNORE_INDEX;
-        float loss = 0;
-        size_t valid = 0;
-        if (xf_model_forward(m, ids + start, tg, 1, T, &loss, &valid)) goto fail;
-        sum += (double)loss * (double)valid;
-        scored += valid;
-        if (df && fwrite(xf_model_logits(m), sizeof(float) * V, T, df) != T) {
-            xf_cli_error(1, "%s: write failed", dump);
-            goto out;
-        }
-    }
-    if (df && fclose(df)) {
+    if (cfg->arch == XF_ARCH_ENCODER_DECODER)
+        rc = score_seq2seq(m, src, ns, ids, n, xf_decoder_start_id(cfg, xf_tokenizer_special(tok, XF_TOK_PAD)), df,
+                           dump);
+    else if (cfg->arch == XF_ARCH_ENCODER)
+        rc = score_mlm(m, ids, n, df, dump);
+    else
+        rc = score_lm(m, ids, n, prefix == LONG_MIN ? -1 : prefix, df, dump);
+    if (df) {
+        int bad = fclose(df);
         df = NULL;
-        xf_cli_error(1, "%s: write failed", dump);
-        goto out;
+        if (bad && !rc) rc = xf_cli_error(1, "%s: write failed", dump);
     }
-    df = NULL;
-    double loss = sum / (double)scored;
-    printf("{\"tokens\":%zu,\"loss\":%.6f,\"ppl\":%.6f}\n", n, loss, exp(loss));
-    rc = 0;
     goto out;
 fail:
     rc = xf_cli_fail();
@@ -205,7 +412,7 @@ out:
     if (df) fclose(df);
     free(buf);
     free(ids);
-    free(tg);
+    free(src);
     xf_tokenizer_free(tok);
     xf_model_free(m);
     return rc;

@@ -12,6 +12,7 @@ static const struct {
     {"train", xf_cmd_train, "train a model (from scratch or --resume)"},
     {"generate", xf_cmd_generate, "sample text from a checkpoint with a KV cache"},
     {"score", xf_cmd_score, "loss and perplexity of text or ids; --dump-logits"},
+    {"fill", xf_cmd_fill, "predict the [MASK] tokens of a text with an encoder model"},
     {"info", xf_cmd_info, "config, parameter counts and memory of a preset or checkpoint"},
     {"bench", xf_cmd_bench, "benchmark training on synthetic tokens (bench train ...)"},
     {"prepare", xf_cmd_prepare, "tokenize text into a token file"},
@@ -19,6 +20,7 @@ static const struct {
     {"tokenizer", xf_cmd_tokenizer, "train, encode and decode with tokenizers"},
     {"plot", xf_cmd_plot, "draw training curves from log.jsonl files as SVG"},
     {"masks", xf_cmd_masks, "draw the attention mask of each family (terminal grid, --svg)"},
+    {"routes", xf_cmd_routes, "show which experts each token goes to in an MoE model (--text, --file)"},
 };
 
 static void usage(FILE *f) {
