@@ -52,18 +52,64 @@ static int open_checkpoint(const char *dir, xf_model **m, xf_tokenizer **tok) {
     return 0;
 }
 
-/* Encode text; with add_eos, append the tokenizer's EOS when it has one (an
- * encoder's source ends with EOS, as T5 and BART inputs do). */
+/* Length of a sentinel spelling "<extra_id_K>" at s (K < 10^6), with *k = K; 0 if none. */
+static size_t sentinel_at(const char *s, size_t len, size_t *k) {
+    static const char pre[] = "<extra_id_";
+    size_t np = sizeof pre - 1, i = np, v = 0;
+    if (len < np + 2 || memcmp(s, pre, np)) return 0;
+    while (i < len && i < np + 6 && s[i] >= '0' && s[i] <= '9') v = v * 10 + (size_t)(s[i++] - '0');
+    if (i == np || i >= len || s[i] != '>') return 0;
+    *k = v;
+    return i + 1;
+}
+
+/* Append ids[0..n) to *out (capacity doubling); 0 or an error exit code. */
+static int append_ids(int32_t **out, size_t *n, size_t *cap, const int32_t *ids, size_t m) {
+    if (*n + m > *cap) {
+        size_t c = (*n + m) * 2 + 16;
+        int32_t *g = realloc(*out, c * sizeof *g);
+        if (!g) return xf_cli_error(1, "out of memory");
+        *out = g;
+        *cap = c;
+    }
+    memcpy(*out + *n, ids, m * sizeof *ids);
+    *n += m;
+    return 0;
+}
+
+/* Encode text; "<extra_id_K>" becomes the tokenizer's sentinel K (T5 denoising
+ * prompts, as Hugging Face's T5 tokenizer reads them; kept as text when the
+ * tokenizer has no such sentinel). With add_eos, append the tokenizer's EOS when
+ * it has one (an encoder's source ends with EOS, as T5 and BART inputs do). */
 static int encode_text(const xf_tokenizer *tok, const char *text, size_t len, int add_eos, int32_t **ids,
                        size_t *n) {
-    if (xf_tokenizer_encode(tok, text, len, ids, n)) return xf_cli_fail();
-    int32_t eos = xf_tokenizer_special(tok, XF_TOK_EOS);
-    if (add_eos && eos >= 0) {
-        int32_t *g = realloc(*ids, (*n + 1) * sizeof *g);
-        if (!g) return xf_cli_error(1, "out of memory");
-        g[(*n)++] = eos;
-        *ids = g;
+    int32_t *out = NULL;
+    size_t no = 0, cap = 0, start = 0;
+    for (size_t i = 0; i <= len; i++) {
+        size_t k = 0, sl = i < len ? sentinel_at(text + i, len - i, &k) : 0;
+        int32_t sid = sl ? xf_tokenizer_sentinel(tok, k) : -1;
+        if (i < len && sid < 0) continue;
+        if (i > start || (i == len && !out)) { /* the text before the sentinel (or the end) */
+            int32_t *piece = NULL;
+            size_t np = 0;
+            if (xf_tokenizer_encode(tok, text + start, i - start, &piece, &np)) {
+                free(out);
+                return xf_cli_fail();
+            }
+            int r = append_ids(&out, &no, &cap, piece, np);
+            free(piece);
+            if (r) return r;
+        }
+        if (i == len) break;
+        if (append_ids(&out, &no, &cap, &sid, 1)) return 1;
+        i += sl - 1;
+        start = i + 1;
     }
+    int32_t eos = xf_tokenizer_special(tok, XF_TOK_EOS);
+    if (add_eos && eos >= 0 && append_ids(&out, &no, &cap, &eos, 1)) return 1;
+    if (!out && !(out = malloc(sizeof *out))) return xf_cli_error(1, "out of memory");
+    *ids = out;
+    *n = no;
     return 0;
 }
 
@@ -89,6 +135,8 @@ int xf_cmd_generate(int argc, char **argv) {
              "    tokenizer's EOS appended); prints only the decoder's text, which starts from\n"
              "    decoder_start_token_id (or the tokenizer's pad) and ends at EOS.\n"
              "  encoder: refused (no decoder); use xfmr fill to predict [MASK] tokens.\n"
+             "  <extra_id_K> in a prompt (or a score text) is the tokenizer's sentinel K, so a T5\n"
+             "    span-corruption model can be asked to fill spans: --prompt \"To be <extra_id_0> to be\".\n"
              "  Sampling: greedy with --temperature 0; stops at the end-of-text token; past the\n"
              "    context length a decoder re-encodes the last half of the context and goes on\n"
              "    (a prefix_lm's kept half becomes its prefix); an encoder_decoder stops there.\n"

@@ -113,6 +113,12 @@ for name in t5 bart; do
     run "$X" score --model "$M" --source-ids "$(ids_of "$M" Hello) $eos" --ids "$IDS" --dump-logits "$T/l2.f32"
     if [ "$rc" -eq 0 ] && cmp -s "$T/l.f32" "$T/l2.f32" && cmp -s "$T/out" "$T/a.json"; then pass "score_seq2seq_source_text_is_ids_$name"
     else fail "score_seq2seq_source_text_is_ids_$name" "eos=$eos $(cat "$T/out" "$T/err")"; fi
+    # <extra_id_K> in a text is the tokenizer's sentinel K (byte tokenizer: 359 - K)
+    run "$X" score --model "$M" --source "He<extra_id_0>llo<extra_id_2>" --ids "$IDS" --dump-logits "$T/ls.f32"
+    cp "$T/out" "$T/s.json"
+    run "$X" score --model "$M" --source-ids "$(ids_of "$M" He) 359 $(ids_of "$M" llo) 357 $eos" --ids "$IDS" --dump-logits "$T/ls2.f32"
+    if [ "$rc" -eq 0 ] && cmp -s "$T/ls.f32" "$T/ls2.f32" && cmp -s "$T/out" "$T/s.json"; then pass "score_seq2seq_sentinels_$name"
+    else fail "score_seq2seq_sentinels_$name" "$(cat "$T/out" "$T/s.json" "$T/err")"; fi
     # another source gives other logits; the same call gives the same bytes
     run "$X" score --model "$M" --source "Goodbye" --ids "$IDS" --dump-logits "$T/l3.f32"
     if [ "$rc" -eq 0 ] && ! cmp -s "$T/l.f32" "$T/l3.f32"; then pass "score_seq2seq_uses_source_$name"; else fail "score_seq2seq_uses_source_$name" "$(cat "$T/err")"; fi
