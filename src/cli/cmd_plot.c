@@ -38,7 +38,7 @@ static int push(series *s, double x, double y) {
 }
 
 /* Read one log: lines with "loss" go to train, lines with "val_loss" to val. */
-static int read_log(const char *path, series *train, series *val) {
+static int read_log(const char *path, series *train, series *val, double from) {
     char *text = NULL;
     size_t len = 0;
     if (xf_file_read_all(path, &text, &len, (size_t)1 << 30)) return xf_cli_fail();
@@ -53,9 +53,10 @@ static int read_log(const char *path, series *train, series *val) {
         const cJSON *loss = cJSON_GetObjectItemCaseSensitive(j, "loss");
         const cJSON *vl = cJSON_GetObjectItemCaseSensitive(j, "val_loss");
         int bad = !cJSON_IsNumber(step) || (!cJSON_IsNumber(loss) && !cJSON_IsNumber(vl));
-        if (!bad && cJSON_IsNumber(loss) && isfinite(loss->valuedouble))
+        int skip = !bad && step->valuedouble < from; /* --from-step: zoom in on the later part */
+        if (!bad && !skip && cJSON_IsNumber(loss) && isfinite(loss->valuedouble))
             bad = push(train, step->valuedouble, loss->valuedouble);
-        if (!bad && cJSON_IsNumber(vl) && isfinite(vl->valuedouble))
+        if (!bad && !skip && cJSON_IsNumber(vl) && isfinite(vl->valuedouble))
             bad = push(val, step->valuedouble, vl->valuedouble);
         cJSON_Delete(j);
         if (bad) {
@@ -64,7 +65,7 @@ static int read_log(const char *path, series *train, series *val) {
         }
     }
     free(text);
-    if (!train->n && !val->n) return xf_cli_error(1, "%s: no training log lines", path);
+    if (!train->n && !val->n) return xf_cli_error(1, "%s: no training log lines (at or after --from-step)", path);
     return 0;
 }
 
@@ -76,12 +77,15 @@ int xf_cmd_plot(int argc, char **argv) {
     xf_args_init(&a, argc, argv);
     if (xf_args_flag(&a, "help")) {
         puts("usage: xfmr plot --out FILE.svg LOG.jsonl [LOG.jsonl ...] [--labels a,b,...] [--title T]\n"
-             "  draws step loss (thin) and validation loss (thick) of each training log");
+             "                 [--from-step N]\n"
+             "  draws step loss (thin) and validation loss (thick) of each training log;\n"
+             "  --from-step N leaves out the steps before N (to compare the later part closely)");
         return 0;
     }
     const char *out = xf_args_str(&a, "out", NULL);
     const char *labels = xf_args_str(&a, "labels", NULL);
     const char *title = xf_args_str(&a, "title", "training loss");
+    double from = xf_args_double(&a, "from-step", 0);
     const char *logs[MAX_LOGS];
     size_t nlogs = 0;
     for (const char *p; nlogs < MAX_LOGS && (p = xf_args_pos(&a, 0));) logs[nlogs++] = p;
@@ -90,7 +94,7 @@ int xf_cmd_plot(int argc, char **argv) {
     if (strpbrk(title, "<>&\"")) return xf_cli_error(2, "plot: --title may not contain < > & or \"");
     series tr[MAX_LOGS] = {{0}}, va[MAX_LOGS] = {{0}};
     int rc = 0;
-    for (size_t i = 0; i < nlogs && !rc; i++) rc = read_log(logs[i], &tr[i], &va[i]);
+    for (size_t i = 0; i < nlogs && !rc; i++) rc = read_log(logs[i], &tr[i], &va[i], from);
     double x0 = INFINITY, x1 = -INFINITY, y0 = INFINITY, y1 = -INFINITY;
     for (size_t i = 0; i < nlogs && !rc; i++)
         for (int k = 0; k < 2; k++) {
