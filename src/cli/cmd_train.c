@@ -48,7 +48,7 @@ static void on_signal(int sig) { g_interrupted = sig; }
 static int on_event(const xf_train_event *ev, void *ctx) {
     progress *p = ctx;
     p->step = ev->step;
-    if (ev->warning) fprintf(stderr, "%swarning: %s\n", p->tty ? "\r\033[K" : "", ev->warning);
+    if (ev->warning) fprintf(stderr, "%sxfmr: warning: %s\n", p->tty ? "\r\033[K" : "", ev->warning);
     if (p->quiet) return g_interrupted != 0;
     if (ev->is_eval) {
         fprintf(stderr, "%sstep %zu: val_loss %.4f\n", p->tty ? "\r\033[K" : "", ev->step, ev->val_loss);

@@ -73,6 +73,19 @@ assert any(v != 0 for v in vals), vals
 EOF
 then pass train_moe_bias_update; else fail train_moe_bias_update "bias not updated by +-speed steps"; fi
 
+# --- a collapsing expert is reported: 2 experts, top-1, no balancing loss and an odd
+#     number of tokens per step (one expert always has more than half); without the
+#     aux loss the router collapses onto one expert within 300 steps (deterministic) ---
+cat > "$T/moe2.json" <<'JSON'
+{"vocab_size": 384, "hidden_size": 16, "intermediate_size": 32, "num_hidden_layers": 1,
+ "num_attention_heads": 2, "max_position_embeddings": 32, "num_experts": 2, "num_experts_per_tok": 1,
+ "router_type": "softmax_topk", "router_aux_loss_coef": 0}
+JSON
+run "$X" train --model "$T/moe2.json" --data "$T/corpus.txt" --out "$T/moe2" --steps 300 --batch 1 --seq 15 \
+    --eval-every 0 --threads 1 --quiet
+if [ "$rc" -eq 0 ] && grep -q "^xfmr: warning: expert [01] of decoder layer 0 has had .* of the tokens for 100 steps in a row" "$T/err"; then
+    pass train_moe_collapse_warning; else fail train_moe_collapse_warning "rc=$rc $(head -c 300 "$T/err")"; fi
+
 # --- resume bit for bit through the objective pipelines --------------------
 for m in t5-tiny:span prefix-tiny:ul2 bert-tiny:mlm; do
     mm=${m%%:*} o=${m##*:}
