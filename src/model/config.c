@@ -176,8 +176,12 @@ xf_status xf_config_preset(xf_config *cfg, const char *name) {
             c.moe_intermediate_size = 768;
         }
     } else if (name && strcmp(name, "bert-tiny") == 0) {
+        /* BERT's layout with rotary positions: with learned absolute positions a
+         * model this small stays a bag of bytes (loss at the unigram entropy) for
+         * the first thousand steps of MLM; docs/families.md has the numbers */
         tiny_shape(&c);
         c.arch = XF_ARCH_ENCODER;
+        c.position_type = XF_POS_ROPE;
         c.hidden_act = XF_ACT_GELU;
         c.norm_eps = 1e-12f;
         c.norm_placement = XF_NORM_POST;
