@@ -43,46 +43,28 @@ import json
 import math
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-TOL_LOGITS = 1e-4
-TOL_LOSS = 1e-4
-TOL_GRAD = 1e-3
-TOL_TRAIN = 1e-3
 TOL_BIAS = 1e-5
-TRAIN_STEPS = 10
-GRAD_FLOOR = 1e-2
 MARGIN_MIN = 1e-3  # smallest allowed routing score gap in the reference
-
-
-def _skip_torch(e):
-    msg = ("SKIP parity_families: torch not importable by /usr/bin/python3 (install "
-           f"python3-torch) [{type(e).__name__}: {e}]")
-    banner = "!" * 78
-    print(banner, file=sys.stderr)
-    print("!!! " + msg, file=sys.stderr)
-    print("!!! The C model families and MoE are NOT being checked against PyTorch.",
-          file=sys.stderr)
-    print(banner, file=sys.stderr)
-    print("=" * 78)
-    print(msg)
-    print("=" * 78)
-    sys.exit(0)
 
 
 try:
     import numpy as np
     import torch
 except Exception as e:  # noqa: BLE001  (any import failure means skip)
-    _skip_torch(e)
+    import parity_common
+    parity_common.skip_without_torch("parity_families", "The C model families and MoE are", e)
 
 import xf_safetensors as st  # noqa: E402
 import xf_torch_families as xf  # noqa: E402
+from parity_common import (GRAD_FLOOR, TOL_GRAD, TOL_LOGITS, TOL_LOSS, TOL_TRAIN, TRAIN_STEPS,  # noqa: E402
+                           check_logits, check_loss, check_outputs, check_series, grad_errors, ok,
+                           rel_scalar, rel_tensor, report_grads, reporter, run_driver)
 
 # --------------------------------------------------------------------------- cases
 BASE = {
@@ -290,30 +272,6 @@ def routing_check(cfg, c, r32, r64, params64):
     return True, detail
 
 
-# --------------------------------------------------------------------------- measures
-def rel_tensor(a, ref, floor=0.0):
-    a = np.asarray(a, dtype=np.float64)
-    ref = np.asarray(ref, dtype=np.float64)
-    den = max(float(np.max(np.abs(ref))) if ref.size else 0.0, floor)
-    num = float(np.max(np.abs(a - ref))) if ref.size else 0.0
-    if not np.all(np.isfinite(a)):
-        return float("nan"), num, den
-    if den == 0.0:
-        return (0.0 if num == 0.0 else float("inf")), num, den
-    return num / den, num, den
-
-
-def rel_scalar(a, ref):
-    a, ref = float(a), float(ref)
-    if a != a:
-        return float("nan")
-    return abs(a - ref) / abs(ref) if ref != 0 else (0.0 if a == ref else float("inf"))
-
-
-def ok(err, tol):
-    return err == err and err <= tol  # NaN fails
-
-
 # --------------------------------------------------------------------------- one case
 def run_case(c, driver, workdir, results):
     name = c["name"]
@@ -323,12 +281,7 @@ def run_case(c, driver, workdir, results):
     buffers = [k for k in params64 if kinds[k] == "ecb"]
     is_moe = cfg["num_experts"] > 0
 
-    def report(what, passed, detail):
-        line = f"{'PASS' if passed else 'FAIL'} parity_{name}_{what}"
-        if detail:
-            line += (": " if not passed else "  # ") + detail
-        print(line, flush=True)
-        results.append(passed)
+    report = reporter(name, results)
 
     mdir = os.path.join(workdir, name, "model")
     os.makedirs(mdir, exist_ok=True)
@@ -345,25 +298,9 @@ def run_case(c, driver, workdir, results):
     if is_moe:
         report("routing", *routing_check(cfg, c, r32, r64, params64))
 
-    if driver is None or not os.path.isfile(driver):
-        report("driver", False, f"driver not found: {driver}")
-        return
-    try:
-        # tiny shapes: one thread is faster than paying OpenMP's synchronisation
-        env = dict(os.environ, OMP_NUM_THREADS="1")
-        cp = subprocess.run([driver, mdir, bpath, outp], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, timeout=300, env=env)
-    except subprocess.TimeoutExpired:
-        report("driver", False, "driver timed out after 300 s")
-        return
-    if cp.returncode != 0 or not os.path.isfile(outp):
-        tail = (cp.stderr.decode(errors="replace") + cp.stdout.decode(errors="replace"))[-600:]
-        report("driver", False, f"exit {cp.returncode}; output tail: {tail.strip()!r}")
-        return
-    try:
-        out = st.load(outp)
-    except Exception as e:  # noqa: BLE001
-        report("driver", False, f"cannot read {outp}: {e}")
+    # tiny shapes: one thread is faster than paying OpenMP's synchronisation
+    out = run_driver(driver, mdir, bpath, outp, report, env=dict(os.environ, OMP_NUM_THREADS="1"))
+    if out is None:
         return
 
     # --- expected keys
@@ -377,48 +314,9 @@ def run_case(c, driver, workdir, results):
             expect["final." + k] = tuple(v.shape)
         else:
             expect["grad." + k] = tuple(v.shape)
-    allk = dict(expect, **optional)
-    missing = [k for k in expect if k not in out]
-    extra = [k for k in out if k not in allk]
-    badshape = [f"{k} {tuple(out[k].shape)} != {allk[k]}" for k in allk
-                if k in out and tuple(out[k].shape) != allk[k]]
-    baddtype = [f"{k} {out[k].dtype}" for k in allk if k in out and out[k].dtype != np.float32]
-    problems = []
-    if missing:
-        problems.append("missing " + ", ".join(missing))
-    if extra:
-        problems.append("unexpected " + ", ".join(extra))
-    if badshape:
-        problems.append("shape " + "; ".join(badshape))
-    if baddtype:
-        problems.append("dtype not F32: " + ", ".join(baddtype))
-    report("outputs", not problems, "; ".join(problems))
-
-    # --- logits
-    if "logits" in out and tuple(out["logits"].shape) == expect["logits"]:
-        e32, num, den = rel_tensor(out["logits"], r32["logits"])
-        e64, _, _ = rel_tensor(out["logits"], r64["logits"])
-        base, _, _ = rel_tensor(r32["logits"], r64["logits"])
-        finite = np.all(np.isfinite(out["logits"]))
-        idx = np.unravel_index(np.argmax(np.abs(out["logits"] - r32["logits"].numpy())),
-                               out["logits"].shape) if finite else None
-        report("logits", ok(e32, TOL_LOGITS),
-               f"max|c-ref|/max|ref| = {e32:.3g} (abs {num:.3g}, max|ref| {den:.3g}, worst at "
-               f"{tuple(int(i) for i in idx) if idx is not None else 'non-finite'}); "
-               f"vs fp64 {e64:.3g}; torch fp32 vs fp64 {base:.3g}; tol {TOL_LOGITS:g}")
-    else:
-        report("logits", False, "logits missing or wrong shape")
-
-    # --- loss
-    if "loss" in out and out["loss"].size == 1:
-        cl = float(out["loss"].reshape(-1)[0])
-        e32 = rel_scalar(cl, r32["loss"])
-        e64 = rel_scalar(cl, r64["loss"])
-        report("loss", ok(e32, TOL_LOSS),
-               f"c {cl:.7g} ref {r32['loss']:.7g} (fp64 {r64['loss']:.9g}); rel {e32:.3g}, "
-               f"vs fp64 {e64:.3g}; tol {TOL_LOSS:g}")
-    else:
-        report("loss", False, "loss missing or wrong size")
+    check_outputs(out, expect, report, optional)
+    check_logits(out, r32, r64, expect["logits"], report)
+    check_loss(out, r32, r64, report)
 
     # --- weighted router losses
     if "aux_loss" in out and out["aux_loss"].size == 1:
@@ -434,63 +332,20 @@ def run_case(c, driver, workdir, results):
         report("aux", False, "aux_loss missing or wrong size")
 
     # --- gradients
-    worst = None
-    fails = []
-    base_worst = 0.0
-    G32 = max(float(r32["grads"][k].abs().max()) for k in trainable)
-    G64 = max(float(r64["grads"][k].abs().max()) for k in trainable)
-    for k in trainable:
-        key = "grad." + k
-        if key not in out or tuple(out[key].shape) != tuple(params64[k].shape):
-            fails.append(f"{k}: missing/wrong shape")
-            continue
-        e32, num, den = rel_tensor(out[key], r32["grads"][k], GRAD_FLOOR * G32)
-        e64, _, _ = rel_tensor(out[key], r64["grads"][k], GRAD_FLOOR * G64)
-        b, _, _ = rel_tensor(r32["grads"][k], r64["grads"][k], GRAD_FLOOR * G64)
-        base_worst = max(base_worst, b)
-        if worst is None or not (e32 <= worst[1]):
-            worst = (k, e32, num, den, e64)
-        if not ok(e32, TOL_GRAD):
-            fails.append(f"{k}: {e32:.3g} (abs {num:.3g}, denominator {den:.3g}, vs fp64 {e64:.3g})")
+    fails, worst, base_worst, G32 = grad_errors(out, r32, r64, params64, trainable)
     for k in buffers:  # no gradient in the reference: absent, or ~0 by the floor rule
         key = "grad." + k
         if key in out and tuple(out[key].shape) == tuple(params64[k].shape):
             e32, num, den = rel_tensor(out[key], np.zeros(params64[k].shape), GRAD_FLOOR * G32)
             if not ok(e32, TOL_GRAD):
                 fails.append(f"{k} (not trainable; reference has no gradient): max|c| {num:.3g}")
-    wdesc = (f"worst {worst[0]} max|c-ref|/max|ref| = {worst[1]:.3g} (abs {worst[2]:.3g}, "
-             f"denominator {worst[3]:.3g}, vs fp64 {worst[4]:.3g})") if worst else "no gradients"
-    if fails:
-        report("grads", False, f"{len(fails)}/{len(params64)} tensors over {TOL_GRAD:g}: "
-               + "; ".join(fails[:8]) + ("; ..." if len(fails) > 8 else "") + f"; {wdesc}")
-    else:
-        report("grads", True, f"{len(trainable)} tensors (+{len(buffers)} buffers); {wdesc}; "
-               f"torch fp32 vs fp64 worst {base_worst:.3g}; tol {TOL_GRAD:g}")
+    report_grads(fails, worst, base_worst, len(params64),
+                 f"{len(trainable)} tensors (+{len(buffers)} buffers)", report)
 
     # --- AdamW training losses
-    def series(key, what, ref32, ref64):
-        if key in out and out[key].size == TRAIN_STEPS:
-            cv = out[key].astype(np.float64).reshape(-1)
-            errs = [rel_scalar(cv[i], ref32[i]) for i in range(TRAIN_STEPS)]
-            errs64 = [rel_scalar(cv[i], ref64[i]) for i in range(TRAIN_STEPS)]
-            base = max(rel_scalar(ref32[i], ref64[i]) for i in range(TRAIN_STEPS))
-            bad = [i for i in range(TRAIN_STEPS) if not ok(errs[i], TOL_TRAIN)]
-            wi = int(np.nanargmax(errs)) if not all(e != e for e in errs) else 0
-            fmt = lambda xs: "[" + ", ".join(f"{x:.5g}" for x in xs) + "]"  # noqa: E731
-            detail = (f"worst step {wi}: c {cv[wi]:.6g} ref {ref32[wi]:.6g} rel {errs[wi]:.3g}"
-                      f" (vs fp64 {max(errs64):.3g}; torch fp32 vs fp64 {base:.3g}); "
-                      f"tol {TOL_TRAIN:g}")
-            if bad:
-                detail = f"steps {bad} over tol; " + detail + f"; c {fmt(cv)} ref {fmt(ref32)}"
-            else:
-                detail += f"; {ref32[0]:.5g} -> {ref32[-1]:.5g}"
-            report(what, not bad, detail)
-        else:
-            report(what, False, f"{key} missing or wrong size")
-
-    series("train_losses", "adamw", r32["train"], r64["train"])
+    check_series(out, "train_losses", "adamw", r32["train"], r64["train"], report)
     if is_moe:
-        series("train_aux_losses", "adamw_aux", r32["train_aux"], r64["train_aux"])
+        check_series(out, "train_aux_losses", "adamw_aux", r32["train_aux"], r64["train_aux"], report)
 
     # --- the balancing bias after 10 updates
     if buffers:
