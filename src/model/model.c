@@ -527,8 +527,11 @@ static void head_backward(xf_model *m, const float *x, float *dlogits, size_t N)
     }
 }
 
-/* The self-attention mask and relative bias of stack st for a pass. */
-static void pass_setup(xf_model *m, xf_pass *p, int st, size_t B, size_t T, size_t pos0, size_t kvcap) {
+/* A pass of stack st over B rows of T tokens from position pos0: its
+ * self-attention mask (bidirectional, causal or prefix, with the batch's key
+ * padding) and, for an encoder-decoder's decoder, the cross-attention to S
+ * source tokens of `enc` (k/v capacity Scap). Forward and backward share it. */
+static void pass_init(const xf_model *m, xf_pass *p, int st, size_t B, size_t T, size_t pos0, size_t kvcap) {
     memset(p, 0, sizeof *p);
     p->B = B;
     p->T = T;
@@ -542,11 +545,24 @@ static void pass_setup(xf_model *m, xf_pass *p, int st, size_t B, size_t T, size
     } else {
         p->mask.kind = XF_MASK_CAUSAL;
         p->mask.key_pad = m->use_kpad ? m->kpad : NULL;
-        if (m->cfg.arch == XF_ARCH_PREFIX_LM && m->prefix) {
+        if (m->cfg.arch == XF_ARCH_PREFIX_LM) {
             p->mask.kind = XF_MASK_PREFIX;
             p->mask.prefix_len = m->prefix;
         }
     }
+}
+
+static void pass_cross(const xf_model *m, xf_pass *p, size_t S, size_t Scap, const float *enc) {
+    p->S = S;
+    p->Scap = Scap;
+    p->xmask.kind = XF_MASK_BIDIR;
+    p->xmask.key_pad = m->use_spad ? m->spad : NULL;
+    p->enc = enc;
+}
+
+/* pass_init plus the stack's relative position bias for the pass's queries. */
+static void pass_setup(xf_model *m, xf_pass *p, int st, size_t B, size_t T, size_t pos0, size_t kvcap) {
+    pass_init(m, p, st, B, T, pos0, kvcap);
     if (m->cfg.position_type == XF_POS_RELATIVE) {
         const float *table = m->lw[stack_first(m, st)].relb;
         xf_relpos_forward(m->bias[st], table, m->cfg.num_attention_heads, T, pos0 + T, pos0, st == XF_ENC,
@@ -629,12 +645,7 @@ xf_status xf_model_forward_batch(xf_model *m, const xf_batch *b, float *loss, si
     }
     embed_forward(m, ms, m->inputs, m->types, B, T, 0, m->sres[ms][0]);
     pass_setup(m, &p, ms, B, T, 0, T);
-    if (encdec) {
-        p.S = p.Scap = S;
-        p.xmask.kind = XF_MASK_BIDIR;
-        p.xmask.key_pad = m->use_spad ? m->spad : NULL;
-        p.enc = enc;
-    }
+    if (encdec) pass_cross(m, &p, S, S, enc);
     const float *x_last = stack_forward(m, ms, &p);
     head_forward(m, x_last, N, m->logits);
     m->have_targets = b->targets != NULL;
@@ -709,23 +720,10 @@ xf_status xf_model_backward(xf_model *m, float loss_scale) {
     const float *x_last = m->sres[ms][stack_len(m, ms)];
     head_backward(m, x_last, dlogits, N);
     xf_pass p;
-    memset(&p, 0, sizeof p);
-    p.B = B;
-    p.T = T;
-    p.kvcap = T;
+    pass_init(m, &p, ms, B, T, 0, T);
     p.aux_scale = loss_scale;
-    p.mask.kind = ms == XF_ENC ? XF_MASK_BIDIR : XF_MASK_CAUSAL;
-    p.mask.key_pad = m->use_kpad ? m->kpad : NULL;
-    if (ms == XF_ENC && encdec) p.mask.key_pad = m->use_spad ? m->spad : NULL;
-    if (m->cfg.arch == XF_ARCH_PREFIX_LM) {
-        p.mask.kind = XF_MASK_PREFIX;
-        p.mask.prefix_len = m->prefix;
-    }
     if (encdec) {
-        p.S = p.Scap = S;
-        p.xmask.kind = XF_MASK_BIDIR;
-        p.xmask.key_pad = m->use_spad ? m->spad : NULL;
-        p.enc = m->cfg.norm_placement == XF_NORM_PRE ? m->henc : m->sres[XF_ENC][m->Lenc];
+        pass_cross(m, &p, S, S, m->cfg.norm_placement == XF_NORM_PRE ? m->henc : m->sres[XF_ENC][m->Lenc]);
         p.d_enc = m->d_enc;
         memset(m->d_enc, 0, B * S * C * sizeof(float));
     }
@@ -735,13 +733,8 @@ xf_status xf_model_backward(xf_model *m, float loss_scale) {
     if (!encdec) return XF_OK;
     /* enc = Nf_enc(x_enc) (pre) or x_enc; then the encoder stack and its embeddings */
     xf_pass pe;
-    memset(&pe, 0, sizeof pe);
-    pe.B = B;
-    pe.T = S;
-    pe.kvcap = S;
+    pass_init(m, &pe, XF_ENC, B, S, 0, S);
     pe.aux_scale = loss_scale;
-    pe.mask.kind = XF_MASK_BIDIR;
-    pe.mask.key_pad = m->use_spad ? m->spad : NULL;
     if (m->cfg.norm_placement == XF_NORM_PRE) {
         memset(m->d_res, 0, B * S * C * sizeof(float));
         xf_model_norm_backward(m, m->d_res, m->g.lnf_w[XF_ENC], m->g.lnf_b[XF_ENC], m->d_enc,
@@ -847,15 +840,8 @@ static xf_status decode_rows(xf_model *m, const int32_t *tokens, size_t B, size_
     m->use_kpad = 0;
     xf_pass p;
     pass_setup(m, &p, XF_DEC, B, n, pos, m->cache_T);
-    if (m->cfg.arch == XF_ARCH_PREFIX_LM) {
-        p.mask.kind = XF_MASK_PREFIX;
-        p.mask.prefix_len = m->cache_prefix;
-    }
-    if (encdec) {
-        p.S = m->enc_S;
-        p.Scap = m->cache_S;
-        p.xmask.kind = XF_MASK_BIDIR;
-    }
+    if (m->cfg.arch == XF_ARCH_PREFIX_LM) p.mask.prefix_len = m->cache_prefix;
+    if (encdec) pass_cross(m, &p, m->enc_S, m->cache_S, NULL);
     for (size_t l = m->Lenc; l < m->L; l++) {
         size_t i = l - m->Lenc;
         xf_layer_act *a = &m->acts[XF_DEC];
