@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "xfmr/tokenizer.h"
+
 int xf_cmd_train(int argc, char **argv);
 int xf_cmd_generate(int argc, char **argv);
 int xf_cmd_score(int argc, char **argv);
@@ -55,6 +57,19 @@ int xf_cli_error(int code, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)))
 #endif
     ;
+
+/* ---- splice.c: special tokens spelled out in a text -------------------------
+ * Encode text, turning spelled-out specials into ids: with `sentinels`,
+ * "<extra_id_K>" becomes the tokenizer's sentinel K (left as text when it has
+ * none); with mask >= 0, "[MASK]" and "<mask>" become `mask`, and *mask_pos
+ * (malloc'd; may be NULL) gets their token positions, *nmask their count. The
+ * text between specials is encoded piece by piece; a text without any is
+ * encoded whole. *ids is malloc'd even when empty. 0, or an exit code after
+ * printing the error. */
+int xf_cli_encode_spliced(const xf_tokenizer *tok, const char *text, size_t len, int sentinels, int32_t mask,
+                          int32_t **ids, size_t *n, size_t **mask_pos, size_t *nmask);
+/* Append m ids to the growing array *ids (*n used of *cap); 0 or an exit code. */
+int xf_cli_append_ids(int32_t **ids, size_t *n, size_t *cap, const int32_t *add, size_t m);
 
 /* Parse whitespace-separated integer ids (from --ids or a file); malloc'd. */
 int xf_cli_parse_ids(const char *s, int32_t **ids, size_t *n);

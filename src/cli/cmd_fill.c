@@ -10,22 +10,6 @@
 #include "xfmr/model.h"
 #include "xfmr/tokenizer.h"
 
-static const char *const MASK_SPELLINGS[] = {"[MASK]", "<mask>"};
-
-/* The first mask spelling in s[0..len): its offset (len if none) and length. */
-static size_t find_mask(const char *s, size_t len, size_t *mlen) {
-    for (size_t i = 0; i < len; i++)
-        for (size_t k = 0; k < sizeof MASK_SPELLINGS / sizeof MASK_SPELLINGS[0]; k++) {
-            size_t l = strlen(MASK_SPELLINGS[k]);
-            if (l <= len - i && memcmp(s + i, MASK_SPELLINGS[k], l) == 0) {
-                *mlen = l;
-                return i;
-            }
-        }
-    *mlen = 0;
-    return len;
-}
-
 /* Length of the valid UTF-8 sequence at s (of at most n bytes), or 0. */
 static size_t utf8_len(const unsigned char *s, size_t n) {
     size_t l = s[0] >= 0xF0 && s[0] <= 0xF4 ? 4 : s[0] >= 0xE0 ? 3 : s[0] >= 0xC2 && s[0] <= 0xDF ? 2 : 0;
@@ -69,20 +53,6 @@ static int by_prob(const void *a, const void *b, void *keys) {
     return (x > y) - (x < y);
 }
 
-/* Append n ids to the growing array *ids (*len, *cap). */
-static int append(int32_t **ids, size_t *len, size_t *cap, const int32_t *add, size_t n) {
-    if (*len + n > *cap) {
-        size_t c = (*len + n) * 2 + 16;
-        int32_t *g = realloc(*ids, c * sizeof *g);
-        if (!g) return xf_cli_error(1, "out of memory");
-        *ids = g;
-        *cap = c;
-    }
-    memcpy(*ids + *len, add, n * sizeof *add);
-    *len += n;
-    return 0;
-}
-
 int xf_cmd_fill(int argc, char **argv) {
     xf_args a;
     xf_args_init(&a, argc, argv);
@@ -108,10 +78,10 @@ int xf_cmd_fill(int argc, char **argv) {
     xf_set_threads((int)threads);
     xf_model *m = NULL;
     xf_tokenizer *tok = NULL;
-    int32_t *ids = NULL, *piece = NULL, *order = NULL;
+    int32_t *ids = NULL, *order = NULL;
     size_t *masks = NULL;
     double *prob = NULL;
-    size_t n = 0, cap = 0, nm = 0;
+    size_t n = 0, nm = 0;
     int rc = 1;
     if (xf_model_load(&m, dir)) return xf_cli_fail();
     const xf_config *cfg = xf_model_config(m);
@@ -132,25 +102,8 @@ int xf_cmd_fill(int argc, char **argv) {
         goto out;
     }
     /* tokenize the pieces between masks separately and splice the mask id in */
-    size_t len = strlen(text), off = 0;
-    for (;;) {
-        size_t mlen, at = off + find_mask(text + off, len - off, &mlen);
-        size_t np = 0;
-        if (at > off) {
-            if (xf_tokenizer_encode(tok, text + off, at - off, &piece, &np)) goto fail;
-            int bad = append(&ids, &n, &cap, piece, np);
-            free(piece);
-            piece = NULL;
-            if (bad) goto out;
-        }
-        if (at == len) break;
-        size_t *g = realloc(masks, (nm + 1) * sizeof *g);
-        if (!g) goto oom;
-        masks = g;
-        masks[nm++] = n;
-        if (append(&ids, &n, &cap, &mask, 1)) goto out;
-        off = at + mlen;
-    }
+    if ((rc = xf_cli_encode_spliced(tok, text, strlen(text), 0, mask, &ids, &n, &masks, &nm))) goto out;
+    rc = 1;
     if (nm == 0) {
         xf_cli_error(1, "fill: the text has no [MASK] (or <mask>) to fill");
         goto out;
@@ -200,7 +153,6 @@ fail:
     rc = xf_cli_fail();
 out:
     free(ids);
-    free(piece);
     free(masks);
     free(prob);
     free(order);

@@ -52,65 +52,20 @@ static int open_checkpoint(const char *dir, xf_model **m, xf_tokenizer **tok) {
     return 0;
 }
 
-/* Length of a sentinel spelling "<extra_id_K>" at s (K < 10^6), with *k = K; 0 if none. */
-static size_t sentinel_at(const char *s, size_t len, size_t *k) {
-    static const char pre[] = "<extra_id_";
-    size_t np = sizeof pre - 1, i = np, v = 0;
-    if (len < np + 2 || memcmp(s, pre, np)) return 0;
-    while (i < len && i < np + 6 && s[i] >= '0' && s[i] <= '9') v = v * 10 + (size_t)(s[i++] - '0');
-    if (i == np || i >= len || s[i] != '>') return 0;
-    *k = v;
-    return i + 1;
-}
-
-/* Append ids[0..n) to *out (capacity doubling); 0 or an error exit code. */
-static int append_ids(int32_t **out, size_t *n, size_t *cap, const int32_t *ids, size_t m) {
-    if (*n + m > *cap) {
-        size_t c = (*n + m) * 2 + 16;
-        int32_t *g = realloc(*out, c * sizeof *g);
-        if (!g) return xf_cli_error(1, "out of memory");
-        *out = g;
-        *cap = c;
-    }
-    memcpy(*out + *n, ids, m * sizeof *ids);
-    *n += m;
-    return 0;
-}
-
 /* Encode text; "<extra_id_K>" becomes the tokenizer's sentinel K (T5 denoising
- * prompts, as Hugging Face's T5 tokenizer reads them; kept as text when the
- * tokenizer has no such sentinel). With add_eos, append the tokenizer's EOS when
- * it has one (an encoder's source ends with EOS, as T5 and BART inputs do). */
+ * prompts, as Hugging Face's T5 tokenizer reads them). With add_eos, append the
+ * tokenizer's EOS when it has one (an encoder's source ends with EOS, as T5 and
+ * BART inputs do). */
 static int encode_text(const xf_tokenizer *tok, const char *text, size_t len, int add_eos, int32_t **ids,
                        size_t *n) {
-    int32_t *out = NULL;
-    size_t no = 0, cap = 0, start = 0;
-    for (size_t i = 0; i <= len; i++) {
-        size_t k = 0, sl = i < len ? sentinel_at(text + i, len - i, &k) : 0;
-        int32_t sid = sl ? xf_tokenizer_sentinel(tok, k) : -1;
-        if (i < len && sid < 0) continue;
-        if (i > start || (i == len && !out)) { /* the text before the sentinel (or the end) */
-            int32_t *piece = NULL;
-            size_t np = 0;
-            if (xf_tokenizer_encode(tok, text + start, i - start, &piece, &np)) {
-                free(out);
-                return xf_cli_fail();
-            }
-            int r = append_ids(&out, &no, &cap, piece, np);
-            free(piece);
-            if (r) return r;
-        }
-        if (i == len) break;
-        if (append_ids(&out, &no, &cap, &sid, 1)) return 1;
-        i += sl - 1;
-        start = i + 1;
-    }
+    int rc = xf_cli_encode_spliced(tok, text, len, 1, -1, ids, n, NULL, NULL);
     int32_t eos = xf_tokenizer_special(tok, XF_TOK_EOS);
-    if (add_eos && eos >= 0 && append_ids(&out, &no, &cap, &eos, 1)) return 1;
-    if (!out && !(out = malloc(sizeof *out))) return xf_cli_error(1, "out of memory");
-    *ids = out;
-    *n = no;
-    return 0;
+    size_t cap = *n;
+    if (!rc && add_eos && eos >= 0 && (rc = xf_cli_append_ids(ids, n, &cap, &eos, 1))) {
+        free(*ids);
+        *ids = NULL;
+    }
+    return rc;
 }
 
 /* Every id below the model's vocabulary, else a one-line error naming `what`. */
