@@ -28,13 +28,12 @@ import argparse
 import json
 import math
 import os
-import statistics
 import sys
-import time
 from collections import OrderedDict
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "ref"))
+sys.path.insert(0, HERE)
 
 try:
     import torch
@@ -43,6 +42,7 @@ except Exception as e:  # noqa: BLE001
     print(json.dumps({"impl": "pytorch", "error": f"torch not importable: {e}"}))
     sys.exit(2)
 
+import torch_steps as ts  # noqa: E402
 import xf_torch_model as xm  # noqa: E402
 
 # bench-moe (src/model/config.c): bench-gpt + these
@@ -146,48 +146,21 @@ def main():
     ap.add_argument("--seed", type=int, default=1337)
     args = ap.parse_args()
 
-    torch.set_num_threads(args.threads)
-    try:
-        torch.set_num_interop_threads(1)
-    except RuntimeError:
-        pass
-    torch.manual_seed(args.seed)
+    ts.setup(args.threads, args.seed)
     cfg = xm.make_config(xm.PRESETS["bench-gpt"])
     if args.seq > cfg["max_position_embeddings"]:
         raise SystemExit("bench_torch_moe: --seq exceeds max_position_embeddings")
     model = MoeModel(cfg, MOE, torch.Generator().manual_seed(args.seed))
     model.train()
-    params = list(model.parameters())
-    nparams = sum(p.numel() for p in params)
-    decay = [p for p in params if p.dim() >= 2]
-    nodecay = [p for p in params if p.dim() < 2]
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.1},
-                             {"params": nodecay, "weight_decay": 0.0}],
-                            lr=1e-3, betas=(0.9, 0.95), eps=1e-8)
     V, B, T = cfg["vocab_size"], args.batch, args.seq
     g = torch.Generator().manual_seed(args.seed)
     data = torch.randint(0, V, (args.warmup + args.steps, B, T + 1), generator=g)
 
-    times, cpus, losses = [], [], []
-    for it in range(args.warmup + args.steps):
-        x, y = data[it, :, :T], data[it, :, 1:]
-        t0 = time.perf_counter()
-        c0 = time.process_time()
-        for gr in opt.param_groups:
-            gr["lr"] = xm.get_lr(it, warmup=2, decay=max(10, args.warmup + args.steps))
-        opt.zero_grad(set_to_none=True)
-        ce, loss = model(x, y)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
-        opt.step()
-        dt = time.perf_counter() - t0
-        dc = time.process_time() - c0
-        losses.append(ce.item())
-        if it >= args.warmup:
-            times.append(dt)
-            cpus.append(dc)
+    def step_loss(it):
+        ce, loss = model(data[it, :, :T], data[it, :, 1:])
+        return loss, ce
 
-    step_s = statistics.median(times)
+    r = ts.train_steps(model, step_loss, args.warmup, args.steps)
     tokens = B * T
     E, K = MOE["num_experts"], MOE["num_experts_per_tok"]
     C, L = cfg["hidden_size"], cfg["num_hidden_layers"]
@@ -196,15 +169,9 @@ def main():
     expert_w = L * E * 2 * MOE["moe_intermediate_size"] * C
     other_w = L * (4 * C * C + E * C) + V * C
     flops = 6 * (other_w + expert_w * K / E) * tokens + 12 * L * C * T * tokens
-    print(json.dumps({
-        "impl": "pytorch", "model": "bench-moe", "threads": args.threads,
-        "step_ms": round(step_s * 1e3, 2), "tokens_per_s": round(tokens / step_s, 1),
-        "gflops": round(flops / step_s / 1e9, 2), "batch": B, "seq": T, "steps": args.steps,
-        "params": nparams, "loss_first": round(losses[0], 4), "loss_last": round(losses[-1], 4),
-        "step_ms_min": round(min(times) * 1e3, 2),
-        "cpu_ms": round(statistics.median(cpus) * 1e3, 2), "torch": torch.__version__,
-    }), flush=True)
-    if not all(math.isfinite(v) for v in losses):
+    print(json.dumps(ts.result(r, tokens, flops, model="bench-moe", threads=args.threads, batch=B, seq=T,
+                               steps=args.steps)), flush=True)
+    if not all(math.isfinite(v) for v in r["losses"]):
         print("bench_torch_moe: non-finite loss", file=sys.stderr)
         sys.exit(1)
 

@@ -24,12 +24,11 @@ import argparse
 import json
 import math
 import os
-import statistics
 import sys
-import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "ref"))
+sys.path.insert(0, HERE)
 
 try:
     import torch
@@ -38,7 +37,7 @@ except Exception as e:  # noqa: BLE001
     print(json.dumps({"impl": "pytorch", "error": f"torch not importable: {e}"}))
     sys.exit(2)
 
-from xf_torch_model import get_lr  # noqa: E402
+import torch_steps as ts  # noqa: E402
 
 # bench-t5 (src/model/config.c)
 SHAPE = {"vocab_size": 8192, "d_model": 384, "nhead": 6, "num_encoder_layers": 3,
@@ -72,23 +71,11 @@ def main():
     ap.add_argument("--seed", type=int, default=1337)
     args = ap.parse_args()
 
-    torch.set_num_threads(args.threads)
-    try:
-        torch.set_num_interop_threads(1)
-    except RuntimeError:
-        pass
-    torch.manual_seed(args.seed)
+    ts.setup(args.threads, args.seed)
     V, C, H = SHAPE["vocab_size"], SHAPE["d_model"], SHAPE["nhead"]
     Le, Ld, Fd = SHAPE["num_encoder_layers"], SHAPE["num_decoder_layers"], SHAPE["dim_feedforward"]
     model = T5Like(V, C, H, Le, Ld, Fd, SHAPE["layer_norm_eps"])
     model.train()
-    params = list(model.parameters())
-    nparams = sum(p.numel() for p in params)
-    decay = [p for p in params if p.dim() >= 2]
-    nodecay = [p for p in params if p.dim() < 2]
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.1},
-                             {"params": nodecay, "weight_decay": 0.0}],
-                            lr=1e-3, betas=(0.9, 0.95), eps=1e-8)
     B, S, T = args.batch, args.seq, args.target_seq
     g = torch.Generator().manual_seed(args.seed)
     n = args.warmup + args.steps
@@ -97,27 +84,12 @@ def main():
     # float mask, -inf above the diagonal (the form nn.Transformer documents)
     tgt_mask = torch.full((T, T), float("-inf")).triu(1)
 
-    times, cpus, losses = [], [], []
-    for it in range(n):
-        src, x, y = src_all[it], tgt_all[it, :, :T], tgt_all[it, :, 1:]
-        t0 = time.perf_counter()
-        c0 = time.process_time()
-        for gr in opt.param_groups:
-            gr["lr"] = get_lr(it, warmup=2, decay=max(10, n))
-        opt.zero_grad(set_to_none=True)
-        logits = model(src, x, tgt_mask)
-        loss = F.cross_entropy(logits.reshape(-1, V), y.reshape(-1))
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
-        opt.step()
-        dt = time.perf_counter() - t0
-        dc = time.process_time() - c0
-        losses.append(loss.item())
-        if it >= args.warmup:
-            times.append(dt)
-            cpus.append(dc)
+    def step_loss(it):
+        logits = model(src_all[it], tgt_all[it, :, :T], tgt_mask)
+        loss = F.cross_entropy(logits.reshape(-1, V), tgt_all[it, :, 1:].reshape(-1))
+        return loss, loss
 
-    step_s = statistics.median(times)
+    r = ts.train_steps(model, step_loss, args.warmup, args.steps)
     NS, N = B * S, B * T
     tokens = NS + N
     # model FLOPs, counted as xfmr's bench does (6 per matmul weight per token it sees,
@@ -128,16 +100,9 @@ def main():
     dec_w_src = 2 * C * C                                # cross k,v read the source
     flops = 6 * (Le * enc_w * NS + Ld * (dec_w_tgt * N + dec_w_src * NS) + V * C * N)
     flops += 12 * C * (Le * NS * S + Ld * N * (T + S))
-    print(json.dumps({
-        "impl": "pytorch", "model": "bench-t5", "threads": args.threads,
-        "step_ms": round(step_s * 1e3, 2), "tokens_per_s": round(tokens / step_s, 1),
-        "gflops": round(flops / step_s / 1e9, 2), "batch": B, "seq": S, "target_seq": T,
-        "steps": args.steps, "params": nparams,
-        "loss_first": round(losses[0], 4), "loss_last": round(losses[-1], 4),
-        "step_ms_min": round(min(times) * 1e3, 2),
-        "cpu_ms": round(statistics.median(cpus) * 1e3, 2), "torch": torch.__version__,
-    }), flush=True)
-    if not all(math.isfinite(v) for v in losses):
+    print(json.dumps(ts.result(r, tokens, flops, model="bench-t5", threads=args.threads, batch=B, seq=S,
+                               target_seq=T, steps=args.steps)), flush=True)
+    if not all(math.isfinite(v) for v in r["losses"]):
         print("bench_torch_t5: non-finite loss", file=sys.stderr)
         sys.exit(1)
 
