@@ -60,7 +60,9 @@ static void model_dims(xf_model *m, const xf_config *cfg) {
     }
 }
 
-xf_status xf_model_create(xf_model **out, const xf_config *cfg) {
+/* Everything of a model but its parameter arena: sizes, the table, the layer
+ * kinds and the MoE bookkeeping (all activation planning needs). */
+static xf_status model_shell(xf_model **out, const xf_config *cfg) {
     *out = NULL;
     xf_status s = xf_config_validate(cfg, "config");
     if (s) return s;
@@ -68,12 +70,11 @@ xf_status xf_model_create(xf_model **out, const xf_config *cfg) {
     if (!m) return xf_fail(XF_ERR_OOM, "out of memory creating the model");
     model_dims(m, cfg);
     if ((s = xf_params_build(cfg, &m->table, &m->slots, &m->ntensors, &m->nparams))) goto fail;
-    m->params = alloc_floats(m->nparams);
     m->lw = calloc(m->L, sizeof *m->lw);
     m->lg = calloc(m->L, sizeof *m->lg);
     m->li = calloc(m->L, sizeof *m->li);
-    if (!m->params || !m->lw || !m->lg || !m->li) {
-        s = xf_fail(XF_ERR_OOM, "out of memory allocating %zu parameters", m->nparams);
+    if (!m->lw || !m->lg || !m->li) {
+        s = xf_fail(XF_ERR_OOM, "out of memory creating the model");
         goto fail;
     }
     xf_params_layers(cfg, m->li);
@@ -98,13 +99,27 @@ xf_status xf_model_create(xf_model **out, const xf_config *cfg) {
             m->macc[i].load = m->macc[i].tokens + m->moe.E;
         }
     }
-    memset(m->params, 0, m->nparams * sizeof(float));
-    xf_params_views(m, m->params, &m->w, m->lw);
     *out = m;
     return XF_OK;
 fail:
     xf_model_free(m);
     return s;
+}
+
+xf_status xf_model_create(xf_model **out, const xf_config *cfg) {
+    xf_model *m = NULL;
+    xf_status s = model_shell(&m, cfg);
+    if (s) return s;
+    m->params = alloc_floats(m->nparams);
+    if (!m->params) {
+        size_t n = m->nparams;
+        xf_model_free(m);
+        return xf_fail(XF_ERR_OOM, "out of memory allocating %zu parameters", n);
+    }
+    memset(m->params, 0, m->nparams * sizeof(float));
+    xf_params_views(m, m->params, &m->w, m->lw);
+    *out = m;
+    return XF_OK;
 }
 
 void xf_model_free(xf_model *m) {
@@ -344,9 +359,7 @@ static xf_status alloc_plan(xf_model *m, int training) {
 
 size_t xf_model_activation_bytes_ex(const xf_config *cfg, size_t B, size_t T, size_t S, int training) {
     xf_model *m = NULL;
-    if (xf_model_create(&m, cfg)) return SIZE_MAX;
-    free(m->params); /* only the plan is needed */
-    m->params = NULL;
+    if (model_shell(&m, cfg)) return SIZE_MAX; /* only the plan is needed, not the weights */
     size_t out = SIZE_MAX;
     if (alloc_plan(m, training) == XF_OK) {
         carver c = {0};
