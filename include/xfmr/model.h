@@ -145,4 +145,21 @@ xf_status xf_model_load(xf_model **out, const char *dir);
 /* Load weights from a safetensors file into an existing model (same checks). */
 xf_status xf_model_load_weights(xf_model *m, const char *path);
 
+/* Any model source (src/model/model_open.c): a preset, a config.json, an xfmr
+ * checkpoint directory, or a foreign model (Hugging Face directory, .gguf,
+ * llama2.c .bin; docs/formats.md). xf_model_open reads config and weights;
+ * xf_model_open_config the config alone; xf_model_open_tokenizer the tokenizer
+ * the source carries (*out = NULL when it carries none). */
+xf_status xf_model_open(xf_model **out, const char *spec);
+xf_status xf_model_open_config(xf_config *cfg, const char *spec);
+struct xf_tokenizer;
+xf_status xf_model_open_tokenizer(struct xf_tokenizer **out, const char *spec);
+/* Write `m` (and `tok` when not NULL) in a foreign or native format: "xfmr",
+ * "hf", "gguf", "llama2c" (src/model/model_export.c; dtype NULL = the format's
+ * default). The output is written atomically where it is one file. */
+xf_status xf_model_export(const xf_model *m, const struct xf_tokenizer *tok, const char *format, const char *out,
+                          const char *dtype);
+/* The format that would read `spec`: "xfmr", "hf", "gguf" or "llama2c". */
+const char *xf_model_format_name(const char *spec);
+
 #endif

@@ -15,6 +15,7 @@
 #include "io/file.h"
 #include "xfmr/config.h"
 #include "xfmr/data.h"
+#include "xfmr/model.h"
 #include "xfmr/objective.h"
 #include "xfmr/tokenizer.h"
 
@@ -291,7 +292,7 @@ static int objective_setup(const char *name, const char *arch, const char *model
     xf_config cfg;
     xf_config_defaults(&cfg);
     if (model) {
-        if (xf_config_load(&cfg, model)) return xf_cli_fail();
+        if (xf_model_open_config(&cfg, model)) return xf_cli_fail();
     } else {
         int a = 0;
         while (a < XF_ARCH_COUNT && strcmp(arch, xf_arch_name((xf_arch)a)) != 0) a++;

@@ -83,7 +83,7 @@ int xf_cmd_fill(int argc, char **argv) {
     double *prob = NULL;
     size_t n = 0, nm = 0;
     int rc = 1;
-    if (xf_model_load(&m, dir)) return xf_cli_fail();
+    if (xf_model_open(&m, dir)) return xf_cli_fail();
     const xf_config *cfg = xf_model_config(m);
     size_t V = cfg->vocab_size, P = cfg->max_position_embeddings;
     if (cfg->arch != XF_ARCH_ENCODER) {
@@ -91,7 +91,11 @@ int xf_cmd_fill(int argc, char **argv) {
                      cfg->arch == XF_ARCH_ENCODER_DECODER ? "; use xfmr generate" : "; use xfmr generate or score");
         goto out;
     }
-    if (xf_tokenizer_load(&tok, dir)) goto fail;
+    if (xf_model_open_tokenizer(&tok, dir)) goto fail;
+    if (!tok) {
+        xf_cli_error(1, "fill: %s carries no tokenizer", dir);
+        goto out;
+    }
     int32_t mask = xf_tokenizer_special(tok, XF_TOK_MASK);
     if (mask < 0) {
         xf_cli_error(1, "fill: the tokenizer of %s (%s) has no mask token", dir, xf_tokenizer_name(tok));

@@ -33,7 +33,7 @@ int xf_cmd_info(int argc, char **argv) {
     if (xf_args_finish(&a)) return 2;
     if (!spec) return xf_cli_error(2, "info: --model is required");
     xf_config cfg;
-    if (xf_config_load(&cfg, spec)) return xf_cli_fail();
+    if (xf_model_open_config(&cfg, spec)) return xf_cli_fail();
     if (T <= 0) T = (long)(cfg.max_position_embeddings < 128 ? cfg.max_position_embeddings : 128);
     if (B <= 0 || (size_t)T > cfg.max_position_embeddings)
         return xf_cli_error(2, "info: --batch must be > 0 and --seq <= %zu", cfg.max_position_embeddings);

@@ -262,11 +262,12 @@ static int runner_open(runner *r, const char *dir, long layer, long threads) {
     memset(r, 0, sizeof *r);
     if (!dir) return xf_cli_error(2, "routes: --model DIR (a checkpoint directory) is required");
     xf_set_threads((int)threads);
-    if (xf_model_load(&r->m, dir)) return xf_cli_fail();
+    if (xf_model_open(&r->m, dir)) return xf_cli_fail();
     r->cfg = xf_model_config(r->m);
     r->nmoe = xf_model_num_moe_layers(r->m);
     if (!r->nmoe) return xf_cli_error(1, "%s: the model has no MoE layers (num_experts = %zu)", dir, r->cfg->num_experts);
-    if (xf_tokenizer_load(&r->tok, dir)) return xf_cli_fail();
+    if (xf_model_open_tokenizer(&r->tok, dir)) return xf_cli_fail();
+    if (!r->tok) return xf_cli_error(1, "routes: %s carries no tokenizer", dir);
     r->E = r->cfg->num_experts;
     r->K = r->cfg->num_experts_per_tok;
     r->encdec = r->cfg->arch == XF_ARCH_ENCODER_DECODER;

@@ -43,8 +43,10 @@ static int print_token(int32_t id, void *ctx) {
 /* Load a checkpoint and its tokenizer. */
 static int open_checkpoint(const char *dir, xf_model **m, xf_tokenizer **tok) {
     if (!dir) return xf_cli_error(2, "--model DIR is required");
-    if (xf_model_load(m, dir)) return xf_cli_fail();
-    if (xf_tokenizer_load(tok, dir)) {
+    if (xf_model_open(m, dir)) return xf_cli_fail();
+    xf_status s = xf_model_open_tokenizer(tok, dir);
+    if (!s && !*tok) s = xf_fail(XF_ERR_ARG, "%s: the model carries no tokenizer", dir);
+    if (s) {
         xf_model_free(*m);
         *m = NULL;
         return xf_cli_fail();

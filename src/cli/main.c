@@ -20,6 +20,7 @@ static const struct {
     {"tokenizer", xf_cmd_tokenizer, "train, encode and decode with tokenizers"},
     {"plot", xf_cmd_plot, "draw training curves from log.jsonl files as SVG"},
     {"masks", xf_cmd_masks, "draw the attention mask of each family (terminal grid, --svg)"},
+    {"export", xf_cmd_export, "write a model as a Hugging Face directory, GGUF or llama2.c file"},
     {"routes", xf_cmd_routes, "show which experts each token goes to in an MoE model (--text, --file)"},
 };
 

@@ -37,7 +37,7 @@ xf_status xf_bench_train(const char *model_spec, size_t batch, size_t seq, size_
     float *mom = NULL, *vel = NULL;
     int32_t *in = NULL, *tg = NULL, *src = NULL;
     double *times = NULL;
-    xf_status s = xf_config_load(&cfg, model_spec);
+    xf_status s = xf_model_open_config(&cfg, model_spec);
     if (s) return s;
     if (steps == 0) return xf_fail(XF_ERR_ARG, "--steps must be positive");
     int encdec = cfg.arch == XF_ARCH_ENCODER_DECODER;

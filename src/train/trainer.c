@@ -335,7 +335,7 @@ static xf_status open_run(run_state *r, const xf_train_paths *p, const xf_train_
         if (p->model) {
             xf_config want;
             char buf[512];
-            if ((s = xf_config_load(&want, p->model))) return s;
+            if ((s = xf_model_open_config(&want, p->model))) return s;
             const char *d = config_diff(&want, xf_model_config(r->model), buf, sizeof buf);
             if (d)
                 return xf_fail(XF_ERR_SHAPE, "%s: cannot resume: the checkpoint's config differs from --model %s (%s)",
@@ -362,7 +362,7 @@ static xf_status open_run(run_state *r, const xf_train_paths *p, const xf_train_
                            p->out);
         }
         if (!p->model) return xf_fail(XF_ERR_ARG, "--model is required");
-        if ((s = xf_config_load(&cfg, p->model))) return s;
+        if ((s = xf_model_open_config(&cfg, p->model))) return s;
         if ((s = xf_model_create(&r->model, &cfg))) return s;
         if ((s = xf_tokenizer_load(&r->tok, p->tokenizer ? p->tokenizer : "byte"))) return s;
     }
