@@ -9,6 +9,8 @@
  *   mlm     BERT masked LM (15%: 80% mask, 10% random, 10% kept); encoder
  *   ul2     UL2 mixture of the R, S and X denoisers with mode tokens;
  *           encoder_decoder or prefix_lm
+ *   bart    BART noising: sentence permutation, then text infilling (30% of
+ *           the tokens in Poisson(3) spans, each span one mask); encoder_decoder
  * Nonsensical pairs (mlm on a decoder, clm on an encoder, ...) are refused by
  * xf_objective_check with a message naming both.
  *
@@ -28,10 +30,10 @@
 
 struct xf_rng;
 
-typedef enum { XF_OBJ_CLM = 0, XF_OBJ_PREFIX, XF_OBJ_SPAN, XF_OBJ_MLM, XF_OBJ_UL2, XF_OBJ_COUNT } xf_objective;
+typedef enum { XF_OBJ_CLM = 0, XF_OBJ_PREFIX, XF_OBJ_SPAN, XF_OBJ_MLM, XF_OBJ_UL2, XF_OBJ_BART, XF_OBJ_COUNT } xf_objective;
 
 const char *xf_objective_name(xf_objective o);
-/* Parse "clm", "prefix", "span", "mlm", "ul2"; XF_ERR_ARG naming the choices otherwise. */
+/* Parse "clm", "prefix", "span", "mlm", "ul2", "bart"; XF_ERR_ARG naming the choices otherwise. */
 xf_status xf_objective_parse(const char *s, xf_objective *out);
 /* The default objective of an architecture: decoder clm, prefix_lm prefix,
  * encoder mlm, encoder_decoder span. */
@@ -41,6 +43,8 @@ xf_status xf_objective_check(xf_objective o, xf_arch arch);
 
 /* Most sentinels kept in xf_objective_opts (T5 and the byte tokenizer have 100). */
 #define XF_OBJ_MAX_SENTINELS 1024
+/* Most sentence-end ids kept for bart's sentence permutation. */
+#define XF_OBJ_MAX_SENTENCE_ENDS 64
 
 typedef struct {
     xf_objective kind;
@@ -60,6 +64,10 @@ typedef struct {
     int32_t special[XF_TOK_SPECIAL_COUNT];       /* BOS, EOS, PAD, UNK, MASK ids (-1: none) */
     int32_t sentinel_ids[XF_OBJ_MAX_SENTINELS];  /* every <extra_id_k>, mode tokens included */
     size_t n_all_sentinels;                      /* entries of sentinel_ids */
+    /* bart: mask ratio 0.3, Poisson span mean 3, share of sentences permuted 1 */
+    float bart_mask, bart_lambda, bart_permute;
+    int32_t sentence_ends[XF_OBJ_MAX_SENTENCE_ENDS]; /* ids whose text is ".", "!" or "?" (spaces aside) */
+    size_t n_sentence_ends;
 } xf_objective_opts;
 
 /* Fill defaults and the ids from `tok` and `cfg` (decoder_start_token_id, -1
@@ -104,6 +112,17 @@ void xf_span_counts(size_t L, float density, float mean_span, size_t *noise_toke
 xf_status xf_span_apply(const int32_t *raw, const uint8_t *mask, size_t L, const int32_t *sentinels,
                         size_t n_sentinels, int32_t eos, int32_t *inputs, size_t in_cap, size_t *n_in,
                         int32_t *targets, size_t tg_cap, size_t *n_tg);
+
+/* ---- BART noising (docs/objectives.md §BART noising) --------------------- */
+
+/* Entries of the size_t work array xf_bart_noise needs for a window of L. */
+size_t xf_bart_work_size(size_t L);
+/* Noise raw[0..L) into out (at most cap ids, *n_out of them): sentence
+ * permutation (o->bart_permute of the sentences), then text infilling
+ * (ceil(L * o->bart_mask) tokens in Poisson(o->bart_lambda) spans, each span
+ * one o->mask, zero-length spans inserted masks). The target is raw itself. */
+xf_status xf_bart_noise(const xf_objective_opts *o, const int32_t *raw, size_t L, struct xf_rng *rng,
+                        size_t *work, int32_t *out, size_t cap, size_t *n_out);
 
 /* ---- batches ------------------------------------------------------------ */
 

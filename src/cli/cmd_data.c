@@ -29,7 +29,7 @@ static const char *PREPARE_HELP =
     "                     with --objective: N examples as the model sees them (default 3)\n"
     "  --threads N        encoding threads (default: all cores)\n"
     "Objective preview (docs/objectives.md):\n"
-    "  --objective OBJ    clm, prefix, span, mlm or ul2\n"
+    "  --objective OBJ    clm, prefix, span, mlm, ul2 or bart\n"
     "  --arch ARCH        decoder, encoder, prefix_lm or encoder_decoder (or --model)\n"
     "  --model SPEC       a preset, config file or checkpoint directory giving the arch\n"
     "  --seq N            sequence length; the source length for encoder_decoder (128)\n"

@@ -21,7 +21,7 @@
 #include "core/rng.h"
 #include "xfmr/objective.h"
 
-static const char *const k_names[XF_OBJ_COUNT] = {"clm", "prefix", "span", "mlm", "ul2"};
+static const char *const k_names[XF_OBJ_COUNT] = {"clm", "prefix", "span", "mlm", "ul2", "bart"};
 
 const char *xf_objective_name(xf_objective o) {
     return ((int)o >= 0 && o < XF_OBJ_COUNT) ? k_names[o] : "unknown";
@@ -33,7 +33,7 @@ xf_status xf_objective_parse(const char *s, xf_objective *out) {
             *out = (xf_objective)i;
             return XF_OK;
         }
-    return xf_fail(XF_ERR_ARG, "unknown objective '%s' (choose clm, prefix, span, mlm or ul2)",
+    return xf_fail(XF_ERR_ARG, "unknown objective '%s' (choose clm, prefix, span, mlm, ul2 or bart)",
                    s ? s : "");
 }
 
@@ -49,10 +49,14 @@ xf_objective xf_objective_default(xf_arch arch) {
 xf_status xf_objective_check(xf_objective o, xf_arch arch) {
     const char *on = xf_objective_name(o), *an = xf_arch_name(arch);
     if ((int)o < 0 || o >= XF_OBJ_COUNT)
-        return xf_fail(XF_ERR_ARG, "objective %d is not one of clm, prefix, span, mlm, ul2", (int)o);
+        return xf_fail(XF_ERR_ARG, "objective %d is not one of clm, prefix, span, mlm, ul2, bart", (int)o);
     switch (arch) {
     case XF_ARCH_DECODER:
         if (o == XF_OBJ_CLM || o == XF_OBJ_PREFIX) return XF_OK;
+        if (o == XF_OBJ_BART)
+            return xf_fail(XF_ERR_ARG, "objective bart reconstructs the whole text from a noised copy, "
+                           "which needs an encoder and a decoder; arch decoder has one causal stack (use "
+                           "clm or prefix)");
         if (o == XF_OBJ_MLM)
             return xf_fail(XF_ERR_ARG,
                            "objective mlm needs a bidirectional encoder; arch decoder is causal "
@@ -62,6 +66,10 @@ xf_status xf_objective_check(xf_objective o, xf_arch arch) {
                        "encoder_decoder); arch decoder is causal (use clm or prefix)",
                        on);
     case XF_ARCH_PREFIX_LM:
+        if (o == XF_OBJ_BART)
+            return xf_fail(XF_ERR_ARG, "objective bart reconstructs the whole text from a noised copy, "
+                           "which needs an encoder and a decoder; arch prefix_lm has one stack (use span, "
+                           "ul2, prefix or clm)");
         if (o != XF_OBJ_MLM) return XF_OK;
         return xf_fail(XF_ERR_ARG,
                        "objective mlm needs a bidirectional encoder; arch prefix_lm predicts the "
@@ -73,18 +81,20 @@ xf_status xf_objective_check(xf_objective o, xf_arch arch) {
                        "is bidirectional with no decoder (use mlm)",
                        on);
     case XF_ARCH_ENCODER_DECODER:
-        if (o == XF_OBJ_SPAN || o == XF_OBJ_UL2 || o == XF_OBJ_PREFIX) return XF_OK;
+        if (o == XF_OBJ_SPAN || o == XF_OBJ_UL2 || o == XF_OBJ_PREFIX || o == XF_OBJ_BART) return XF_OK;
         if (o == XF_OBJ_MLM)
             return xf_fail(XF_ERR_ARG,
                            "objective mlm needs an encoder-only model; arch encoder_decoder learns "
-                           "through its decoder (use span, ul2 or prefix)");
+                           "through its decoder (use span, ul2, bart or prefix)");
         return xf_fail(XF_ERR_ARG,
                        "objective clm gives the encoder no source; arch encoder_decoder needs a "
-                       "source and a target (use span, ul2 or prefix)");
+                       "source and a target (use span, ul2, bart or prefix)");
     default:
         return xf_fail(XF_ERR_ARG, "objective %s: unknown arch %s (%d)", on, an, (int)arch);
     }
 }
+
+static int is_special(const xf_objective_opts *o, int32_t id);
 
 xf_status xf_objective_opts_init(xf_objective_opts *opts, xf_objective kind, const xf_config *cfg,
                                  const xf_tokenizer *tok) {
@@ -154,6 +164,28 @@ xf_status xf_objective_opts_init(xf_objective_opts *opts, xf_objective kind, con
                            "objective ul2 needs at least 4 sentinel tokens <extra_id_k> (the last "
                            "3 become the mode tokens [R] [S] [X]); tokenizer %s has %zu",
                            tn, ns_tok);
+    }
+    if (kind == XF_OBJ_BART) {
+        opts->bart_mask = 0.3f;
+        opts->bart_lambda = 3.0f;
+        opts->bart_permute = 1.0f;
+        if (opts->mask < 0)
+            return xf_fail(XF_ERR_ARG, "objective bart needs a mask token; tokenizer %s has none", tn);
+        if (opts->eos < 0)
+            return xf_fail(XF_ERR_ARG, "objective bart needs an end-of-sequence token; tokenizer %s has none",
+                           tn);
+        /* sentence ends: tokens whose text is ".", "!" or "?" with spaces around at most */
+        char buf[XF_TOKENIZER_PIECE_MAX];
+        for (size_t id = 0; id < V && opts->n_sentence_ends < XF_OBJ_MAX_SENTENCE_ENDS; id++) {
+            size_t len = 0;
+            if (xf_tokenizer_piece(tok, -1, (int32_t)id, buf, sizeof buf, &len) != XF_OK) continue;
+            size_t lo = 0, hi = len;
+            while (lo < hi && (buf[lo] == ' ' || buf[lo] == '\n')) lo++;
+            while (hi > lo && (buf[hi - 1] == ' ' || buf[hi - 1] == '\n')) hi--;
+            if (hi - lo == 1 && (buf[lo] == '.' || buf[lo] == '!' || buf[lo] == '?') &&
+                !is_special(opts, (int32_t)id))
+                opts->sentence_ends[opts->n_sentence_ends++] = (int32_t)id;
+        }
     }
     if (kind == XF_OBJ_MLM) {
         if (opts->mask < 0)
@@ -442,6 +474,8 @@ static xf_status check_opts(const xf_objective_opts *o, const xf_dataset *ds, co
                 return xf_fail(XF_ERR_ARG, "objective ul2: mode token [%c] has id %d", "RSX"[m],
                                (int)o->mode[m]);
     }
+    if (o->kind == XF_OBJ_BART && (o->mask < 0 || o->eos < 0))
+        return xf_fail(XF_ERR_ARG, "objective bart needs a mask id and an EOS id");
     if (o->kind == XF_OBJ_MLM) {
         if (o->mask < 0) return xf_fail(XF_ERR_ARG, "objective mlm needs a mask id");
         if (!(o->mlm_probability > 0 && o->mlm_probability <= 1))
@@ -550,6 +584,13 @@ xf_status xf_objective_batch(const xf_objective_opts *o, const xf_dataset *ds, i
                            "(need at least 2)", T);
         break;
     case XF_OBJ_MLM: W = T; break;
+    case XF_OBJ_BART:
+        /* the window and its EOS are the target; the noised copy and EOS the source */
+        W = (S < T ? S : T) - 1;
+        if (W < 2)
+            return xf_fail(XF_ERR_ARG, "objective bart: source %zu / target %zu leave no room for a "
+                           "window (need at least 3)", S, T);
+        break;
     default:
         st = make_plans(o, b, plans, &n_plans);
         if (st != XF_OK) return st;
@@ -562,7 +603,7 @@ xf_status xf_objective_batch(const xf_objective_opts *o, const xf_dataset *ds, i
                        "objective %s: the %s part has %zu tokens, an example needs %zu",
                        xf_objective_name(o->kind), val ? "validation" : "training", part, W);
     scratch sc;
-    st = alloc_scratch(&sc, W, W + 3, T);
+    st = alloc_scratch(&sc, W, W + 3, o->kind == XF_OBJ_BART ? xf_bart_work_size(W) : T);
     for (size_t r = 0; st == XF_OK && r < B; r++) {
         switch (o->kind) {
         case XF_OBJ_CLM:
@@ -577,6 +618,16 @@ xf_status xf_objective_batch(const xf_objective_opts *o, const xf_dataset *ds, i
                 st = xf_batch_put_seq2seq(o, b, r, sc.raw, P, sc.raw + P, W - P);
             else
                 st = xf_batch_put_lm(o, b, r, sc.raw, W, P);
+            break;
+        }
+        case XF_OBJ_BART: {
+            size_t n_in = 0;
+            st = draw_window(ds, val, W, rng, sc.raw);
+            if (st == XF_OK) st = xf_bart_noise(o, sc.raw, W, rng, sc.cand, sc.in, S - 1 < W + 2 ? S - 1 : W + 2, &n_in);
+            if (st != XF_OK) break;
+            sc.in[n_in++] = o->eos;
+            sc.raw[W] = o->eos;
+            st = xf_batch_put_seq2seq(o, b, r, sc.in, n_in, sc.raw, W + 1);
             break;
         }
         case XF_OBJ_MLM: {
