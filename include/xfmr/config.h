@@ -69,6 +69,9 @@ typedef struct {
     float router_aux_loss_coef;    /* load-balancing loss weight (default 0.01) */
     float router_z_loss_coef;      /* router z-loss weight (default 0) */
     float router_jitter;           /* training: router input * U(1-j, 1+j) (default 0) */
+    size_t n_group;                /* expert groups for group-limited routing (default 1: none) */
+    size_t topk_group;             /* groups a token may route to (default 1; n_group = 1: all) */
+    int seq_aux;                   /* 1: the balance loss per sequence (DeepSeek-V3), else per batch */
 } xf_config;
 
 /* Fill `cfg` with the documented defaults and zero sizes. */

@@ -60,6 +60,12 @@
 
 /* ---- layout ------------------------------------------------------------- */
 
+/* Groups of a group-limited router, or 0 when every expert is a candidate. */
+static size_t moe_groups(const xf_moe_dims *d) {
+    if (d->n_group <= 1 || d->topk_group >= d->n_group || d->E % d->n_group) return 0;
+    return d->n_group;
+}
+
 /* Next n floats of the block (each array rounded up to 16 floats, 64 bytes),
  * or NULL while counting (base == NULL). */
 static float *take(float *base, size_t *used, size_t n) {
@@ -84,6 +90,10 @@ static size_t layout(xf_moe_act *a, float *base, size_t N, const xf_moe_dims *d)
     a->choice = (int32_t *)take(base, &used, A);
     a->w = take(base, &used, A);
     a->load = (int32_t *)take(base, &used, E);
+    size_t G = moe_groups(d);
+    a->seq_load = d->seq_aux ? (int32_t *)take(base, &used, N * E) : NULL;
+    a->gscore = G ? take(base, &used, N * G) : NULL;
+    a->gsel = G ? (int32_t *)take(base, &used, N * G) : NULL;
     a->count = (int32_t *)take(base, &used, E);
     a->start = (int32_t *)take(base, &used, E + 1);
     a->slot_tok = (int32_t *)take(base, &used, A);
@@ -180,12 +190,40 @@ static void route_token(xf_moe_act *a, const float *bias, size_t t, const xf_moe
 
     int32_t *ch = a->choice + t * K;
     const float *b = sig ? bias : NULL;
+    /* group-limited routing: gs[g] = 1 for the topk_group best groups */
+    size_t G = moe_groups(d), gsz = G ? E / G : 0;
+    int32_t *gs = G ? a->gsel + t * G : NULL;
+    if (G) {
+        float *gv = a->gscore + t * G;
+        for (size_t g = 0; g < G; g++) {
+            float m1 = -INFINITY, m2 = -INFINITY; /* the two largest keys of the group */
+            for (size_t j = g * gsz; j < (g + 1) * gsz; j++) {
+                float v = b ? s[j] + b[j] : s[j];
+                if (isnan(v)) continue;
+                if (v > m1) {
+                    m2 = m1;
+                    m1 = v;
+                } else if (v > m2) {
+                    m2 = v;
+                }
+            }
+            gv[g] = !sig ? m1 : gsz == 1 ? m1 : m1 + m2;
+            gs[g] = 0;
+        }
+        for (size_t r = 0; r < d->topk_group; r++) {
+            size_t best = G;
+            for (size_t g = 0; g < G; g++)
+                if (!gs[g] && (best == G || gv[g] > gv[best] || (isnan(gv[best]) && !isnan(gv[g])))) best = g;
+            gs[best] = 1;
+        }
+    }
     float pv = 0.0f;
     int32_t pj = -1;
     for (size_t r = 0; r < K; r++) {
         int32_t best = -1;
         float bv = 0.0f;
         for (size_t j = 0; j < E; j++) {
+            if (gs && !gs[j / gsz]) continue;
             float v = b ? s[j] + b[j] : s[j];
             if (isnan(v)) continue;
             if (r > 0 && !(v < pv || (v == pv && (int32_t)j > pj))) continue;
@@ -196,6 +234,7 @@ static void route_token(xf_moe_act *a, const float *bias, size_t t, const xf_moe
         }
         if (best < 0) { /* only NaN keys left: the lowest unchosen index */
             for (size_t j = 0; j < E && best < 0; j++) {
+                if (gs && !gs[j / gsz]) continue;
                 int taken = 0;
                 for (size_t q = 0; q < r; q++) taken |= ch[q] == (int32_t)j;
                 if (!taken) best = (int32_t)j;
@@ -220,6 +259,26 @@ static void route_token(xf_moe_act *a, const float *bias, size_t t, const xf_moe
     }
 }
 
+/* Tokens per sequence for the per-sequence aux loss (the whole call when unset). */
+static size_t seq_tokens(size_t N, const xf_moe_dims *d) {
+    return d->seq_len > 0 && d->seq_len < N ? d->seq_len : N;
+}
+
+/* The aux loss's weight on p_tj is scale * row[j] (the loads of the token's
+ * sequence, or of the call), with scale = (E/K) / (n_seq * T_b^2): the
+ * derivative of mean_b (E/K) sum_j (load_bj / T_b) (sum_{t in b} p_tj / T_b). */
+static const int32_t *aux_row(const xf_moe_act *a, size_t t, size_t N, const xf_moe_dims *d, double *scale) {
+    double EK = (double)d->E / (double)d->K;
+    if (!a->seq_load) {
+        *scale = EK / ((double)N * (double)N);
+        return a->load;
+    }
+    size_t T = seq_tokens(N, d), b = t / T, nseq = (N + T - 1) / T;
+    size_t Tb = (b + 1) * T <= N ? T : N - b * T;
+    *scale = EK / ((double)nseq * (double)Tb * (double)Tb);
+    return a->seq_load + b * d->E;
+}
+
 /* Step 4: load (before capacity), capacity in GShard order (every rank-0
  * choice in token order, then rank 1, ...), count/start, and the slots grouped
  * by expert in token order. count serves as the fill counter, then as the
@@ -230,6 +289,11 @@ static void assign_slots(xf_moe_act *a, size_t N, const xf_moe_dims *d) {
     memset(a->load, 0, E * sizeof(int32_t));
     memset(a->count, 0, E * sizeof(int32_t));
     for (size_t i = 0; i < A; i++) a->load[a->choice[i]]++;
+    if (a->seq_load) {
+        size_t T = seq_tokens(N, d), nseq = (N + T - 1) / T;
+        memset(a->seq_load, 0, nseq * E * sizeof(int32_t));
+        for (size_t i = 0; i < A; i++) a->seq_load[(i / K) / T * E + (size_t)a->choice[i]]++;
+    }
     for (size_t r = 0; r < K; r++)
         for (size_t t = 0; t < N; t++) {
             size_t i = t * K + r;
@@ -259,20 +323,24 @@ static void assign_slots(xf_moe_act *a, size_t N, const xf_moe_dims *d) {
     }
 }
 
-/* Step 8: aux = (E/K) sum_i F_i P_i = E/(K N^2) sum_t sum_i load_i p_ti,
+/* Step 8: aux = (E/K) sum_i F_i P_i = E/(K N^2) sum_t sum_i load_i p_ti (per
+ * sequence: aux_row's loads and scale),
  * z = mean_t lse_t^2, entropy = -sum_t sum_j p_tj log p_tj; in token order. */
 static void moe_stats(xf_moe_out *res, const xf_moe_act *a, size_t N, const xf_moe_dims *d) {
     size_t E = d->E, K = d->K;
-    double an = 0, zs = 0, ent = 0;
+    double aux = 0, zs = 0, ent = 0;
     for (size_t t = 0; t < N; t++) {
         const float *p = a->p + t * E;
+        double scale, an = 0;
+        const int32_t *load = aux_row(a, t, N, d, &scale);
         zs += (double)a->lse[t] * a->lse[t];
         for (size_t j = 0; j < E; j++) {
-            an += (double)a->load[j] * p[j];
+            an += (double)load[j] * p[j];
             if (p[j] > 0.0f) ent -= (double)p[j] * log((double)p[j]);
         }
+        aux += an * scale;
     }
-    res->aux = an * (double)E / ((double)K * (double)N * (double)N);
+    res->aux = aux;
     res->z = zs / (double)N;
     res->entropy = ent;
     res->assigned = N * K;
@@ -367,8 +435,9 @@ static void router_grad(float *dl, const xf_moe_act *a, const float *g, size_t t
     const float *s = a->s + t * E, *l = a->logits + t * E;
     const int32_t *ch = a->choice + t * K;
     const float *gt = g + t * K;
-    double rs = d->route_scale;
-    double qs = (double)aux_w * (double)E / ((double)K * (double)N * (double)N);
+    double rs = d->route_scale, qs;
+    const int32_t *load = aux_row(a, t, N, d, &qs);
+    qs *= (double)aux_w;
     double zc = (double)z_w * 2.0 / (double)N * (double)a->lse[t];
     /* sum of the chosen scores, and gbar = sum_{S} wn_i g_i with wn = s / that */
     double den = 0, gbar = 0;
@@ -381,11 +450,11 @@ static void router_grad(float *dl, const xf_moe_act *a, const float *g, size_t t
         double ss = 0, pq = 0;
         for (size_t j = 0; j < E; j++) {
             ss += s[j];
-            pq += (double)p[j] * qs * a->load[j];
+            pq += (double)p[j] * qs * load[j];
         }
         for (size_t j = 0; j < E; j++) {
             double sj = s[j], v = 0;
-            if (ss > 0) v = sj * (1.0 - sj) * (qs * a->load[j] - pq) / ss;
+            if (ss > 0) v = sj * (1.0 - sj) * (qs * load[j] - pq) / ss;
             if (zc != 0) v += zc * exp((double)l[j] - (double)a->lse[t]);
             dl[j] = (float)v;
         }
@@ -398,7 +467,7 @@ static void router_grad(float *dl, const xf_moe_act *a, const float *g, size_t t
     }
 
     /* softmax routers: ds in dl, then dl_j = s_j (ds_j - <s, ds>) + c_t s_j */
-    for (size_t j = 0; j < E; j++) dl[j] = (float)(qs * a->load[j]);
+    for (size_t j = 0; j < E; j++) dl[j] = (float)(qs * load[j]);
     if (d->router == XF_ROUTER_SOFTMAX_TOPK)
         for (size_t r = 0; r < K; r++) dl[ch[r]] += (float)(rs * gt[r]);
     double dot = 0;

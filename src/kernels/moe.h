@@ -9,7 +9,13 @@
  *   l_t    = Wr xr_t                                   [E] router logits
  *   softmax routers:  s_t = softmax(l_t);  p_t = s_t    (p: the "probabilities")
  *   sigmoid router:   s_t = sigmoid(l_t);  p_t = s_t / sum_j s_tj
- *   selection S_t: the K largest of s_t (+ bias for sigmoid), in rank order
+ *   selection key v_t = s_t (+ bias for sigmoid)
+ *   group-limited routing (n_group G > 1, topk_group TG < G; DeepSeek-V2/V3):
+ *     the E experts form G groups of E/G consecutive experts; a group's score
+ *     is the sum of its two largest keys (sigmoid router, V3) or its largest
+ *     key (softmax routers, V2's group-limited greedy); the TG best groups
+ *     (ties: lower group first) are the only candidates below
+ *   selection S_t: the K largest keys among the candidates, in rank order
  *     (ties: lower expert index first)
  *   weights over the selected, times route_scale:
  *     softmax_topk_renorm  w_i = s_i / sum_{j in S} s_j
@@ -27,10 +33,14 @@
  *   aux = (E/K) * sum_i F_i P_i, F_i = (#tokens selecting i, before capacity)/N,
  *         P_i = mean_t p_ti. Equals 1 at perfect balance; K=1 is Switch's,
  *         E*sum F P (HF Mixtral) = K*aux.
+ *   per-sequence aux (seq_aux, DeepSeek-V3's sequence-wise balance loss): the
+ *         same sum within each sequence of seq_len tokens (tokens b-major),
+ *         averaged over the sequences: aux = mean_b (E/K) sum_i F_bi P_bi.
  *   z   = mean_t logsumexp(l_t)^2
- * Backward: the selection is a constant mask; only kept assignments carry the
- * LM gradient g_ti = <dy_t, Expert_i(x_t)> into their weights; aux and z add
- * theirs: d aux/d p_ti = (E/K) F_i / N, d z/d l_tj = (2/N) lse_t softmax(l_t)_j.
+ * Backward: the selection (groups included) is a constant mask; only kept
+ * assignments carry the LM gradient g_ti = <dy_t, Expert_i(x_t)> into their
+ * weights; aux and z add theirs: d aux/d p_ti = (E/K) F_i / N (per sequence:
+ * (E/K) F_bi / (n_seq T_b)), d z/d l_tj = (2/N) lse_t softmax(l_t)_j.
  *
  * Dispatch is sparse: the kept assignments are grouped by expert (in token
  * order within an expert), gathered into xs, and each expert runs one GEMM per
@@ -54,6 +64,10 @@ typedef struct {
     float jitter;         /* 0 = none (use it only while training) */
     size_t w_stride;      /* floats from expert e's W1 to expert e+1's (same for W2, W3 and
                            * for dW1, dW2, dW3); I*C when the experts are contiguous */
+    size_t n_group;       /* G expert groups (0 or 1: no group limit); G divides E */
+    size_t topk_group;    /* TG groups a token may use (TG >= G: no limit) */
+    int seq_aux;          /* 1: the aux loss per sequence of seq_len tokens */
+    size_t seq_len;       /* tokens per sequence of this call (seq_aux; 0 = the whole call) */
 } xf_moe_dims;
 
 /* Carve, forward and backward take the same dims, except that a forward may
@@ -81,6 +95,9 @@ typedef struct {
     int32_t *choice;      /* [N,K] selected experts before capacity (never -1) */
     float *w;             /* [N,K] combine weights (route_scale included; kept or not) */
     int32_t *load;        /* [E] tokens selecting each expert, before capacity */
+    int32_t *seq_load;    /* [N,E] per sequence b, row b: its tokens' choices (seq_aux only) */
+    float *gscore;        /* [N,G] group scores (group-limited routing only) */
+    int32_t *gsel;        /* [N,G] 1 where the group is a candidate (group-limited only) */
     int32_t *count;       /* [E] kept assignments per expert */
     int32_t *start;       /* [E+1] first slot of each expert; start[E] = kept total */
     int32_t *slot_tok;    /* [A] token of each slot, grouped by expert, token order inside */

@@ -104,16 +104,18 @@ static void dense_forward(xf_model *m, const xf_layer_w *w, xf_layer_act *a, con
     xf_residual_forward(out, out, res, N * C);
 }
 
-/* The expert dimensions of a forward (jitter only while training). */
-static xf_moe_dims moe_dims(const xf_model *m) {
+/* The expert dimensions of a forward over sequences of T tokens (jitter only
+ * while training; T sets the per-sequence balance loss's sequences). */
+static xf_moe_dims moe_dims(const xf_model *m, size_t T) {
     xf_moe_dims d = m->moe;
     if (!m->training) d.jitter = 0.0f;
+    d.seq_len = T;
     return d;
 }
 
 /* FFN sublayer: out = res + FFN(h) (dense, or MoE plus shared experts). */
 static void ffn_forward(xf_model *m, size_t l, xf_layer_act *a, const float *h, const float *res,
-                        float *out, size_t N) {
+                        float *out, size_t N, size_t T) {
     const xf_layer_w *w = &m->lw[l];
     const xf_layer_info *in = &m->li[l];
     if (!in->moe) {
@@ -123,7 +125,7 @@ static void ffn_forward(xf_model *m, size_t l, xf_layer_act *a, const float *h, 
     size_t C = m->C;
     if (in->I) dense_forward(m, w, a, h, res, out, N, in->I);
     else if (out != res) memcpy(out, res, N * C * sizeof(float));
-    xf_moe_dims d = moe_dims(m);
+    xf_moe_dims d = moe_dims(m, T);
     xf_moe_out r;
     xf_moe_act *ma = &m->moe_acts[in->moe_i];
     xf_moe_forward(m->moe_y, ma, &r, h, w->wr, w->ebias, w->ew1, w->ew2, w->ew3, N, &d,
@@ -161,7 +163,7 @@ void xf_block_forward(xf_model *m, size_t l, xf_layer_act *a, const float *res_i
             s = a->rx;
         }
         xf_model_norm_forward(m, a->n2, a->n2_mean, a->n2_rstd, s, w->ln2_w, w->ln2_b, N);
-        ffn_forward(m, l, a, a->n2, s, res_out, N);
+        ffn_forward(m, l, a, a->n2, s, res_out, N, p->T);
     } else {
         attn_forward(m, w, a, res_in, res_in, kbuf, vbuf, p);
         xf_model_norm_forward(m, a->n1, a->n1_mean, a->n1_rstd, a->r1, w->ln1_w, w->ln1_b, N);
@@ -171,7 +173,7 @@ void xf_block_forward(xf_model *m, size_t l, xf_layer_act *a, const float *res_i
             xf_model_norm_forward(m, a->nx, a->nx_mean, a->nx_rstd, a->rx, w->lnx_w, w->lnx_b, N);
             s = a->nx;
         }
-        ffn_forward(m, l, a, s, s, a->r2, N);
+        ffn_forward(m, l, a, s, s, a->r2, N, p->T);
         xf_model_norm_forward(m, res_out, a->n2_mean, a->n2_rstd, a->r2, w->ln2_w, w->ln2_b, N);
     }
 }
@@ -199,7 +201,7 @@ static void dense_backward(xf_model *m, const xf_layer_w *w, xf_layer_w *g, cons
 
 /* Backward of ffn_forward: adds d(h) into d_h. */
 static void ffn_backward(xf_model *m, size_t l, const xf_layer_act *a, const float *h,
-                         const float *d_out, float *d_h, size_t N, float aux_scale) {
+                         const float *d_out, float *d_h, size_t N, size_t T, float aux_scale) {
     const xf_layer_w *w = &m->lw[l];
     xf_layer_w *g = &m->lg[l];
     const xf_layer_info *in = &m->li[l];
@@ -208,7 +210,7 @@ static void ffn_backward(xf_model *m, size_t l, const xf_layer_act *a, const flo
         return;
     }
     /* out = res + MoE(h) + shared(h) */
-    xf_moe_dims d = moe_dims(m);
+    xf_moe_dims d = moe_dims(m, T);
     xf_moe_backward(d_h, g->wr, g->ew1, g->ew2, g->ew3, d_out, &m->moe_acts[in->moe_i], h, w->wr,
                     w->ew1, w->ew2, w->ew3, &d, m->cfg.router_aux_loss_coef * aux_scale,
                     m->cfg.router_z_loss_coef * aux_scale, m->moe_scratch);
@@ -271,7 +273,7 @@ void xf_block_backward(xf_model *m, size_t l, const xf_layer_act *a, const float
         const float *s = cross ? a->rx : a->r1;
         /* out = s + FFN(n2): d(s) = d(out) (kept in d_res), d(n2) from the FFN */
         memset(m->d_n, 0, NC * sizeof(float));
-        ffn_backward(m, l, a, a->n2, d_res, m->d_n, N, p->aux_scale);
+        ffn_backward(m, l, a, a->n2, d_res, m->d_n, N, p->T, p->aux_scale);
         /* n2 = N2(s) */
         xf_model_norm_backward(m, d_res, g->ln2_w, g->ln2_b, m->d_n, s, w->ln2_w, a->n2_mean,
                                a->n2_rstd, N);
@@ -297,7 +299,7 @@ void xf_block_backward(xf_model *m, size_t l, const xf_layer_act *a, const float
                                a->n2_rstd, N);
         /* r2 = s + FFN(s) */
         memcpy(d_res, m->d_x, NC * sizeof(float));
-        ffn_backward(m, l, a, s, m->d_x, d_res, N, p->aux_scale);
+        ffn_backward(m, l, a, s, m->d_x, d_res, N, p->T, p->aux_scale);
         if (cross) {
             /* nx = Nx(rx) */
             memset(m->d_x, 0, NC * sizeof(float));

@@ -85,6 +85,8 @@ void xf_config_defaults(xf_config *cfg) {
     cfg->routed_scaling_factor = 1.0f;
     cfg->router_bias_update_speed = 0.001f;
     cfg->router_aux_loss_coef = 0.01f;
+    cfg->n_group = 1;
+    cfg->topk_group = 1;
 }
 
 static const char *const k_preset_names[] = {"gpt2-tiny",    "llama-tiny",    "bench-gpt",  "bert-tiny",
@@ -375,6 +377,14 @@ static xf_status validate_moe(const xf_config *cfg, const char *name) {
     CHECK_RANGE(router_aux_loss_coef, 0.0, 1e3);
     CHECK_RANGE(router_z_loss_coef, 0.0, 1e3);
     CHECK_RANGE(router_jitter, 0.0, 0.99);
+    size_t G = cfg->n_group, TG = cfg->topk_group;
+    if (G < 1 || E % G)
+        return xf_fail(XF_ERR_ARG, "%s: n_group must divide num_experts = %zu, got %zu", name, E, G);
+    if (TG < 1 || TG > G)
+        return xf_fail(XF_ERR_ARG, "%s: topk_group must be in [1, n_group = %zu], got %zu", name, G, TG);
+    if (K > TG * (E / G))
+        return xf_fail(XF_ERR_ARG, "%s: topk_group = %zu groups of %zu experts hold fewer than num_experts_per_tok = %zu",
+                       name, TG, E / G, K);
     return XF_OK;
 }
 
@@ -561,6 +571,9 @@ static const extra_field k_extra[] = {
     XF(router_aux_loss_coef, F_FLOAT, 0),
     XF(router_z_loss_coef, F_FLOAT, 0),
     XF(router_jitter, F_FLOAT, 0),
+    XF(n_group, F_SIZE, 1024),
+    XF(topk_group, F_SIZE, 1024),
+    XF(seq_aux, F_BOOL, 0),
 };
 #define N_EXTRA (sizeof k_extra / sizeof k_extra[0])
 

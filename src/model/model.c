@@ -56,6 +56,9 @@ static void model_dims(xf_model *m, const xf_config *cfg) {
         m->moe.route_scale = cfg->routed_scaling_factor;
         m->moe.capacity_factor = cfg->capacity_factor;
         m->moe.jitter = cfg->router_jitter;
+        m->moe.n_group = cfg->n_group;
+        m->moe.topk_group = cfg->topk_group;
+        m->moe.seq_aux = cfg->seq_aux;
         m->moe.w_stride = (m->moe.I * m->C + 15) & ~(size_t)15;
     }
 }

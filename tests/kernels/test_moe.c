@@ -22,6 +22,10 @@
  * reproduces itself bit for bit and 1 vs 2 threads agree to rounding. */
 #include <omp.h>
 
+/* Cases list their fields in order; the trailing ones (groups, per-sequence
+ * aux) default to zero, "off", in the cases written before them. */
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+
 #include "kernels/kernels.h"
 #include "kernels/moe.h"
 #include "test.h"
@@ -44,6 +48,8 @@ typedef struct {
     int use_bias;  /* sigmoid router: a random selection bias */
     float aux_w, z_w;
     int no_lm;     /* R = 0: L is the router losses alone */
+    size_t G, TG;  /* group-limited routing: G groups, TG of them usable (0, 0: none) */
+    size_t seq;    /* per-sequence aux over sequences of seq tokens (0: per call) */
 } moe_case;
 
 /* ---- double reference ---------------------------------------------------- */
@@ -120,6 +126,31 @@ static void ref_forward(ref_out *o, const ref_ctx *r) {
             p[j] = sig ? s[j] / ss : s[j];
             keys[j] = s[j] + (sig && r->bias ? r->bias[j] : 0.0);
             order[j] = j;
+        }
+        if (c->G > 1 && c->TG < c->G) {
+            /* group score: top-2 sum (sigmoid) or max (softmax); the TG best groups
+             * (lower index on ties) keep their keys, the others drop to -inf */
+            size_t gsz = E / c->G, gord[64];
+            double gs[64];
+            for (size_t g = 0; g < c->G; g++) {
+                double m1 = -INFINITY, m2 = -INFINITY;
+                for (size_t j = g * gsz; j < (g + 1) * gsz; j++) {
+                    if (keys[j] > m1) m2 = m1, m1 = keys[j];
+                    else if (keys[j] > m2) m2 = keys[j];
+                }
+                gs[g] = !sig || gsz == 1 ? m1 : m1 + m2;
+                gord[g] = g;
+            }
+            for (size_t i = 1; i < c->G; i++)
+                for (size_t j = i; j > 0 && gs[gord[j]] > gs[gord[j - 1]]; j--) {
+                    size_t tmp = gord[j];
+                    gord[j] = gord[j - 1], gord[j - 1] = tmp;
+                }
+            for (size_t q = c->TG; q < c->G; q++)
+                for (size_t j = gord[q] * gsz; j < (gord[q] + 1) * gsz; j++) keys[j] = -INFINITY;
+            /* the group choice is a constant too: its deciding gap joins o->gap */
+            double gg = gs[gord[c->TG - 1]] - gs[gord[c->TG]];
+            o->gap = gg < o->gap ? gg : o->gap;
         }
         /* insertion sort: key descending, index ascending on ties */
         for (size_t i = 1; i < E; i++)
@@ -202,6 +233,23 @@ static void ref_forward(ref_out *o, const ref_ctx *r) {
     double fp = 0;
     for (size_t j = 0; j < E; j++) fp += (double)o->load[j] / (double)N * P[j];
     o->aux = (double)E / (double)K * fp;
+    if (c->seq) { /* mean over sequences of (E/K) sum_j F_bj P_bj */
+        size_t nseq = (N + c->seq - 1) / c->seq;
+        o->aux = 0;
+        for (size_t b = 0; b < nseq; b++) {
+            size_t t0 = b * c->seq, t1 = t0 + c->seq < N ? t0 + c->seq : N;
+            double Tb = (double)(t1 - t0), f = 0;
+            for (size_t j = 0; j < E; j++) {
+                double Fb = 0, Pb = 0;
+                for (size_t t = t0; t < t1; t++) {
+                    for (size_t q = 0; q < K; q++) Fb += o->choice[t * K + q] == (int)j;
+                    Pb += o->p[t * E + j];
+                }
+                f += (Fb / Tb) * (Pb / Tb);
+            }
+            o->aux += (double)E / (double)K * f / (double)nseq;
+        }
+    }
     o->z = zs / (double)N;
     o->entropy = ent;
     o->L = L + c->aux_w * o->aux + c->z_w * o->z;
@@ -251,7 +299,7 @@ static void fill_nan(float *p, size_t n) {
 
 static xf_moe_dims case_dims(const moe_case *c) {
     xf_moe_dims d = {c->E, c->K, c->C, c->I, c->router, c->gated, c->act, c->rs, c->cf, c->jitter,
-                     c->I * c->C};
+                     c->I * c->C, c->G, c->TG, c->seq > 0, c->seq};
     return d;
 }
 
@@ -565,6 +613,38 @@ static void grad_cases(xf_router_type router, uint64_t seed) {
 TEST(test_moe_grad_softmax_topk_renorm) { grad_cases(XF_ROUTER_SOFTMAX_TOPK_RENORM, 2000); }
 TEST(test_moe_grad_softmax_topk) { grad_cases(XF_ROUTER_SOFTMAX_TOPK, 3000); }
 TEST(test_moe_grad_sigmoid_topk_norm) { grad_cases(XF_ROUTER_SIGMOID_TOPK_NORM, 4000); }
+
+/* Group-limited routing (DeepSeek-V2's max, V3's top-2 sum) and the
+ * per-sequence balance loss, for every router: forward against the reference
+ * (which experts are candidates, the per-sequence aux) and finite differences
+ * (the group choice is a constant of the backward, like the selection). */
+static void group_cases(xf_router_type router, uint64_t seed) {
+    int sig = router == XF_ROUTER_SIGMOID_TOPK_NORM;
+    moe_case grp = {"groups 4x2 top2 K2 + seq aux", 12, 5, 4, 8, 2, router, 1, XF_ACT_SILU, 2.5f, 0.0f, 0.0f,
+                    sig, 0.6f, 0.2f, 0, 4, 2, 4};
+    CHECK(full_check(&grp, seed) == 0);
+    moe_case grp1 = {"groups 3x2 top1 K2 capacity", 9, 5, 4, 6, 2, router, 0, XF_ACT_GELU, 1.0f, 0.6f, 0.0f,
+                     sig, 0.5f, 0.0f, 0, 3, 1, 0};
+    full_check(&grp1, seed + 100);
+    moe_case seq = {"seq aux alone, ragged last sequence", 10, 5, 3, 6, 2, router, 1, XF_ACT_SILU, 1.0f, 0.0f,
+                    0.0f, sig, 1.0f, 0.0f, 1, 0, 0, 4};
+    full_check(&seq, seed + 200);
+    /* the candidates really are limited: every choice lies in a top group */
+    moe_bufs b;
+    draw_case(&b, &grp1, seed + 300);
+    int outside = 0;
+    for (size_t t = 0; t < grp1.N; t++) {
+        const int32_t *gs = b.a.gsel + t * 3;
+        CHECK(gs[0] + gs[1] + gs[2] == 1);
+        for (size_t q = 0; q < grp1.K; q++) outside += !gs[b.a.choice[t * 2 + q] / 2];
+    }
+    bufs_free(&b);
+    CHECK_MSG(outside == 0, "%d choices outside the chosen groups", outside);
+}
+
+TEST(test_moe_groups_softmax_topk_renorm) { group_cases(XF_ROUTER_SOFTMAX_TOPK_RENORM, 5000); }
+TEST(test_moe_groups_softmax_topk) { group_cases(XF_ROUTER_SOFTMAX_TOPK, 6000); }
+TEST(test_moe_groups_sigmoid_topk_norm) { group_cases(XF_ROUTER_SIGMOID_TOPK_NORM, 7000); }
 
 /* ---- constructed cases --------------------------------------------------- */
 
@@ -1025,6 +1105,9 @@ int main(void) {
     RUN(test_moe_grad_softmax_topk_renorm);
     RUN(test_moe_grad_softmax_topk);
     RUN(test_moe_grad_sigmoid_topk_norm);
+    RUN(test_moe_groups_softmax_topk_renorm);
+    RUN(test_moe_groups_softmax_topk);
+    RUN(test_moe_groups_sigmoid_topk_norm);
     RUN(test_moe_dropped_token_zero);
     RUN(test_moe_k_equals_e_mean);
     RUN(test_moe_aux_balance);

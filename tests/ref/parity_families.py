@@ -103,7 +103,9 @@ def moe(router, E, K, **kw):
          "routed_scaling_factor": kw.pop("rsf", 1.0),
          "router_bias_update_speed": kw.pop("speed", 0.001),
          "capacity_factor": kw.pop("cf", 0.0), "router_aux_loss_coef": kw.pop("aux", 0.01),
-         "router_z_loss_coef": kw.pop("z", 0.0), "router_jitter": 0.0}
+         "router_z_loss_coef": kw.pop("z", 0.0), "router_jitter": 0.0,
+         "n_group": kw.pop("groups", 1), "topk_group": kw.pop("topk_group", 1),
+         "seq_aux": kw.pop("seq_aux", False)}
     assert not kw, kw
     return d
 
@@ -156,6 +158,13 @@ CASES = [
     case("moe_deepseek", dict(LLAMA, **moe("sigmoid_topk_norm", 6, 2, Ie=24, Ns=2, fk=1,
                                            rsf=2.5, speed=0.01)),
          2, 8, 135, router_std=0.3, ecb_std=0.15, expect=("bias_changes",)),
+    case("moe_deepseek_groups", dict(LLAMA, **moe("sigmoid_topk_norm", 8, 2, Ie=24, Ns=1,
+                                                  rsf=2.5, groups=4, topk_group=2,
+                                                  seq_aux=True, aux=0.1)),
+         2, 8, 141, router_std=0.3, ecb_std=0.15),
+    case("moe_v2_groups", dict(GPT2, **moe("softmax_topk", 6, 2, Ie=24, groups=3, topk_group=1,
+                                           seq_aux=True, aux=0.05, z=0.001)),
+         2, 8, 139, router_std=0.5),
     case("moe_prefix", dict(GPT2, arch="prefix_lm", hidden_act="gelu",
                             **moe("softmax_topk", 4, 2, Ie=40, cf=1.25, z=0.001)),
          2, 8, 123, prefix_len=[3, 0], targets="prefix", router_std=0.5, expect=("drops",)),
@@ -464,6 +473,14 @@ def naive_forward(p, cfg, batch):
                 s = s / s.sum()
                 pr = s
                 score = s
+            G, TG = cfg["n_group"], cfg["topk_group"]
+            if G > 1 and TG < G:
+                gsz = E // G
+                sig = cfg["router_type"] == "sigmoid_topk_norm"
+                gsc = [sum(sorted(score[g * gsz:(g + 1) * gsz])[-2:]) if sig and gsz > 1
+                       else max(score[g * gsz:(g + 1) * gsz]) for g in range(G)]
+                best = sorted(range(G), key=lambda g: (-gsc[g], g))[:TG]
+                score = np.array([score[e] if e // gsz in best else -np.inf for e in range(E)])
             sel = sorted(range(E), key=lambda e: (-score[e], e))[:K]
             w = np.array([s[e] for e in sel])
             if cfg["router_type"] != "softmax_topk":
@@ -501,6 +518,14 @@ def naive_forward(p, cfg, batch):
         Fr = [sum(e in sel for sel in sels) / N for e in range(E)]
         Pm = [sum(pr[e] for pr in probs) / N for e in range(E)]
         aux = E / K * sum(f * q for f, q in zip(Fr, Pm))
+        if cfg["seq_aux"]:  # per sequence (row b), averaged over the rows
+            aux = 0.0
+            for b in range(len(rows)):
+                ns = [n for n, (bb, _) in enumerate(toks) if bb == b]
+                Tb = len(ns)
+                aux += E / K * sum(sum(e in sels[n] for n in ns) / Tb *
+                                   sum(probs[n][e] for n in ns) / Tb for e in range(E))
+            aux /= len(rows)
         z = sum(v * v for v in lses) / N
         moe_total[0] += cfg["router_aux_loss_coef"] * aux + cfg["router_z_loss_coef"] * z
         return out
@@ -720,7 +745,8 @@ def selftest(only=None):
 
     # 5. gradcheck (float64) of CE + MoE losses w.r.t. every trainable tensor
     gc = ["bert", "enc_rel_rms", "prefix_rope", "prefix_learned", "dec_empty_row", "t5", "bart",
-          "encdec_pad", "moe_mixtral", "moe_switch", "moe_deepseek", "moe_prefix", "moe_encdec"]
+          "encdec_pad", "moe_mixtral", "moe_switch", "moe_deepseek", "moe_deepseek_groups",
+          "moe_v2_groups", "moe_prefix", "moe_encdec"]
     for c in CASES:
         if c["name"] not in gc or (only and c["name"] not in only):
             continue

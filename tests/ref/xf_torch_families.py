@@ -90,6 +90,9 @@ DEFAULTS = {
     "router_aux_loss_coef": 0.01,
     "router_z_loss_coef": 0.0,
     "router_jitter": 0.0,
+    "n_group": 1,
+    "topk_group": 1,
+    "seq_aux": False,
 }
 
 
@@ -477,6 +480,25 @@ def moe_ffn(x, p, cfg, pre, shared_pre, routes):
         prob = s
         score = s.detach()
         margin_space = logits.detach()                               # same order as s
+    G, TG = cfg["n_group"], cfg["topk_group"]
+    if G > 1 and TG < G:
+        # group-limited routing: DeepSeek-V3 scores a group by the sum of its two best
+        # keys, V2 (softmax) by its best; experts outside the TG best groups are out
+        grouped = score.view(N, G, E // G)
+        if rt == "sigmoid_topk_norm" and E // G > 1:
+            gscore = grouped.topk(2, dim=-1).values.sum(-1)
+        else:
+            gscore = grouped.max(-1).values
+        gorder = torch.sort(-gscore, dim=-1, stable=True).indices    # ties: lower group
+        keep = torch.zeros(N, G, dtype=torch.bool)
+        keep.scatter_(1, gorder[:, :TG], True)
+        score = score.masked_fill(~keep.repeat_interleave(E // G, dim=1), float("-inf"))
+        gs_sorted = gscore.gather(1, gorder)
+        group_margin = float((gs_sorted[:, TG - 1] - gs_sorted[:, TG]).min())
+        margin_space = torch.where(score.isinf(), torch.full_like(margin_space, float("-inf")),
+                                   margin_space)
+    else:
+        group_margin = float("inf")
     # top-K, ties to the lower index: stable sort of the negated scores
     order = torch.sort(-score, dim=-1, stable=True).indices         # [N, E]
     sel = order[:, :K]                                               # rank 0 = best
@@ -489,6 +511,7 @@ def moe_ffn(x, p, cfg, pre, shared_pre, routes):
         margin = float((ranked[:, :K] - ranked[:, 1:K + 1]).min())
     else:
         margin = float((ranked[:, K - 1] - ranked[:, K]).min())
+    margin = min(margin, group_margin)
     w = s.gather(1, sel)
     if rt != "softmax_topk":
         w = w / w.sum(-1, keepdim=True)
@@ -526,6 +549,13 @@ def moe_ffn(x, p, cfg, pre, shared_pre, routes):
     Fr = counts.to(xf.dtype) / N
     P = prob.mean(0)
     aux = (E / K) * (Fr * P).sum()
+    if cfg["seq_aux"]:
+        # DeepSeek-V3's sequence-wise balance loss: the same sum per sequence, averaged
+        one_hot = torch.zeros(B, T, E, dtype=xf.dtype).scatter_add_(
+            2, sel.view(B, T, K), torch.ones(B, T, K, dtype=xf.dtype))
+        Fb = one_hot.sum(1) / T                                     # [B, E]
+        Pb = prob.view(B, T, E).mean(1)
+        aux = ((E / K) * (Fb * Pb).sum(-1)).mean()
     z = torch.logsumexp(logits, dim=-1).pow(2).mean()
     loss = cfg["router_aux_loss_coef"] * aux + cfg["router_z_loss_coef"] * z
     if routes is not None:
