@@ -115,6 +115,11 @@ size_t xf_config_decoder_layers(const xf_config *cfg);
 /* Whether layer l (0-based, within its stack) has an MoE FFN. */
 int xf_config_layer_is_moe(const xf_config *cfg, size_t l);
 
+/* The first decoder input of an encoder_decoder, for training, scoring,
+ * generation and routing alike: cfg->decoder_start_token_id when >= 0, else
+ * pad_id (the tokenizer's pad) when >= 0, else 0. */
+int32_t xf_decoder_start_id(const xf_config *cfg, int32_t pad_id);
+
 /* Number of trainable parameters (docs/config.md lists the terms); 0 on size_t overflow. */
 size_t xf_config_num_params(const xf_config *cfg);
 

@@ -40,11 +40,6 @@ typedef int (*xf_token_cb)(int32_t id, void *ctx);
 xf_status xf_generate(xf_model *m, const int32_t *prompt, size_t np, size_t n_new,
                       xf_sampler *s, int32_t stop_id, xf_token_cb cb, void *ctx);
 
-/* The first decoder input of an encoder_decoder, as training uses it:
- * cfg->decoder_start_token_id when >= 0, else pad_id (the tokenizer's pad)
- * when >= 0, else 0. */
-int32_t xf_decoder_start_id(const xf_config *cfg, int32_t pad_id);
-
 /* encoder_decoder: run the encoder once over src (ns ids, 1 <= ns <= the
  * context), then decode from start_id (xf_decoder_start_id), sampling up to
  * n_new ids; stops at stop_id (>= 0; passed to cb), after n_new ids, or when

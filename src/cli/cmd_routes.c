@@ -275,8 +275,7 @@ static int runner_open(runner *r, const char *dir, long layer, long threads) {
     r->W = r->encdec ? P - 1 : P;
     if (r->W == 0) return xf_cli_error(1, "%s: max_position_embeddings %zu is too small", dir, P);
     if (r->encdec) {
-        int32_t pad = xf_tokenizer_special(r->tok, XF_TOK_PAD);
-        r->start = r->cfg->decoder_start_token_id >= 0 ? r->cfg->decoder_start_token_id : pad >= 0 ? pad : 0;
+        r->start = xf_decoder_start_id(r->cfg, xf_tokenizer_special(r->tok, XF_TOK_PAD));
         if (!(r->dec = malloc((r->W + 1) * sizeof *r->dec))) return xf_cli_error(1, "out of memory");
     }
     r->moe = malloc(r->nmoe * sizeof *r->moe);

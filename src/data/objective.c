@@ -15,6 +15,7 @@
  *           xf_rng_below(10) and, for a random replacement, ids until one is
  *           not special */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -37,61 +38,55 @@ xf_status xf_objective_parse(const char *s, xf_objective *out) {
                    s ? s : "");
 }
 
+/* What each objective needs from a model, for the refusal messages. */
+static const char *const k_needs[XF_OBJ_COUNT] = {
+    [XF_OBJ_CLM] = "one stack that predicts every next token",
+    [XF_OBJ_PREFIX] = "a decoder that predicts the output after a prefix",
+    [XF_OBJ_SPAN] = "a decoder that reads the corrupted inputs bidirectionally (prefix_lm or encoder_decoder)",
+    [XF_OBJ_MLM] = "a bidirectional encoder",
+    [XF_OBJ_UL2] = "a decoder that reads the corrupted inputs bidirectionally (prefix_lm or encoder_decoder)",
+    [XF_OBJ_BART] = "an encoder for the noised text and a decoder that rewrites all of it",
+};
+
+#define OBJ(o) (1u << (o))
+/* One row per family: which objectives it trains with, its default, and what
+ * it is (docs/objectives.md's table is this one). */
+static const struct {
+    unsigned objectives;
+    xf_objective deflt;
+    const char *is;
+} k_families[XF_ARCH_COUNT] = {
+    [XF_ARCH_DECODER] = {OBJ(XF_OBJ_CLM) | OBJ(XF_OBJ_PREFIX), XF_OBJ_CLM, "is causal"},
+    [XF_ARCH_ENCODER] = {OBJ(XF_OBJ_MLM), XF_OBJ_MLM, "is bidirectional with no decoder"},
+    [XF_ARCH_PREFIX_LM] = {OBJ(XF_OBJ_CLM) | OBJ(XF_OBJ_PREFIX) | OBJ(XF_OBJ_SPAN) | OBJ(XF_OBJ_UL2), XF_OBJ_PREFIX,
+                           "has one stack that predicts the next token"},
+    [XF_ARCH_ENCODER_DECODER] = {OBJ(XF_OBJ_PREFIX) | OBJ(XF_OBJ_SPAN) | OBJ(XF_OBJ_UL2) | OBJ(XF_OBJ_BART),
+                                 XF_OBJ_SPAN, "learns through its decoder from a source"},
+};
+
 xf_objective xf_objective_default(xf_arch arch) {
-    switch (arch) {
-    case XF_ARCH_PREFIX_LM: return XF_OBJ_PREFIX;
-    case XF_ARCH_ENCODER: return XF_OBJ_MLM;
-    case XF_ARCH_ENCODER_DECODER: return XF_OBJ_SPAN;
-    default: return XF_OBJ_CLM;
-    }
+    return (int)arch >= 0 && arch < XF_ARCH_COUNT ? k_families[arch].deflt : XF_OBJ_CLM;
 }
 
 xf_status xf_objective_check(xf_objective o, xf_arch arch) {
-    const char *on = xf_objective_name(o), *an = xf_arch_name(arch);
     if ((int)o < 0 || o >= XF_OBJ_COUNT)
         return xf_fail(XF_ERR_ARG, "objective %d is not one of clm, prefix, span, mlm, ul2, bart", (int)o);
-    switch (arch) {
-    case XF_ARCH_DECODER:
-        if (o == XF_OBJ_CLM || o == XF_OBJ_PREFIX) return XF_OK;
-        if (o == XF_OBJ_BART)
-            return xf_fail(XF_ERR_ARG, "objective bart reconstructs the whole text from a noised copy, "
-                           "which needs an encoder and a decoder; arch decoder has one causal stack (use "
-                           "clm or prefix)");
-        if (o == XF_OBJ_MLM)
-            return xf_fail(XF_ERR_ARG,
-                           "objective mlm needs a bidirectional encoder; arch decoder is causal "
-                           "(use clm or prefix)");
-        return xf_fail(XF_ERR_ARG,
-                       "objective %s needs the corrupted inputs seen bidirectionally (prefix_lm or "
-                       "encoder_decoder); arch decoder is causal (use clm or prefix)",
-                       on);
-    case XF_ARCH_PREFIX_LM:
-        if (o == XF_OBJ_BART)
-            return xf_fail(XF_ERR_ARG, "objective bart reconstructs the whole text from a noised copy, "
-                           "which needs an encoder and a decoder; arch prefix_lm has one stack (use span, "
-                           "ul2, prefix or clm)");
-        if (o != XF_OBJ_MLM) return XF_OK;
-        return xf_fail(XF_ERR_ARG,
-                       "objective mlm needs a bidirectional encoder; arch prefix_lm predicts the "
-                       "next token (use clm, prefix, span or ul2)");
-    case XF_ARCH_ENCODER:
-        if (o == XF_OBJ_MLM) return XF_OK;
-        return xf_fail(XF_ERR_ARG,
-                       "objective %s needs a decoder to predict tokens left to right; arch encoder "
-                       "is bidirectional with no decoder (use mlm)",
-                       on);
-    case XF_ARCH_ENCODER_DECODER:
-        if (o == XF_OBJ_SPAN || o == XF_OBJ_UL2 || o == XF_OBJ_PREFIX || o == XF_OBJ_BART) return XF_OK;
-        if (o == XF_OBJ_MLM)
-            return xf_fail(XF_ERR_ARG,
-                           "objective mlm needs an encoder-only model; arch encoder_decoder learns "
-                           "through its decoder (use span, ul2, bart or prefix)");
-        return xf_fail(XF_ERR_ARG,
-                       "objective clm gives the encoder no source; arch encoder_decoder needs a "
-                       "source and a target (use span, ul2, bart or prefix)");
-    default:
-        return xf_fail(XF_ERR_ARG, "objective %s: unknown arch %s (%d)", on, an, (int)arch);
+    if ((int)arch < 0 || arch >= XF_ARCH_COUNT)
+        return xf_fail(XF_ERR_ARG, "objective %s: unknown arch %d", xf_objective_name(o), (int)arch);
+    unsigned ok = k_families[arch].objectives;
+    if (ok & OBJ(o)) return XF_OK;
+    /* "use a, b or c": the family's objectives */
+    char use[96] = "";
+    size_t n = 0, total = 0, pos = 0;
+    for (int k = 0; k < XF_OBJ_COUNT; k++) total += (ok >> k) & 1u;
+    for (int k = 0; k < XF_OBJ_COUNT && pos < sizeof use; k++) {
+        if (!(ok & OBJ(k))) continue;
+        const char *sep = n == 0 ? "" : n + 1 == total ? " or " : ", ";
+        pos += (size_t)snprintf(use + pos, sizeof use - pos, "%s%s", sep, k_names[k]);
+        n++;
     }
+    return xf_fail(XF_ERR_ARG, "objective %s needs %s; arch %s %s (use %s)", xf_objective_name(o), k_needs[o],
+                   xf_arch_name(arch), k_families[arch].is, use);
 }
 
 static int is_special(const xf_objective_opts *o, int32_t id);
@@ -128,11 +123,12 @@ xf_status xf_objective_opts_init(xf_objective_opts *opts, xf_objective kind, con
     opts->pad = opts->special[XF_TOK_PAD];
     opts->eos = opts->special[XF_TOK_EOS];
     opts->mask = opts->special[XF_TOK_MASK];
-    int dst = cfg ? cfg->decoder_start_token_id : -1;
-    if (dst >= 0 && (size_t)dst >= V)
+    if (cfg && cfg->decoder_start_token_id >= 0 && (size_t)cfg->decoder_start_token_id >= V)
         return xf_fail(XF_ERR_ARG, "objective %s: decoder_start_token_id %d is not below %zu", on,
-                       dst, V);
-    opts->decoder_start = dst >= 0 ? dst : (opts->pad >= 0 ? opts->pad : 0);
+                       cfg->decoder_start_token_id, V);
+    xf_config defaults;
+    xf_config_defaults(&defaults);
+    opts->decoder_start = xf_decoder_start_id(cfg ? cfg : &defaults, opts->pad);
 
     /* sentinels: spans use <extra_id_0 .. n-4>, the last three are [R] [S] [X] */
     size_t ns_tok = xf_tokenizer_sentinel_count(tok);

@@ -143,11 +143,6 @@ done:
     return st;
 }
 
-int32_t xf_decoder_start_id(const xf_config *cfg, int32_t pad_id) {
-    if (cfg->decoder_start_token_id >= 0) return cfg->decoder_start_token_id;
-    return pad_id >= 0 ? pad_id : 0;
-}
-
 /* encoder_decoder with a source of ns ids that fits the context */
 static xf_status check_source(const xf_config *cfg, size_t ns, const char *what) {
     if (cfg->arch != XF_ARCH_ENCODER_DECODER)

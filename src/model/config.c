@@ -89,167 +89,117 @@ void xf_config_defaults(xf_config *cfg) {
     cfg->topk_group = 1;
 }
 
-static const char *const k_preset_names[] = {"gpt2-tiny",    "llama-tiny",    "bench-gpt",  "bert-tiny",
-                                             "prefix-tiny",  "t5-tiny",       "bart-tiny",  "bench-t5",
-                                             "mixtral-tiny", "switch-tiny",   "deepseek-tiny", "bench-moe",
-                                             NULL};
-#define PRESET_LIST                                                                            \
-    "gpt2-tiny, llama-tiny, bench-gpt, bert-tiny, prefix-tiny, t5-tiny, bart-tiny, bench-t5, " \
-    "mixtral-tiny, switch-tiny, deepseek-tiny, bench-moe"
+/* ------------------------------------------------------------------ presets
+ *
+ * A preset is the defaults plus JSON fragments applied in order, each field
+ * through the same parser (and so the same checks) as config.json; a later
+ * fragment may override an earlier one. */
 
-/* The tiny shape every *-tiny preset starts from (gpt2-tiny's). */
-static void tiny_shape(xf_config *c) {
-    c->vocab_size = 384;
-    c->hidden_size = 128;
-    c->intermediate_size = 512;
-    c->num_hidden_layers = 4;
-    c->num_attention_heads = 4;
-    c->num_key_value_heads = 4;
-    c->max_position_embeddings = 256;
-}
-
+/* The tiny shape of every *-tiny preset (gpt2-tiny's). */
+#define TINY "{\"vocab_size\": 384, \"hidden_size\": 128, \"intermediate_size\": 512, " \
+             "\"num_hidden_layers\": 4, \"num_attention_heads\": 4, \"num_key_value_heads\": 4, " \
+             "\"max_position_embeddings\": 256}"
 /* LLaMA style: RoPE, RMSNorm, SwiGLU, no biases, untied, GQA. */
-static void llama_style(xf_config *c) {
-    tiny_shape(c);
-    c->intermediate_size = 352;
-    c->num_key_value_heads = 2;
-    c->hidden_act = XF_ACT_SILU;
-    c->gated_ffn = 1;
-    c->norm_type = XF_NORM_RMSNORM;
-    c->position_type = XF_POS_ROPE;
-    c->use_bias = 0;
-    c->tie_word_embeddings = 0;
-}
-
+#define LLAMA "{\"intermediate_size\": 352, \"num_key_value_heads\": 2, \"hidden_act\": \"silu\", " \
+              "\"gated_ffn\": true, \"norm_type\": \"rmsnorm\", \"position_type\": \"rope\", " \
+              "\"use_bias\": false, \"tie_word_embeddings\": false}"
 /* T5 (v1.0) style: RMSNorm 1e-6, pre-norm, no biases, relative bias, unscaled
- * logits, ReLU FFN, tied head with the d^-1/2 rescale. */
-static void t5_style(xf_config *c) {
-    c->arch = XF_ARCH_ENCODER_DECODER;
-    c->hidden_act = XF_ACT_RELU;
-    c->norm_type = XF_NORM_RMSNORM;
-    c->norm_eps = 1e-6f;
-    c->position_type = XF_POS_RELATIVE;
-    c->use_bias = 0;
-    c->scale_attn_logits = 0;
-    c->rescale_tied_head = 1;
-    c->initializer_factor = 1.0f;
-}
+ * logits, ReLU FFN, tied head with the d^-1/2 rescale, HF T5's init. */
+#define T5 "{\"arch\": \"encoder_decoder\", \"hidden_act\": \"relu\", \"norm_type\": \"rmsnorm\", " \
+           "\"norm_eps\": 1e-6, \"position_type\": \"relative\", \"use_bias\": false, " \
+           "\"scale_attn_logits\": false, \"rescale_tied_head\": true, \"initializer_factor\": 1.0}"
+/* The benchmark shape (GPT-2 small's proportions at 6 layers of 384). */
+#define BENCH "{\"vocab_size\": 8192, \"hidden_size\": 384, \"intermediate_size\": 1536, " \
+              "\"num_hidden_layers\": 6, \"num_attention_heads\": 6, \"num_key_value_heads\": 6, " \
+              "\"max_position_embeddings\": 256}"
+
+/* PRESET(name, fragments...) for each preset, in the order they are listed.
+ *   gpt2-tiny      the defaults do the rest: gelu_tanh, layernorm, pre, learned, bias, tied
+ *   bert-tiny      BERT's layout with rotary positions: with learned absolute
+ *                  positions a model this small stays a bag of bytes (loss at
+ *                  the unigram entropy) for the first thousand steps of MLM;
+ *                  docs/families.md has the numbers
+ *   mixtral-tiny   8 experts, top-2, width 176: llama-tiny's active FFN
+ *   switch-tiny    top-1, capacity 1.25, ReLU experts every other layer, z-loss, jitter
+ *   deepseek-tiny  fine-grained: 16 experts of width 88, top-3, one shared; first layer dense
+ *   bench-moe      8 experts, top-2 of width 768: bench-gpt's active FFN */
+#define PRESETS(PRESET)                                                                                   \
+    PRESET("gpt2-tiny", TINY)                                                                             \
+    PRESET("llama-tiny", TINY, LLAMA)                                                                     \
+    PRESET("bench-gpt", BENCH)                                                                            \
+    PRESET("bert-tiny", TINY,                                                                             \
+           "{\"arch\": \"encoder\", \"position_type\": \"rope\", \"hidden_act\": \"gelu\", "               \
+           "\"norm_eps\": 1e-12, \"norm_placement\": \"post\", \"embed_layernorm\": true, "                \
+           "\"type_vocab_size\": 2, \"mlm_transform\": true, \"lm_head_bias\": true}")                      \
+    PRESET("prefix-tiny", TINY, LLAMA, "{\"arch\": \"prefix_lm\"}")                                       \
+    PRESET("t5-tiny", TINY, T5, "{\"num_hidden_layers\": 3, \"num_decoder_layers\": 3}")                  \
+    PRESET("bart-tiny", TINY,                                                                             \
+           "{\"arch\": \"encoder_decoder\", \"num_hidden_layers\": 3, \"num_decoder_layers\": 3, "         \
+           "\"hidden_act\": \"gelu\", \"norm_placement\": \"post\", \"position_offset\": 2, "              \
+           "\"embed_layernorm\": true, \"lm_head_bias\": true}")                                           \
+    PRESET("bench-t5", BENCH, T5, "{\"num_hidden_layers\": 3, \"num_decoder_layers\": 3}")                \
+    PRESET("mixtral-tiny", TINY, LLAMA,                                                                   \
+           "{\"num_experts\": 8, \"num_experts_per_tok\": 2, \"moe_intermediate_size\": 176}")            \
+    PRESET("switch-tiny", TINY,                                                                           \
+           "{\"hidden_act\": \"relu\", \"num_experts\": 8, \"num_experts_per_tok\": 1, "                   \
+           "\"moe_intermediate_size\": 512, \"moe_layer_freq\": 2, \"router_type\": \"softmax_topk\", "   \
+           "\"capacity_factor\": 1.25, \"router_z_loss_coef\": 0.001, \"router_jitter\": 0.01}")           \
+    PRESET("deepseek-tiny", TINY, LLAMA,                                                                  \
+           "{\"num_experts\": 16, \"num_experts_per_tok\": 3, \"moe_intermediate_size\": 88, "             \
+           "\"num_shared_experts\": 1, \"first_k_dense_layers\": 1, "                                      \
+           "\"router_type\": \"sigmoid_topk_norm\", \"router_aux_loss_coef\": 0.0001}")                    \
+    PRESET("bench-moe", BENCH, "{\"num_experts\": 8, \"num_experts_per_tok\": 2, \"moe_intermediate_size\": 768}")
+
+typedef struct {
+    const char *name;
+    const char *parts[4]; /* fragments applied in order, NULL-terminated */
+} preset;
+
+#define PRESET_ROW(n, ...) {n, {__VA_ARGS__}},
+#define PRESET_NAME(n, ...) n,
+static const preset k_presets[] = {PRESETS(PRESET_ROW)};
+#define N_PRESETS (sizeof k_presets / sizeof k_presets[0])
+static const char *const k_preset_names[] = {PRESETS(PRESET_NAME) NULL};
 
 const char *const *xf_config_preset_names(void) { return k_preset_names; }
 
+/* "a, b, c" of every preset name into buf[512], for messages. */
+static const char *preset_list(char *buf) {
+    size_t pos = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < N_PRESETS && pos < 512; i++)
+        pos += (size_t)snprintf(buf + pos, 512 - pos, "%s%s", i ? ", " : "", k_presets[i].name);
+    return buf;
+}
+
+static xf_status parse_field(const cJSON *it, xf_config *c, unsigned *seen_sizes, const char *name);
+
 xf_status xf_config_preset(xf_config *cfg, const char *name) {
+    const preset *p = NULL;
+    for (size_t i = 0; name && i < N_PRESETS && !p; i++)
+        if (strcmp(name, k_presets[i].name) == 0) p = &k_presets[i];
+    char list[512];
+    if (!p) return xf_fail(XF_ERR_ARG, "unknown config preset \"%s\" (presets: %s)", name ? name : "(null)",
+                           preset_list(list));
     xf_config c;
     xf_config_defaults(&c);
-    if (name && strcmp(name, "gpt2-tiny") == 0) {
-        c.vocab_size = 384;
-        c.hidden_size = 128;
-        c.intermediate_size = 512;
-        c.num_hidden_layers = 4;
-        c.num_attention_heads = 4;
-        c.num_key_value_heads = 4;
-        c.max_position_embeddings = 256;
-        /* the rest are the defaults: gelu_tanh, layernorm, pre, learned, bias, tied */
-    } else if (name && strcmp(name, "llama-tiny") == 0) {
-        c.vocab_size = 384;
-        c.hidden_size = 128;
-        c.intermediate_size = 352;
-        c.num_hidden_layers = 4;
-        c.num_attention_heads = 4;
-        c.num_key_value_heads = 2;
-        c.max_position_embeddings = 256;
-        c.hidden_act = XF_ACT_SILU;
-        c.gated_ffn = 1;
-        c.norm_type = XF_NORM_RMSNORM;
-        c.position_type = XF_POS_ROPE;
-        c.rope_theta = 10000.0f;
-        c.use_bias = 0;
-        c.tie_word_embeddings = 0;
-    } else if (name && (strcmp(name, "bench-gpt") == 0 || strcmp(name, "bench-moe") == 0)) {
-        c.vocab_size = 8192;
-        c.hidden_size = 384;
-        c.intermediate_size = 1536;
-        c.num_hidden_layers = 6;
-        c.num_attention_heads = 6;
-        c.num_key_value_heads = 6;
-        c.max_position_embeddings = 256;
-        if (strcmp(name, "bench-moe") == 0) { /* 8 experts, top-2 of width 768: bench-gpt's active FFN */
-            c.num_experts = 8;
-            c.num_experts_per_tok = 2;
-            c.moe_intermediate_size = 768;
-        }
-    } else if (name && strcmp(name, "bert-tiny") == 0) {
-        /* BERT's layout with rotary positions: with learned absolute positions a
-         * model this small stays a bag of bytes (loss at the unigram entropy) for
-         * the first thousand steps of MLM; docs/families.md has the numbers */
-        tiny_shape(&c);
-        c.arch = XF_ARCH_ENCODER;
-        c.position_type = XF_POS_ROPE;
-        c.hidden_act = XF_ACT_GELU;
-        c.norm_eps = 1e-12f;
-        c.norm_placement = XF_NORM_POST;
-        c.embed_layernorm = 1;
-        c.type_vocab_size = 2;
-        c.mlm_transform = 1;
-        c.lm_head_bias = 1;
-    } else if (name && strcmp(name, "prefix-tiny") == 0) {
-        llama_style(&c);
-        c.arch = XF_ARCH_PREFIX_LM;
-    } else if (name && strcmp(name, "t5-tiny") == 0) {
-        tiny_shape(&c);
-        t5_style(&c);
-        c.num_hidden_layers = 3;
-        c.num_decoder_layers = 3;
-    } else if (name && strcmp(name, "bench-t5") == 0) {
-        t5_style(&c);
-        c.vocab_size = 8192;
-        c.hidden_size = 384;
-        c.intermediate_size = 1536;
-        c.num_hidden_layers = 3;
-        c.num_decoder_layers = 3;
-        c.num_attention_heads = 6;
-        c.num_key_value_heads = 6;
-        c.max_position_embeddings = 256;
-    } else if (name && strcmp(name, "bart-tiny") == 0) {
-        tiny_shape(&c);
-        c.arch = XF_ARCH_ENCODER_DECODER;
-        c.num_hidden_layers = 3;
-        c.num_decoder_layers = 3;
-        c.hidden_act = XF_ACT_GELU;
-        c.norm_placement = XF_NORM_POST;
-        c.position_offset = 2;
-        c.embed_layernorm = 1;
-        c.lm_head_bias = 1;
-    } else if (name && strcmp(name, "mixtral-tiny") == 0) {
-        llama_style(&c); /* 8 experts, top-2, width 176: llama-tiny's active FFN */
-        c.num_experts = 8;
-        c.num_experts_per_tok = 2;
-        c.moe_intermediate_size = 176;
-    } else if (name && strcmp(name, "switch-tiny") == 0) {
-        tiny_shape(&c); /* Switch: top-1, capacity 1.25, ReLU experts every other layer, z-loss, jitter */
-        c.hidden_act = XF_ACT_RELU;
-        c.num_experts = 8;
-        c.num_experts_per_tok = 1;
-        c.moe_intermediate_size = 512;
-        c.moe_layer_freq = 2;
-        c.router_type = XF_ROUTER_SOFTMAX_TOPK;
-        c.capacity_factor = 1.25f;
-        c.router_z_loss_coef = 0.001f;
-        c.router_jitter = 0.01f;
-    } else if (name && strcmp(name, "deepseek-tiny") == 0) {
-        llama_style(&c); /* fine-grained: 16 experts of width 88, top-3, one shared; first layer dense */
-        c.num_experts = 16;
-        c.num_experts_per_tok = 3;
-        c.moe_intermediate_size = 88;
-        c.num_shared_experts = 1;
-        c.first_k_dense_layers = 1;
-        c.router_type = XF_ROUTER_SIGMOID_TOPK_NORM;
-        c.router_aux_loss_coef = 0.0001f;
-    } else {
-        return xf_fail(XF_ERR_ARG, "unknown config preset \"%s\" (presets: " PRESET_LIST ")",
-                       name ? name : "(null)");
+    unsigned seen = 0;
+    xf_status s = XF_OK;
+    for (size_t k = 0; k < 4 && p->parts[k] && !s; k++) {
+        cJSON *root = cJSON_Parse(p->parts[k]);
+        if (!root) return xf_fail(XF_ERR_OOM, "preset %s: out of memory", name);
+        for (const cJSON *it = root->child; it && !s; it = it->next) s = parse_field(it, &c, &seen, name);
+        cJSON_Delete(root);
     }
+    if (!s) s = xf_config_validate(&c, name);
+    if (s) return s;
     *cfg = c;
     return XF_OK;
+}
+
+int32_t xf_decoder_start_id(const xf_config *cfg, int32_t pad_id) {
+    if (cfg->decoder_start_token_id >= 0) return cfg->decoder_start_token_id;
+    return pad_id >= 0 ? pad_id : 0;
 }
 
 size_t xf_config_head_dim(const xf_config *cfg) {
@@ -536,16 +486,34 @@ static void line_col(const char *s, size_t off, int *line, int *col) {
 }
 
 /* The fields added for the other families and MoE, parsed and written from one table. */
-typedef enum { F_SIZE, F_BOOL, F_FLOAT, F_INT, F_ROUTER } field_kind;
+typedef enum { F_SIZE, F_BOOL, F_FLOAT, F_INT, F_ENUM } field_kind;
+
+/* Every config.json field but the required sizes (k_sizes), in the order
+ * xf_config_to_json writes them (after arch and the sizes): its JSON name, kind,
+ * place in xf_config, and its limit (F_SIZE / F_INT) or its names (F_ENUM). */
 typedef struct {
     const char *name;
     field_kind kind;
     size_t offset;
-    double cap; /* F_SIZE / F_INT: largest accepted value */
+    double cap;                /* F_SIZE / F_INT: largest accepted value */
+    const char *const *names;  /* F_ENUM: the spellings, index = value */
+    int n_names;
 } extra_field;
 
-#define XF(n, k, cap) {#n, k, offsetof(xf_config, n), cap}
+#define XF(n, k, cap) {#n, k, offsetof(xf_config, n), cap, NULL, 0}
+#define XE(n, names, count) {#n, F_ENUM, offsetof(xf_config, n), 0, names, count}
+static const extra_field k_arch_field = XE(arch, k_arch_names, XF_ARCH_COUNT);
 static const extra_field k_extra[] = {
+    XE(hidden_act, k_act_names, XF_ACT_COUNT),
+    XF(gated_ffn, F_BOOL, 0),
+    XE(norm_type, k_norm_names, XF_NORM_COUNT),
+    XF(norm_eps, F_FLOAT, 0),
+    XE(norm_placement, k_place_names, XF_PLACEMENT_COUNT),
+    XE(position_type, k_pos_names, XF_POS_COUNT),
+    XF(rope_theta, F_FLOAT, 0),
+    XF(use_bias, F_BOOL, 0),
+    XF(tie_word_embeddings, F_BOOL, 0),
+    XF(initializer_range, F_FLOAT, 0),
     XF(num_decoder_layers, F_SIZE, 1024),
     XF(relative_attention_num_buckets, F_SIZE, 1024),
     XF(relative_attention_max_distance, F_SIZE, 1048576),
@@ -564,7 +532,7 @@ static const extra_field k_extra[] = {
     XF(num_shared_experts, F_SIZE, 64),
     XF(moe_layer_freq, F_SIZE, 1024),
     XF(first_k_dense_layers, F_SIZE, 1024),
-    XF(router_type, F_ROUTER, 0),
+    XE(router_type, k_router_names, XF_ROUTER_COUNT),
     XF(routed_scaling_factor, F_FLOAT, 0),
     XF(router_bias_update_speed, F_FLOAT, 0),
     XF(capacity_factor, F_FLOAT, 0),
@@ -579,14 +547,14 @@ static const extra_field k_extra[] = {
 
 static xf_status parse_extra(const cJSON *it, const extra_field *f, xf_config *c, const char *name) {
     void *slot = (char *)c + f->offset;
-    int e;
+    int e = 0;
     xf_status s;
     switch (f->kind) {
     case F_BOOL: return parse_bool(it, f->name, (int *)slot, name);
     case F_FLOAT: return parse_float(it, f->name, (float *)slot, name);
-    case F_ROUTER:
-        s = parse_enum(it, f->name, k_router_names, XF_ROUTER_COUNT, &e, name);
-        if (s == XF_OK) *(xf_router_type *)slot = (xf_router_type)e;
+    case F_ENUM: /* every enum of xf_config is stored as an int-sized enum */
+        s = parse_enum(it, f->name, f->names, f->n_names, &e, name);
+        if (s == XF_OK) *(int *)slot = e;
         return s;
     default: break;
     }
@@ -612,39 +580,7 @@ static xf_status parse_field(const cJSON *it, xf_config *c, unsigned *seen_sizes
             *seen_sizes |= 1u << i;
             return parse_size(it, &k_sizes[i], c, name);
         }
-    int e;
-    xf_status s;
-    if (strcmp(k, "arch") == 0) {
-        s = parse_enum(it, k, k_arch_names, XF_ARCH_COUNT, &e, name);
-        if (s == XF_OK) c->arch = (xf_arch)e;
-        return s;
-    }
-    if (strcmp(k, "hidden_act") == 0) {
-        s = parse_enum(it, k, k_act_names, XF_ACT_COUNT, &e, name);
-        if (s == XF_OK) c->hidden_act = (xf_act)e;
-        return s;
-    }
-    if (strcmp(k, "norm_type") == 0) {
-        s = parse_enum(it, k, k_norm_names, XF_NORM_COUNT, &e, name);
-        if (s == XF_OK) c->norm_type = (xf_norm_type)e;
-        return s;
-    }
-    if (strcmp(k, "norm_placement") == 0) {
-        s = parse_enum(it, k, k_place_names, XF_PLACEMENT_COUNT, &e, name);
-        if (s == XF_OK) c->norm_placement = (xf_norm_placement)e;
-        return s;
-    }
-    if (strcmp(k, "position_type") == 0) {
-        s = parse_enum(it, k, k_pos_names, XF_POS_COUNT, &e, name);
-        if (s == XF_OK) c->position_type = (xf_pos_type)e;
-        return s;
-    }
-    if (strcmp(k, "gated_ffn") == 0) return parse_bool(it, k, &c->gated_ffn, name);
-    if (strcmp(k, "use_bias") == 0) return parse_bool(it, k, &c->use_bias, name);
-    if (strcmp(k, "tie_word_embeddings") == 0) return parse_bool(it, k, &c->tie_word_embeddings, name);
-    if (strcmp(k, "norm_eps") == 0) return parse_float(it, k, &c->norm_eps, name);
-    if (strcmp(k, "rope_theta") == 0) return parse_float(it, k, &c->rope_theta, name);
-    if (strcmp(k, "initializer_range") == 0) return parse_float(it, k, &c->initializer_range, name);
+    if (strcmp(k, k_arch_field.name) == 0) return parse_extra(it, &k_arch_field, c, name);
     /* informational Hugging Face keys: accepted and ignored */
     if (strcmp(k, "model_type") == 0) {
         if (!cJSON_IsString(it))
@@ -769,15 +705,16 @@ static xf_status read_small_file(const char *path, char **out, size_t *out_len) 
 xf_status xf_config_load(xf_config *cfg, const char *spec) {
     if (!cfg) return xf_fail(XF_ERR_ARG, "config: nothing to fill");
     if (!spec || !*spec) return xf_fail(XF_ERR_ARG, "config: empty config name (a preset, a JSON file or a directory)");
-    for (const char *const *p = k_preset_names; *p; p++)
-        if (strcmp(spec, *p) == 0) return xf_config_preset(cfg, spec);
+    for (size_t i = 0; i < N_PRESETS; i++)
+        if (strcmp(spec, k_presets[i].name) == 0) return xf_config_preset(cfg, spec);
 
     struct stat st;
     if (stat(spec, &st) != 0) {
         int e = errno;
+        char list[512];
         if (e == ENOENT)
-            return xf_fail(XF_ERR_IO, "%s: no such config file or directory, and not a preset "
-                           "(" PRESET_LIST ")", spec);
+            return xf_fail(XF_ERR_IO, "%s: no such config file or directory, and not a preset (%s)", spec,
+                           preset_list(list));
         return xf_fail(XF_ERR_IO, "%s: cannot open: %s", spec, strerror(e));
     }
     char *path = NULL;
@@ -843,32 +780,13 @@ static void sb_printf(sbuf *b, const char *fmt, ...) {
 }
 
 char *xf_config_to_json(const xf_config *cfg) {
-    char tmp[3][48];
     sbuf b = {malloc(8192), 8192, 0, 0};
     if (!b.buf) return NULL;
-    fmt_float(tmp[0], sizeof tmp[0], cfg->norm_eps);
-    fmt_float(tmp[1], sizeof tmp[1], cfg->rope_theta);
-    fmt_float(tmp[2], sizeof tmp[2], cfg->initializer_range);
     sb_printf(&b, "{\n");
     sb_printf(&b, "  \"model_type\": \"xfmr\",\n");
     sb_printf(&b, "  \"arch\": \"%s\",\n", xf_arch_name(cfg->arch));
-    sb_printf(&b, "  \"vocab_size\": %zu,\n", cfg->vocab_size);
-    sb_printf(&b, "  \"hidden_size\": %zu,\n", cfg->hidden_size);
-    sb_printf(&b, "  \"intermediate_size\": %zu,\n", cfg->intermediate_size);
-    sb_printf(&b, "  \"num_hidden_layers\": %zu,\n", cfg->num_hidden_layers);
-    sb_printf(&b, "  \"num_attention_heads\": %zu,\n", cfg->num_attention_heads);
-    sb_printf(&b, "  \"num_key_value_heads\": %zu,\n", cfg->num_key_value_heads);
-    sb_printf(&b, "  \"max_position_embeddings\": %zu,\n", cfg->max_position_embeddings);
-    sb_printf(&b, "  \"hidden_act\": \"%s\",\n", xf_act_name(cfg->hidden_act));
-    sb_printf(&b, "  \"gated_ffn\": %s,\n", cfg->gated_ffn ? "true" : "false");
-    sb_printf(&b, "  \"norm_type\": \"%s\",\n", xf_norm_type_name(cfg->norm_type));
-    sb_printf(&b, "  \"norm_eps\": %s,\n", tmp[0]);
-    sb_printf(&b, "  \"norm_placement\": \"%s\",\n", xf_norm_placement_name(cfg->norm_placement));
-    sb_printf(&b, "  \"position_type\": \"%s\",\n", xf_pos_type_name(cfg->position_type));
-    sb_printf(&b, "  \"rope_theta\": %s,\n", tmp[1]);
-    sb_printf(&b, "  \"use_bias\": %s,\n", cfg->use_bias ? "true" : "false");
-    sb_printf(&b, "  \"tie_word_embeddings\": %s,\n", cfg->tie_word_embeddings ? "true" : "false");
-    sb_printf(&b, "  \"initializer_range\": %s", tmp[2]);
+    for (size_t i = 0; i < N_SIZES; i++)
+        sb_printf(&b, "%s  \"%s\": %zu", i ? ",\n" : "", k_sizes[i].name, size_get(cfg, &k_sizes[i]));
     for (size_t i = 0; i < N_EXTRA; i++) {
         const extra_field *f = &k_extra[i];
         const void *slot = (const char *)cfg + f->offset;
@@ -878,7 +796,11 @@ char *xf_config_to_json(const xf_config *cfg) {
         case F_SIZE: sb_printf(&b, "%zu", *(const size_t *)slot); break;
         case F_INT: sb_printf(&b, "%d", *(const int *)slot); break;
         case F_BOOL: sb_printf(&b, "%s", *(const int *)slot ? "true" : "false"); break;
-        case F_ROUTER: sb_printf(&b, "\"%s\"", xf_router_type_name(*(const xf_router_type *)slot)); break;
+        case F_ENUM: {
+            int v = *(const int *)slot;
+            sb_printf(&b, "\"%s\"", v >= 0 && v < f->n_names ? f->names[v] : "unknown");
+            break;
+        }
         case F_FLOAT:
             fmt_float(num, sizeof num, *(const float *)slot);
             sb_printf(&b, "%s", num);

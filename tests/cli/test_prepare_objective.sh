@@ -94,7 +94,7 @@ bad objective_ul2_decoder ul2 decoder
 bad objective_clm_encoder clm encoder
 bad objective_prefix_encoder prefix encoder
 bad objective_clm_encdec clm encoder_decoder
-if grep -qF "objective clm" "$T/err" && grep -qF "(use span, ul2 or prefix)" "$T/err"; then
+if grep -qF "objective clm" "$T/err" && grep -qF "(use prefix, span, ul2 or bart)" "$T/err"; then
     pass objective_error_suggests
 else
     fail objective_error_suggests "$(cat "$T/err")"
