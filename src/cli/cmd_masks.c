@@ -14,6 +14,7 @@
  * Each grid's title gives its visible count. ANSI colour only when stdout is a
  * terminal and NO_COLOR is unset. */
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/doc.h"
 #include "kernels/maskviz.h"
 #include "xfmr/config.h"
 
@@ -152,22 +154,6 @@ static void print_panel(const panel *p, int colour) {
 #define SVG_PREFIX_BAND "#fbe3c8" /* behind the prefix positions' labels */
 #define SVG_TARGET_BAND "#dce6f4"  /* behind the target positions' labels */
 
-/* s with the XML special characters escaped */
-static void svg_text(FILE *f, const char *s) {
-    for (; *s; s++) {
-        if (*s == '<')
-            fputs("&lt;", f);
-        else if (*s == '>')
-            fputs("&gt;", f);
-        else if (*s == '&')
-            fputs("&amp;", f);
-        else if (*s == '"')
-            fputs("&quot;", f);
-        else
-            fputc(*s, f);
-    }
-}
-
 /* tick step: the smallest of 1, 2, 5, 10, 20, 50, ... at least `px` pixels apart */
 static size_t tick_step(double cell, double px) {
     static const size_t base[] = {1, 2, 5};
@@ -184,9 +170,9 @@ static void svg_panel(FILE *f, const panel *p, double x0, double y0, double cell
     int is_prefix = p->kind == XF_MASK_PREFIX;
     size_t vis = count_visible(p);
     fprintf(f, "<g>\n<text x=\"%.2f\" y=\"%.2f\" font-size=\"14\" font-weight=\"bold\">", x0, y0 - 92);
-    svg_text(f, p->title);
+    xml_escape(f, p->title, (size_t)-1);
     fprintf(f, "</text>\n<text x=\"%.2f\" y=\"%.2f\" fill=\"#555\">", x0, y0 - 76);
-    svg_text(f, p->rule);
+    xml_escape(f, p->rule, (size_t)-1);
     fprintf(f, "</text>\n");
     fprintf(f, "<text x=\"%.2f\" y=\"%.2f\" fill=\"#555\">%zu x %zu, %zu of %zu visible",
             x0, y0 - 62, p->rows, p->cols, vis, p->rows * p->cols);
@@ -213,10 +199,10 @@ static void svg_panel(FILE *f, const panel *p, double x0, double y0, double cell
     /* axis titles: keys along the top, queries down the left */
     fprintf(f, "<text x=\"%.2f\" y=\"%.2f\" text-anchor=\"middle\">", x0 + gw / 2,
             y0 - (is_prefix ? 36 : 24));
-    svg_text(f, p->col_axis);
+    xml_escape(f, p->col_axis, (size_t)-1);
     fprintf(f, " \u2192</text>\n<text x=\"%.2f\" y=\"%.2f\" text-anchor=\"middle\" "
                "transform=\"rotate(90 %.2f %.2f)\">", x0 - 40, y0 + gh / 2, x0 - 40, y0 + gh / 2);
-    svg_text(f, p->row_axis);
+    xml_escape(f, p->row_axis, (size_t)-1);
     fprintf(f, " \u2192</text>\n");
     /* tick labels at cell centres */
     size_t cs = tick_step(cell, 22), rs = tick_step(cell, 12);
@@ -283,14 +269,12 @@ static int write_svg(const char *path, const char *arch, const panel *p, size_t 
     }
     if (W < MIN_TOTAL) W = MIN_TOTAL;
     double H = TOP + gh + BOTTOM;
-    FILE *f = fopen(path, "w");
-    if (!f) return xf_cli_error(1, "masks: cannot write %s: %s", path, strerror(errno));
-    fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-               "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" "
-               "font-family=\"sans-serif\" font-size=\"12\">\n"
-               "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n", W, H);
+    doc d;
+    if (doc_open(&d)) return 1;
+    FILE *f = d.f;
+    svg_begin(f, round(W), round(H));
     fprintf(f, "<text x=\"%.2f\" y=\"22\" font-size=\"16\">attention masks: ", L);
-    svg_text(f, arch);
+    xml_escape(f, arch, (size_t)-1);
     fprintf(f, " (rows = queries, columns = keys)</text>\n");
     for (size_t k = 0; k < np; k++) svg_panel(f, &p[k], x[k], TOP, cell);
     /* legend */
@@ -310,15 +294,8 @@ static int write_svg(const char *path, const char *arch, const panel *p, size_t 
                 lx, ly - 11, items[k].fill, lx + 20, ly, items[k].text);
         lx += 180;
     }
-    fprintf(f, "</svg>\n");
-    int bad = ferror(f);
-    if (fclose(f) != 0 || bad) {
-        int e = errno;
-        struct stat st; /* drop a partial regular file, never a device such as /dev/full */
-        if (stat(path, &st) == 0 && S_ISREG(st.st_mode)) remove(path);
-        return xf_cli_error(1, "masks: cannot write %s: %s", path, bad ? "write error" : strerror(e));
-    }
-    return 0;
+    svg_end(f);
+    return doc_save(&d, path);
 }
 
 /* ---- the command ---------------------------------------------------------- */

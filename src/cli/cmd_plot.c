@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/doc.h"
 #include "io/file.h"
 
 #define MAX_LOGS 8
@@ -95,80 +96,32 @@ int xf_cmd_plot(int argc, char **argv) {
     series tr[MAX_LOGS] = {{0}}, va[MAX_LOGS] = {{0}};
     int rc = 0;
     for (size_t i = 0; i < nlogs && !rc; i++) rc = read_log(logs[i], &tr[i], &va[i], from);
-    double x0 = INFINITY, x1 = -INFINITY, y0 = INFINITY, y1 = -INFINITY;
-    for (size_t i = 0; i < nlogs && !rc; i++)
-        for (int k = 0; k < 2; k++) {
-            series *s = k ? &va[i] : &tr[i];
-            for (size_t j = 0; j < s->n; j++) {
-                x0 = fmin(x0, s->x[j]), x1 = fmax(x1, s->x[j]);
-                y0 = fmin(y0, s->y[j]), y1 = fmax(y1, s->y[j]);
-            }
+    /* two series per log in its colour: step loss thin, validation loss thick
+     * and in the legend under the log's label (--labels, else its path's tail) */
+    char names[MAX_LOGS][128];
+    chart_series cs[2 * MAX_LOGS];
+    const char *lp = labels;
+    for (size_t i = 0; i < nlogs && !rc; i++) {
+        if (lp && *lp) {
+            const char *comma = strchr(lp, ',');
+            size_t nl = comma ? (size_t)(comma - lp) : strlen(lp);
+            snprintf(names[i], sizeof names[i], "%.*s", (int)(nl < 40 ? nl : 40), lp);
+            lp = comma ? comma + 1 : NULL;
+        } else {
+            size_t ll = strlen(logs[i]); /* the tail of a long path says the most */
+            snprintf(names[i], sizeof names[i], "%s%s", ll > 40 ? "..." : "", logs[i] + (ll > 40 ? ll - 40 : 0));
         }
-    char *svg = NULL;
-    size_t svg_len = 0;
-    FILE *f = rc ? NULL : open_memstream(&svg, &svg_len);
-    if (!rc && !f) rc = xf_cli_error(1, "out of memory");
-    if (!rc) {
-        if (x1 <= x0) x1 = x0 + 1;
-        if (y1 <= y0) y1 = y0 + 1;
-        y0 = fmax(0, y0 - 0.05 * (y1 - y0));
-        const double W = 720, H = 420, L = 60, R = 20, T = 44, B = 50;
-        const double pw = W - L - R, ph = H - T - B;
-#define PX(v) (L + ((v) - x0) / (x1 - x0) * pw)
-#define PY(v) (T + ph - ((v) - y0) / (y1 - y0) * ph)
-        fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%g\" height=\"%g\" "
-                   "font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n", W, H);
-        fprintf(f, "<text x=\"%g\" y=\"20\" text-anchor=\"middle\" font-size=\"15\">%s</text>\n", W / 2, title);
-        fprintf(f, "<text x=\"%g\" y=\"34\" text-anchor=\"middle\" fill=\"#555\">thin: step loss, thick: validation loss</text>\n", W / 2);
-        for (int t = 0; t <= 5; t++) {
-            double yv = y0 + (y1 - y0) * t / 5, xv = x0 + (x1 - x0) * t / 5;
-            fprintf(f, "<line x1=\"%g\" x2=\"%g\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/>"
-                       "<text x=\"%g\" y=\"%.1f\" text-anchor=\"end\">%.2f</text>\n",
-                    L, L + pw, PY(yv), PY(yv), L - 6, PY(yv) + 4, yv);
-            fprintf(f, "<text x=\"%.1f\" y=\"%g\" text-anchor=\"middle\">%.0f</text>\n", PX(xv), T + ph + 18, xv);
-        }
-        fprintf(f, "<rect x=\"%g\" y=\"%g\" width=\"%g\" height=\"%g\" fill=\"none\" stroke=\"#333\"/>\n", L, T, pw, ph);
-        fprintf(f, "<text x=\"%g\" y=\"%g\" text-anchor=\"middle\">step</text>\n", L + pw / 2, H - 10);
-        fprintf(f, "<text x=\"15\" y=\"%g\" text-anchor=\"middle\" transform=\"rotate(-90 15 %g)\">loss</text>\n", T + ph / 2, T + ph / 2);
-        const char *lp = labels;
-        for (size_t i = 0; i < nlogs; i++) {
-            char name[128];
-            size_t nl = 0;
-            if (lp && *lp) {
-                const char *comma = strchr(lp, ',');
-                nl = comma ? (size_t)(comma - lp) : strlen(lp);
-                snprintf(name, sizeof name, "%.*s", (int)(nl < 40 ? nl : 40), lp);
-                lp = comma ? comma + 1 : NULL;
-            } else {
-                size_t ll = strlen(logs[i]); /* the tail of a long path says the most */
-                snprintf(name, sizeof name, "%s%s", ll > 40 ? "..." : "", logs[i] + (ll > 40 ? ll - 40 : 0));
-            }
-            for (char *c = name; *c; c++)
-                if (*c == '<' || *c == '>' || *c == '&' || *c == '"') *c = '_';
-            for (int k = 0; k < 2; k++) {
-                series *s = k ? &va[i] : &tr[i];
-                if (!s->n) continue;
-                fprintf(f, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"%s\" %s points=\"", COLORS[i],
-                        k ? "2.5" : "1", k ? "" : "stroke-opacity=\"0.45\"");
-                for (size_t j = 0; j < s->n; j++) fprintf(f, "%.1f,%.1f ", PX(s->x[j]), PY(s->y[j]));
-                fprintf(f, "\"/>\n");
-                if (k)
-                    for (size_t j = 0; j < s->n; j++)
-                        fprintf(f, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"%s\"/>\n", PX(s->x[j]), PY(s->y[j]), COLORS[i]);
-            }
-            double ly = T + 16 + 18.0 * i;
-            fprintf(f, "<line x1=\"%g\" x2=\"%g\" y1=\"%g\" y2=\"%g\" stroke=\"%s\" stroke-width=\"2.5\"/>"
-                       "<text x=\"%g\" y=\"%g\">%s</text>\n",
-                    L + pw - 300, L + pw - 275, ly, ly, COLORS[i], L + pw - 270, ly + 4, name);
-        }
-#undef PX
-#undef PY
-        fprintf(f, "</svg>\n");
-        fclose(f);
-        if (xf_file_write_atomic(out, svg, svg_len)) rc = xf_cli_fail();
-        else printf("{\"out\":\"%s\",\"logs\":%zu}\n", out, nlogs);
+        cs[2 * i] = (chart_series){NULL, COLORS[i], tr[i].x, tr[i].y, tr[i].n, 0};
+        cs[2 * i + 1] = (chart_series){names[i], COLORS[i], va[i].x, va[i].y, va[i].n, 1};
     }
-    free(svg);
+    doc d;
+    if (!rc) rc = doc_open(&d);
+    if (!rc) {
+        chart c = {title, "thin: step loss, thick: validation loss", "step", "loss", 0, 0, 0, 0, cs, 2 * nlogs};
+        svg_line_chart(d.f, &c);
+        rc = doc_save(&d, out);
+        if (!rc) printf("{\"out\":\"%s\",\"logs\":%zu}\n", out, nlogs);
+    }
     for (size_t i = 0; i < MAX_LOGS; i++) free(tr[i].x), free(tr[i].y), free(va[i].x), free(va[i].y);
     return rc;
 }
