@@ -10,6 +10,10 @@
 #include "xfmr/model.h"
 #include "xfmr/status.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct {
     float temperature; /* 0 = greedy (argmax) */
     size_t top_k;      /* 0 = off */
@@ -108,5 +112,9 @@ typedef struct {
 xf_status xf_beam_search(xf_model *m, const int32_t *input, size_t n_input, const xf_beam_opts *o,
                          xf_beam_result *out);
 void xf_beam_result_free(xf_beam_result *r); /* NULL-safe; leaves *r zeroed */
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

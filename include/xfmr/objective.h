@@ -23,10 +23,13 @@
 
 #include "xfmr/config.h"
 #include "xfmr/data.h"
+#include "xfmr/rng.h"
 #include "xfmr/status.h"
 #include "xfmr/tokenizer.h"
 
-struct xf_rng;
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 typedef enum { XF_OBJ_CLM = 0, XF_OBJ_PREFIX, XF_OBJ_SPAN, XF_OBJ_MLM, XF_OBJ_UL2, XF_OBJ_COUNT } xf_objective;
 
@@ -150,5 +153,9 @@ size_t xf_pairs_val_count(const xf_pairs *p);
 /* A batch of pairs (random from the training part, or validation pairs index*B+b). */
 xf_status xf_pairs_batch(const xf_objective_opts *o, const xf_pairs *p, int val, size_t index,
                          struct xf_rng *rng, xf_batch_buf *b);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -19,6 +19,10 @@
 
 #include "xfmr/status.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct xf_tokenizer xf_tokenizer;
 
 typedef enum {
@@ -110,5 +114,9 @@ xf_status xf_bpe_train(xf_tokenizer **out, const char *const *files, size_t n_fi
 xf_status xf_bpe_train_texts(xf_tokenizer **out, const char *const *texts, const size_t *lens,
                              size_t n_texts, const xf_bpe_train_opts *opts,
                              xf_bpe_train_stats *stats);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif
