@@ -38,7 +38,7 @@ CLI_OBJ  = $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_BIN = $(TEST_SRC:%.c=$(BUILD)/%)
 TOOL_BIN = $(TOOL_SRC:%.c=$(BUILD)/%)
 
-.PHONY: all test deps run bench clean tests-build
+.PHONY: all test deps run bench clean tests-build install
 all: $(BUILD)/xfmr $(BUILD)/libxfmr.a $(BUILD)/libxfmr.so
 
 $(BUILD)/obj/%.o: %.c
@@ -81,6 +81,29 @@ $(BUILD)/libxfmr.so: $(PIC_OBJ) $(BUILD)/libxfmr.map
 	$(CC) -shared -Wl,-soname,libxfmr.so.$(XF_SOVERSION) -Wl,--version-script=$(BUILD)/libxfmr.map \
 	    -Wl,--no-undefined $(LDFLAGS) -o $@ $(PIC_OBJ) $(LDLIBS)
 
+# make install PREFIX=... [DESTDIR=...]: headers, both libraries, xfmr.pc and
+# the tool. $(BUILD)/stage is the same installation made for the tests
+# (tests/cli/test_examples.sh builds examples/ against it with pkg-config).
+PREFIX ?= /usr/local
+define xf_install # $(1): where to copy, $(2): the prefix the files will live at
+	install -d $(1)/include/xfmr $(1)/lib/pkgconfig $(1)/bin
+	install -m 644 $(PUB_HDR) $(1)/include/xfmr/
+	install -m 644 $(BUILD)/libxfmr.a $(1)/lib/
+	install -m 755 $(BUILD)/libxfmr.so $(1)/lib/libxfmr.so.$(XF_VERSION)
+	ln -sf libxfmr.so.$(XF_VERSION) $(1)/lib/libxfmr.so.$(XF_SOVERSION)
+	ln -sf libxfmr.so.$(XF_SOVERSION) $(1)/lib/libxfmr.so
+	install -m 755 $(BUILD)/xfmr $(1)/bin/
+	sed -e 's|@PREFIX@|$(2)|; s|@VERSION@|$(XF_VERSION)|; s|@BLAS_DIR@|$(BLAS_DIR)|g; s|@SANFLAGS@|$(SANFLAGS)|' \
+	    scripts/xfmr.pc.in > $(1)/lib/pkgconfig/xfmr.pc
+endef
+
+install: all
+	$(call xf_install,$(DESTDIR)$(PREFIX),$(PREFIX))
+
+$(BUILD)/stage/lib/pkgconfig/xfmr.pc: $(BUILD)/xfmr $(BUILD)/libxfmr.a $(BUILD)/libxfmr.so $(PUB_HDR) scripts/xfmr.pc.in
+	rm -rf $(BUILD)/stage
+	$(call xf_install,$(abspath $(BUILD))/stage,$(abspath $(BUILD))/stage)
+
 $(BUILD)/xfmr: $(CLI_OBJ) $(BUILD)/libxfmr_internal.a
 	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libxfmr_internal.a $(LDLIBS)
 
@@ -88,7 +111,7 @@ $(BUILD)/tests/%: tests/%.c $(BUILD)/libxfmr_internal.a tests/test.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests -MMD -MP -MF $@.d -o $@ $< $(BUILD)/libxfmr_internal.a $(LDFLAGS) $(LDLIBS)
 
-tests-build: all $(TEST_BIN) $(TOOL_BIN)
+tests-build: all $(TEST_BIN) $(TOOL_BIN) $(BUILD)/stage/lib/pkgconfig/xfmr.pc
 
 test: tests-build
 	@BUILD=$(BUILD) bash tests/run.sh
