@@ -116,6 +116,13 @@ tests-build: all $(TEST_BIN) $(TOOL_BIN) $(BUILD)/stage/lib/pkgconfig/xfmr.pc
 test: tests-build
 	@BUILD=$(BUILD) bash tests/run.sh
 
+# One part of `make test` (docs/testing.md): the C test binaries, the CLI and
+# tokenizer scripts (examples and symbols included), the Python module, the
+# PyTorch parity suite.
+.PHONY: test-unit test-cli test-python test-parity
+test-unit test-cli test-python test-parity: tests-build
+	@BUILD=$(BUILD) PART=$(@:test-%=%) bash tests/run.sh
+
 # Installs every Debian package that building, testing and benchmarking need.
 deps:
 	apt-get update -q
