@@ -21,6 +21,15 @@ static xf_config tiny(void) {
     return c;
 }
 
+/* A tiny model with zeroed weights, reserved for training when `training`. */
+static xf_model *tiny_model(int training) {
+    xf_config c = tiny();
+    xf_model *m = NULL;
+    CHECK_OK(xf_model_create(&m, &c));
+    if (training) CHECK_OK(xf_model_reserve(m, 1, 4, 1));
+    return m;
+}
+
 static xf_train_opts const_lr(float lr) {
     xf_train_opts o;
     xf_train_opts_default(&o);
@@ -62,11 +71,7 @@ static float pval(size_t j) { return 0.3f * sinf(0.7f * (float)j + 0.1f); }
 static float gval(size_t j, int s) { return 0.05f * cosf(1.3f * (float)j + (float)s) + (j % 7 == 0 ? 1e-3f : 0.0f); }
 
 TEST(test_adamw_two_steps_by_hand) {
-    xf_config c = tiny();
-    c.num_experts = 0;
-    xf_model *m = NULL;
-    CHECK_OK(xf_model_create(&m, &c));
-    CHECK_OK(xf_model_reserve(m, 1, 4, 1));
+    xf_model *m = tiny_model(1);
     size_t n = xf_model_param_arena_len(m);
     CHECK(n >= xf_model_num_params(m));
     float *p = xf_model_params(m), *g = xf_model_grads(m);
@@ -121,10 +126,7 @@ TEST(test_adamw_two_steps_by_hand) {
 }
 
 TEST(test_clip_grad_norm) {
-    xf_config c = tiny();
-    xf_model *m = NULL;
-    CHECK_OK(xf_model_create(&m, &c));
-    CHECK_OK(xf_model_reserve(m, 1, 4, 1));
+    xf_model *m = tiny_model(1);
     float *g = xf_model_grads(m);
     double ss = 0;
     for (size_t i = 0; i < xf_model_num_tensors(m); i++) {
@@ -154,9 +156,7 @@ TEST(test_clip_grad_norm) {
 }
 
 TEST(test_optimizer_lowers_loss) {
-    xf_config c = tiny();
-    xf_model *m = NULL;
-    CHECK_OK(xf_model_create(&m, &c));
+    xf_model *m = tiny_model(0);
     xf_model_init_weights(m, 5);
     xf_train_opts o = const_lr(3e-2f);
     xf_optimizer *opt = NULL;
@@ -182,9 +182,7 @@ TEST(test_optimizer_lowers_loss) {
 }
 
 TEST(test_optimizer_refuses_bad_opts) {
-    xf_config c = tiny();
-    xf_model *m = NULL;
-    CHECK_OK(xf_model_create(&m, &c));
+    xf_model *m = tiny_model(0);
     xf_train_opts o = const_lr(1e-3f);
     xf_optimizer *opt = NULL;
     o.beta1 = 1.0f;
