@@ -3,7 +3,8 @@
 # Debian packages; `make install PREFIX=...` installs the library and the tool.
 # SAN=1 builds everything with AddressSanitizer + UBSan into build/san/.
 # NATIVE=1 compiles for this machine's CPU (-march=native): for builds that stay
-# on it (use a separate BUILD=..., objects are not rebuilt when flags change).
+# on it; MARCH=x86-64-v3 (say) for a given level. The default runs on any CPU of
+# the architecture. Use a separate BUILD=... (objects are not rebuilt when flags change).
 
 CC      ?= cc
 SAN     ?= 0
@@ -22,7 +23,8 @@ BLAS_INC ?= /usr/include/x86_64-linux-gnu/openblas-openmp
 
 WARN    = -Wall -Wextra -Wshadow -Wno-unused-parameter -Wstrict-prototypes -Wmissing-prototypes
 NATIVE  ?= 0
-ARCHFLAGS = $(if $(filter 1,$(NATIVE)),-march=native)
+MARCH   ?= $(if $(filter 1,$(NATIVE)),native)
+ARCHFLAGS = $(if $(MARCH),-march=$(MARCH))
 CFLAGS  ?= $(OPT) -g
 CFLAGS  += -std=c11 -D_GNU_SOURCE $(WARN) -fopenmp -Iinclude -Isrc -I$(BLAS_INC) $(ARCHFLAGS) $(SANFLAGS) $(EXTRA_CFLAGS)
 LDLIBS  = -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR) -lopenblas -lcjson -lpcre2-8 -lm
