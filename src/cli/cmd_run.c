@@ -8,11 +8,10 @@
 
 #include "cli/cli.h"
 #include "core/clock.h"
-#include "core/parallel.h"
 #include "io/file.h"
-#include "kernels/kernels.h"
 #include "xfmr/generate.h"
 #include "xfmr/model.h"
+#include "xfmr/threads.h"
 #include "xfmr/tokenizer.h"
 
 #define MAX_TEXT_BYTES ((size_t)1 << 30)
