@@ -83,8 +83,8 @@ $(BUILD)/libxfmr.so: $(PIC_OBJ) $(BUILD)/libxfmr.map
 	$(CC) -shared -Wl,-soname,libxfmr.so.$(XF_SOVERSION) -Wl,--version-script=$(BUILD)/libxfmr.map \
 	    -Wl,--no-undefined $(LDFLAGS) -o $@ $(PIC_OBJ) $(LDLIBS)
 
-# make install PREFIX=... [DESTDIR=...]: headers, both libraries, xfmr.pc and
-# the tool. $(BUILD)/stage is the same installation made for the tests
+# make install PREFIX=... [DESTDIR=...]: headers, both libraries, xfmr.pc (its
+# Libs.private are LDLIBS, with libgomp for OpenMP) and the tool. $(BUILD)/stage is the same installation made for the tests
 # (tests/cli/test_examples.sh builds examples/ against it with pkg-config).
 PREFIX ?= /usr/local
 define xf_install # $(1): where to copy, $(2): the prefix the files will live at
@@ -95,7 +95,7 @@ define xf_install # $(1): where to copy, $(2): the prefix the files will live at
 	ln -sf libxfmr.so.$(XF_VERSION) $(1)/lib/libxfmr.so.$(XF_SOVERSION)
 	ln -sf libxfmr.so.$(XF_SOVERSION) $(1)/lib/libxfmr.so
 	install -m 755 $(BUILD)/xfmr $(1)/bin/
-	sed -e 's|@PREFIX@|$(2)|; s|@VERSION@|$(XF_VERSION)|; s|@BLAS_DIR@|$(BLAS_DIR)|g; s|@SANFLAGS@|$(SANFLAGS)|' \
+	sed -e 's|@PREFIX@|$(2)|; s|@VERSION@|$(XF_VERSION)|; s|@LIBS_PRIVATE@|$(LDLIBS)|; s|@SANFLAGS@|$(SANFLAGS)|' \
 	    scripts/xfmr.pc.in > $(1)/lib/pkgconfig/xfmr.pc
 endef
 
