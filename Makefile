@@ -1,6 +1,10 @@
-# xfmr build. `make` builds build/xfmr and build/libxfmr.a; `make test` runs
-# every test; `make run` is the main job; `make deps` installs Debian packages.
+# xfmr build. `make` builds build/xfmr, build/libxfmr.a and build/libxfmr.so;
+# `make test` runs every test; `make run` is the main job; `make deps` installs
+# Debian packages; `make install PREFIX=...` installs the library and the tool.
 # SAN=1 builds everything with AddressSanitizer + UBSan into build/san/.
+# NATIVE=1 compiles for this machine's CPU (-march=native): for builds that stay
+# on it; MARCH=x86-64-v3 (say) for a given level. The default runs on any CPU of
+# the architecture. Use a separate BUILD=... (objects are not rebuilt when flags change).
 
 CC      ?= cc
 SAN     ?= 0
@@ -18,8 +22,11 @@ BLAS_DIR ?= /usr/lib/x86_64-linux-gnu/openblas-openmp
 BLAS_INC ?= /usr/include/x86_64-linux-gnu/openblas-openmp
 
 WARN    = -Wall -Wextra -Wshadow -Wno-unused-parameter -Wstrict-prototypes -Wmissing-prototypes
-CFLAGS  ?= $(OPT) -g -march=native
-CFLAGS  += -std=c11 -D_GNU_SOURCE $(WARN) -fopenmp -Iinclude -Isrc -I$(BLAS_INC) $(SANFLAGS) $(EXTRA_CFLAGS)
+NATIVE  ?= 0
+MARCH   ?= $(if $(filter 1,$(NATIVE)),native)
+ARCHFLAGS = $(if $(MARCH),-march=$(MARCH))
+CFLAGS  ?= $(OPT) -g
+CFLAGS  += -std=c11 -D_GNU_SOURCE $(WARN) -fopenmp -Iinclude -Isrc -I$(BLAS_INC) $(ARCHFLAGS) $(SANFLAGS) $(EXTRA_CFLAGS)
 LDLIBS  = -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR) -lopenblas -lcjson -lpcre2-8 -lm
 LDFLAGS += -fopenmp $(SANFLAGS)
 
@@ -33,28 +40,90 @@ CLI_OBJ  = $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_BIN = $(TEST_SRC:%.c=$(BUILD)/%)
 TOOL_BIN = $(TOOL_SRC:%.c=$(BUILD)/%)
 
-.PHONY: all test deps run bench clean tests-build
-all: $(BUILD)/xfmr $(BUILD)/libxfmr.a
+.PHONY: all test deps run bench clean tests-build install
+all: $(BUILD)/xfmr $(BUILD)/libxfmr.a $(BUILD)/libxfmr.so
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
 
-$(BUILD)/libxfmr.a: $(LIB_OBJ)
+# ---- the library (docs/library.md) -------------------------------------------
+# libxfmr_internal.a: every object as it is, for the CLI and the tests (which
+# call internal functions). libxfmr.a: the same objects linked into one, with
+# every global symbol but the public API (public.syms: the functions declared
+# in include/xfmr/, scripts/public_symbols.sh) made local. libxfmr.so:
+# position-independent objects (pic/) and a version script exporting the same
+# list. tests/cli/test_symbols.sh checks both with nm.
+XF_SOVERSION = $(shell sed -n 's/^\#define XF_VERSION_MAJOR \([0-9]*\).*/\1/p' include/xfmr/version.h)
+XF_VERSION   = $(shell sed -n 's/^\#define XF_VERSION_STRING "\(.*\)"/\1/p' include/xfmr/version.h)
+PUB_HDR = $(sort $(wildcard include/xfmr/*.h))
+PIC_OBJ = $(LIB_SRC:%.c=$(BUILD)/pic/%.o)
+
+$(BUILD)/pic/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -fPIC -MMD -MP -c $< -o $@
+
+$(BUILD)/public.syms: $(PUB_HDR) scripts/public_symbols.sh
+	@mkdir -p $(dir $@)
+	bash scripts/public_symbols.sh $(PUB_HDR) > $@
+
+$(BUILD)/libxfmr.map: $(BUILD)/public.syms
+	{ echo 'XFMR_$(XF_SOVERSION) {'; echo '  global:'; sed 's/.*/    &;/' $<; echo '  local: *;'; echo '};'; } > $@
+
+$(BUILD)/libxfmr_internal.a: $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/xfmr: $(CLI_OBJ) $(BUILD)/libxfmr.a
-	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libxfmr.a $(LDLIBS)
+$(BUILD)/libxfmr.a: $(LIB_OBJ) $(BUILD)/public.syms
+	$(LD) -r -o $(BUILD)/xfmr_all.o $(LIB_OBJ)
+	objcopy --keep-global-symbols=$(BUILD)/public.syms $(BUILD)/xfmr_all.o $(BUILD)/xfmr_public.o
+	rm -f $@ $(BUILD)/xfmr_all.o && ar rcs $@ $(BUILD)/xfmr_public.o && rm -f $(BUILD)/xfmr_public.o
 
-$(BUILD)/tests/%: tests/%.c $(BUILD)/libxfmr.a tests/test.h
+$(BUILD)/libxfmr.so: $(PIC_OBJ) $(BUILD)/libxfmr.map
+	$(CC) -shared -Wl,-soname,libxfmr.so.$(XF_SOVERSION) -Wl,--version-script=$(BUILD)/libxfmr.map \
+	    -Wl,--no-undefined $(LDFLAGS) -o $@ $(PIC_OBJ) $(LDLIBS)
+
+# make install PREFIX=... [DESTDIR=...]: headers, both libraries, xfmr.pc (its
+# Libs.private are LDLIBS, with libgomp for OpenMP) and the tool. $(BUILD)/stage is the same installation made for the tests
+# (tests/cli/test_examples.sh builds examples/ against it with pkg-config).
+PREFIX ?= /usr/local
+define xf_install # $(1): where to copy, $(2): the prefix the files will live at
+	install -d $(1)/include/xfmr $(1)/lib/pkgconfig $(1)/bin
+	install -m 644 $(PUB_HDR) $(1)/include/xfmr/
+	install -m 644 $(BUILD)/libxfmr.a $(1)/lib/
+	install -m 755 $(BUILD)/libxfmr.so $(1)/lib/libxfmr.so.$(XF_VERSION)
+	ln -sf libxfmr.so.$(XF_VERSION) $(1)/lib/libxfmr.so.$(XF_SOVERSION)
+	ln -sf libxfmr.so.$(XF_SOVERSION) $(1)/lib/libxfmr.so
+	install -m 755 $(BUILD)/xfmr $(1)/bin/
+	sed -e 's|@PREFIX@|$(2)|; s|@VERSION@|$(XF_VERSION)|; s|@LIBS_PRIVATE@|$(LDLIBS)|; s|@SANFLAGS@|$(SANFLAGS)|' \
+	    scripts/xfmr.pc.in > $(1)/lib/pkgconfig/xfmr.pc
+endef
+
+install: all
+	$(call xf_install,$(DESTDIR)$(PREFIX),$(PREFIX))
+
+$(BUILD)/stage/lib/pkgconfig/xfmr.pc: $(BUILD)/xfmr $(BUILD)/libxfmr.a $(BUILD)/libxfmr.so $(PUB_HDR) scripts/xfmr.pc.in
+	rm -rf $(BUILD)/stage
+	$(call xf_install,$(abspath $(BUILD))/stage,$(abspath $(BUILD))/stage)
+
+$(BUILD)/xfmr: $(CLI_OBJ) $(BUILD)/libxfmr_internal.a
+	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libxfmr_internal.a $(LDLIBS)
+
+$(BUILD)/tests/%: tests/%.c $(BUILD)/libxfmr_internal.a tests/test.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itests -MMD -MP -MF $@.d -o $@ $< $(BUILD)/libxfmr.a $(LDFLAGS) $(LDLIBS)
+	$(CC) $(CFLAGS) -Itests -MMD -MP -MF $@.d -o $@ $< $(BUILD)/libxfmr_internal.a $(LDFLAGS) $(LDLIBS)
 
-tests-build: all $(TEST_BIN) $(TOOL_BIN)
+tests-build: all $(TEST_BIN) $(TOOL_BIN) $(BUILD)/stage/lib/pkgconfig/xfmr.pc
 
 test: tests-build
 	@BUILD=$(BUILD) bash tests/run.sh
+
+# One part of `make test` (docs/testing.md): the C test binaries, the CLI and
+# tokenizer scripts (examples and symbols included), the Python module, the
+# PyTorch parity suite.
+.PHONY: test-unit test-cli test-python test-parity
+test-unit test-cli test-python test-parity: tests-build
+	@BUILD=$(BUILD) PART=$(@:test-%=%) bash tests/run.sh
 
 # Installs every Debian package that building, testing and benchmarking need.
 deps:
@@ -73,4 +142,4 @@ bench: all
 clean:
 	rm -rf build
 
--include $(shell find $(BUILD)/obj $(BUILD)/tests -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD)/obj $(BUILD)/pic $(BUILD)/tests -name '*.d' 2>/dev/null)

@@ -4,8 +4,12 @@
 #  - shell tests tests/cli/test_*.sh (given the build dir)
 #  - the tokenizer reference comparisons (tests/tokenizer/run.sh)
 #  - PyTorch parity (tests/ref/parity.py, tests/ref/parity_families.py) when /usr/bin/python3 has torch
+#  - the Python module (tests/python/run.sh)
+# PART=unit|cli|python|parity runs one part (make test-unit, test-cli, ...); default all.
 set -u
 BUILD=${BUILD:-build}
+PART=${PART:-all}
+want() { [ "$PART" = all ] || [ "$PART" = "$1" ]; }
 cd "$(dirname "$0")/.."
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
@@ -24,14 +28,17 @@ run() { # name, command...: a non-zero exit without a FAIL line (a crash) counts
     fi
 }
 
-for t in $(find "$BUILD/tests" -type f -name 'test_*' -perm -u+x | sort); do
+want unit && for t in $(find "$BUILD/tests" -type f -name 'test_*' -perm -u+x | sort); do
     run "${t#$BUILD/}" "$t"
 done
-for t in tests/cli/test_*.sh; do
+want cli && for t in tests/cli/test_*.sh; do
     [ -f "$t" ] && run "$t" bash "$t" "$BUILD"
 done
-[ -f tests/tokenizer/run.sh ] && run tests/tokenizer/run.sh bash tests/tokenizer/run.sh "$BUILD"
-if /usr/bin/python3 -c 'import torch' 2>/dev/null; then
+want cli && [ -f tests/tokenizer/run.sh ] && run tests/tokenizer/run.sh bash tests/tokenizer/run.sh "$BUILD"
+want python && run tests/python/run.sh bash tests/python/run.sh "$BUILD"
+if ! want parity; then
+    :
+elif /usr/bin/python3 -c 'import torch' 2>/dev/null; then
     run tests/ref/parity.py /usr/bin/python3 tests/ref/parity.py --build "$BUILD"
     run tests/ref/parity_families.py /usr/bin/python3 tests/ref/parity_families.py --build "$BUILD"
 else

@@ -8,6 +8,10 @@
 
 #include "xfmr/status.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef enum { XF_ARCH_DECODER = 0, XF_ARCH_ENCODER, XF_ARCH_PREFIX_LM, XF_ARCH_ENCODER_DECODER, XF_ARCH_COUNT } xf_arch;
 typedef enum { XF_ACT_GELU = 0, XF_ACT_GELU_TANH, XF_ACT_RELU, XF_ACT_SILU, XF_ACT_COUNT } xf_act;
 typedef enum { XF_NORM_LAYERNORM = 0, XF_NORM_RMSNORM, XF_NORM_COUNT } xf_norm_type;
@@ -122,5 +126,9 @@ int32_t xf_decoder_start_id(const xf_config *cfg, int32_t pad_id);
 
 /* Number of trainable parameters (docs/config.md lists the terms); 0 on size_t overflow. */
 size_t xf_config_num_params(const xf_config *cfg);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

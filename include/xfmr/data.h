@@ -18,10 +18,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "xfmr/rng.h"
 #include "xfmr/status.h"
 #include "xfmr/tokenizer.h"
 
-struct xf_rng; /* src/core/rng.h: explicit-state RNG */
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 #define XF_TOKENS_MAGIC "XFTOKEN1"
 #define XF_TOKENS_VERSION 1u
@@ -110,5 +113,9 @@ xf_status xf_data_encode(const xf_tokenizer *tok, const char *text, size_t len, 
  * over). Deterministic for a seed. *text is malloc'd and NUL-terminated
  * (*len excludes the NUL). target_bytes must be in [1, 2^40]. */
 xf_status xf_corpus_generate(char **text, size_t *len, size_t target_bytes, uint64_t seed);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -10,6 +10,10 @@
 #include "xfmr/model.h"
 #include "xfmr/status.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct {
     float temperature; /* 0 = greedy (argmax) */
     size_t top_k;      /* 0 = off */
@@ -69,8 +73,11 @@ xf_status xf_generate_seq2seq(xf_model *m, const int32_t *src, size_t ns, int32_
  * Beams fill the context without sliding: decoder and prefix_lm generate at most
  * max_position_embeddings - np + 1 tokens, an encoder_decoder at most
  * max_position_embeddings. */
+/* Most beams a search keeps (its per-step work and memory grow with K). */
+#define XF_BEAM_MAX 64
+
 typedef struct {
-    size_t beams;         /* K, in [1, 64] (default 4) */
+    size_t beams;         /* K, in [1, XF_BEAM_MAX] (default 4) */
     size_t max_new;       /* generated tokens per hypothesis at most, EOS included (default 20) */
     float length_penalty; /* alpha: score = logprob / n^alpha; > 0 favours longer (default 1) */
     int32_t eos_id;       /* ends a hypothesis; < 0: none (default -1) */
@@ -103,5 +110,9 @@ typedef struct {
 xf_status xf_beam_search(xf_model *m, const int32_t *input, size_t n_input, const xf_beam_opts *o,
                          xf_beam_result *out);
 void xf_beam_result_free(xf_beam_result *r); /* NULL-safe; leaves *r zeroed */
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

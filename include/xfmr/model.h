@@ -13,7 +13,15 @@
 #include "xfmr/config.h"
 #include "xfmr/status.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct xf_model xf_model;
+
+/* A target with this value contributes no loss (padding, prompts, unmasked
+ * positions). */
+#define XF_IGNORE_INDEX (-1)
 
 /* One row of the parameter table: drives allocation, checkpoint names, init,
  * weight decay and tests. */
@@ -64,6 +72,11 @@ const xf_param_info *xf_model_tensor(const xf_model *m, size_t i);
 /* Index of the tensor called `name`, or (size_t)-1. */
 size_t xf_model_find_tensor(const xf_model *m, const char *name);
 size_t xf_model_num_params(const xf_model *m);
+/* Floats in the parameter arena (and the gradient arena): the tensors at their
+ * xf_param_info offsets plus the alignment padding between them, so at least
+ * xf_model_num_params. Arrays laid out like the parameters (AdamW moments)
+ * need this many floats. */
+size_t xf_model_param_arena_len(const xf_model *m);
 float *xf_model_params(xf_model *m);
 float *xf_model_grads(xf_model *m); /* NULL until xf_model_reserve(..., training=1) */
 
@@ -159,7 +172,16 @@ xf_status xf_model_open_tokenizer(struct xf_tokenizer **out, const char *spec);
  * default). The output is written atomically where it is one file. */
 xf_status xf_model_export(const xf_model *m, const struct xf_tokenizer *tok, const char *format, const char *out,
                           const char *dtype);
+/* A model from any SPEC, ready to run or train: a checkpoint directory or a
+ * foreign model is opened with its weights (xf_model_open); a preset name or a
+ * config.json gets a new model with weights initialised from `seed`
+ * (xf_model_init_weights). */
+xf_status xf_model_new(xf_model **out, const char *spec, uint64_t seed);
 /* The format that would read `spec`: "xfmr", "hf", "gguf" or "llama2c". */
 const char *xf_model_format_name(const char *spec);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

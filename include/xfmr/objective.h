@@ -25,10 +25,13 @@
 
 #include "xfmr/config.h"
 #include "xfmr/data.h"
+#include "xfmr/rng.h"
 #include "xfmr/status.h"
 #include "xfmr/tokenizer.h"
 
-struct xf_rng;
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 typedef enum { XF_OBJ_CLM = 0, XF_OBJ_PREFIX, XF_OBJ_SPAN, XF_OBJ_MLM, XF_OBJ_UL2, XF_OBJ_BART, XF_OBJ_COUNT } xf_objective;
 
@@ -60,7 +63,7 @@ typedef struct {
     const int32_t *sentinels;   /* <extra_id_k> ids, k < n_sentinels (minus the 3 mode tokens) */
     size_t n_sentinels;
     size_t vocab_size;          /* random replacement tokens for mlm: [0, vocab_size) non-special */
-    /* additions: the storage behind `sentinels` and what mlm never draws */
+    /* the storage behind `sentinels`, and the ids mlm never draws */
     int32_t special[XF_TOK_SPECIAL_COUNT];       /* BOS, EOS, PAD, UNK, MASK ids (-1: none) */
     int32_t sentinel_ids[XF_OBJ_MAX_SENTINELS];  /* every <extra_id_k>, mode tokens included */
     size_t n_all_sentinels;                      /* entries of sentinel_ids */
@@ -98,7 +101,7 @@ void xf_span_noise_mask(uint8_t *mask, size_t L, float density, float mean_span,
  * corruption, and the resulting target length (with the r = 0.5 special case). */
 void xf_span_lengths(size_t inputs_length, float density, float mean_span, size_t *raw_tokens,
                      size_t *targets_length);
-/* The counts behind the mask of length L (addition): L' = max(L, 2),
+/* The counts behind the mask of length L: L' = max(L, 2),
  * noise_tokens = clamp(round(L' * density), 1, L' - 1) and
  * noise_spans = max(1, round(noise_tokens / mean_span)), rounding half to even
  * the decimal product (density 0.15f taken as 0.15, as random_spans_helper's
@@ -141,7 +144,7 @@ xf_status xf_bart_noise(const xf_objective_opts *o, const int32_t *raw, size_t L
 xf_status xf_objective_batch(const xf_objective_opts *o, const xf_dataset *ds, int val,
                              struct xf_rng *rng, xf_batch_buf *b);
 
-/* Row writers (additions), shared by the objectives and the pairs:
+/* Row writers, shared by the objectives and the pairs:
  * decoder-only row: seq[0..n) with n <= T + 1 gives ids[i] = seq[i] and
  *   targets[i] = seq[i+1] for i < n - 1, targets[i] = -1 where i + 1 < prefix_len
  *   (the logit at prefix_len - 1 predicts the first output token); lengths = n - 1,
@@ -169,5 +172,9 @@ size_t xf_pairs_val_count(const xf_pairs *p);
 /* A batch of pairs (random from the training part, or validation pairs index*B+b). */
 xf_status xf_pairs_batch(const xf_objective_opts *o, const xf_pairs *p, int val, size_t index,
                          struct xf_rng *rng, xf_batch_buf *b);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -11,6 +11,10 @@
 
 #include "xfmr/status.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* Token classes, defined on the decoded token text (docs/routes.md). The text
  * is the bytes the token contributes to the decoded string (a GPT-2 "Ġthe"
  * decodes to " the"); leading whitespace is skipped to find the first visible
@@ -135,5 +139,9 @@ typedef struct {
 
 const char *xf_routes_var_name(xf_routes_var v);
 void xf_routes_info_of(const xf_routes_acc *a, xf_routes_var v, xf_routes_info *out);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -19,6 +19,10 @@
 
 #include "xfmr/status.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* Every dtype name the reference knows. The first ten are the common ones;
  * the numeric values are ours, not the file's (files use the names). */
 typedef enum {
@@ -169,5 +173,9 @@ xf_status xf_st_writer_write(xf_st_writer *w, const char *path);
 /* Free the writer and its copies of names/metadata (not the borrowed data).
  * NULL-safe. */
 void xf_st_writer_free(xf_st_writer *w);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

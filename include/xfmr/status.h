@@ -6,6 +6,10 @@
 #ifndef XFMR_STATUS_H
 #define XFMR_STATUS_H
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef enum {
     XF_OK = 0,
     XF_ERR_ARG,         /* invalid argument or flag value */
@@ -39,5 +43,9 @@ void xf_error_prefix(const char *fmt, ...)
     ;
 
 void xf_clear_error(void);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

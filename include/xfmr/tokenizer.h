@@ -19,6 +19,10 @@
 
 #include "xfmr/status.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct xf_tokenizer xf_tokenizer;
 
 typedef enum {
@@ -55,6 +59,9 @@ xf_status xf_tokenizer_encode(const xf_tokenizer *tok, const char *text, size_t 
 xf_status xf_tokenizer_decode(const xf_tokenizer *tok, const int32_t *ids, size_t n, char **text,
                               size_t *len);
 
+/* Longest piece xf_tokenizer_piece can produce: a buffer this big always fits. */
+#define XF_TOKENIZER_PIECE_MAX 1024
+
 /* The bytes one token contributes when it follows `prev` (-1 at the start), for
  * streaming output. Writes at most cap bytes to buf; *len gets the byte count. */
 xf_status xf_tokenizer_piece(const xf_tokenizer *tok, int32_t prev, int32_t id, char *buf,
@@ -64,10 +71,7 @@ xf_status xf_tokenizer_piece(const xf_tokenizer *tok, int32_t prev, int32_t id, 
  * (atomically), so xf_tokenizer_load(dir) gives back the same tokenizer. */
 xf_status xf_tokenizer_save(const xf_tokenizer *tok, const char *dir);
 
-/* ---- additions ---------------------------------------------------------- */
-
-/* Longest piece xf_tokenizer_piece can produce: a buffer this big always fits. */
-#define XF_TOKENIZER_PIECE_MAX 1024
+/* ---- the vocabulary ------------------------------------------------------ */
 
 /* Id of sentinel <extra_id_k> (T5 denoising), or -1 if the tokenizer has fewer. */
 int32_t xf_tokenizer_sentinel(const xf_tokenizer *tok, size_t k);
@@ -84,6 +88,8 @@ int32_t xf_tokenizer_str_to_id(const xf_tokenizer *tok, const char *s, size_t le
 /* Write a byte-level BPE tokenizer as a Hugging Face tokenizer.json at `path`
  * (atomically). legacy_merges: merges as "a b" strings instead of ["a","b"]. */
 xf_status xf_tokenizer_save_json(const xf_tokenizer *tok, const char *path, int legacy_merges);
+
+/* ---- BPE training --------------------------------------------------------- */
 
 /* Byte-level BPE training (GPT-2 byte mapping and pre-tokenizer regex).
  * Layout of the result: ids 0..255 bytes, 256 <|endoftext|> (BOS/EOS), 257 <pad>,
@@ -110,5 +116,9 @@ xf_status xf_bpe_train(xf_tokenizer **out, const char *const *files, size_t n_fi
 xf_status xf_bpe_train_texts(xf_tokenizer **out, const char *const *texts, const size_t *lens,
                              size_t n_texts, const xf_bpe_train_opts *opts,
                              xf_bpe_train_stats *stats);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

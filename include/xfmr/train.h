@@ -9,6 +9,10 @@
 #include "xfmr/model.h"
 #include "xfmr/status.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct {
     size_t steps;        /* optimizer steps to reach (total, counting resumed ones) */
     size_t decay_steps;  /* cosine horizon (nanoGPT lr_decay_iters); 0 = steps */
@@ -60,7 +64,9 @@ xf_status xf_train_load_opts(const char *dir, xf_train_opts *o);
 float xf_lr_at(const xf_train_opts *o, size_t it);
 
 /* AdamW step t (1-based) over the model's parameters with its gradients,
- * decay only on tensors with ndim >= 2. m and v have xf_model arena layout. */
+ * decay only on tensors with ndim >= 2. m and v have the parameter arena's
+ * layout: xf_model_param_arena_len(model) floats each (not xf_model_num_params).
+ * xf_optimizer (optim.h) owns them for you. */
 void xf_adamw_step(xf_model *model, float *m, float *v, size_t t, float lr,
                    const xf_train_opts *o);
 
@@ -78,5 +84,9 @@ typedef struct {
 } xf_bench_result;
 xf_status xf_bench_train(const char *model_spec, size_t batch, size_t seq, size_t target_seq, size_t steps,
                          int threads, xf_bench_result *r);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -10,13 +10,13 @@
 
 #include "cli/cli.h"
 #include "core/clock.h"
-#include "core/parallel.h"
-#include "core/rng.h"
 #include "io/file.h"
 #include "xfmr/config.h"
 #include "xfmr/data.h"
 #include "xfmr/model.h"
 #include "xfmr/objective.h"
+#include "xfmr/rng.h"
+#include "xfmr/threads.h"
 #include "xfmr/tokenizer.h"
 
 static const char *PREPARE_HELP =

@@ -6,8 +6,8 @@
 #include <string.h>
 
 #include "cli/cli.h"
-#include "core/parallel.h"
 #include "xfmr/model.h"
+#include "xfmr/threads.h"
 #include "xfmr/tokenizer.h"
 
 /* Length of the valid UTF-8 sequence at s (of at most n bytes), or 0. */

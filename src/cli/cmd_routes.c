@@ -19,10 +19,10 @@
 #include "cli/cli.h"
 #include "cli/doc.h"
 #include "cli/routes_view.h"
-#include "core/parallel.h"
 #include "io/file.h"
 #include "xfmr/model.h"
 #include "xfmr/routes.h"
+#include "xfmr/threads.h"
 #include "xfmr/tokenizer.h"
 
 #define MAX_TEXT_BYTES ((size_t)1 << 30)

@@ -8,11 +8,10 @@
 
 #include "cli/cli.h"
 #include "core/clock.h"
-#include "core/parallel.h"
 #include "io/file.h"
-#include "kernels/kernels.h"
 #include "xfmr/generate.h"
 #include "xfmr/model.h"
+#include "xfmr/threads.h"
 #include "xfmr/tokenizer.h"
 
 #define MAX_TEXT_BYTES ((size_t)1 << 30)
@@ -121,8 +120,8 @@ int xf_cmd_generate(int argc, char **argv) {
     int quiet = xf_args_flag(&a, "quiet");
     if (xf_args_finish(&a)) return 2;
     if (n < 0 || topk < 0 || seed < 0) return xf_cli_error(2, "generate: -n, --top-k and --seed must be >= 0");
-    if (beams != LONG_MIN && (beams < 1 || beams > 64))
-        return xf_cli_error(2, "generate: --beams must be in [1, 64], got %ld", beams);
+    if (beams != LONG_MIN && (beams < 1 || beams > XF_BEAM_MAX))
+        return xf_cli_error(2, "generate: --beams must be in [1, %d], got %ld", XF_BEAM_MAX, beams);
     if (beams == LONG_MIN) beams = 0;
     if (!isfinite(lp)) return xf_cli_error(2, "generate: --length-penalty must be a finite number");
     so.top_k = (size_t)topk;

@@ -288,7 +288,8 @@ xf_status xf_beam_search(xf_model *m, const int32_t *input, size_t n_input, cons
     size_t P = cfg->max_position_embeddings, V = cfg->vocab_size, K = o->beams;
     xf_status st = encdec ? check_source(cfg, n_input, "beam search") : need_decoder_only(cfg, "beam search");
     if (st) return st;
-    if (K == 0 || K > 64) return xf_fail(XF_ERR_ARG, "beam search: beams must be in [1, 64], got %zu", K);
+    if (K == 0 || K > XF_BEAM_MAX)
+        return xf_fail(XF_ERR_ARG, "beam search: beams must be in [1, %d], got %zu", XF_BEAM_MAX, K);
     if (!isfinite(o->length_penalty))
         return xf_fail(XF_ERR_ARG, "beam search: the length penalty must be a finite number");
     if (o->eos_id >= 0 && (size_t)o->eos_id >= V)
@@ -397,7 +398,7 @@ xf_status xf_beam_search(xf_model *m, const int32_t *input, size_t n_input, cons
         goto done;
     }
     for (size_t i = 0; i < hs.n; i++) idx[i] = i;
-    for (size_t i = 1; i < hs.n; i++) /* insertion sort: K <= 64 */
+    for (size_t i = 1; i < hs.n; i++) /* insertion sort: K <= XF_BEAM_MAX */
         for (size_t j = i; j > 0; j--) {
             size_t a = idx[j - 1], b = idx[j];
             int swap = hs.score[b] > hs.score[a] || (hs.score[b] == hs.score[a] && hs.order[b] < hs.order[a]);

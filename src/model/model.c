@@ -1,14 +1,18 @@
-/* The decoder-only model: embeddings, a stack of blocks (block.c), the final
- * norm and the LM head, with the loss; forward, backward and KV-cache decode.
+/* The model of every family (docs/architecture.md §The model): embeddings,
+ * one or two stacks of blocks (block.c: decoder and prefix_lm one decoder
+ * stack, encoder one encoder stack, encoder_decoder both, the decoder
+ * cross-attending to the encoder's output), the final norm, the LM or MLM head
+ * and the loss; forward, backward, and KV-cache decoding with beam rows.
  *
- *   x0 = wte[ids] (+ wpe[pos])                       [N,C]
- *   x_{l+1} = Block_l(x_l)                           [N,C]
- *   h = Nf(x_L) (pre placement) or x_L (post)        [N,C]
- *   logits = h·headᵀ                                 [N,V]
- *   loss = mean_{valid t} CE(logits_t, target_t)
+ *   x0 = N_emb(wte[ids] + wpe[pos + offset] + wtt[types])   [N,C]   (parts per config)
+ *   x_{l+1} = Block_l(x_l [, enc])                         [N,C]
+ *   out = Nf(x_L) (pre placement) or x_L (post)            [N,C]
+ *   h = N_t(act(W_t·out + b_t)) (BERT's MLM transform) or out
+ *   logits = s·(h·headᵀ) + b                               [N,V]   (s = C^-1/2 for T5's tied head)
+ *   loss = mean_{valid t} CE(logits_t, target_t)           (targets != XF_IGNORE_INDEX)
  *
  * Memory: one parameter arena, one gradient arena (same layout), one
- * activation arena carved by plan_arena() once per reserved (B, T). */
+ * activation arena carved by plan_arena() once per reserved (B, T, S). */
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
