@@ -563,12 +563,13 @@ static const char *const BART_IGNORE[] = {"model.encoder.embed_tokens.weight", "
 /* ---------------------------------------------------------------- the table */
 
 static const hf_arch ARCHS[] = {
+    /* qwen2 before llama: a model with q/k/v biases only is written as qwen2 */
+    {"qwen2", "Qwen2ForCausalLM", qwen2_fixed, QWEN2_F, N_OF(QWEN2_F), QWEN2_M, N_OF(QWEN2_M), llama_post,
+     qwen2_export, QWEN2_N, N_OF(QWEN2_N), 1, LLAMA_IGNORE, NULL},
     {"llama", "LlamaForCausalLM", llama_fixed, LLAMA_F, N_OF(LLAMA_F), LLAMA_M, N_OF(LLAMA_M), llama_post,
      llama_export, NULL, 0, 1, LLAMA_IGNORE, NULL},
     {"mistral", "MistralForCausalLM", mistral_fixed, MISTRAL_F, N_OF(MISTRAL_F), MISTRAL_M, N_OF(MISTRAL_M),
      llama_post, mistral_export, NULL, 0, 1, LLAMA_IGNORE, NULL},
-    {"qwen2", "Qwen2ForCausalLM", qwen2_fixed, QWEN2_F, N_OF(QWEN2_F), QWEN2_M, N_OF(QWEN2_M), llama_post,
-     qwen2_export, QWEN2_N, N_OF(QWEN2_N), 1, LLAMA_IGNORE, NULL},
     {"mixtral", "MixtralForCausalLM", mixtral_fixed, MIXTRAL_F, N_OF(MIXTRAL_F), MIXTRAL_M, N_OF(MIXTRAL_M),
      llama_post, mistral_export, NULL, 0, 1, LLAMA_IGNORE, NULL},
     {"gpt2", "GPT2LMHeadModel", gpt2_fixed, GPT2_F, N_OF(GPT2_F), GPT2_M, N_OF(GPT2_M), gpt2_post, NULL, GPT2_N,

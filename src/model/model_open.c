@@ -38,6 +38,16 @@ static xf_status native_open(xf_model **out, const char *spec) {
 static xf_status native_tokenizer(xf_tokenizer **out, const char *spec) {
     *out = NULL;
     if (!xf_path_is_dir(spec)) return XF_OK; /* a preset or config file carries none */
+    static const char *const names[] = {"tokenizer.json", "tokenizer.model", "tokenizer.bin"};
+    int any = 0;
+    for (size_t i = 0; i < 3 && !any; i++) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s", spec, names[i]);
+        FILE *f = fopen(path, "rb");
+        any = f != NULL;
+        if (f) fclose(f);
+    }
+    if (!any) return XF_OK; /* a checkpoint converted from a model without one carries none */
     return xf_tokenizer_load(out, spec);
 }
 
