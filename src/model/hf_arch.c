@@ -191,6 +191,78 @@ static void mixtral_fixed(xf_config *c) {
     c->router_aux_loss_coef = 0.001f;
 }
 
+/* GLM-4 MoE, the DeepSeek-V3 style MoE in transformers with plain attention:
+ * the first first_k_dense_replace layers dense, the rest sigmoid-routed
+ * experts (top-k of score + e_score_correction_bias, weights normalised and
+ * scaled) plus always-on shared experts. DeepSeek-V2/V3 themselves use
+ * multi-head latent attention (a normalised low-rank k/v path with a separate
+ * rotary part), which xfmr's attention cannot hold, so this is the row for
+ * DeepSeek-style models. xfmr rotates whole heads and has no q/k norm, so
+ * partial_rotary_factor must be 1 and use_qk_norm false. */
+static const hf_field GLM4_MOE_F[] = {
+    LLAMA_FIELDS,
+    F("attention_bias", HF_BOOL, use_bias, 0),
+    F("moe_intermediate_size", HF_SIZE, moe_intermediate_size, 1),
+    F("n_routed_experts", HF_SIZE, num_experts, 1),
+    F("num_experts_per_tok", HF_SIZE, num_experts_per_tok, 0),
+    F("n_shared_experts", HF_SIZE, num_shared_experts, 0),
+    F("first_k_dense_replace", HF_SIZE, first_k_dense_layers, 0),
+    F("routed_scaling_factor", HF_FLOAT, routed_scaling_factor, 0),
+};
+static const hf_must GLM4_MOE_M[] = {LLAMA_MUSTS, {"use_qk_norm", "false"}, {"norm_topk_prob", "true"}};
+
+static void glm4_moe_fixed(xf_config *c) {
+    llama_fixed(c);
+    c->max_position_embeddings = 131072;
+    c->norm_eps = 1e-5f;
+    c->num_experts_per_tok = 8;
+    c->num_shared_experts = 1;
+    c->first_k_dense_layers = 1;
+    c->router_type = XF_ROUTER_SIGMOID_TOPK_NORM;
+}
+
+/* Group-limited routing is plain top-k when every group may be chosen. */
+static xf_status glm4_moe_post(xf_config *c, const cJSON *root, const char *path) {
+    const cJSON *ng = cJSON_GetObjectItemCaseSensitive(root, "n_group");
+    const cJSON *tg = cJSON_GetObjectItemCaseSensitive(root, "topk_group");
+    double n = ng && cJSON_IsNumber(ng) ? ng->valuedouble : 1, t = tg && cJSON_IsNumber(tg) ? tg->valuedouble : 1;
+    if (t != n)
+        return xf_fail(XF_ERR_UNSUPPORTED, "%s: topk_group = %g: supported value: n_group = %g (xfmr routes over "
+                                           "all experts)", path, t, n);
+    if (c->first_k_dense_layers >= c->num_hidden_layers)
+        return xf_fail(XF_ERR_UNSUPPORTED, "%s: first_k_dense_replace = %zu leaves no MoE layer (num_hidden_layers "
+                                           "%zu)", path, c->first_k_dense_layers, c->num_hidden_layers);
+    return llama_post(c, root, path);
+}
+
+static xf_status glm4_moe_export(const xf_config *c, cJSON *out) {
+    (void)c;
+    cJSON_AddNumberToObject(out, "n_group", 1);
+    cJSON_AddNumberToObject(out, "topk_group", 1);
+    cJSON_AddBoolToObject(out, "norm_topk_prob", 1);
+    cJSON_AddBoolToObject(out, "use_qk_norm", 0);
+    cJSON_AddNumberToObject(out, "partial_rotary_factor", 1.0);
+    cJSON_AddNullToObject(out, "rope_scaling");
+    return XF_OK;
+}
+
+/* Biases on q, k and v only (as Qwen2); the MoE block is "mlp", experts SwiGLU. */
+static const namemap_row GLM4_MOE_N[] = {
+    {"model.layers.{L}.self_attn.o_proj.bias", "", HF_ZERO},
+    {"model.layers.{L}.mlp.gate_proj.bias", "", HF_ZERO},
+    {"model.layers.{L}.mlp.up_proj.bias", "", HF_ZERO},
+    {"model.layers.{L}.mlp.down_proj.bias", "", HF_ZERO},
+    {"model.layers.{L}.block_sparse_moe.gate.weight", "model.layers.{L}.mlp.gate.weight", HF_COPY},
+    {"model.layers.{L}.block_sparse_moe.gate.e_score_correction_bias", "model.layers.{L}.mlp.gate.e_score_correction_bias",
+     HF_COPY},
+    {"model.layers.{L}.block_sparse_moe.experts.{E}.w1.weight", "model.layers.{L}.mlp.experts.{E}.gate_proj.weight",
+     HF_COPY},
+    {"model.layers.{L}.block_sparse_moe.experts.{E}.w2.weight", "model.layers.{L}.mlp.experts.{E}.down_proj.weight",
+     HF_COPY},
+    {"model.layers.{L}.block_sparse_moe.experts.{E}.w3.weight", "model.layers.{L}.mlp.experts.{E}.up_proj.weight",
+     HF_COPY},
+};
+
 /* ---------------------------------------------------------------- GPT-2 */
 
 static const hf_field GPT2_F[] = {
@@ -572,6 +644,8 @@ static const hf_arch ARCHS[] = {
      llama_post, mistral_export, NULL, 0, 1, LLAMA_IGNORE, NULL},
     {"mixtral", "MixtralForCausalLM", mixtral_fixed, MIXTRAL_F, N_OF(MIXTRAL_F), MIXTRAL_M, N_OF(MIXTRAL_M),
      llama_post, mistral_export, NULL, 0, 1, LLAMA_IGNORE, NULL},
+    {"glm4_moe", "Glm4MoeForCausalLM", glm4_moe_fixed, GLM4_MOE_F, N_OF(GLM4_MOE_F), GLM4_MOE_M, N_OF(GLM4_MOE_M),
+     glm4_moe_post, glm4_moe_export, GLM4_MOE_N, N_OF(GLM4_MOE_N), 1, LLAMA_IGNORE, NULL},
     {"gpt2", "GPT2LMHeadModel", gpt2_fixed, GPT2_F, N_OF(GPT2_F), GPT2_M, N_OF(GPT2_M), gpt2_post, NULL, GPT2_N,
      N_OF(GPT2_N), 0, GPT2_IGNORE, "transformer."},
     {"bert", "BertForMaskedLM", bert_fixed, BERT_F, N_OF(BERT_F), BERT_M, N_OF(BERT_M), bert_post, bert_export,

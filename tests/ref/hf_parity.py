@@ -131,6 +131,8 @@ def llama_forward(cfg, sd, b):
         x = rms(h, sd[p + "post_attention_layernorm.weight"], eps)
         if cfg["model_type"] == "mixtral":
             h = h + mixtral_moe(cfg, sd, p + "block_sparse_moe.", x, act)
+        elif cfg["model_type"] == "glm4_moe" and i >= cfg["first_k_dense_replace"]:
+            h = h + glm4_moe(cfg, sd, p + "mlp.", x, act)
         else:
             m = p + "mlp."
             g = lin(x, sd[m + "gate_proj.weight"], sd.get(m + "gate_proj.bias"))
@@ -139,6 +141,36 @@ def llama_forward(cfg, sd, b):
     h = rms(h, sd["model.norm.weight"], eps)
     tied = cfg.get("tie_word_embeddings", False)
     return h @ (sd["model.embed_tokens.weight"] if tied else sd["lm_head.weight"]).T
+
+
+def swiglu(x, p, sd, act):
+    return lin(act(lin(x, sd[p + "gate_proj.weight"])) * lin(x, sd[p + "up_proj.weight"]), sd[p + "down_proj.weight"])
+
+
+def glm4_moe(cfg, sd, p, x, act):
+    """Glm4MoeMoE (DeepSeek-V3's router): sigmoid scores, choice by score + e_score_correction_bias
+    within the best topk_group of n_group groups, weights the chosen scores normalised (norm_topk_prob)
+    and scaled by routed_scaling_factor; plus the shared experts on every token."""
+    E, K = cfg["n_routed_experts"], cfg["num_experts_per_tok"]
+    ng, tg = cfg["n_group"], cfg["topk_group"]
+    B, T, C = x.shape
+    xf = x.reshape(-1, C)
+    scores = lin(xf, sd[p + "gate.weight"]).sigmoid()
+    choice = scores + sd[p + "gate.e_score_correction_bias"]
+    gs = choice.view(-1, ng, E // ng).topk(2, dim=-1)[0].sum(-1)
+    gmask = torch.zeros_like(gs).scatter_(1, gs.topk(tg, dim=-1)[1], 1)
+    smask = gmask.unsqueeze(-1).expand(-1, ng, E // ng).reshape(-1, E)
+    masked = choice.masked_fill(~smask.bool(), 0.0)
+    sel = masked.topk(K, dim=-1)[1]
+    srt = masked.sort(-1, descending=True).values
+    mixtral_moe.gap = min(getattr(mixtral_moe, "gap", 1.0), float((srt[..., K - 1] - srt[..., K]).min()))
+    w = scores.gather(1, sel)
+    w = w / (w.sum(-1, keepdim=True) + 1e-20) * cfg["routed_scaling_factor"]
+    out = torch.zeros_like(xf)
+    for e in range(E):
+        we = (w * (sel == e)).sum(-1, keepdim=True)
+        out = out + we * swiglu(xf, f"{p}experts.{e}.", sd, act)
+    return out.view(B, T, C) + swiglu(x, p + "shared_experts.", sd, act)
 
 
 def mixtral_moe(cfg, sd, p, x, act):
@@ -348,7 +380,9 @@ def llama_weights(cfg, seed):
     C, V, I = cfg["hidden_size"], cfg["vocab_size"], cfg["intermediate_size"]
     H = cfg["num_attention_heads"]
     KV = cfg.get("num_key_value_heads", H) * (C // H)
+    glm = cfg["model_type"] == "glm4_moe"
     qkvb = cfg["model_type"] == "qwen2" or cfg.get("attention_bias", False)
+    obias = cfg.get("attention_bias", False) and not glm
     g.mat("model.embed_tokens.weight", V, C)
     for i in range(cfg["num_hidden_layers"]):
         p = f"model.layers.{i}."
@@ -356,7 +390,7 @@ def llama_weights(cfg, seed):
         g.linear(p + "self_attn.q_proj", C, C, qkvb)
         g.linear(p + "self_attn.k_proj", KV, C, qkvb)
         g.linear(p + "self_attn.v_proj", KV, C, qkvb)
-        g.linear(p + "self_attn.o_proj", C, C, cfg.get("attention_bias", False))
+        g.linear(p + "self_attn.o_proj", C, C, obias)
         g.gain(p + "post_attention_layernorm", C)
         if cfg["model_type"] == "mixtral":
             g.mat(p + "block_sparse_moe.gate.weight", cfg["num_local_experts"], C, std=0.5)
@@ -365,6 +399,15 @@ def llama_weights(cfg, seed):
                 g.mat(q + "w1.weight", I, C)
                 g.mat(q + "w2.weight", C, I)
                 g.mat(q + "w3.weight", I, C)
+        elif glm and i >= cfg["first_k_dense_replace"]:
+            E, Ie = cfg["n_routed_experts"], cfg["moe_intermediate_size"]
+            g.mat(p + "mlp.gate.weight", E, C, std=0.5)
+            g.mat(p + "mlp.gate.e_score_correction_bias", E, std=0.05)
+            for q, w in [(f"{p}mlp.experts.{e}.", Ie) for e in range(E)] + \
+                    [(p + "mlp.shared_experts.", Ie * cfg["n_shared_experts"])]:
+                g.mat(q + "gate_proj.weight", w, C)
+                g.mat(q + "up_proj.weight", w, C)
+                g.mat(q + "down_proj.weight", C, w)
         else:
             for n, o, k in (("gate_proj", I, C), ("up_proj", I, C), ("down_proj", C, I)):
                 g.linear(p + "mlp." + n, o, k, cfg.get("mlp_bias", False))
@@ -516,6 +559,12 @@ CASES = {
     "mixtral": dict(cfg=cfg_of(LL, model_type="mixtral", num_local_experts=4, num_experts_per_tok=2,
                                router_aux_loss_coef=0.02, router_jitter_noise=0.0, sliding_window=None),
                     weights=llama_weights, fwd=llama_forward, dtype="F32", shards=2),
+    "glm4_moe": dict(cfg=cfg_of(LL, model_type="glm4_moe", architectures=["Glm4MoeForCausalLM"], num_hidden_layers=3,
+                                attention_bias=True, partial_rotary_factor=1.0, use_qk_norm=False, n_routed_experts=8,
+                                num_experts_per_tok=3, moe_intermediate_size=16, n_shared_experts=2,
+                                first_k_dense_replace=1, routed_scaling_factor=2.5, n_group=1, topk_group=1,
+                                norm_topk_prob=True, rope_scaling=None),
+                     weights=llama_weights, fwd=llama_forward, dtype="F32", shards=2),
     "gpt2": dict(cfg=dict(model_type="gpt2", architectures=["GPT2LMHeadModel"], vocab_size=V, n_embd=32, n_layer=2,
                           n_head=4, n_positions=64, n_inner=None, activation_function="gelu_new",
                           layer_norm_epsilon=1e-5, resid_pdrop=0.1, scale_attn_weights=True),
@@ -640,7 +689,7 @@ def run_case(name, case, build, work):
         results.append(report(f"{name}_logits", False, f"driver failed: {err}"))
         return results
     e, num, den = rel_tensor(c, ref.numpy())
-    extra = f"; smallest top-k routing gap {mixtral_moe.gap:.3g}" if cfg["model_type"] == "mixtral" else ""
+    extra = f"; smallest top-k routing gap {mixtral_moe.gap:.3g}" if cfg["model_type"] in ("mixtral", "glm4_moe") else ""
     results.append(report(f"{name}_logits", ok(e, TOL_LOGITS) and c.shape == tuple(ref.shape),
                           f"{case['dtype']}, {case['shards']} file(s): max|c-ref|/max|ref| = {e:.3g} (abs {num:.3g}, "
                           f"max|ref| {den:.3g}); tol {TOL_LOGITS:g}{extra}"))
