@@ -51,7 +51,7 @@ static int mul_ov(size_t a, size_t b, size_t *out) {
 /* Add a row named `name` of shape [d0] (d1 == 0) or [d0,d1]; its view goes to
  * the top struct (layer == SIZE_MAX) or layer `layer`, at byte offset `field`. */
 static void add_row(table_builder *tb, int counting, const char *name, size_t d0, size_t d1,
-                    int init, size_t layer, size_t field, int trainable) {
+                    int init, size_t layer, size_t field, int trainable, int role) {
     if (tb->fail || tb->overflow) return;
     size_t numel, padded;
     if (mul_ov(d0, d1 ? d1 : 1, &numel) || numel > SIZE_MAX - 16) {
@@ -93,6 +93,7 @@ static void add_row(table_builder *tb, int counting, const char *name, size_t d0
         p->offset = tb->total;
         p->decay = p->ndim >= 2;
         p->trainable = trainable;
+        p->role = role;
         const xf_config *c = tb->cfg;
         float std = c->initializer_range;
         size_t depth = xf_config_encoder_layers(c) + xf_config_decoder_layers(c);
@@ -161,6 +162,7 @@ typedef struct {
     table_builder *tb;
     const name_family *nf;
     int counting, ln, bias;
+    int role;     /* xf_param_role of the rows being emitted */
     size_t layer; /* global layer index, SIZE_MAX for top rows */
     char prefix[64];
 } emitter;
@@ -177,7 +179,7 @@ static void emit(emitter *e, const char *part, const char *suffix, size_t d0, si
                  size_t field) {
     char name[256];
     snprintf(name, sizeof name, "%s%s%s", e->prefix, part, suffix);
-    add_row(e->tb, e->counting, name, d0, d1, init, e->layer, field, 1);
+    add_row(e->tb, e->counting, name, d0, d1, init, e->layer, field, 1, e->role);
 }
 
 /* A linear layer `part` (.weight [out,in], .bias [out] when biases are on). */
@@ -189,8 +191,11 @@ static void emit_linear(emitter *e, const char *part, size_t out, size_t in, int
 
 /* A norm `part` (.weight [C], .bias [C] for LayerNorm). */
 static void emit_norm(emitter *e, const char *part, size_t C, size_t wf, size_t bf) {
+    int role = e->role;
+    e->role = XF_ROLE_NORM;
     emit(e, part, ".weight", C, 0, I_ONE, wf);
     if (e->ln) emit(e, part, ".bias", C, 0, I_ZERO, bf);
+    e->role = role;
 }
 
 /* The stack-level prefix: "encoder." / "decoder." or the family's root. */
@@ -200,15 +205,18 @@ static void stack_prefix(emitter *e, int st) {
 }
 
 /* Attention `at` (the self or cross prefix): q, k, v, o with their fields. */
-static void emit_attention(emitter *e, const char *at, size_t C, size_t Q, size_t KV, const size_t f[8]) {
+static void emit_attention(emitter *e, const char *at, size_t C, size_t Q, size_t KV, const size_t f[8], int cross) {
     const name_family *nf = e->nf;
     char part[128];
+    e->role = XF_ROLE_ATTN;
     snprintf(part, sizeof part, "%s%s", at, nf->q);
     emit_linear(e, part, Q, C, I_QUERY, f[0], f[1], e->bias);
+    e->role = cross ? XF_ROLE_CROSS_KV : XF_ROLE_ATTN;
     snprintf(part, sizeof part, "%s%s", at, nf->k);
     emit_linear(e, part, KV, C, I_NORMAL, f[2], f[3], e->bias);
     snprintf(part, sizeof part, "%s%s", at, nf->v);
     emit_linear(e, part, KV, C, I_NORMAL, f[4], f[5], e->bias);
+    e->role = XF_ROLE_ATTN;
     snprintf(part, sizeof part, "%s%s", at, nf->o);
     emit_linear(e, part, C, Q, I_RESIDUAL, f[6], f[7], e->bias);
 }
@@ -229,19 +237,21 @@ static void emit_layer(emitter *e, const xf_config *c, size_t l, const xf_layer_
     static const size_t CROSS[8] = {LW(cq), LW(cbq), LW(ck), LW(cbk), LW(cv), LW(cbv), LW(co), LW(cbo)};
 
     emit_norm(e, nf->ln1, C, LW(ln1_w), LW(ln1_b));
-    emit_attention(e, nf->self, C, Q, KV, SELF);
+    emit_attention(e, nf->self, C, Q, KV, SELF, 0);
     if (c->position_type == XF_POS_RELATIVE && in->idx == 0) {
         snprintf(part, sizeof part, "%srelative_attention_bias", nf->self);
+        e->role = XF_ROLE_RELPOS;
         emit(e, part, ".weight", c->relative_attention_num_buckets, c->num_attention_heads, I_RELB,
              LW(relb));
     }
     if (in->cross) {
         emit_norm(e, nf->lnx, C, LW(lnx_w), LW(lnx_b));
-        emit_attention(e, nf->cross, C, Q, KV, CROSS);
+        emit_attention(e, nf->cross, C, Q, KV, CROSS, 1);
     }
     with_sublayer(part, sizeof part, nf->ln2, f);
     emit_norm(e, part, C, LW(ln2_w), LW(ln2_b));
 
+    e->role = XF_ROLE_FFN;
     if (!in->moe) {
         size_t I = in->I;
         with_sublayer(ffn, sizeof ffn, nf->ffn, f);
@@ -259,14 +269,16 @@ static void emit_layer(emitter *e, const xf_config *c, size_t l, const xf_layer_
     size_t E = c->num_experts, Ie = c->moe_intermediate_size;
     with_sublayer(ffn, sizeof ffn, nf->moe, f);
     snprintf(part, sizeof part, "%sgate", ffn);
+    e->role = XF_ROLE_ROUTER;
     emit(e, part, ".weight", E, C, I_NORMAL, LW(wr));
     if (c->router_type == XF_ROUTER_SIGMOID_TOPK_NORM) {
         char name[256];
         snprintf(name, sizeof name, "%s%sgate.e_score_correction_bias", e->prefix, ffn);
-        add_row(e->tb, e->counting, name, E, 0, I_ZERO, l, LW(ebias), 0);
+        add_row(e->tb, e->counting, name, E, 0, I_ZERO, l, LW(ebias), 0, XF_ROLE_ROUTER);
     }
     static const char *const wn[3] = {"w1", "w2", "w3"};
     size_t wf[3] = {LW(ew1), LW(ew2), LW(ew3)};
+    e->role = XF_ROLE_EXPERT;
     for (int k = 0; k < (c->gated_ffn ? 3 : 2); k++)
         for (size_t x = 0; x < E; x++) {
             snprintf(part, sizeof part, "%sexperts.%zu.%s", ffn, x, wn[k]);
@@ -275,6 +287,7 @@ static void emit_layer(emitter *e, const xf_config *c, size_t l, const xf_layer_
         }
     if (in->I) {
         size_t I = in->I;
+        e->role = XF_ROLE_FFN;
         with_sublayer(ffn, sizeof ffn, nf->shared, f);
         if (c->gated_ffn) {
             snprintf(part, sizeof part, "%sgate_proj", ffn);
@@ -306,6 +319,7 @@ static void emit_stack(emitter *e, const xf_config *c, int st, size_t l0, size_t
                        const xf_layer_info *info) {
     size_t C = c->hidden_size;
     e->layer = SIZE_MAX;
+    e->role = XF_ROLE_EMBED;
     stack_prefix(e, st);
     if (c->position_type == XF_POS_LEARNED)
         emit(e, "embed_positions", ".weight", c->max_position_embeddings + c->position_offset, C, I_NORMAL,
@@ -329,12 +343,14 @@ static void build(table_builder *tb, const xf_config *c, int counting) {
     xf_layer_info info[4096];
     xf_params_layers(c, info);
     emitter e = {.tb = tb, .counting = counting, .ln = c->norm_type == XF_NORM_LAYERNORM, .bias = c->use_bias,
-                 .layer = SIZE_MAX, .nf = &NAMES[c->arch == XF_ARCH_ENCODER_DECODER ? NAMES_T5 : NAMES_LLAMA]};
+                 .layer = SIZE_MAX, .nf = &NAMES[c->arch == XF_ARCH_ENCODER_DECODER ? NAMES_T5 : NAMES_LLAMA],
+                 .role = XF_ROLE_EMBED};
     emit(&e, e.nf->embed, ".weight", V, C, I_EMBED, TW(wte));
     if (Le) emit_stack(&e, c, XF_ENC, 0, Le, info);
     if (Ld) emit_stack(&e, c, XF_DEC, Le, Ld, info);
     e.layer = SIZE_MAX;
     e.prefix[0] = '\0';
+    e.role = XF_ROLE_HEAD;
     if (c->mlm_transform) {
         emit(&e, "mlm_head.dense", ".weight", C, C, I_NORMAL, TW(mlm_w));
         emit(&e, "mlm_head.dense", ".bias", C, 0, I_ZERO, TW(mlm_b));
