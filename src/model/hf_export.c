@@ -8,6 +8,7 @@
  * row and the setting it lacks. Then config.json, model.safetensors (HF
  * names, layouts undone: Conv1D transposed, q/k/v fused), the tokenizer and
  * tokenizer_config.json are written, each file atomically. */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,7 +44,6 @@ static xf_status config_to_json(const hf_arch *a, const xf_config *cfg, cJSON **
         case HF_ACT: cJSON_AddStringToObject(o, f->key, hf_act_name(*(const xf_act *)slot)); break;
         }
     }
-    cJSON_AddStringToObject(o, "torch_dtype", "float32");
     xf_status s = a->pre_export ? a->pre_export(cfg, o) : XF_OK;
     for (const cJSON *it = o->child; it && !s; it = it->next) /* a row's hook must not repeat a field */
         for (const cJSON *q = o->child; q != it && !s; q = q->next)
@@ -245,15 +245,60 @@ static xf_status collect(const xf_model *m, const hf_arch *a, out_list *l) {
     return XF_OK;
 }
 
-static xf_status write_weights(const xf_model *m, const hf_arch *a, const char *path) {
+/* f32 -> bf16 and f16 bits, rounding to nearest even (NaN stays NaN; f16
+ * overflows to infinity and keeps subnormals). */
+static uint16_t to_bf16(float f) {
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40); /* quiet NaN */
+    u += 0x7fffu + ((u >> 16) & 1u);
+    return (uint16_t)(u >> 16);
+}
+
+static uint16_t to_f16(float f) {
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    uint16_t sign = (uint16_t)((u >> 16) & 0x8000u);
+    uint32_t a = u & 0x7fffffffu;
+    if (a > 0x7f800000u) return sign | 0x7e00u;   /* NaN */
+    if (a >= 0x477ff000u) return sign | 0x7c00u;  /* rounds past 65504: infinity */
+    if (a < 0x38800000u) {                        /* below 2^-14: subnormal or zero */
+        if (a < 0x33000000u) return sign;         /* below half the smallest subnormal */
+        uint32_t m = (a & 0x7fffffu) | 0x800000u;
+        unsigned shift = 126u - (a >> 23);        /* 14..24 */
+        uint32_t half = 1u << (shift - 1), rem = m & ((1u << shift) - 1), q = m >> shift;
+        if (rem > half || (rem == half && (q & 1u))) q++;
+        return sign | (uint16_t)q;
+    }
+    uint32_t r = a + 0xfffu + ((a >> 13) & 1u) - 0x38000000u; /* rebias 127 -> 15, round */
+    return sign | (uint16_t)(r >> 13);
+}
+
+static xf_status write_weights(const xf_model *m, const hf_arch *a, const char *path, xf_dtype dt) {
     out_list l = {0};
     xf_st_writer *w = NULL;
+    uint16_t **half = NULL;
     xf_status s = collect(m, a, &l);
+    if (!s && dt != XF_DT_F32 && !(half = calloc(l.n ? l.n : 1, sizeof *half)))
+        s = xf_fail(XF_ERR_OOM, "export hf: out of memory");
     if (!s) s = xf_st_writer_create(&w);
-    for (size_t i = 0; i < l.n && !s; i++)
-        s = xf_st_writer_add(w, l.t[i].name, XF_DT_F32, l.t[i].ndim, l.t[i].shape, l.t[i].data);
+    for (size_t i = 0; i < l.n && !s; i++) {
+        const void *data = l.t[i].data;
+        if (half) {
+            size_t n = l.t[i].shape[0] * (l.t[i].ndim == 2 ? l.t[i].shape[1] : 1);
+            if (!(half[i] = malloc((n ? n : 1) * sizeof **half))) {
+                s = xf_fail(XF_ERR_OOM, "export hf: out of memory");
+                break;
+            }
+            for (size_t k = 0; k < n; k++) half[i][k] = dt == XF_DT_BF16 ? to_bf16(l.t[i].data[k]) : to_f16(l.t[i].data[k]);
+            data = half[i];
+        }
+        s = xf_st_writer_add(w, l.t[i].name, dt, l.t[i].ndim, l.t[i].shape, data);
+    }
     if (!s) s = xf_st_writer_write(w, path);
     xf_st_writer_free(w);
+    for (size_t i = 0; half && i < l.n; i++) free(half[i]);
+    free(half);
     out_free(&l);
     return s;
 }
@@ -293,8 +338,11 @@ static xf_status write_tokenizer(const xf_model *m, const xf_tokenizer *tok, con
 /* ---------------------------------------------------------------- the writer */
 
 xf_status hf_export(const xf_model *m, const xf_tokenizer *tok, const char *out, const char *dtype) {
-    if (dtype && strcmp(dtype, "f32") != 0)
-        return xf_fail(XF_ERR_UNSUPPORTED, "export hf: --dtype %s is not supported (supported: f32)", dtype);
+    xf_dtype dt = XF_DT_F32;
+    if (dtype && !strcmp(dtype, "f16")) dt = XF_DT_F16;
+    else if (dtype && !strcmp(dtype, "bf16")) dt = XF_DT_BF16;
+    else if (dtype && strcmp(dtype, "f32") != 0)
+        return xf_fail(XF_ERR_UNSUPPORTED, "export hf: --dtype %s is not supported (supported: f32, f16, bf16)", dtype);
     if (tok && xf_tokenizer_vocab_size(tok) > m->cfg.vocab_size)
         return xf_fail(XF_ERR_ARG, "export hf: the tokenizer has %zu ids, more than the model's vocab_size %zu",
                        xf_tokenizer_vocab_size(tok), m->cfg.vocab_size);
@@ -302,6 +350,7 @@ xf_status hf_export(const xf_model *m, const xf_tokenizer *tok, const char *out,
     cJSON *cj = NULL;
     xf_status s = pick_arch(m, &a, &cj);
     if (s) return s;
+    cJSON_AddStringToObject(cj, "torch_dtype", dt == XF_DT_F16 ? "float16" : dt == XF_DT_BF16 ? "bfloat16" : "float32");
     char *text = cJSON_Print(cj);
     cJSON_Delete(cj);
     if (!text) return xf_fail(XF_ERR_OOM, "out of memory");
@@ -309,7 +358,7 @@ xf_status hf_export(const xf_model *m, const xf_tokenizer *tok, const char *out,
     s = xf_mkdir_p(out);
     if (!s && snprintf(path, sizeof path, "%s/model.safetensors", out) >= (int)sizeof path)
         s = xf_fail(XF_ERR_ARG, "%s: path too long", out);
-    if (!s) s = write_weights(m, a, path);
+    if (!s) s = write_weights(m, a, path, dt);
     if (!s) {
         snprintf(path, sizeof path, "%s/config.json", out);
         s = xf_file_write_atomic(path, text, strlen(text));

@@ -22,6 +22,8 @@ xf_model_open and its "logits" are compared. Lines:
   PASS|FAIL hf_<case>_roundtrip   xfmr export --format hf of that directory, and
                                   HF -> xfmr checkpoint -> HF, load back with
                                   bit-identical logits
+  PASS|FAIL hf_llama_export_f16   --dtype f16 / bf16: each tensor equals torch's rounding of the
+            hf_llama_export_bf16  f32 one bit for bit; logits within 2^-8 (f16) / 2^-5 (bf16) relative
   PASS|FAIL hf_refuse_prefix_lm   a prefix LM is refused in one line naming prefix_lm
 """
 import argparse
@@ -719,6 +721,34 @@ def run_case(name, case, build, work):
     return results
 
 
+def half_exports(build, work, name):
+    """xfmr export --format hf --dtype f16|bf16: every tensor is torch's round-to-nearest-even of the
+    f32 one, bit for bit; the logits of the reloaded model stay within that precision."""
+    d = os.path.join(work, name)
+    ref = st.load(os.path.join(d, "rt_hf", "model.safetensors"))
+    c32, _ = driver_logits(build, os.path.join(d, "rt_hf"), os.path.join(d, "batch.safetensors"),
+                           os.path.join(d, "out_f32.safetensors"))
+    results = []
+    for dt, tdt in (("f16", torch.float16), ("bf16", torch.bfloat16)):
+        out = os.path.join(d, "rt_" + dt)
+        cp = run([os.path.join(build, "xfmr"), "export", "--format", "hf", "--dtype", dt, "--model",
+                  os.path.join(d, "rt_hf"), "--out", out])
+        if cp.returncode != 0:
+            results.append(report(f"{name}_export_{dt}", False, cp.stderr.decode(errors="replace").strip()))
+            continue
+        got = st.load(os.path.join(out, "model.safetensors"))
+        bad = [k for k in ref if k not in got or not np.array_equal(
+            np.asarray(got[k], dtype=np.float32), torch.from_numpy(ref[k]).to(tdt).float().numpy())]
+        c, err = driver_logits(build, out, os.path.join(d, "batch.safetensors"), os.path.join(d, "out_h.safetensors"))
+        e = rel_tensor(c, c32)[0] if c is not None and c32 is not None else float("nan")
+        tol = 2.0 ** -5 if dt == "bf16" else 2.0 ** -8  # 8 units of the format's precision (2^-8, 2^-11)
+        results.append(report(f"{name}_export_{dt}", not bad and len(got) == len(ref) and ok(e, tol),
+                              f"{len(ref)} tensors rounded as torch rounds them"
+                              + (f"; differing: {', '.join(bad[:4])}" if bad else "")
+                              + f"; logits vs f32 export {e:.3g} (bound {tol:.3g}){err}"))
+    return results
+
+
 def refuse_prefix(build, work):
     """A prefix LM (an xfmr checkpoint of llama's shape with arch prefix_lm) is refused."""
     src = os.path.join(work, "llama", "native")
@@ -751,6 +781,7 @@ def main():
         for name in a.case or list(CASES):
             results += run_case(name, CASES[name], a.build, work)
         if not a.case or "llama" in a.case:
+            results += half_exports(a.build, work, "llama")
             results.append(refuse_prefix(a.build, work))
     finally:
         if not a.keep:
