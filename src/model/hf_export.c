@@ -68,6 +68,16 @@ static void training_fields(xf_config *dst, const xf_config *src) {
     dst->router_z_loss_coef = src->router_z_loss_coef;
     dst->router_jitter = src->router_jitter;
     dst->router_bias_update_speed = src->router_bias_update_speed;
+    if (!src->num_experts) { /* a dense model: the MoE fields say nothing */
+        dst->num_experts_per_tok = src->num_experts_per_tok;
+        dst->moe_intermediate_size = src->moe_intermediate_size;
+        dst->num_shared_experts = src->num_shared_experts;
+        dst->moe_layer_freq = src->moe_layer_freq;
+        dst->first_k_dense_layers = src->first_k_dense_layers;
+        dst->router_type = src->router_type;
+        dst->routed_scaling_factor = src->routed_scaling_factor;
+        dst->capacity_factor = src->capacity_factor;
+    }
     int dense = 0; /* the dense FFN width matters only where a layer has one */
     for (size_t l = 0; l < src->num_hidden_layers; l++) dense |= !xf_config_layer_is_moe(src, l);
     if (!dense && !src->num_shared_experts) dst->intermediate_size = src->intermediate_size;
