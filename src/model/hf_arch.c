@@ -104,8 +104,31 @@ static void clamp_window(xf_config *c, const cJSON *root) {
         c->max_position_embeddings = (size_t)w->valuedouble;
 }
 
+/* transformers v5 writes RoPE's settings as rope_parameters {rope_type, rope_theta,
+ * partial_rotary_factor}: only the default rotation over whole heads loads. */
+static xf_status rope_parameters(xf_config *c, const cJSON *root, const char *path) {
+    const cJSON *rp = cJSON_GetObjectItemCaseSensitive(root, "rope_parameters");
+    if (!rp || cJSON_IsNull(rp)) return XF_OK;
+    if (!cJSON_IsObject(rp)) return xf_fail(XF_ERR_FORMAT, "%s: rope_parameters must be an object", path);
+    const cJSON *ty = cJSON_GetObjectItemCaseSensitive(rp, "rope_type");
+    if (ty && !(cJSON_IsString(ty) && !strcmp(ty->valuestring, "default")))
+        return xf_fail(XF_ERR_UNSUPPORTED, "%s: rope_parameters.rope_type: supported value: \"default\"", path);
+    const cJSON *pr = cJSON_GetObjectItemCaseSensitive(rp, "partial_rotary_factor");
+    if (pr && !(cJSON_IsNumber(pr) && pr->valuedouble == 1.0))
+        return xf_fail(XF_ERR_UNSUPPORTED, "%s: rope_parameters.partial_rotary_factor: supported value: 1", path);
+    const cJSON *th = cJSON_GetObjectItemCaseSensitive(rp, "rope_theta");
+    if (th) {
+        if (!cJSON_IsNumber(th) || !(th->valuedouble > 0) || th->valuedouble > 1e30)
+            return xf_fail(XF_ERR_FORMAT, "%s: rope_parameters.rope_theta must be a positive number", path);
+        c->rope_theta = (float)th->valuedouble;
+    }
+    return XF_OK;
+}
+
 static xf_status llama_post(xf_config *c, const cJSON *root, const char *path) {
     if (!c->num_key_value_heads) c->num_key_value_heads = c->num_attention_heads;
+    xf_status s = rope_parameters(c, root, path);
+    if (s) return s;
     clamp_window(c, root);
     return check_head_dim(c, root, path);
 }

@@ -246,6 +246,12 @@ TEST(test_hf_good_copy_loads) {
     copy_good(dir, sizeof dir, "handwritten", cfg);
     CHECK_OK(xf_model_open(&m, dir));
     xf_model_free(m);
+    /* transformers v5's spelling of RoPE's settings */
+    snprintf(cfg, sizeof cfg, LLAMA_CFG, "\"rope_parameters\": {\"rope_type\": \"default\", \"rope_theta\": 5e5}");
+    copy_good(dir, sizeof dir, "v5", cfg);
+    CHECK_OK(xf_model_open(&m, dir));
+    CHECK(xf_model_config(m)->rope_theta == 5e5f);
+    xf_model_free(m);
 }
 
 TEST(test_hf_bad_config_truncated) {
@@ -285,6 +291,7 @@ TEST(test_hf_bad_config_fields) {
     bad_config("size", "\"max_position_embeddings\": -4", "max_position_embeddings");
     bad_config("kind", "\"tie_word_embeddings\": \"yes\"", "tie_word_embeddings");
     bad_config("headdim", "\"head_dim\": 64", "head_dim");
+    bad_config("rope_v5", "\"rope_parameters\": {\"rope_type\": \"yarn\", \"factor\": 4}", "rope_type");
     char cfg[512];
     snprintf(cfg, sizeof cfg, "{\"model_type\": \"llama\", \"hidden_size\": 128}");
     copy_good(dir, sizeof dir, "missing", cfg);
