@@ -49,6 +49,14 @@ const char *hf_act_name(xf_act a) {
 
 const char *hf_act_list(void) { return "gelu_new, gelu_pytorch_tanh, gelu_fast, gelu, relu, silu, swish"; }
 
+/* Rows without grouped-query attention: as many key/value heads as query heads. */
+static xf_status mha_post(xf_config *c, const cJSON *root, const char *path) {
+    (void)root;
+    (void)path;
+    c->num_key_value_heads = c->num_attention_heads;
+    return XF_OK;
+}
+
 /* ---------------------------------------------------------------- LLaMA family */
 
 /* The fields every LLaMA-style config has (LlamaConfig's names). */
@@ -314,11 +322,8 @@ static void gpt2_fixed(xf_config *c) {
 }
 
 static xf_status gpt2_post(xf_config *c, const cJSON *root, const char *path) {
-    (void)root;
-    (void)path;
     if (!c->intermediate_size) c->intermediate_size = 4 * c->hidden_size; /* n_inner null */
-    c->num_key_value_heads = c->num_attention_heads;
-    return XF_OK;
+    return mha_post(c, root, path);
 }
 
 /* Conv1D stores weights [in, out]; c_attn is q, k and v side by side. */
@@ -383,12 +388,6 @@ static void bert_fixed(xf_config *c) {
     c->lm_head_bias = 1;
 }
 
-static xf_status bert_post(xf_config *c, const cJSON *root, const char *path) {
-    (void)root;
-    (void)path;
-    c->num_key_value_heads = c->num_attention_heads;
-    return XF_OK;
-}
 
 static void roberta_fixed(xf_config *c) {
     bert_fixed(c);
@@ -400,7 +399,7 @@ static void roberta_fixed(xf_config *c) {
  * extra rows in front: xfmr's position_offset, with max_position_embeddings
  * counting usable positions only. */
 static xf_status roberta_post(xf_config *c, const cJSON *root, const char *path) {
-    c->num_key_value_heads = c->num_attention_heads;
+    mha_post(c, root, path);
     const cJSON *pad = cJSON_GetObjectItemCaseSensitive(root, "pad_token_id");
     double p = pad && cJSON_IsNumber(pad) ? pad->valuedouble : 1.0;
     if (p < 0 || p > 1000 || p != (double)(size_t)p)
@@ -523,7 +522,7 @@ static void mt5_fixed(xf_config *c) {
 
 /* feed_forward_proj "ACT" or "gated-ACT"; T5 reads gated-gelu as the tanh GELU. */
 static xf_status t5_post(xf_config *c, const cJSON *root, const char *path) {
-    c->num_key_value_heads = c->num_attention_heads;
+    mha_post(c, root, path);
     const cJSON *ff = cJSON_GetObjectItemCaseSensitive(root, "feed_forward_proj");
     if (ff && !cJSON_IsNull(ff)) {
         const char *v = cJSON_IsString(ff) ? ff->valuestring : "";
@@ -603,13 +602,6 @@ static void bart_fixed(xf_config *c) {
     c->decoder_start_token_id = 2;
 }
 
-static xf_status bart_post(xf_config *c, const cJSON *root, const char *path) {
-    (void)root;
-    (void)path;
-    c->num_key_value_heads = c->num_attention_heads;
-    return XF_OK;
-}
-
 static xf_status bart_export(const xf_config *c, cJSON *out) {
     if (c->position_offset != 2) return xf_fail(XF_ERR_UNSUPPORTED, "bart reads positions at offset 2");
     cJSON *nd = cJSON_GetObjectItemCaseSensitive(out, "decoder_layers");
@@ -671,7 +663,7 @@ static const hf_arch ARCHS[] = {
      glm4_moe_post, glm4_moe_export, GLM4_MOE_N, N_OF(GLM4_MOE_N), 1, LLAMA_IGNORE, NULL},
     {"gpt2", "GPT2LMHeadModel", gpt2_fixed, GPT2_F, N_OF(GPT2_F), GPT2_M, N_OF(GPT2_M), gpt2_post, NULL, GPT2_N,
      N_OF(GPT2_N), 0, GPT2_IGNORE, "transformer."},
-    {"bert", "BertForMaskedLM", bert_fixed, BERT_F, N_OF(BERT_F), BERT_M, N_OF(BERT_M), bert_post, bert_export,
+    {"bert", "BertForMaskedLM", bert_fixed, BERT_F, N_OF(BERT_F), BERT_M, N_OF(BERT_M), mha_post, bert_export,
      BERT_N, N_OF(BERT_N), 0, BERT_IGNORE, "bert."},
     {"roberta", "RobertaForMaskedLM", roberta_fixed, BERT_F, N_OF(BERT_F), ROBERTA_M, N_OF(ROBERTA_M),
      roberta_post, roberta_export, ROBERTA_N, N_OF(ROBERTA_N), 0, ROBERTA_IGNORE, "roberta."},
@@ -679,7 +671,7 @@ static const hf_arch ARCHS[] = {
      0, 1, T5_IGNORE, NULL},
     {"mt5", "MT5ForConditionalGeneration", mt5_fixed, T5_F, N_OF(T5_F), T5_M, N_OF(T5_M), t5_post, t5_export,
      NULL, 0, 1, T5_IGNORE, NULL},
-    {"bart", "BartForConditionalGeneration", bart_fixed, BART_F, N_OF(BART_F), BART_M, N_OF(BART_M), bart_post,
+    {"bart", "BartForConditionalGeneration", bart_fixed, BART_F, N_OF(BART_F), BART_M, N_OF(BART_M), mha_post,
      bart_export, BART_N, N_OF(BART_N), 0, BART_IGNORE, NULL},
 };
 

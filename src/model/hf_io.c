@@ -80,13 +80,13 @@ static xf_status join(char *buf, size_t n, const char *dir, const char *name) {
 
 /* ---------------------------------------------------------------- config */
 
-static const char *json_kind(const cJSON *it) {
-    if (cJSON_IsString(it)) return "a string";
-    if (cJSON_IsBool(it)) return "a boolean";
-    if (cJSON_IsNull(it)) return "null";
-    if (cJSON_IsArray(it)) return "an array";
-    if (cJSON_IsObject(it)) return "an object";
-    return "a number";
+/* The value of `it` as compact JSON, cut to fit buf[n], for messages. */
+static const char *json_text(const cJSON *it, char *buf, size_t n) {
+    char *t = cJSON_PrintUnformatted(it);
+    snprintf(buf, n, "%s", t ? t : "?");
+    if (t && strlen(t) >= n && n > 4) memcpy(buf + n - 4, "...", 4);
+    free(t);
+    return buf;
 }
 
 /* 1 when the compact JSON text of `it` is one of the "|"-separated `allowed`. */
@@ -110,6 +110,7 @@ static xf_status parse_field(const hf_field *f, const cJSON *it, xf_config *c, c
                              const char *path) {
     void *slot = (char *)c + f->off;
     xf_config before = *c;
+    char got[48];
     switch (f->kind) {
     case HF_SIZE:
     case HF_INT: {
@@ -117,27 +118,28 @@ static xf_status parse_field(const hf_field *f, const cJSON *it, xf_config *c, c
         double lo = f->kind == HF_INT ? -1.0 : 1.0, hi = 1073741824.0;
         if (!isfinite(v) || v != floor(v) || v < lo || v > hi)
             return xf_fail(XF_ERR_FORMAT, "%s: %s must be an integer in [%.0f, 2^30], got %s", path, f->key, lo,
-                           cJSON_IsNumber(it) ? "a value out of range" : json_kind(it));
+                           json_text(it, got, sizeof got));
         if (f->kind == HF_INT) *(int *)slot = (int)v;
         else *(size_t *)slot = (size_t)v;
         break;
     }
     case HF_FLOAT:
         if (!cJSON_IsNumber(it) || !isfinite(it->valuedouble))
-            return xf_fail(XF_ERR_FORMAT, "%s: %s must be a finite number, got %s", path, f->key, json_kind(it));
+            return xf_fail(XF_ERR_FORMAT, "%s: %s must be a finite number, got %s", path, f->key,
+                           json_text(it, got, sizeof got));
         *(float *)slot = (float)it->valuedouble;
         break;
     case HF_BOOL:
         if (!cJSON_IsBool(it))
-            return xf_fail(XF_ERR_FORMAT, "%s: %s must be true or false, got %s", path, f->key, json_kind(it));
+            return xf_fail(XF_ERR_FORMAT, "%s: %s must be true or false, got %s", path, f->key,
+                           json_text(it, got, sizeof got));
         *(int *)slot = cJSON_IsTrue(it);
         break;
     case HF_ACT: {
         xf_act a;
         if (!cJSON_IsString(it) || hf_act_parse(it->valuestring, &a))
-            return xf_fail(XF_ERR_UNSUPPORTED, "%s: %s: %s%.64s%s is not supported (supported: %s)", path, f->key,
-                           cJSON_IsString(it) ? "\"" : "", cJSON_IsString(it) ? it->valuestring : json_kind(it),
-                           cJSON_IsString(it) ? "\"" : "", hf_act_list());
+            return xf_fail(XF_ERR_UNSUPPORTED, "%s: %s: %s is not supported (supported: %s)", path, f->key,
+                           json_text(it, got, sizeof got), hf_act_list());
         *(xf_act *)slot = a;
         break;
     }
@@ -164,11 +166,9 @@ xf_status hf_config_from_json(const cJSON *root, const char *path, const hf_arch
     for (size_t i = 0; i < a->nmusts; i++) {
         const cJSON *it = cJSON_GetObjectItemCaseSensitive(root, a->musts[i].key);
         if (it && !cJSON_IsNull(it) && !json_allowed(it, a->musts[i].allowed)) {
-            char *t = cJSON_PrintUnformatted(it);
-            xf_status s = xf_fail(XF_ERR_UNSUPPORTED, "%s: %s = %.64s is not supported by xfmr's %s (supported: %s)",
-                                  path, a->musts[i].key, t ? t : "?", a->model_type, a->musts[i].allowed);
-            free(t);
-            return s;
+            char got[64];
+            return xf_fail(XF_ERR_UNSUPPORTED, "%s: %s = %s is not supported by xfmr's %s (supported: %s)", path,
+                           a->musts[i].key, json_text(it, got, sizeof got), a->model_type, a->musts[i].allowed);
         }
     }
     for (size_t i = 0; i < a->nfields; i++) {
@@ -278,8 +278,7 @@ static hf_entry *shards_find(const hf_shards *h, const char *name) {
 /* A shard name from the index: a plain file name in the directory. */
 static xf_status check_shard_name(const char *ipath, const char *tensor, const cJSON *v) {
     if (!cJSON_IsString(v))
-        return xf_fail(XF_ERR_FORMAT, "%s: weight_map[\"%.64s\"] must be a file name, got %s", ipath, tensor,
-                       json_kind(v));
+        return xf_fail(XF_ERR_FORMAT, "%s: weight_map[\"%.64s\"] must be a file name string", ipath, tensor);
     const char *s = v->valuestring;
     size_t n = strlen(s);
     if (n == 0 || n > 255 || strchr(s, '/') || strchr(s, '\\') || !strcmp(s, ".") || !strcmp(s, ".."))

@@ -10,14 +10,8 @@ T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 . "$(dirname "$0")/lib.sh"
 
-cat > "$T/tiny.json" <<'JSON'
-{"vocab_size": 384, "hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2,
- "num_attention_heads": 4, "num_key_value_heads": 2, "max_position_embeddings": 64,
- "hidden_act": "silu", "gated_ffn": true, "norm_type": "rmsnorm", "position_type": "rope",
- "use_bias": false, "tie_word_embeddings": false}
-JSON
 "$X" corpus --out "$T/corpus.txt" --bytes 30000 --seed 5 > /dev/null
-"$X" train --model "$T/tiny.json" --data "$T/corpus.txt" --out "$T/ck" --steps 3 --batch 2 --seq 32 \
+"$X" train --model llama-tiny --data "$T/corpus.txt" --out "$T/ck" --steps 2 --batch 2 --seq 32 \
     --threads 1 --quiet 2> "$T/err" || fail hf_cli_train "$(cat "$T/err")"
 
 # --- export with the tokenizer, read back by score / generate / info ------
