@@ -193,12 +193,12 @@ static xf_status qwen2_export(const xf_config *c, cJSON *out) {
     return XF_OK;
 }
 
-static const namemap_row QWEN2_N[] = {
-    {"model.layers.{L}.self_attn.o_proj.bias", "", HF_ZERO},
-    {"model.layers.{L}.mlp.gate_proj.bias", "", HF_ZERO},
-    {"model.layers.{L}.mlp.up_proj.bias", "", HF_ZERO},
-    {"model.layers.{L}.mlp.down_proj.bias", "", HF_ZERO},
-};
+/* Biases on q, k and v only: xfmr's other biases stay zero (also glm4_moe's). */
+#define QKV_BIAS_ONLY                                                                                          \
+    {"model.layers.{L}.self_attn.o_proj.bias", "", HF_ZERO},                                                   \
+        {"model.layers.{L}.mlp.gate_proj.bias", "", HF_ZERO}, {"model.layers.{L}.mlp.up_proj.bias", "", HF_ZERO}, \
+        {"model.layers.{L}.mlp.down_proj.bias", "", HF_ZERO}
+static const namemap_row QWEN2_N[] = {QKV_BIAS_ONLY};
 
 /* Mixtral: every FFN is a top-k softmax MoE of SwiGLU experts, renormalised
  * over the selected; names are xfmr's own (params.c uses Mixtral's). */
@@ -279,10 +279,7 @@ static xf_status glm4_moe_export(const xf_config *c, cJSON *out) {
 
 /* Biases on q, k and v only (as Qwen2); the MoE block is "mlp", experts SwiGLU. */
 static const namemap_row GLM4_MOE_N[] = {
-    {"model.layers.{L}.self_attn.o_proj.bias", "", HF_ZERO},
-    {"model.layers.{L}.mlp.gate_proj.bias", "", HF_ZERO},
-    {"model.layers.{L}.mlp.up_proj.bias", "", HF_ZERO},
-    {"model.layers.{L}.mlp.down_proj.bias", "", HF_ZERO},
+    QKV_BIAS_ONLY,
     {"model.layers.{L}.block_sparse_moe.gate.weight", "model.layers.{L}.mlp.gate.weight", HF_COPY},
     {"model.layers.{L}.block_sparse_moe.gate.e_score_correction_bias", "model.layers.{L}.mlp.gate.e_score_correction_bias",
      HF_COPY},
