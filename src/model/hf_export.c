@@ -193,8 +193,11 @@ typedef struct {
     size_t n, cap;
 } out_list;
 
+/* The entry for HF tensor `name`, new or (for a fused tensor) one of the last
+ * two: xfmr's rows come weight, bias, weight, bias, ... so the rows that fill
+ * one fused tensor are at most one entry apart; no search over the list. */
 static out_tensor *out_get(out_list *l, const char *name) {
-    for (size_t i = l->n; i-- > 0;) /* a fused tensor is filled by consecutive rows */
+    for (size_t i = l->n, k = 0; i-- > 0 && k < 2; k++)
         if (!strcmp(l->t[i].name, name)) return &l->t[i];
     if (l->n == l->cap) {
         size_t cap = l->cap ? 2 * l->cap : 64;

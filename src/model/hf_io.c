@@ -228,12 +228,19 @@ xf_status hf_config(xf_config *cfg, const char *spec) {
     return load_config(spec, &a, cfg);
 }
 
+/* The tokenizer the directory carries: tokenizer.model (SentencePiece) when
+ * there is one, since xfmr reads tokenizer.json only for byte-level BPE and
+ * LLaMA-family directories often hold both; else tokenizer.json; else none. */
 xf_status hf_tokenizer(xf_tokenizer **out, const char *spec) {
     *out = NULL;
-    char p1[4096], p2[4096];
-    if (join(p1, sizeof p1, spec, "tokenizer.json") || join(p2, sizeof p2, spec, "tokenizer.model")) return XF_OK;
-    if (!file_exists(p1) && !file_exists(p2)) return XF_OK; /* carries none */
-    return xf_tokenizer_load(out, spec);
+    char path[4096];
+    static const char *const names[] = {"tokenizer.model", "tokenizer.json"};
+    for (int i = 0; i < 2; i++) {
+        xf_status s = join(path, sizeof path, spec, names[i]);
+        if (s) return s;
+        if (file_exists(path)) return xf_tokenizer_load(out, path);
+    }
+    return XF_OK; /* carries none */
 }
 
 /* ---------------------------------------------------------------- shards */
