@@ -41,6 +41,7 @@ if ! want parity; then
 elif /usr/bin/python3 -c 'import torch' 2>/dev/null; then
     run tests/ref/parity.py /usr/bin/python3 tests/ref/parity.py --build "$BUILD"
     run tests/ref/parity_families.py /usr/bin/python3 tests/ref/parity_families.py --build "$BUILD"
+    run tests/ref/hf_parity.py /usr/bin/python3 tests/ref/hf_parity.py --build "$BUILD"
 else
     echo "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"
     echo "SKIPPED: PyTorch parity (/usr/bin/python3 cannot import torch; make deps)"

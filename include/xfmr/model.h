@@ -22,6 +22,19 @@ typedef struct xf_model xf_model;
 /* A target with this value contributes no loss (padding, prompts, unmasked
  * positions). */
 #define XF_IGNORE_INDEX (-1)
+/* The part of the model a tensor belongs to (xfmr info's counts, the benchmark's FLOPs). */
+typedef enum {
+    XF_ROLE_EMBED = 0, /* token, position and token-type embeddings */
+    XF_ROLE_RELPOS,    /* T5's relative position bias table */
+    XF_ROLE_ATTN,      /* attention projections (self, and cross q and o) */
+    XF_ROLE_CROSS_KV,  /* cross-attention k and v (they read the encoder's tokens) */
+    XF_ROLE_FFN,       /* dense FFN and shared experts */
+    XF_ROLE_EXPERT,    /* routed experts */
+    XF_ROLE_ROUTER,    /* MoE router and its balancing bias */
+    XF_ROLE_NORM,      /* every norm's gain and bias */
+    XF_ROLE_HEAD,      /* LM head, its bias, the MLM transform */
+    XF_ROLE_COUNT
+} xf_param_role;
 
 /* One row of the parameter table: drives allocation, checkpoint names, init,
  * weight decay and tests. */
@@ -35,6 +48,7 @@ typedef struct {
     float init_std;     /* > 0: N(0, init_std); else constant init_value */
     float init_value;
     int trainable;      /* 0: a buffer the optimizer leaves alone (the MoE balancing bias) */
+    int role;           /* xf_param_role: the part of the model the tensor belongs to */
 } xf_param_info;
 
 /* One batch for any family. The main stack is the decoder of an encoder-decoder

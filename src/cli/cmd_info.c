@@ -7,17 +7,13 @@
 #include "xfmr/model.h"
 #include "xfmr/train.h"
 
-/* The part of the model a tensor belongs to, by its name (docs/config.md lists them). */
+/* The parts xfmr info counts, from each tensor's role in the parameter table. */
 enum { P_EMB, P_ATTN, P_FFN, P_EXPERT, P_ROUTER, P_NORM, P_HEAD, P_COUNT };
-static int part_of(const char *name) {
-    if (strstr(name, "norm")) return P_NORM;
-    if (strstr(name, "lm_head") || strstr(name, "mlm_head")) return P_HEAD;
-    if (strstr(name, ".experts.")) return P_EXPERT;
-    if (strstr(name, "block_sparse_moe.gate")) return P_ROUTER;
-    if (strstr(name, "mlp.") || strstr(name, "DenseReluDense")) return P_FFN;
-    if (strstr(name, "attn") || strstr(name, "Attention")) return P_ATTN;
-    return P_EMB;
-}
+static const int PART_OF_ROLE[XF_ROLE_COUNT] = {
+    [XF_ROLE_EMBED] = P_EMB,   [XF_ROLE_RELPOS] = P_ATTN,   [XF_ROLE_ATTN] = P_ATTN,
+    [XF_ROLE_CROSS_KV] = P_ATTN, [XF_ROLE_FFN] = P_FFN,     [XF_ROLE_EXPERT] = P_EXPERT,
+    [XF_ROLE_ROUTER] = P_ROUTER, [XF_ROLE_NORM] = P_NORM,   [XF_ROLE_HEAD] = P_HEAD,
+};
 
 int xf_cmd_info(int argc, char **argv) {
     xf_args a;
@@ -44,7 +40,7 @@ int xf_cmd_info(int argc, char **argv) {
     size_t part[P_COUNT] = {0};
     for (size_t i = 0; i < xf_model_num_tensors(m); i++) {
         const xf_param_info *p = xf_model_tensor(m, i);
-        part[part_of(p->name)] += p->numel;
+        part[PART_OF_ROLE[p->role]] += p->numel;
     }
     double mib = 1048576.0;
     size_t act_train = xf_model_activation_bytes(&cfg, (size_t)B, (size_t)T, 1);

@@ -6,6 +6,7 @@
  * are the whole model. */
 #include <string.h>
 
+#include "model/hf_io.h"
 #include "model/model_internal.h"
 #include "model/model_export.h"
 #include "xfmr/model.h"
@@ -21,6 +22,7 @@ static xf_status export_xfmr(const xf_model *m, const xf_tokenizer *tok, const c
 
 static const model_writer WRITERS[] = {
     {"xfmr", "an xfmr checkpoint directory", export_xfmr},
+    {"hf", "a Hugging Face directory (config.json, model.safetensors, tokenizer)", hf_export},
     /* foreign writers (hf, gguf, llama2c) add their rows here */
 };
 #define N_WRITERS (sizeof WRITERS / sizeof WRITERS[0])

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "io/file.h"
+#include "model/hf_io.h"
 #include "model/model_internal.h"
 #include "model/model_open.h"
 #include "xfmr/model.h"
@@ -37,11 +38,22 @@ static xf_status native_open(xf_model **out, const char *spec) {
 static xf_status native_tokenizer(xf_tokenizer **out, const char *spec) {
     *out = NULL;
     if (!xf_path_is_dir(spec)) return XF_OK; /* a preset or config file carries none */
+    static const char *const names[] = {"tokenizer.json", "tokenizer.model", "tokenizer.bin"};
+    int any = 0;
+    for (size_t i = 0; i < 3 && !any; i++) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s", spec, names[i]);
+        FILE *f = fopen(path, "rb");
+        any = f != NULL;
+        if (f) fclose(f);
+    }
+    if (!any) return XF_OK; /* a checkpoint converted from a model without one carries none */
     return xf_tokenizer_load(out, spec);
 }
 
 static const model_format FORMATS[] = {
     /* foreign readers go above the native row */
+    {"hf", hf_detect, hf_config, hf_open, hf_tokenizer},
     {"xfmr", native_detect, native_config, native_open, native_tokenizer},
 };
 #define N_FORMATS (sizeof FORMATS / sizeof FORMATS[0])

@@ -51,7 +51,7 @@ static int mul_ov(size_t a, size_t b, size_t *out) {
 /* Add a row named `name` of shape [d0] (d1 == 0) or [d0,d1]; its view goes to
  * the top struct (layer == SIZE_MAX) or layer `layer`, at byte offset `field`. */
 static void add_row(table_builder *tb, int counting, const char *name, size_t d0, size_t d1,
-                    int init, size_t layer, size_t field, int trainable) {
+                    int init, size_t layer, size_t field, int trainable, int role) {
     if (tb->fail || tb->overflow) return;
     size_t numel, padded;
     if (mul_ov(d0, d1 ? d1 : 1, &numel) || numel > SIZE_MAX - 16) {
@@ -93,6 +93,7 @@ static void add_row(table_builder *tb, int counting, const char *name, size_t d0
         p->offset = tb->total;
         p->decay = p->ndim >= 2;
         p->trainable = trainable;
+        p->role = role;
         const xf_config *c = tb->cfg;
         float std = c->initializer_range;
         size_t depth = xf_config_encoder_layers(c) + xf_config_decoder_layers(c);
@@ -126,19 +127,59 @@ static void add_row(table_builder *tb, int counting, const char *name, size_t d0
 #define TW(f) offsetof(xf_top_w, f)
 #define NOVIEW SIZE_MAX
 
+/* xfmr's tensor names, one row per naming family: single-stack models use
+ * Hugging Face LLaMA's names, the encoder-decoder Hugging Face T5's (its
+ * sublayers numbered: "{F}" is the sublayer index of the FFN and of the
+ * norm before it, 1 in an encoder block and 2 in a decoder block). The names
+ * are those of every checkpoint written so far: change nothing here without
+ * a conversion. */
+typedef struct {
+    int per_stack;          /* names start with the stack's "encoder." / "decoder." */
+    const char *root;       /* the model-level prefix otherwise */
+    const char *embed;      /* token embedding (from the root of the name) */
+    const char *layers;     /* before the layer index */
+    const char *ln1, *self, *lnx, *cross, *ln2;
+    const char *q, *k, *v, *o;
+    const char *ffn, *gate, *up, *up_gated, *down;
+    const char *moe, *shared;
+    const char *final_norm;
+    const char *token_types; /* NULL: the family has none */
+} name_family;
+
+enum { NAMES_LLAMA, NAMES_T5 };
+static const name_family NAMES[] = {
+    [NAMES_LLAMA] = {0, "model.", "model.embed_tokens", "layers.", "input_layernorm", "self_attn.",
+                     "cross_attn_layernorm", "cross_attn.", "post_attention_layernorm", "q_proj", "k_proj", "v_proj",
+                     "o_proj", "mlp.", "gate_proj", "up_proj", "up_proj", "down_proj", "block_sparse_moe.",
+                     "mlp.shared_experts.", "norm", "token_type_embeddings"},
+    [NAMES_T5] = {1, "", "shared", "block.", "layer.0.layer_norm", "layer.0.SelfAttention.", "layer.1.layer_norm",
+                  "layer.1.EncDecAttention.", "layer.{F}.layer_norm", "q", "k", "v", "o",
+                  "layer.{F}.DenseReluDense.", "wi_0", "wi", "wi_1", "wo", "layer.{F}.block_sparse_moe.",
+                  "layer.{F}.mlp.shared_experts.", "final_layer_norm", NULL},
+};
+
 typedef struct {
     table_builder *tb;
-    int counting, t5, ln, bias;
+    const name_family *nf;
+    int counting, ln, bias;
+    int role;     /* xf_param_role of the rows being emitted */
     size_t layer; /* global layer index, SIZE_MAX for top rows */
     char prefix[64];
 } emitter;
+
+/* buf = pattern with "{F}" replaced by the sublayer index f */
+static void with_sublayer(char *buf, size_t n, const char *pattern, size_t f) {
+    const char *ph = strstr(pattern, "{F}");
+    if (ph) snprintf(buf, n, "%.*s%zu%s", (int)(ph - pattern), pattern, f, ph + 3);
+    else snprintf(buf, n, "%s", pattern);
+}
 
 /* name = prefix + part + suffix */
 static void emit(emitter *e, const char *part, const char *suffix, size_t d0, size_t d1, int init,
                  size_t field) {
     char name[256];
     snprintf(name, sizeof name, "%s%s%s", e->prefix, part, suffix);
-    add_row(e->tb, e->counting, name, d0, d1, init, e->layer, field, 1);
+    add_row(e->tb, e->counting, name, d0, d1, init, e->layer, field, 1, e->role);
 }
 
 /* A linear layer `part` (.weight [out,in], .bias [out] when biases are on). */
@@ -150,81 +191,94 @@ static void emit_linear(emitter *e, const char *part, size_t out, size_t in, int
 
 /* A norm `part` (.weight [C], .bias [C] for LayerNorm). */
 static void emit_norm(emitter *e, const char *part, size_t C, size_t wf, size_t bf) {
+    int role = e->role;
+    e->role = XF_ROLE_NORM;
     emit(e, part, ".weight", C, 0, I_ONE, wf);
     if (e->ln) emit(e, part, ".bias", C, 0, I_ZERO, bf);
+    e->role = role;
+}
+
+/* The stack-level prefix: "encoder." / "decoder." or the family's root. */
+static void stack_prefix(emitter *e, int st) {
+    snprintf(e->prefix, sizeof e->prefix, "%s", e->nf->per_stack ? (st == XF_ENC ? "encoder." : "decoder.")
+                                                                  : e->nf->root);
+}
+
+/* Attention `at` (the self or cross prefix): q, k, v, o with their fields. */
+static void emit_attention(emitter *e, const char *at, size_t C, size_t Q, size_t KV, const size_t f[8], int cross) {
+    const name_family *nf = e->nf;
+    char part[128];
+    e->role = XF_ROLE_ATTN;
+    snprintf(part, sizeof part, "%s%s", at, nf->q);
+    emit_linear(e, part, Q, C, I_QUERY, f[0], f[1], e->bias);
+    e->role = cross ? XF_ROLE_CROSS_KV : XF_ROLE_ATTN;
+    snprintf(part, sizeof part, "%s%s", at, nf->k);
+    emit_linear(e, part, KV, C, I_NORMAL, f[2], f[3], e->bias);
+    snprintf(part, sizeof part, "%s%s", at, nf->v);
+    emit_linear(e, part, KV, C, I_NORMAL, f[4], f[5], e->bias);
+    e->role = XF_ROLE_ATTN;
+    snprintf(part, sizeof part, "%s%s", at, nf->o);
+    emit_linear(e, part, C, Q, I_RESIDUAL, f[6], f[7], e->bias);
 }
 
 /* The rows of layer l (global index), described by info. */
 static void emit_layer(emitter *e, const xf_config *c, size_t l, const xf_layer_info *in) {
+    const name_family *nf = e->nf;
     size_t C = c->hidden_size, D = C / c->num_attention_heads;
     size_t Q = c->num_attention_heads * D, KV = c->num_key_value_heads * D;
-    int t5 = e->t5, b = e->bias;
+    int b = e->bias;
     e->layer = l;
-    if (t5)
-        snprintf(e->prefix, sizeof e->prefix, "%s.block.%zu.", in->stack == XF_ENC ? "encoder" : "decoder",
-                 in->idx);
-    else
-        snprintf(e->prefix, sizeof e->prefix, "model.layers.%zu.", in->idx);
+    stack_prefix(e, in->stack);
+    size_t pl = strlen(e->prefix);
+    snprintf(e->prefix + pl, sizeof e->prefix - pl, "%s%zu.", nf->layers, in->idx);
     char ffn[64], part[128];
-    size_t f = in->cross ? 2 : 1; /* T5 sublayer index of the FFN */
+    size_t f = in->cross ? 2 : 1; /* sublayer index of the FFN */
+    static const size_t SELF[8] = {LW(wq), LW(bq), LW(wk), LW(bk), LW(wv), LW(bv), LW(wo), LW(bo)};
+    static const size_t CROSS[8] = {LW(cq), LW(cbq), LW(ck), LW(cbk), LW(cv), LW(cbv), LW(co), LW(cbo)};
 
-    emit_norm(e, t5 ? "layer.0.layer_norm" : "input_layernorm", C, LW(ln1_w), LW(ln1_b));
-    const char *sa = t5 ? "layer.0.SelfAttention." : "self_attn.";
-    const char *pq = t5 ? "q" : "q_proj", *pk = t5 ? "k" : "k_proj", *pv = t5 ? "v" : "v_proj",
-               *po = t5 ? "o" : "o_proj";
-    snprintf(part, sizeof part, "%s%s", sa, pq);
-    emit_linear(e, part, Q, C, I_QUERY, LW(wq), LW(bq), b);
-    snprintf(part, sizeof part, "%s%s", sa, pk);
-    emit_linear(e, part, KV, C, I_NORMAL, LW(wk), LW(bk), b);
-    snprintf(part, sizeof part, "%s%s", sa, pv);
-    emit_linear(e, part, KV, C, I_NORMAL, LW(wv), LW(bv), b);
-    snprintf(part, sizeof part, "%s%s", sa, po);
-    emit_linear(e, part, C, Q, I_RESIDUAL, LW(wo), LW(bo), b);
+    emit_norm(e, nf->ln1, C, LW(ln1_w), LW(ln1_b));
+    emit_attention(e, nf->self, C, Q, KV, SELF, 0);
     if (c->position_type == XF_POS_RELATIVE && in->idx == 0) {
-        snprintf(part, sizeof part, "%srelative_attention_bias", sa);
+        snprintf(part, sizeof part, "%srelative_attention_bias", nf->self);
+        e->role = XF_ROLE_RELPOS;
         emit(e, part, ".weight", c->relative_attention_num_buckets, c->num_attention_heads, I_RELB,
              LW(relb));
     }
     if (in->cross) {
-        emit_norm(e, t5 ? "layer.1.layer_norm" : "cross_attn_layernorm", C, LW(lnx_w), LW(lnx_b));
-        const char *ca = t5 ? "layer.1.EncDecAttention." : "cross_attn.";
-        snprintf(part, sizeof part, "%s%s", ca, pq);
-        emit_linear(e, part, Q, C, I_QUERY, LW(cq), LW(cbq), b);
-        snprintf(part, sizeof part, "%s%s", ca, pk);
-        emit_linear(e, part, KV, C, I_NORMAL, LW(ck), LW(cbk), b);
-        snprintf(part, sizeof part, "%s%s", ca, pv);
-        emit_linear(e, part, KV, C, I_NORMAL, LW(cv), LW(cbv), b);
-        snprintf(part, sizeof part, "%s%s", ca, po);
-        emit_linear(e, part, C, Q, I_RESIDUAL, LW(co), LW(cbo), b);
+        emit_norm(e, nf->lnx, C, LW(lnx_w), LW(lnx_b));
+        emit_attention(e, nf->cross, C, Q, KV, CROSS, 1);
     }
-    snprintf(part, sizeof part, "layer.%zu.layer_norm", f);
-    emit_norm(e, t5 ? part : "post_attention_layernorm", C, LW(ln2_w), LW(ln2_b));
+    with_sublayer(part, sizeof part, nf->ln2, f);
+    emit_norm(e, part, C, LW(ln2_w), LW(ln2_b));
 
+    e->role = XF_ROLE_FFN;
     if (!in->moe) {
         size_t I = in->I;
-        snprintf(ffn, sizeof ffn, t5 ? "layer.%zu.DenseReluDense." : "mlp.", f);
+        with_sublayer(ffn, sizeof ffn, nf->ffn, f);
         if (c->gated_ffn) {
-            snprintf(part, sizeof part, "%s%s", ffn, t5 ? "wi_0" : "gate_proj");
+            snprintf(part, sizeof part, "%s%s", ffn, nf->gate);
             emit_linear(e, part, I, C, I_NORMAL, LW(wg), LW(bg), b);
         }
-        snprintf(part, sizeof part, "%s%s", ffn, t5 ? (c->gated_ffn ? "wi_1" : "wi") : "up_proj");
+        snprintf(part, sizeof part, "%s%s", ffn, c->gated_ffn ? nf->up_gated : nf->up);
         emit_linear(e, part, I, C, I_NORMAL, LW(wu), LW(bu), b);
-        snprintf(part, sizeof part, "%s%s", ffn, t5 ? "wo" : "down_proj");
+        snprintf(part, sizeof part, "%s%s", ffn, nf->down);
         emit_linear(e, part, C, I, I_RESIDUAL, LW(wd), LW(bd), b);
         return;
     }
     /* MoE: router, balancing bias, experts (w1 all, w2 all, w3 all), shared experts */
     size_t E = c->num_experts, Ie = c->moe_intermediate_size;
-    snprintf(ffn, sizeof ffn, t5 ? "layer.%zu.block_sparse_moe." : "block_sparse_moe.", f);
+    with_sublayer(ffn, sizeof ffn, nf->moe, f);
     snprintf(part, sizeof part, "%sgate", ffn);
+    e->role = XF_ROLE_ROUTER;
     emit(e, part, ".weight", E, C, I_NORMAL, LW(wr));
     if (c->router_type == XF_ROUTER_SIGMOID_TOPK_NORM) {
         char name[256];
         snprintf(name, sizeof name, "%s%sgate.e_score_correction_bias", e->prefix, ffn);
-        add_row(e->tb, e->counting, name, E, 0, I_ZERO, l, LW(ebias), 0);
+        add_row(e->tb, e->counting, name, E, 0, I_ZERO, l, LW(ebias), 0, XF_ROLE_ROUTER);
     }
     static const char *const wn[3] = {"w1", "w2", "w3"};
     size_t wf[3] = {LW(ew1), LW(ew2), LW(ew3)};
+    e->role = XF_ROLE_EXPERT;
     for (int k = 0; k < (c->gated_ffn ? 3 : 2); k++)
         for (size_t x = 0; x < E; x++) {
             snprintf(part, sizeof part, "%sexperts.%zu.%s", ffn, x, wn[k]);
@@ -233,7 +287,8 @@ static void emit_layer(emitter *e, const xf_config *c, size_t l, const xf_layer_
         }
     if (in->I) {
         size_t I = in->I;
-        snprintf(ffn, sizeof ffn, t5 ? "layer.%zu.mlp.shared_experts." : "mlp.shared_experts.", f);
+        e->role = XF_ROLE_FFN;
+        with_sublayer(ffn, sizeof ffn, nf->shared, f);
         if (c->gated_ffn) {
             snprintf(part, sizeof part, "%sgate_proj", ffn);
             emit(e, part, ".weight", I, C, I_NORMAL, LW(wg));
@@ -263,23 +318,19 @@ void xf_params_layers(const xf_config *c, xf_layer_info *info) {
 static void emit_stack(emitter *e, const xf_config *c, int st, size_t l0, size_t nl,
                        const xf_layer_info *info) {
     size_t C = c->hidden_size;
-    int t5 = e->t5;
-    const char *sn = st == XF_ENC ? "encoder" : "decoder";
     e->layer = SIZE_MAX;
-    if (t5) snprintf(e->prefix, sizeof e->prefix, "%s.", sn);
-    else snprintf(e->prefix, sizeof e->prefix, "model.");
+    e->role = XF_ROLE_EMBED;
+    stack_prefix(e, st);
     if (c->position_type == XF_POS_LEARNED)
         emit(e, "embed_positions", ".weight", c->max_position_embeddings + c->position_offset, C, I_NORMAL,
              TW(wpe[st]));
-    if (!t5 && c->type_vocab_size)
-        emit(e, "token_type_embeddings", ".weight", c->type_vocab_size, C, I_NORMAL, TW(wtt));
+    if (e->nf->token_types && c->type_vocab_size)
+        emit(e, e->nf->token_types, ".weight", c->type_vocab_size, C, I_NORMAL, TW(wtt));
     if (c->embed_layernorm) emit_norm(e, "embed_layernorm", C, TW(embn_w[st]), TW(embn_b[st]));
     for (size_t l = l0; l < l0 + nl; l++) emit_layer(e, c, l, &info[l]);
     e->layer = SIZE_MAX;
-    if (t5) snprintf(e->prefix, sizeof e->prefix, "%s.", sn);
-    else snprintf(e->prefix, sizeof e->prefix, "model.");
-    if (c->norm_placement == XF_NORM_PRE)
-        emit_norm(e, t5 ? "final_layer_norm" : "norm", C, TW(lnf_w[st]), TW(lnf_b[st]));
+    stack_prefix(e, st);
+    if (c->norm_placement == XF_NORM_PRE) emit_norm(e, e->nf->final_norm, C, TW(lnf_w[st]), TW(lnf_b[st]));
 }
 
 static void build(table_builder *tb, const xf_config *c, int counting) {
@@ -291,14 +342,15 @@ static void build(table_builder *tb, const xf_config *c, int counting) {
     }
     xf_layer_info info[4096];
     xf_params_layers(c, info);
-    emitter e = {.tb = tb, .counting = counting, .t5 = c->arch == XF_ARCH_ENCODER_DECODER,
-                 .ln = c->norm_type == XF_NORM_LAYERNORM, .bias = c->use_bias, .layer = SIZE_MAX};
-    snprintf(e.prefix, sizeof e.prefix, "%s", e.t5 ? "" : "model.");
-    emit(&e, e.t5 ? "shared" : "embed_tokens", ".weight", V, C, I_EMBED, TW(wte));
+    emitter e = {.tb = tb, .counting = counting, .ln = c->norm_type == XF_NORM_LAYERNORM, .bias = c->use_bias,
+                 .layer = SIZE_MAX, .nf = &NAMES[c->arch == XF_ARCH_ENCODER_DECODER ? NAMES_T5 : NAMES_LLAMA],
+                 .role = XF_ROLE_EMBED};
+    emit(&e, e.nf->embed, ".weight", V, C, I_EMBED, TW(wte));
     if (Le) emit_stack(&e, c, XF_ENC, 0, Le, info);
     if (Ld) emit_stack(&e, c, XF_DEC, Le, Ld, info);
     e.layer = SIZE_MAX;
     e.prefix[0] = '\0';
+    e.role = XF_ROLE_HEAD;
     if (c->mlm_transform) {
         emit(&e, "mlm_head.dense", ".weight", C, C, I_NORMAL, TW(mlm_w));
         emit(&e, "mlm_head.dense", ".bias", C, 0, I_ZERO, TW(mlm_b));

@@ -19,14 +19,15 @@ static int cmp_double(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-/* Tokens a weight sees per step: encoder weights and cross-attention k/v read
- * the source (Ns tokens), the rest the main stack (Nm); an expert sees K/E of them. */
-static double weight_tokens(const xf_model *m, const char *name, double Ns, double Nm) {
-    double n = (!strncmp(name, "encoder.", 8) || strstr(name, "EncDecAttention.k.") ||
-                strstr(name, "EncDecAttention.v."))
-                   ? Ns
-                   : Nm;
-    if (strstr(name, ".experts.")) n *= (double)m->moe.K / (double)m->moe.E;
+/* Tokens weight i sees per step: an encoder-decoder's encoder weights and
+ * cross-attention k/v read the source (Ns tokens), the rest the main stack
+ * (Nm); an expert sees K/E of them. */
+static double weight_tokens(const xf_model *m, size_t i, double Ns, double Nm) {
+    const xf_param_slot *sl = &m->slots[i];
+    int role = m->table[i].role;
+    int enc = m->cfg.arch == XF_ARCH_ENCODER_DECODER && !sl->top && m->li[sl->layer].stack == XF_ENC;
+    double n = enc || role == XF_ROLE_CROSS_KV ? Ns : Nm;
+    if (role == XF_ROLE_EXPERT) n *= (double)m->moe.K / (double)m->moe.E;
     return n;
 }
 
@@ -86,11 +87,8 @@ xf_status xf_bench_train(const char *model_spec, size_t batch, size_t seq, size_
     double flops = 0;
     for (size_t i = 0; i < m->ntensors; i++) {
         const xf_param_info *p = &m->table[i];
-        if (p->ndim != 2 || strstr(p->name, "embed_tokens") || strstr(p->name, "embed_positions") ||
-            !strcmp(p->name, "shared.weight") || strstr(p->name, "relative_attention_bias") ||
-            strstr(p->name, "token_type"))
-            continue;
-        flops += 6.0 * (double)p->numel * weight_tokens(m, p->name, (double)NS, (double)N);
+        if (p->ndim != 2 || p->role == XF_ROLE_EMBED || p->role == XF_ROLE_RELPOS) continue; /* lookups, not matmuls */
+        flops += 6.0 * (double)p->numel * weight_tokens(m, i, (double)NS, (double)N);
     }
     if (cfg.tie_word_embeddings) flops += 6.0 * (double)cfg.vocab_size * cfg.hidden_size * (double)N;
     /* attention: QKᵀ and AV, 4·Tk·C per query token per layer forward, x3 with backward */

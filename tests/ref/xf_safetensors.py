@@ -57,8 +57,9 @@ def bf16_to_f32(bits):
     return (bits.astype(np.uint32) << 16).view(np.float32)
 
 
-def save(path, tensors, metadata=None):
-    """Write dict name -> array (numpy or torch). dtype chosen from the array's dtype."""
+def save(path, tensors, metadata=None, bf16=()):
+    """Write dict name -> array (numpy or torch). dtype chosen from the array's dtype;
+    names in `bf16` are uint16 arrays of bf16 bits, written as BF16."""
     meta = {"format": "pt"}
     if metadata:
         for k, v in metadata.items():
@@ -73,7 +74,7 @@ def save(path, tensors, metadata=None):
         dt = a.dtype.newbyteorder("=") if a.dtype.byteorder not in ("=", "|") else a.dtype
         if dt not in _NP2NAME:
             raise SafetensorsError(f"{name}: unsupported dtype {a.dtype}")
-        dname = _NP2NAME[dt]
+        dname = "BF16" if name in bf16 else _NP2NAME[dt]
         a = np.ascontiguousarray(a, dtype=_DTYPES[dname][0])
         items.append((name, dname, a))
     # reference writer: alignment descending, then name

@@ -68,7 +68,7 @@ int main(int argc, char **argv) {
     }
     xf_model *m = NULL;
     xf_st_file *bf = NULL;
-    if (xf_model_load(&m, argv[1]) || xf_st_open(&bf, argv[2])) return fail();
+    if (xf_model_open(&m, argv[1]) || xf_st_open(&bf, argv[2])) return fail(); /* any source: also HF dirs */
     const xf_st_tensor *ti = xf_st_find(bf, "ids");
     if (!ti || ti->ndim != 2) {
         fprintf(stderr, "ref_driver_batch: %s: need ids [B,T]\n", argv[2]);
