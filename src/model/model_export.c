@@ -6,6 +6,7 @@
  * are the whole model. */
 #include <string.h>
 
+#include "model/llama2c.h"
 #include "model/model_internal.h"
 #include "model/model_export.h"
 #include "xfmr/model.h"
@@ -22,6 +23,8 @@ static xf_status export_xfmr(const xf_model *m, const xf_tokenizer *tok, const c
 static const model_writer WRITERS[] = {
     {"xfmr", "an xfmr checkpoint directory", export_xfmr},
     /* foreign writers (hf, gguf, llama2c) add their rows here */
+    {"llama2c", "a llama2.c checkpoint: version 1 (f32) or 2 (--dtype q8_0)", llama2c_export},
+    {"llama2c-v0", "a legacy headerless llama2.c checkpoint (f32)", llama2c_export_v0},
 };
 #define N_WRITERS (sizeof WRITERS / sizeof WRITERS[0])
 

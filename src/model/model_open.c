@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "io/file.h"
+#include "model/llama2c.h"
 #include "model/model_internal.h"
 #include "model/model_open.h"
 #include "xfmr/model.h"
@@ -42,6 +43,7 @@ static xf_status native_tokenizer(xf_tokenizer **out, const char *spec) {
 
 static const model_format FORMATS[] = {
     /* foreign readers go above the native row */
+    {"llama2c", llama2c_detect, llama2c_config, llama2c_open, llama2c_tokenizer}, /* src/model/llama2c.c */
     {"xfmr", native_detect, native_config, native_open, native_tokenizer},
 };
 #define N_FORMATS (sizeof FORMATS / sizeof FORMATS[0])
