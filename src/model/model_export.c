@@ -6,6 +6,7 @@
  * are the whole model. */
 #include <string.h>
 
+#include "model/gguf_arch.h"
 #include "model/llama2c.h"
 #include "model/model_internal.h"
 #include "model/model_export.h"
@@ -23,6 +24,7 @@ static xf_status export_xfmr(const xf_model *m, const xf_tokenizer *tok, const c
 static const model_writer WRITERS[] = {
     {"xfmr", "an xfmr checkpoint directory", export_xfmr},
     /* foreign writers (hf, gguf, llama2c) add their rows here */
+    {"gguf", "a GGUF v3 file for llama.cpp (llama or gpt2; --dtype f32, f16, bf16, q8_0)", gguf_model_export},
     {"llama2c", "a llama2.c checkpoint: version 1 (f32) or 2 (--dtype q8_0)", llama2c_export},
     {"llama2c-v0", "a legacy headerless llama2.c checkpoint (f32)", llama2c_export_v0},
 };
