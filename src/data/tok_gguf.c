@@ -157,12 +157,23 @@ static xf_status read_bpe(xf_tokenizer **out, const gguf_file *f) {
     if (s) return s;
     if (merges && (merges->type != GGUF_ARRAY || merges->atype != GGUF_STRING))
         return xf_fail(XF_ERR_FORMAT, "%s: tokenizer.ggml.merges is not an array of strings", path);
+    /* drop the filler ids tok_gguf_write appends past a tokenizer's own (they are the model's, not its) */
+    size_t n = (size_t)tokens->n;
+    while (n > 1) {
+        const char *p;
+        size_t l;
+        char want[32];
+        gguf_arr_str(tokens, n - 1, &p, &l);
+        int wl = snprintf(want, sizeof want, "<xfmr_unused_%zu>", n - 1);
+        if (token_type(types, n - 1) != TT_UNUSED || l != (size_t)wl || memcmp(p, want, l)) break;
+        n--;
+    }
     xf_tokenizer *t;
-    if ((s = tok_alloc(&t, TOK_BYTELEVEL, (size_t)tokens->n))) return s;
+    if ((s = tok_alloc(&t, TOK_BYTELEVEL, n))) return s;
     for (int b = 0; b < 256; b++) t->byte_id[b] = -1;
     char raw[TOK_MAX_TOKEN_BYTES];
     int32_t(*mg)[2] = NULL;
-    for (uint64_t i = 0; !s && i < tokens->n; i++) {
+    for (uint64_t i = 0; !s && i < n; i++) {
         const char *p;
         size_t l;
         gguf_arr_str(tokens, i, &p, &l);
