@@ -71,13 +71,15 @@ if [ ! -e "$T/t5.gguf" ]; then pass "gguf_refused_export_writes_nothing"; else f
 
 # ---- llama.cpp --------------------------------------------------------------------
 NPM="$B/npm-interop"
+havenode=0
+lcpp() { node "$NPM/llama_cpp_eval.mjs" "$@" > "$T/node.out" 2>&1; }
 if ! command -v node > /dev/null || ! bash "$HERE/tests/interop/setup.sh" "$B" > "$T/setup.log" 2>&1; then
     missing gguf_llama_cpp "node-llama-cpp not installed: $(tail -c 300 "$T/setup.log" 2>/dev/null)"
 elif [ $havepy -eq 0 ]; then
     missing gguf_llama_cpp "/usr/bin/python3 has no numpy"
 else
     cp "$HERE/tests/interop/llama_cpp_eval.mjs" "$NPM/"
-    lcpp() { node "$NPM/llama_cpp_eval.mjs" "$@" > "$T/node.out" 2>&1; }
+    havenode=1
     for m in ll mx gp; do
         "$X" generate --model "$T/$m" --ids "$IDS" -n 64 --temperature 0 --print-ids --quiet > "$T/$m.greedy"
         if ! lcpp "$T/$m-f32.gguf" "$IDS" 64 "$T/lc-$m" $V; then fail "gguf_llama_cpp_runs_$m" "$(tail -c 400 "$T/node.out")"; continue; fi
@@ -93,6 +95,29 @@ else
         if cmp -s "$T/lc-$d.ids" "$T/ll.text.greedy"; then pass "gguf_llama_cpp_greedy64_trained_$d"
         else fail "gguf_llama_cpp_greedy64_trained_$d" "llama.cpp '$(cat "$T/lc-$d.ids")' xfmr '$(cat "$T/ll.text.greedy")'"; fi
     done
+fi
+
+# ---- a SentencePiece vocabulary (llama2's tokenizer.model, 32000 ids): "llama" tokenizer model ----------
+SPM="$HERE/../shared/data/llama2-tokenizer.model"
+if [ ! -f "$SPM" ]; then echo "SKIP gguf_spm_vocab: ../shared/data/llama2-tokenizer.model is absent"
+elif [ $havepy -eq 0 ]; then missing gguf_spm_vocab "/usr/bin/python3 has no numpy"
+else
+    $PY -c "import json,sys; c=json.load(open(sys.argv[1])); c['vocab_size']=32000; json.dump(c,open(sys.argv[2],'w'))" \
+        "$T/ll/config.json" "$T/spm.json"
+    run "$X" train --model "$T/spm.json" --tokenizer "$SPM" --data "$T/c.txt" --out "$T/spm" --steps 1 --batch 2 --seq 32 --threads 2 --quiet
+    run "$X" export --model "$T/spm" --format gguf --out "$T/spm.gguf"
+    run "$X" score --model "$T/spm" --text "Hello world, the king said."; a=$(cat "$T/out")
+    run "$X" score --model "$T/spm.gguf" --text "Hello world, the king said."
+    if [ "$rc" -eq 0 ] && [ "$(cat "$T/out")" = "$a" ]; then pass "gguf_spm_tokenizer_roundtrip"
+    else fail "gguf_spm_tokenizer_roundtrip" "'$a' vs '$(cat "$T/out")' $(cat "$T/err")"; fi
+    if [ $havenode -eq 1 ]; then
+        SIDS="1 15043 3186 29892 278 9123"
+        "$X" score --model "$T/spm" --ids "$SIDS" --dump-logits "$T/spm.f32" > /dev/null
+        if lcpp "$T/spm.gguf" "$SIDS" 4 "$T/lc-spm" 32000 &&
+            r=$($PY "$HERE/tests/interop/cmp_logprobs.py" "$T/lc-spm.lp" "$T/spm.f32" 32000 1e-4); then
+            pass "gguf_llama_cpp_spm_vocab ($r)"
+        else fail "gguf_llama_cpp_spm_vocab" "${r:-} $(tail -c 300 "$T/node.out")"; fi
+    fi
 fi
 
 # ---- hostile files --------------------------------------------------------------------
