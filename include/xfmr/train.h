@@ -50,7 +50,12 @@ typedef struct {
     const char *out;       /* checkpoint directory */
     const char *tokenizer; /* tokenizer spec; NULL = "byte" (or the checkpoint's on resume) */
     int resume;            /* continue from `out` */
+    int init_random;       /* 1: random weights even when `model` has weights (a checkpoint, .gguf, .bin) */
 } xf_train_paths;
+
+/* Whether `model` (a train --model SPEC) carries weights: a checkpoint
+ * directory or a foreign model file, not a preset or a config file. */
+int xf_train_spec_has_weights(const char *model);
 
 /* Train. On resume the optimizer state, step, RNG and data position come from
  * out/train_state.safetensors and the run continues bit for bit. Appends JSONL

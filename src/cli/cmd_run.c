@@ -39,12 +39,16 @@ static int print_token(int32_t id, void *ctx) {
     return 0;
 }
 
-/* Load a checkpoint and its tokenizer. */
-static int open_checkpoint(const char *dir, xf_model **m, xf_tokenizer **tok) {
+/* Load a model and the tokenizer it carries. need_tok: text is to be encoded
+ * or printed, so a model without a tokenizer is refused; otherwise *tok may
+ * be NULL (ids in, ids out). */
+static int open_checkpoint(const char *dir, xf_model **m, xf_tokenizer **tok, int need_tok) {
     if (!dir) return xf_cli_error(2, "--model DIR is required");
     if (xf_model_open(m, dir)) return xf_cli_fail();
     xf_status s = xf_model_open_tokenizer(tok, dir);
-    if (!s && !*tok) s = xf_fail(XF_ERR_ARG, "%s: the model carries no tokenizer", dir);
+    if (!s && !*tok && need_tok)
+        s = xf_fail(XF_ERR_ARG, "%s: the model carries no tokenizer (give token ids: --ids, and --print-ids to "
+                                "generate)", dir);
     if (s) {
         xf_model_free(*m);
         *m = NULL;
@@ -82,7 +86,7 @@ int xf_cmd_generate(int argc, char **argv) {
     xf_args a;
     xf_args_init(&a, argc, argv);
     if (xf_args_flag(&a, "help")) {
-        puts("usage: xfmr generate --model DIR [--prompt TEXT] [-n N] [--temperature T] [--top-k K]\n"
+        puts("usage: xfmr generate --model DIR [--prompt TEXT | --ids \"1 2 3\"] [-n N] [--temperature T] [--top-k K]\n"
              "                     [--top-p P] [--seed S] [--beams K [--length-penalty A]]\n"
              "                     [--print-ids] [--threads N] [--quiet]\n"
              "  decoder: continues the prompt (printed first); an empty prompt starts from BOS.\n"
@@ -102,12 +106,15 @@ int xf_cmd_generate(int argc, char **argv) {
              "    outputs). Deterministic (ties: lower token id, then lower beam);\n"
              "    the sampling flags are ignored; stops at the context length. --beams 1 is greedy.\n"
              "  --print-ids: print the generated token ids instead of text.\n"
+             "  --ids: the prompt as token ids; with --print-ids no tokenizer is needed (a llama2.c\n"
+             "    model, say, carries none).\n"
              "  --threads 0 (default): one thread below 16M parameters, else all cores.\n"
              "  Prints the speed on stderr unless --quiet.");
         return 0;
     }
     const char *dir = xf_args_str(&a, "model", NULL);
     const char *prompt = xf_args_str(&a, "prompt", "");
+    const char *prompt_ids = xf_args_str(&a, "ids", NULL);
     long n = xf_args_long(&a, "n", 200);
     xf_sample_opts so = {.temperature = (float)xf_args_double(&a, "temperature", 0.8),
                          .top_k = 0, .top_p = (float)xf_args_double(&a, "top-p", 1.0)};
@@ -132,7 +139,8 @@ int xf_cmd_generate(int argc, char **argv) {
     int32_t *ids = NULL;
     size_t nids = 0;
     xf_beam_result br = {0};
-    int rc = open_checkpoint(dir, &m, &tok);
+    if (prompt_ids && *prompt) return xf_cli_error(2, "generate: give one of --prompt and --ids, not both");
+    int rc = open_checkpoint(dir, &m, &tok, !(prompt_ids && print_ids));
     if (rc) return rc;
     const xf_config *cfg = xf_model_config(m);
     int encdec = cfg->arch == XF_ARCH_ENCODER_DECODER;
@@ -147,7 +155,9 @@ int xf_cmd_generate(int argc, char **argv) {
      * tok/s on one thread against 3,200 on two for llama-tiny). */
     if (threads <= 0 && xf_model_num_params(m) < ((size_t)16 << 20)) threads = 1;
     xf_set_threads((int)threads);
-    if (encode_text(tok, prompt, strlen(prompt), encdec, &ids, &nids)) goto out;
+    if (prompt_ids ? xf_cli_parse_ids(prompt_ids, &ids, &nids)
+                   : encode_text(tok, prompt, strlen(prompt), encdec, &ids, &nids))
+        goto out;
     int32_t bos = xf_tokenizer_special(tok, XF_TOK_BOS), eos = xf_tokenizer_special(tok, XF_TOK_EOS);
     if (nids == 0 && encdec) {
         xf_cli_error(1, "generate: an encoder-decoder needs a source: give a non-empty --prompt");
@@ -169,7 +179,7 @@ int xf_cmd_generate(int argc, char **argv) {
     int32_t start = xf_decoder_start_id(cfg, xf_tokenizer_special(tok, XF_TOK_PAD));
     /* the decoder's text goes on from the prompt (or from nothing for a seq2seq) */
     stream st = {.tok = tok, .prev = encdec ? -1 : ids[nids - 1], .print_ids = print_ids};
-    if (!encdec && !print_ids) fwrite(prompt, 1, strlen(prompt), stdout);
+    if (!encdec && !print_ids && !prompt_ids) fwrite(prompt, 1, strlen(prompt), stdout);
     double t0 = xf_now_ms();
     if (beams > 0) {
         xf_beam_opts bo;
@@ -363,7 +373,7 @@ int xf_cmd_score(int argc, char **argv) {
     size_t n = 0, ns = 0;
     char *buf = NULL;
     FILE *df = NULL;
-    int rc = open_checkpoint(dir, &m, &tok);
+    int rc = open_checkpoint(dir, &m, &tok, !idstr || src_text);
     if (rc) return rc;
     rc = 1;
     const xf_config *cfg = xf_model_config(m);

@@ -19,6 +19,9 @@ static const char *TRAIN_HELP =
     "  --mlm-probability P masked fraction for mlm (0.15)\n"
     "  --ul2-weights R,S,X mixing weights of the UL2 denoisers (1,1,1)\n"
     "  --tokenizer SPEC    tokenizer for text data (default byte; the checkpoint's on resume)\n"
+    "  --init model|random a --model with weights (checkpoint dir, Hugging Face dir, .gguf, llama2.c\n"
+    "                      .bin) starts from them and the tokenizer it carries, with a fresh\n"
+    "                      optimizer (default: model); random: only its config\n"
     "  --steps N           total optimizer steps (default 1000)\n"
     "  --batch B --seq T   sequences per micro-batch and their length (16, 128)\n"
     "  --accum K           micro-batches per step (1)\n"
@@ -39,6 +42,7 @@ static const char *TRAIN_HELP =
 typedef struct {
     int tty, quiet;
     size_t step; /* last step reported */
+    char init[600]; /* how the weights were initialised, shown with the first event (once inputs are valid) */
 } progress;
 
 /* Ctrl-C (or SIGTERM) asks the trainer to save a checkpoint and stop. */
@@ -48,6 +52,8 @@ static void on_signal(int sig) { g_interrupted = sig; }
 static int on_event(const xf_train_event *ev, void *ctx) {
     progress *p = ctx;
     p->step = ev->step;
+    if (p->init[0] && !p->quiet) fprintf(stderr, "%s\n", p->init);
+    p->init[0] = '\0';
     if (ev->warning) fprintf(stderr, "%sxfmr: warning: %s\n", p->tty ? "\r\033[K" : "", ev->warning);
     if (p->quiet) return g_interrupted != 0;
     if (ev->is_eval) {
@@ -81,6 +87,7 @@ int xf_cmd_train(int argc, char **argv) {
     p.model = xf_args_str(&a, "model", NULL);
     p.data = xf_args_str(&a, "data", NULL);
     p.tokenizer = xf_args_str(&a, "tokenizer", NULL);
+    const char *init = xf_args_str(&a, "init", NULL);
     long steps = xf_args_long(&a, "steps", (long)o.steps);
     long decay = xf_args_long(&a, "decay-steps", (long)o.decay_steps);
     long batch = xf_args_long(&a, "batch", (long)o.batch);
@@ -133,6 +140,17 @@ int xf_cmd_train(int argc, char **argv) {
     if (!p.resume && (!p.model || !p.data))
         return xf_cli_error(2, "train: --model and --data are required (see xfmr train --help)");
     if (p.resume && !p.data) return xf_cli_error(2, "train: --resume needs --data too");
+    if (init && strcmp(init, "random") && strcmp(init, "model"))
+        return xf_cli_error(2, "train: --init must be random or model, got \"%s\"", init);
+    if (init && p.resume) return xf_cli_error(2, "train: --init is for a new run, not --resume");
+    p.init_random = init && !strcmp(init, "random");
+    if (!p.resume) {
+        if (xf_train_spec_has_weights(p.model) && !p.init_random)
+            snprintf(pr.init, sizeof pr.init, "xfmr: init: the weights of %s (fine-tuning, fresh optimizer)", p.model);
+        else
+            snprintf(pr.init, sizeof pr.init, "xfmr: init: random weights (%s)",
+                     p.init_random ? "--init random" : "the model spec is a preset or config, with no weights");
+    }
     o.steps = (size_t)steps;
     o.decay_steps = (size_t)decay;
     o.batch = (size_t)batch;

@@ -34,6 +34,7 @@
 #include <string.h>
 
 #include "io/file.h"
+#include "io/numfmt.h"
 
 #if defined(__BYTE_ORDER__) && defined(__ORDER_LITTLE_ENDIAN__) && \
     __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
@@ -727,29 +728,6 @@ static xf_status st_lookup(const xf_st_file *f, const char *name, size_t ndim,
     return XF_OK;
 }
 
-/* IEEE half -> single, exact (subnormals normalised; Inf/NaN kept). */
-static float f16_to_f32(uint16_t h) {
-    uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
-    uint32_t exp = (h >> 10) & 0x1Fu, man = h & 0x3FFu, bits;
-    if (exp == 0x1F) {
-        bits = sign | 0x7F800000u | (man << 13);
-    } else if (exp != 0) {
-        bits = sign | ((exp + 112) << 23) | (man << 13);
-    } else if (man == 0) {
-        bits = sign;
-    } else { /* value man * 2^-24: shift the leading 1 up to bit 10 */
-        uint32_t e = 113;
-        while (!(man & 0x400u)) {
-            man <<= 1;
-            e--;
-        }
-        bits = sign | (e << 23) | ((man & 0x3FFu) << 13);
-    }
-    float x;
-    memcpy(&x, &bits, 4);
-    return x;
-}
-
 xf_status xf_st_read_f32(const xf_st_file *f, const char *name, float *dst, size_t ndim,
                          const size_t *shape) {
     const xf_st_tensor *t;
@@ -763,7 +741,7 @@ xf_status xf_st_read_f32(const xf_st_file *f, const char *name, float *dst, size
         break;
     case XF_DT_F16:
         for (size_t i = 0; i < n; i++)
-            dst[i] = f16_to_f32((uint16_t)(src[2 * i] | (src[2 * i + 1] << 8)));
+            dst[i] = xf_f16_to_f32((uint16_t)(src[2 * i] | (src[2 * i + 1] << 8)));
         break;
     case XF_DT_BF16:
         for (size_t i = 0; i < n; i++) {

@@ -7,6 +7,8 @@
 #include <string.h>
 
 #include "model/hf_io.h"
+#include "model/gguf_arch.h"
+#include "model/llama2c.h"
 #include "model/model_internal.h"
 #include "model/model_export.h"
 #include "xfmr/model.h"
@@ -21,9 +23,12 @@ static xf_status export_xfmr(const xf_model *m, const xf_tokenizer *tok, const c
 }
 
 static const model_writer WRITERS[] = {
+    /* one row per format: the name --format takes, a line for --help, the writer */
     {"xfmr", "an xfmr checkpoint directory", export_xfmr},
     {"hf", "a Hugging Face directory (config.json, model.safetensors, tokenizer)", hf_export},
-    /* foreign writers (hf, gguf, llama2c) add their rows here */
+    {"gguf", "a GGUF v3 file for llama.cpp (llama or gpt2; --dtype f32, f16, bf16, q8_0)", gguf_model_export},
+    {"llama2c", "a llama2.c checkpoint: version 1 (f32) or 2 (--dtype q8_0)", llama2c_export},
+    {"llama2c-v0", "a legacy headerless llama2.c checkpoint (f32)", llama2c_export_v0},
 };
 #define N_WRITERS (sizeof WRITERS / sizeof WRITERS[0])
 

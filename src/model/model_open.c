@@ -14,6 +14,8 @@
 
 #include "io/file.h"
 #include "model/hf_io.h"
+#include "model/gguf_arch.h"
+#include "model/llama2c.h"
 #include "model/model_internal.h"
 #include "model/model_open.h"
 #include "xfmr/model.h"
@@ -54,6 +56,8 @@ static xf_status native_tokenizer(xf_tokenizer **out, const char *spec) {
 static const model_format FORMATS[] = {
     /* foreign readers go above the native row */
     {"hf", hf_detect, hf_config, hf_open, hf_tokenizer},
+    {"gguf", gguf_model_detect, gguf_model_config, gguf_model_open, gguf_model_tokenizer}, /* src/model/gguf_arch.c */
+    {"llama2c", llama2c_detect, llama2c_config, llama2c_open, llama2c_tokenizer}, /* src/model/llama2c.c */
     {"xfmr", native_detect, native_config, native_open, native_tokenizer},
 };
 #define N_FORMATS (sizeof FORMATS / sizeof FORMATS[0])

@@ -326,10 +326,40 @@ static xf_status setup_objective(run_state *r, const xf_train_paths *p, const xf
     return XF_OK;
 }
 
+int xf_train_spec_has_weights(const char *model) {
+    return model && (strcmp(xf_model_format_name(model), "xfmr") != 0 || xf_path_is_dir(model));
+}
+
+/* A new run's model and tokenizer: --model's weights and the tokenizer it
+ * carries (fine-tuning; a fresh optimizer), or random weights for its config
+ * (a preset, a config file, or --init random). */
+static xf_status open_start(run_state *r, const xf_train_paths *p, xf_config *cfg, int *from_weights) {
+    xf_status s;
+    *from_weights = !p->init_random && xf_train_spec_has_weights(p->model);
+    if (!*from_weights) {
+        if ((s = xf_model_open_config(cfg, p->model)) || (s = xf_model_create(&r->model, cfg))) return s;
+        return xf_tokenizer_load(&r->tok, p->tokenizer ? p->tokenizer : "byte");
+    }
+    if ((s = xf_model_open(&r->model, p->model)) || (s = xf_model_open_tokenizer(&r->tok, p->model))) return s;
+    *cfg = *xf_model_config(r->model);
+    if (r->tok && p->tokenizer) { /* the model's own tokenizer names its ids; another would mislabel them */
+        xf_tokenizer *given = NULL;
+        if ((s = xf_tokenizer_load(&given, p->tokenizer))) return s;
+        int same = xf_tokenizer_hash(given) == xf_tokenizer_hash(r->tok);
+        xf_tokenizer_free(given);
+        if (!same)
+            return xf_fail(XF_ERR_ARG, "%s carries its tokenizer (%s): --tokenizer %s would mislabel its ids", p->model,
+                           xf_tokenizer_name(r->tok), p->tokenizer);
+    }
+    if (!r->tok) s = xf_tokenizer_load(&r->tok, p->tokenizer ? p->tokenizer : "byte"); /* a model without one */
+    return s;
+}
+
 static xf_status open_run(run_state *r, const xf_train_paths *p, const xf_train_opts *o) {
     xf_status s;
     char path[4096];
     xf_config cfg;
+    int from_weights = 0; /* a new run starting from --model's weights */
     if (p->resume) {
         if ((s = xf_model_load(&r->model, p->out))) return s;
         if (p->model) {
@@ -362,9 +392,7 @@ static xf_status open_run(run_state *r, const xf_train_paths *p, const xf_train_
                            p->out);
         }
         if (!p->model) return xf_fail(XF_ERR_ARG, "--model is required");
-        if ((s = xf_model_open_config(&cfg, p->model))) return s;
-        if ((s = xf_model_create(&r->model, &cfg))) return s;
-        if ((s = xf_tokenizer_load(&r->tok, p->tokenizer ? p->tokenizer : "byte"))) return s;
+        if ((s = open_start(r, p, &cfg, &from_weights))) return s;
     }
     if ((s = check_opts(o, &cfg))) return s;
     if (xf_tokenizer_vocab_size(r->tok) > cfg.vocab_size)
@@ -384,7 +412,7 @@ static xf_status open_run(run_state *r, const xf_train_paths *p, const xf_train_
     if (p->resume) {
         if ((s = load_state(r, p->out))) return s;
     } else {
-        xf_model_init_weights(r->model, o->seed);
+        if (!from_weights) xf_model_init_weights(r->model, o->seed);
         xf_rng_seed(&r->rng, o->seed ^ 0x5DEECE66Dull);
         r->step = 0;
     }
