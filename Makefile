@@ -20,7 +20,7 @@ BLAS_INC ?= /usr/include/x86_64-linux-gnu/openblas-openmp
 WARN    = -Wall -Wextra -Wshadow -Wno-unused-parameter -Wstrict-prototypes -Wmissing-prototypes
 CFLAGS  ?= $(OPT) -g -march=native
 CFLAGS  += -std=c11 -D_GNU_SOURCE $(WARN) -fopenmp -Iinclude -Isrc -I$(BLAS_INC) $(SANFLAGS) $(EXTRA_CFLAGS)
-LDLIBS  = -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR) -lopenblas -lcjson -lpcre2-8 -lm
+LDLIBS  = -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR) -lopenblas -lcjson -lpcre2-8 -licuuc -lm
 LDFLAGS += -fopenmp $(SANFLAGS)
 
 LIB_SRC  = $(sort $(shell find src -name '*.c' -not -path 'src/cli/*'))

@@ -243,6 +243,15 @@ xf_status tok_json_parse(xf_tokenizer **out, const char *data, size_t len, const
     const char *mtype = jstr(model, "type");
     const cJSON *vocab = cJSON_GetObjectItemCaseSensitive(model, "vocab");
     const cJSON *merges = cJSON_GetObjectItemCaseSensitive(model, "merges");
+    /* other models live in their own files (tok_unigram.c, tok_wordpiece.c) */
+    if (mtype && strcmp(mtype, "Unigram") == 0) {
+        s = tok_json_unigram(out, root, model, path);
+        goto done;
+    }
+    if (mtype && strcmp(mtype, "WordPiece") == 0) {
+        s = tok_json_wordpiece(out, root, model, path);
+        goto done;
+    }
     if (mtype && strcmp(mtype, "BPE") != 0) {
         s = xf_fail(XF_ERR_UNSUPPORTED, "%s: model type \"%.40s\" is not supported (only BPE)", path, mtype);
         goto done;

@@ -10,6 +10,8 @@
 # 2b. cli_bad.sh: xfmr tokenizer on bad input: one-line errors, no crash.
 # 5. spm_ref.py: Llama 2 tokenizer.model / llama2.c tokenizer.bin vs
 #    python3-sentencepiece.
+# 6. spm_train_ref.py: unigram and BPE .model files that python3-sentencepiece
+#    trains (nmt_nfkc and identity normalization) vs its own encode/decode.
 # Every check prints one "PASS name" / "FAIL name: why" / "SKIP name: why" line.
 # Exit status: 1 if any FAIL line was printed, else 0.
 set -u
@@ -53,6 +55,7 @@ trap 'rm -f "$out"' EXIT
 
     if [ -x /usr/bin/python3 ]; then
         /usr/bin/python3 "$here/spm_ref.py" "$xfmr" "$corpus" "$shared"
+        /usr/bin/python3 "$here/spm_train_ref.py" "$xfmr" "$corpus" "$build/tokwork"
     else
         echo "$miss spm_reference: /usr/bin/python3 not found"
     fi
