@@ -513,7 +513,8 @@ xf_status xf_tokenizer_save_json(const xf_tokenizer *t, const char *path, int le
     if (!t || !path) return xf_fail(XF_ERR_ARG, "xf_tokenizer_save_json: NULL argument");
     char *json;
     size_t len;
-    xf_status s = tok_json_write(t, legacy_merges, &json, &len);
+    xf_status s = t->kind == TOK_BYTELEVEL ? tok_json_write(t, legacy_merges, &json, &len)
+                                            : tok_json_write_model(t, &json, &len);
     if (s) return s;
     s = xf_file_write_atomic(path, json, len);
     free(json);

@@ -9,8 +9,8 @@
  *
  * Encoding, as Hugging Face's BertNormalizer + BertPreTokenizer + WordPiece
  * (tokenizers normalizers/bert.rs, pre_tokenizers/bert.rs, models/wordpiece):
- *   clean text: drop U+0000, U+FFFD and control characters (categories C*
- *     except tab, LF, CR); whitespace (White_Space, tab, LF, CR) -> ' ';
+ *   clean text: drop U+0000, U+FFFD and control characters (categories Cc,
+ *     Cf, Co, Cs except tab, LF, CR; unassigned code points stay); whitespace (White_Space, tab, LF, CR) -> ' ';
  *   CJK ideographs (the BERT ranges) get a space on each side;
  *   strip accents: canonical decomposition, then drop nonspacing marks (Mn);
  *   lowercase: each code point's full lowercase mapping;
@@ -143,8 +143,9 @@ static int is_ws(uint32_t c) { return c == '\t' || c == '\n' || c == '\r' || u_i
 static int is_control(uint32_t c) {
     if (c == '\t' || c == '\n' || c == '\r') return 0;
     int8_t ty = u_charType((UChar32)c);
-    return ty == U_CONTROL_CHAR || ty == U_FORMAT_CHAR || ty == U_UNASSIGNED || ty == U_PRIVATE_USE_CHAR ||
-           ty == U_SURROGATE;
+    /* tokenizers' is_other (Cc, Cf, Co, Cs): in practice it keeps unassigned
+     * code points (Cn), e.g. U+0378, so they are not dropped here either */
+    return ty == U_CONTROL_CHAR || ty == U_FORMAT_CHAR || ty == U_PRIVATE_USE_CHAR || ty == U_SURROGATE;
 }
 
 static int is_punct(uint32_t c) {
