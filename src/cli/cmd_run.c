@@ -46,6 +46,7 @@ static int open_checkpoint(const char *dir, xf_model **m, xf_tokenizer **tok) {
     if (xf_model_open(m, dir)) return xf_cli_fail();
     xf_status s = xf_model_open_tokenizer(tok, dir);
     if (!s && !*tok) s = xf_fail(XF_ERR_ARG, "%s: the model carries no tokenizer", dir);
+    if (!s) xf_model_set_live_vocab(*m, xf_tokenizer_vocab_size(*tok)); /* padding rows never predicted */
     if (s) {
         xf_model_free(*m);
         *m = NULL;

@@ -18,7 +18,9 @@ static const char *TRAIN_HELP =
     "  --noise-density R --mean-span M   span/ul2 corruption (0.15, 3)\n"
     "  --mlm-probability P masked fraction for mlm (0.15)\n"
     "  --ul2-weights R,S,X mixing weights of the UL2 denoisers (1,1,1)\n"
-    "  --tokenizer SPEC    tokenizer for text data (default byte; the checkpoint's on resume)\n"
+    "  --tokenizer SPEC    tokenizer for text data (default byte; the checkpoint's on resume);\n"
+    "                      a preset takes its vocab_size from it (padded to a multiple of 64)\n"
+    "  --set KEY=VALUE     override a config field (repeatable; checked as in config.json)\n"
     "  --steps N           total optimizer steps (default 1000)\n"
     "  --batch B --seq T   sequences per micro-batch and their length (16, 128)\n"
     "  --accum K           micro-batches per step (1)\n"
@@ -81,6 +83,11 @@ int xf_cmd_train(int argc, char **argv) {
     p.model = xf_args_str(&a, "model", NULL);
     p.data = xf_args_str(&a, "data", NULL);
     p.tokenizer = xf_args_str(&a, "tokenizer", NULL);
+    const char *sets[64];
+    size_t n_sets = xf_args_strs(&a, "set", sets, 64);
+    if (n_sets > 64) return xf_cli_error(2, "train: at most 64 --set overrides");
+    p.sets = sets;
+    p.n_sets = n_sets;
     long steps = xf_args_long(&a, "steps", (long)o.steps);
     long decay = xf_args_long(&a, "decay-steps", (long)o.decay_steps);
     long batch = xf_args_long(&a, "batch", (long)o.batch);
