@@ -111,4 +111,12 @@ xf_status xf_bpe_train_texts(xf_tokenizer **out, const char *const *texts, const
                              size_t n_texts, const xf_bpe_train_opts *opts,
                              xf_bpe_train_stats *stats);
 
+/* Train a Unigram ("unigram": <unk> <s> </s> <pad> <mask>, then pieces; a
+ * Metaspace tokenizer) or WordPiece ("wordpiece": [PAD] [UNK] [CLS] [SEP]
+ * [MASK], then "##" pieces; BERT's uncased normalization) tokenizer of at most
+ * vocab_size ids on the concatenation of the files (docs/tokenizers.md).
+ * xf_tokenizer_save_json writes them as tokenizer.json. */
+xf_status xf_tokenizer_train_model(xf_tokenizer **out, const char *model, const char *const *files, size_t n_files,
+                                   size_t vocab_size);
+
 #endif

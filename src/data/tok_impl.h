@@ -238,6 +238,27 @@ xf_status tok_spm_parse_bin(xf_tokenizer **out, const char *data, size_t len, co
 xf_status tok_spm_encode(const xf_tokenizer *t, const char *text, size_t len, int32_t **ids,
                          size_t *n);
 
+/* ---- tok_train.c: distinct strings with counts ------------------------ */
+typedef struct {
+    uint64_t h;
+    size_t off;     /* key offset in keys */
+    uint32_t len;
+    uint64_t count; /* 0 = empty slot */
+} tok_wslot;
+
+typedef struct {
+    tok_wslot *tab;
+    size_t cap, used;
+    char *keys;
+    size_t keys_len, keys_cap;
+    xf_status err;
+} tok_wcount;
+
+/* Count s[0..n) once more (ctx is a tok_wcount; a tok_piece_fn); nonzero and
+ * w->err set when out of memory. */
+int tok_wc_add(void *ctx, const char *s, size_t n);
+int tok_wc_add_weight(tok_wcount *w, const char *s, size_t n, uint64_t weight);
+
 /* ---- tok_spmnorm.c ---------------------------------------------------- */
 
 /* Length of the valid UTF-8 character at s[0..n) (shortest form, no surrogates,
@@ -261,6 +282,10 @@ xf_status tok_spm_normalize(const xf_tokenizer *t, const char *text, size_t len,
 xf_status tok_unigram_prepare(xf_tokenizer *t, const char *what);
 xf_status tok_unigram_encode(const xf_tokenizer *t, const char *text, size_t len, int32_t **ids,
                              size_t *n);
+/* A tokenizer.json-style Unigram tokenizer (Metaspace, split) from pieces and
+ * scores; pieces [0, n_special) are special tokens; unk_id names <unk>. */
+xf_status tok_unigram_build(xf_tokenizer **out, const char *const *pieces, const double *scores, size_t n,
+                            size_t n_special, int32_t unk_id, const char *what);
 
 /* ---- tok_wordpiece.c --------------------------------------------------- */
 
@@ -268,6 +293,14 @@ xf_status tok_unigram_encode(const xf_tokenizer *t, const char *text, size_t len
 xf_status tok_wordpiece_parse_txt(xf_tokenizer **out, const char *data, size_t len, const char *path);
 xf_status tok_wordpiece_encode(const xf_tokenizer *t, const char *text, size_t len, int32_t **ids,
                                size_t *n);
+/* BERT's basic tokenizer with t's flags: calls fn for each word w (UTF-8,
+ * character c spans bytes [cb[c], cb[c+1]), nc characters); stops at an error. */
+typedef xf_status (*tok_word_fn)(void *ctx, const char *w, const size_t *cb, size_t nc);
+xf_status tok_wordpiece_words(const xf_tokenizer *t, const char *text, size_t len, tok_word_fn fn, void *ctx);
+/* A WordPiece tokenizer from its pieces (id order; [UNK] must be among them),
+ * "##" continuations, BERT's uncased normalization when lower. */
+xf_status tok_wordpiece_build(xf_tokenizer **out, const char *const *pieces, size_t n, int lower,
+                              const char *what);
 
 /* ---- tokenizer.json models other than BPE (tok_unigram.c, tok_wordpiece.c):
  * `root` and `model` are cJSON objects of the parsed file. */

@@ -242,12 +242,13 @@ static xf_status encode_part(const xf_tokenizer *t, const char *s, size_t n, vno
     return st;
 }
 
-/* tokenizers' Metaspace: ' ' -> U+2581, then U+2581 first unless there */
+/* tokenizers' Metaspace: ' ' -> U+2581, then U+2581 first unless there
+ * (an empty text stays empty). */
 static xf_status metaspace(const xf_tokenizer *t, const char *text, size_t len, char **out, size_t *n) {
     char *b = malloc(3 * len + 4);
     if (!b) return xf_fail(XF_ERR_OOM, "out of memory normalizing %zu bytes", len);
     size_t o = 0;
-    if (t->escape_ws && t->add_dummy_prefix && !(len && text[0] == ' ') &&
+    if (len && t->escape_ws && t->add_dummy_prefix && text[0] != ' ' &&
         !(len >= 3 && memcmp(text, k_ws, 3) == 0)) {
         memcpy(b, k_ws, 3);
         o = 3;
@@ -501,5 +502,45 @@ xf_status tok_json_write_model(const xf_tokenizer *t, char **out, size_t *len) {
     if (!js) return xf_fail(XF_ERR_OOM, "out of memory writing tokenizer.json");
     *out = js;
     *len = strlen(js);
+    return XF_OK;
+}
+
+xf_status tok_unigram_build(xf_tokenizer **out, const char *const *pieces, const double *scores, size_t n,
+                            size_t n_special, int32_t unk_id, const char *what) {
+    *out = NULL;
+    xf_tokenizer *t;
+    xf_status s = tok_alloc(&t, TOK_UNIGRAM, n);
+    if (s) return s;
+    t->uni_hf = t->escape_ws = t->add_dummy_prefix = t->spm_segment = 1;
+    t->unk_id = unk_id;
+    t->score = malloc(n * sizeof *t->score);
+    t->dscore = malloc(n * sizeof *t->dscore);
+    char *raw = malloc(TOK_MAX_TOKEN_BYTES + 1);
+    if (!t->score || !t->dscore || !raw) s = xf_fail(XF_ERR_OOM, "out of memory for %zu pieces", n);
+    for (size_t id = 0; id < n && !s; id++) {
+        const char *ps = pieces[id];
+        size_t pl = strlen(ps), rl = 0;
+        int type = (int32_t)id == unk_id ? TT_UNKNOWN : id < n_special ? TT_CONTROL : TT_NORMAL;
+        if (pl > TOK_MAX_TOKEN_BYTES) {
+            s = xf_fail(XF_ERR_FORMAT, "%s: piece %zu is longer than %d bytes", what, id, TOK_MAX_TOKEN_BYTES);
+            break;
+        }
+        for (size_t j = 0; type == TT_NORMAL && j < pl;) /* U+2581 -> space */
+            if (j + 3 <= pl && !memcmp(ps + j, k_ws, 3)) raw[rl++] = ' ', j += 3;
+            else raw[rl++] = ps[j++];
+        t->dscore[id] = scores[id];
+        t->score[id] = (float)scores[id];
+        s = tok_set(t, id, ps, pl, raw, rl, type);
+    }
+    free(raw);
+    if (!s) s = tok_finish(t, what);
+    if (!s && unk_id >= 0) t->special[XF_TOK_UNK] = unk_id;
+    if (!s) s = tok_unigram_prepare(t, what);
+    if (s) {
+        xf_tokenizer_free(t);
+        return s;
+    }
+    tok_seal(t);
+    *out = t;
     return XF_OK;
 }

@@ -261,12 +261,9 @@ static int bert_normalize(const xf_tokenizer *t, const char *text, size_t len, c
 
 /* ------------------------------------------------------------ WordPiece */
 
-static size_t put_utf8(char *b, uint32_t c) { return tok_utf8_put(b, c); }
-
 /* One word w[0..n) (UTF-8, with char boundaries in cb[0..nc]) onto out. */
 static xf_status wordpiece(const xf_tokenizer *t, const char *w, const size_t *cb, size_t nc, char *tmp,
                            tok_ivec *out) {
-    size_t n = cb[nc];
     if (nc > t->wp_max_chars) return tok_ivec_push(out, t->unk_id);
     size_t before = out->n, start = 0;
     while (start < nc) {
@@ -288,14 +285,12 @@ static xf_status wordpiece(const xf_tokenizer *t, const char *w, const size_t *c
         if (s) return s;
         start = end;
     }
-    (void)n;
     return XF_OK;
 }
 
-xf_status tok_wordpiece_encode(const xf_tokenizer *t, const char *text, size_t len, int32_t **ids, size_t *n) {
+xf_status tok_wordpiece_words(const xf_tokenizer *t, const char *text, size_t len, tok_word_fn fn, void *ctx) {
     cpvec cp = {0};
-    tok_ivec out = {0};
-    char *word = NULL, *tmp = NULL;
+    char *word = NULL;
     size_t *cb = NULL;
     xf_status s = XF_OK;
     if (bert_normalize(t, text, len, &cp)) {
@@ -304,25 +299,25 @@ xf_status tok_wordpiece_encode(const xf_tokenizer *t, const char *text, size_t l
     }
     word = malloc(4 * cp.n + 1);
     cb = malloc((cp.n + 1) * sizeof *cb);
-    tmp = malloc(TOK_MAX_TOKEN_BYTES + sizeof t->wp_prefix);
-    if (!word || !cb || !tmp) {
-        s = xf_fail(XF_ERR_OOM, "out of memory encoding %zu bytes", len);
+    if (!word || !cb) {
+        s = xf_fail(XF_ERR_OOM, "out of memory splitting %zu bytes", len);
         goto done;
     }
+    /* words end at whitespace (dropped); punctuation is a word of its own */
     size_t wl = 0, nc = 0;
     cb[0] = 0;
     for (size_t i = 0; i <= cp.n && !s; i++) {
         uint32_t c = i < cp.n ? cp.v[i] : ' ';
         int ws = is_ws(c), pu = !ws && is_punct(c);
         if ((ws || pu) && nc) {
-            s = wordpiece(t, word, cb, nc, tmp, &out);
+            s = fn(ctx, word, cb, nc);
             wl = nc = 0;
         }
         if (ws || s) continue;
-        wl += put_utf8(word + wl, c);
+        wl += tok_utf8_put(word + wl, c);
         cb[++nc] = wl;
         if (pu) {
-            s = wordpiece(t, word, cb, nc, tmp, &out);
+            s = fn(ctx, word, cb, nc);
             wl = nc = 0;
         }
     }
@@ -330,14 +325,32 @@ done:
     free(cp.v);
     free(word);
     free(cb);
-    free(tmp);
+    return s;
+}
+
+typedef struct {
+    const xf_tokenizer *t;
+    char *tmp;
+    tok_ivec out;
+} wp_enc;
+
+static xf_status encode_word(void *ctx, const char *w, const size_t *cb, size_t nc) {
+    wp_enc *e = ctx;
+    return wordpiece(e->t, w, cb, nc, e->tmp, &e->out);
+}
+
+xf_status tok_wordpiece_encode(const xf_tokenizer *t, const char *text, size_t len, int32_t **ids, size_t *n) {
+    wp_enc e = {t, malloc(TOK_MAX_TOKEN_BYTES + sizeof t->wp_prefix), {0}};
+    xf_status s = e.tmp ? tok_wordpiece_words(t, text, len, encode_word, &e)
+                        : xf_fail(XF_ERR_OOM, "out of memory encoding %zu bytes", len);
+    free(e.tmp);
     if (s) {
-        free(out.v);
+        free(e.out.v);
         return s;
     }
-    if (!out.v && !(out.v = malloc(sizeof(int32_t)))) return xf_fail(XF_ERR_OOM, "out of memory");
-    *ids = out.v;
-    *n = out.n;
+    if (!e.out.v && !(e.out.v = malloc(sizeof(int32_t)))) return xf_fail(XF_ERR_OOM, "out of memory");
+    *ids = e.out.v;
+    *n = e.out.n;
     return XF_OK;
 }
 
@@ -468,4 +481,24 @@ void tok_wordpiece_json_parts(const xf_tokenizer *t, void *root_, void *model_) 
     cJSON_AddNumberToObject(model, "max_input_chars_per_word", (double)t->wp_max_chars);
     cJSON *v = cJSON_AddObjectToObject(model, "vocab");
     for (size_t id = 0; id < t->n; id++) cJSON_AddNumberToObject(v, tok_piece(t, id), (double)id);
+}
+
+xf_status tok_wordpiece_build(xf_tokenizer **out, const char *const *pieces, size_t n, int lower, const char *what) {
+    *out = NULL;
+    xf_tokenizer *t;
+    xf_status s = tok_alloc(&t, TOK_WORDPIECE, n);
+    if (s) return s;
+    wp_defaults(t);
+    t->wp_lower = t->wp_strip_accents = lower;
+    for (size_t i = 0; i < n && !s; i++) {
+        size_t l = strlen(pieces[i]);
+        s = wp_set(t, i, pieces[i], l, is_special_name(pieces[i], l) ? TT_CONTROL : TT_NORMAL);
+    }
+    if (!s) s = wp_finish(t, "[UNK]", what);
+    if (s) {
+        xf_tokenizer_free(t);
+        return s;
+    }
+    *out = t;
+    return XF_OK;
 }

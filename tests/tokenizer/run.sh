@@ -8,6 +8,8 @@
 # 4. hf_interop.js: tokenizer.json files xfmr trains, read by Hugging Face's
 #    tokenizers (Rust via Node, and the JS port), and re-saved by it.
 # 4b. wordpiece_ref.js: BERT vocab.txt WordPiece vs the same two libraries.
+# 4c. train_models_ref.js: Unigram and WordPiece tokenizer.json that xfmr
+#     trains, read by the same two libraries.
 # 2b. cli_bad.sh: xfmr tokenizer on bad input: one-line errors, no crash.
 # 5. spm_ref.py: Llama 2 tokenizer.model / llama2.c tokenizer.bin vs
 #    python3-sentencepiece.
@@ -53,6 +55,7 @@ trap 'rm -f "$out"' EXIT
         node "$here/gpt2_ref.js" "$xfmr" "$npmroot/npm" "$corpus"
         node "$here/hf_interop.js" "$xfmr" "$npmroot/npm" "$corpus" "$build/tokwork" "$shared"
         node "$here/wordpiece_ref.js" "$xfmr" "$npmroot/npm" "$corpus" "$build/tokwork"
+        node "$here/train_models_ref.js" "$xfmr" "$npmroot/npm" "$corpus" "$build/tokwork" "$shared"
     fi
 
     if [ -x /usr/bin/python3 ]; then
