@@ -4,7 +4,8 @@
  *   "byte"                 256 byte tokens plus special tokens
  *   DIR                    a checkpoint directory (reads the tokenizer saved there)
  *   FILE.json              a Hugging Face tokenizer.json (byte-level BPE)
- *   FILE.model             a SentencePiece model (BPE; Llama 2's tokenizer.model)
+ *   FILE.model             a SentencePiece model (BPE as Llama 2's, Unigram as T5's)
+ *   FILE.txt, wordpiece:F  a BERT vocab.txt (WordPiece)
  *   FILE.bin               a llama2.c tokenizer.bin (vocab size = entries in the file)
  *   gpt2:DIR               GPT-2's DIR/encoder.json + DIR/vocab.bpe
  * Ids are int32_t in [0, vocab_size). Encoding treats the text as plain text:
