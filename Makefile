@@ -27,7 +27,7 @@ MARCH   ?= $(if $(filter 1,$(NATIVE)),native)
 ARCHFLAGS = $(if $(MARCH),-march=$(MARCH))
 CFLAGS  ?= $(OPT) -g
 CFLAGS  += -std=c11 -D_GNU_SOURCE $(WARN) -fopenmp -Iinclude -Isrc -I$(BLAS_INC) $(ARCHFLAGS) $(SANFLAGS) $(EXTRA_CFLAGS)
-LDLIBS  = -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR) -lopenblas -lcjson -lpcre2-8 -lm
+LDLIBS  = -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR) -lopenblas -lcjson -lpcre2-8 -licuuc -lm
 LDFLAGS += -fopenmp $(SANFLAGS)
 
 LIB_SRC  = $(sort $(shell find src -name '*.c' -not -path 'src/cli/*'))

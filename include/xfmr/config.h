@@ -127,6 +127,18 @@ int32_t xf_decoder_start_id(const xf_config *cfg, int32_t pad_id);
 /* Number of trainable parameters (docs/config.md lists the terms); 0 on size_t overflow. */
 size_t xf_config_num_params(const xf_config *cfg);
 
+/* ---- command-line overrides and tokenizer-sized presets ------------------ */
+
+/* 1 if spec names a built-in preset. */
+int xf_config_is_preset(const char *spec);
+/* Vocabulary rows for a tokenizer of n ids: n rounded up to a multiple of 64
+ * (as llm.c pads its vocabulary); the rows past n are padding. */
+size_t xf_config_padded_vocab(size_t n);
+/* Apply n "KEY=VALUE" overrides (VALUE is JSON; a bare word is a string) with
+ * the field checks of config.json, then validate. num_key_value_heads and
+ * moe_intermediate_size follow num_attention_heads / intermediate_size when
+ * they equalled them and are not set themselves. `name` prefixes messages. */
+xf_status xf_config_apply_sets(xf_config *cfg, const char *const *sets, size_t n, const char *name);
 #ifdef __cplusplus
 }
 #endif

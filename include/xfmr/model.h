@@ -81,6 +81,10 @@ xf_status xf_model_create(xf_model **out, const xf_config *cfg);
 void xf_model_free(xf_model *m); /* NULL-safe */
 
 const xf_config *xf_model_config(const xf_model *m);
+/* Ids in use (the tokenizer's size): logits of rows [n, vocab_size), the
+ * padding, are -inf in training and inference, so they are never predicted
+ * and get no gradient. 0 (the default) or n >= vocab_size: no padding. */
+void xf_model_set_live_vocab(xf_model *m, size_t n);
 size_t xf_model_num_tensors(const xf_model *m);
 const xf_param_info *xf_model_tensor(const xf_model *m, size_t i);
 /* Index of the tensor called `name`, or (size_t)-1. */

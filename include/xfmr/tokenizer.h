@@ -4,7 +4,8 @@
  *   "byte"                 256 byte tokens plus special tokens
  *   DIR                    a checkpoint directory (reads the tokenizer saved there)
  *   FILE.json              a Hugging Face tokenizer.json (byte-level BPE)
- *   FILE.model             a SentencePiece model (BPE; Llama 2's tokenizer.model)
+ *   FILE.model             a SentencePiece model (BPE as Llama 2's, Unigram as T5's)
+ *   FILE.txt, wordpiece:F  a BERT vocab.txt (WordPiece)
  *   FILE.bin               a llama2.c tokenizer.bin (vocab size = entries in the file)
  *   gpt2:DIR               GPT-2's DIR/encoder.json + DIR/vocab.bpe
  * Ids are int32_t in [0, vocab_size). Encoding treats the text as plain text:
@@ -117,6 +118,13 @@ xf_status xf_bpe_train_texts(xf_tokenizer **out, const char *const *texts, const
                              size_t n_texts, const xf_bpe_train_opts *opts,
                              xf_bpe_train_stats *stats);
 
+/* Train a Unigram ("unigram": <unk> <s> </s> <pad> <mask>, then pieces; a
+ * Metaspace tokenizer) or WordPiece ("wordpiece": [PAD] [UNK] [CLS] [SEP]
+ * [MASK], then "##" pieces; BERT's uncased normalization) tokenizer of at most
+ * vocab_size ids on the concatenation of the files (docs/tokenizers.md).
+ * xf_tokenizer_save_json writes them as tokenizer.json. */
+xf_status xf_tokenizer_train_model(xf_tokenizer **out, const char *model, const char *const *files, size_t n_files,
+                                   size_t vocab_size);
 #ifdef __cplusplus
 }
 #endif

@@ -51,6 +51,8 @@ typedef struct {
     const char *tokenizer; /* tokenizer spec; NULL = "byte" (or the checkpoint's on resume) */
     int resume;            /* continue from `out` */
     int init_random;       /* 1: random weights even when `model` has weights (a checkpoint, .gguf, .bin) */
+    const char *const *sets; /* n_sets "KEY=VALUE" config overrides (xf_config_apply_sets) */
+    size_t n_sets;
 } xf_train_paths;
 
 /* Whether `model` (a train --model SPEC) carries weights: a checkpoint
@@ -89,6 +91,9 @@ typedef struct {
 } xf_bench_result;
 xf_status xf_bench_train(const char *model_spec, size_t batch, size_t seq, size_t target_seq, size_t steps,
                          int threads, xf_bench_result *r);
+/* The same on a config already resolved (e.g. with --set overrides). */
+xf_status xf_bench_train_config(const xf_config *cfg, size_t batch, size_t seq, size_t target_seq, size_t steps,
+                                int threads, xf_bench_result *r);
 
 #ifdef __cplusplus
 }

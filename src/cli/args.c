@@ -17,9 +17,9 @@ void xf_args_init(xf_args *a, int argc, char **argv) {
 }
 
 /* Index of the argv entry holding flag `name` (either form), or -1. *val gets its value. */
-static int find_flag(xf_args *a, const char *name, const char **val, int boolean) {
+static int find_flag_from(xf_args *a, const char *name, const char **val, int boolean, int from) {
     size_t nl = strlen(name);
-    for (int i = 1; i < a->argc; i++) {
+    for (int i = from; i < a->argc; i++) {
         const char *s = a->argv[i];
         const char *rest;
         if (s[0] == '-' && s[1] == '-' && strncmp(s + 2, name, nl) == 0)
@@ -52,9 +52,24 @@ static int find_flag(xf_args *a, const char *name, const char **val, int boolean
     return -1;
 }
 
+static int find_flag(xf_args *a, const char *name, const char **val, int boolean) {
+    return find_flag_from(a, name, val, boolean, 1);
+}
+
 const char *xf_args_str(xf_args *a, const char *name, const char *def) {
     const char *v = NULL;
     return find_flag(a, name, &v, 0) >= 0 ? v : def;
+}
+
+size_t xf_args_strs(xf_args *a, const char *name, const char **out, size_t max) {
+    size_t n = 0;
+    for (int i = 1;; i++) {
+        const char *v = NULL;
+        i = find_flag_from(a, name, &v, 0, i);
+        if (i < 0) return n;
+        if (n < max) out[n] = v;
+        n++;
+    }
 }
 
 long xf_args_long(xf_args *a, const char *name, long def) {

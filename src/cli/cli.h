@@ -45,6 +45,8 @@ const char *xf_args_str(xf_args *a, const char *name, const char *def);
 long xf_args_long(xf_args *a, const char *name, long def);
 double xf_args_double(xf_args *a, const char *name, double def);
 int xf_args_flag(xf_args *a, const char *name);
+/* Every value of a repeatable flag (--set A=1 --set B=2), at most max; returns the count. */
+size_t xf_args_strs(xf_args *a, const char *name, const char **out, size_t max);
 /* Positional (non-flag) argument number i, or NULL. */
 const char *xf_args_pos(xf_args *a, int i);
 /* Prints "xfmr <cmd>: unknown flag --x" for unused flags; returns nonzero on any problem. */

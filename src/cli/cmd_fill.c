@@ -96,6 +96,7 @@ int xf_cmd_fill(int argc, char **argv) {
         xf_cli_error(1, "fill: %s carries no tokenizer", dir);
         goto out;
     }
+    xf_model_set_live_vocab(m, xf_tokenizer_vocab_size(tok)); /* padding rows never predicted */
     int32_t mask = xf_tokenizer_special(tok, XF_TOK_MASK);
     if (mask < 0) {
         xf_cli_error(1, "fill: the tokenizer of %s (%s) has no mask token", dir, xf_tokenizer_name(tok));

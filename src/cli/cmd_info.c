@@ -19,17 +19,20 @@ int xf_cmd_info(int argc, char **argv) {
     xf_args a;
     xf_args_init(&a, argc, argv);
     if (xf_args_flag(&a, "help")) {
-        puts("usage: xfmr info --model PRESET|CONFIG|DIR [--batch B --seq T]\n"
+        puts("usage: xfmr info --model PRESET|CONFIG|DIR [--batch B --seq T] [--set KEY=VALUE ...]\n"
              "  prints the config, parameter counts and the memory training and inference need");
         return 0;
     }
     const char *spec = xf_args_str(&a, "model", NULL);
+    const char *sets[64];
+    size_t n_sets = xf_args_strs(&a, "set", sets, 64);
+    if (n_sets > 64) return xf_cli_error(2, "info: at most 64 --set overrides");
     if (!spec) spec = xf_args_pos(&a, 0);
     long B = xf_args_long(&a, "batch", 16), T = xf_args_long(&a, "seq", 0);
     if (xf_args_finish(&a)) return 2;
     if (!spec) return xf_cli_error(2, "info: --model is required");
     xf_config cfg;
-    if (xf_model_open_config(&cfg, spec)) return xf_cli_fail();
+    if (xf_model_open_config(&cfg, spec) || xf_config_apply_sets(&cfg, sets, n_sets, "--set")) return xf_cli_fail();
     if (T <= 0) T = (long)(cfg.max_position_embeddings < 128 ? cfg.max_position_embeddings : 128);
     if (B <= 0 || (size_t)T > cfg.max_position_embeddings)
         return xf_cli_error(2, "info: --batch must be > 0 and --seq <= %zu", cfg.max_position_embeddings);
@@ -77,7 +80,7 @@ int xf_cmd_bench(int argc, char **argv) {
     const char *what = xf_args_pos(&a, 0);
     if (xf_args_flag(&a, "help") || !what) {
         puts("usage: xfmr bench train --model PRESET|CONFIG [--batch 8] [--seq 256] [--target-seq N] [--steps 10]\n"
-             "                        [--threads N]\n"
+             "                        [--threads N] [--set KEY=VALUE ...]\n"
              "  trains on synthetic tokens; prints one JSON line with the median step_ms,\n"
              "  tokens_per_s and gflops (model FLOPs: 6 per weight per token it sees + attention).\n"
              "  An encoder-decoder reads --seq source tokens and --target-seq (default --seq) target\n"
@@ -85,6 +88,9 @@ int xf_cmd_bench(int argc, char **argv) {
         return what ? 0 : 2;
     }
     const char *spec = xf_args_str(&a, "model", "bench-gpt");
+    const char *sets[64];
+    size_t n_sets = xf_args_strs(&a, "set", sets, 64);
+    if (n_sets > 64) return xf_cli_error(2, "bench: at most 64 --set overrides");
     long B = xf_args_long(&a, "batch", 8), T = xf_args_long(&a, "seq", 256);
     long TT = xf_args_long(&a, "target-seq", 0);
     long steps = xf_args_long(&a, "steps", 10), threads = xf_args_long(&a, "threads", 0);
@@ -93,7 +99,10 @@ int xf_cmd_bench(int argc, char **argv) {
     if (B <= 0 || T <= 0 || steps <= 0 || TT < 0)
         return xf_cli_error(2, "bench: --batch, --seq, --steps must be > 0 (--target-seq >= 0)");
     xf_bench_result r;
-    if (xf_bench_train(spec, (size_t)B, (size_t)T, (size_t)TT, (size_t)steps, (int)threads, &r)) return xf_cli_fail();
+    xf_config cfg;
+    if (xf_model_open_config(&cfg, spec) || xf_config_apply_sets(&cfg, sets, n_sets, "--set") ||
+        xf_bench_train_config(&cfg, (size_t)B, (size_t)T, (size_t)TT, (size_t)steps, (int)threads, &r))
+        return xf_cli_fail();
     printf("{\"impl\":\"xfmr\",\"model\":\"%s\",\"batch\":%ld,\"seq\":%ld,\"target_seq\":%ld,\"threads\":%ld,"
            "\"params\":%zu,\"step_ms\":%.2f,\"tokens_per_s\":%.1f,\"gflops\":%.2f}\n",
            spec, B, T, TT, threads, r.params, r.step_ms, r.tokens_per_s, r.gflops);

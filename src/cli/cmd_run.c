@@ -49,6 +49,7 @@ static int open_checkpoint(const char *dir, xf_model **m, xf_tokenizer **tok, in
     if (!s && !*tok && need_tok)
         s = xf_fail(XF_ERR_ARG, "%s: the model carries no tokenizer (give token ids: --ids, and --print-ids to "
                                 "generate)", dir);
+    if (!s && *tok) xf_model_set_live_vocab(*m, xf_tokenizer_vocab_size(*tok)); /* padding rows never predicted */
     if (s) {
         xf_model_free(*m);
         *m = NULL;

@@ -1,7 +1,8 @@
 /* xfmr tokenizer: train | encode | decode | info.
  *
  *   xfmr tokenizer train --data FILE [FILE...] --vocab-size N --out tokenizer.json
- *                        [--sentinels 100] [--min-frequency 2] [--legacy-merges]
+ *                        [--model bpe|unigram|wordpiece]
+ *                        [--sentinels 100] [--min-frequency 2] [--legacy-merges] (bpe)
  *   xfmr tokenizer encode --tokenizer SPEC [--file F | --text S] [--bos] [--eos]
  *                        (no --file/--text: reads stdin; prints ids separated by spaces)
  *   xfmr tokenizer decode --tokenizer SPEC [--ids "..." | --file IDS_FILE]
@@ -29,13 +30,15 @@ static int usage(FILE *f, int code) {
     fprintf(f,
             "usage:\n"
             "  xfmr tokenizer train --data FILE [FILE...] --vocab-size N --out tokenizer.json\n"
-            "                       [--sentinels 100] [--min-frequency 2] [--legacy-merges]\n"
+            "                       [--model bpe|unigram|wordpiece] (bpe: [--sentinels 100]\n"
+            "                       [--min-frequency 2] [--legacy-merges])\n"
             "  xfmr tokenizer encode --tokenizer SPEC [--file F | --text S] [--bos] [--eos]\n"
             "  xfmr tokenizer decode --tokenizer SPEC [--ids \"1 2 3\" | --file IDS_FILE]\n"
             "  xfmr tokenizer info --tokenizer SPEC\n"
             "  xfmr tokenizer convert --tokenizer SPEC --out tokenizer.json [--legacy-merges]\n"
             "SPEC: byte | FILE.json (HF tokenizer.json) | FILE.model (SentencePiece) |\n"
-            "      FILE.bin (llama2.c) | gpt2:DIR (encoder.json + vocab.bpe) | checkpoint DIR\n");
+            "      FILE.bin (llama2.c) | FILE.txt or wordpiece:FILE (BERT vocab.txt) |\n"
+            "      gpt2:DIR (encoder.json + vocab.bpe) | checkpoint DIR\n");
     return code;
 }
 
@@ -245,6 +248,7 @@ static int cmd_train(xf_args *a) {
     long sentinels = xf_args_long(a, "sentinels", 100);
     long minf = xf_args_long(a, "min-frequency", 2);
     int legacy = xf_args_flag(a, "legacy-merges");
+    const char *model = xf_args_str(a, "model", "bpe");
     if (a->bad) return 2;
     if (!first || !out || vocab < 0)
         return xf_cli_error(2, "tokenizer train: --data FILE [FILE...], --vocab-size N and --out PATH are required");
@@ -255,6 +259,20 @@ static int cmd_train(xf_args *a) {
     for (const char *p; nf < 256 && (p = xf_args_pos(a, 0)) != NULL;) files[nf++] = p;
     if (xf_args_finish(a)) return 2;
     if (sentinels < 0 || minf < 1) return xf_cli_error(2, "--sentinels must be >= 0 and --min-frequency >= 1");
+    if (strcmp(model, "bpe") != 0) { /* unigram, wordpiece (tok_train_models.c) */
+        xf_tokenizer *tok;
+        double t0 = xf_now_ms();
+        if (xf_tokenizer_train_model(&tok, model, files, nf, (size_t)vocab)) return xf_cli_fail();
+        int rc = 0;
+        if (xf_tokenizer_save_json(tok, out, 0))
+            rc = xf_cli_fail();
+        else
+            printf("{\"out\":\"%s\",\"model\":\"%s\",\"vocab_size\":%zu,\"seconds\":%.3f,\"hash\":\"%016llx\"}\n", out,
+                   model, xf_tokenizer_vocab_size(tok), (xf_now_ms() - t0) / 1e3,
+                   (unsigned long long)xf_tokenizer_hash(tok));
+        xf_tokenizer_free(tok);
+        return rc;
+    }
     xf_bpe_train_opts o = {(size_t)vocab, (size_t)sentinels, (size_t)minf, 0};
     xf_bpe_train_stats st;
     xf_tokenizer *tok;

@@ -18,7 +18,9 @@ static const char *TRAIN_HELP =
     "  --noise-density R --mean-span M   span/ul2 corruption (0.15, 3)\n"
     "  --mlm-probability P masked fraction for mlm (0.15)\n"
     "  --ul2-weights R,S,X mixing weights of the UL2 denoisers (1,1,1)\n"
-    "  --tokenizer SPEC    tokenizer for text data (default byte; the checkpoint's on resume)\n"
+    "  --tokenizer SPEC    tokenizer for text data (default byte; the checkpoint's on resume);\n"
+    "                      a preset takes its vocab_size from it (padded to a multiple of 64)\n"
+    "  --set KEY=VALUE     override a config field (repeatable; checked as in config.json)\n"
     "  --init model|random a --model with weights (checkpoint dir, Hugging Face dir, .gguf, llama2.c\n"
     "                      .bin) starts from them and the tokenizer it carries, with a fresh\n"
     "                      optimizer (default: model); random: only its config\n"
@@ -88,6 +90,11 @@ int xf_cmd_train(int argc, char **argv) {
     p.data = xf_args_str(&a, "data", NULL);
     p.tokenizer = xf_args_str(&a, "tokenizer", NULL);
     const char *init = xf_args_str(&a, "init", NULL);
+    const char *sets[64];
+    size_t n_sets = xf_args_strs(&a, "set", sets, 64);
+    if (n_sets > 64) return xf_cli_error(2, "train: at most 64 --set overrides");
+    p.sets = sets;
+    p.n_sets = n_sets;
     long steps = xf_args_long(&a, "steps", (long)o.steps);
     long decay = xf_args_long(&a, "decay-steps", (long)o.decay_steps);
     long batch = xf_args_long(&a, "batch", (long)o.batch);

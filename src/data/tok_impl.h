@@ -11,7 +11,13 @@
  *   TOK_BYTELEVEL  GPT-2 style byte-level BPE (tokenizer.json, gpt2:DIR, "byte",
  *                  trained); merges are rules (left id, right id) -> rank.
  *   TOK_SPM        SentencePiece BPE (.model, llama2.c tokenizer.bin); merges are
- *                  driven by piece scores. */
+ *                  driven by piece scores.
+ *   TOK_UNIGRAM    Unigram language model (SentencePiece .model with model_type
+ *                  UNIGRAM, tokenizer.json "Unigram"): Viterbi over piece scores
+ *                  (tok_unigram.c).
+ *   TOK_WORDPIECE  WordPiece (BERT vocab.txt, tokenizer.json "WordPiece"): BERT's
+ *                  basic tokenizer, then greedy longest match with a continuation
+ *                  prefix (tok_wordpiece.c). */
 #ifndef XF_DATA_TOK_IMPL_H
 #define XF_DATA_TOK_IMPL_H
 
@@ -26,7 +32,7 @@
 /* Largest vocabulary accepted (ids must fit comfortably in int32_t). */
 #define TOK_MAX_VOCAB ((size_t)1 << 24)
 
-typedef enum { TOK_BYTELEVEL = 1, TOK_SPM = 2 } tok_kind;
+typedef enum { TOK_BYTELEVEL = 1, TOK_SPM = 2, TOK_UNIGRAM = 3, TOK_WORDPIECE = 4 } tok_kind;
 
 /* Token types (SentencePiece's enum; byte-level tokens are NORMAL or CONTROL). */
 enum {
@@ -59,6 +65,24 @@ typedef struct {
     tok_pairslot *slot;
     size_t cap;
 } tok_pairmap;
+
+/* SentencePiece precompiled_charsmap (tok_spmnorm.c): a double-array trie
+ * mapping input prefixes to offsets of NUL-ended replacement strings. */
+typedef struct {
+    uint32_t *unit; /* Darts-clone double-array units */
+    size_t n_unit;  /* 0 = identity */
+    char *norm;     /* replacement strings, plus one final NUL */
+    size_t norm_len;
+} tok_charsmap;
+
+/* Byte trie over pieces (tok_unigram.c): node i's children are the contiguous
+ * nodes [first, first + n), sorted by byte. Node 0 is the root. */
+typedef struct {
+    int32_t id;     /* piece ending here, -1 if none */
+    uint32_t first;
+    uint16_t n;
+    uint8_t byte;
+} tok_trie_node;
 
 struct xf_tokenizer {
     tok_kind kind;
@@ -98,6 +122,24 @@ struct xf_tokenizer {
     int spm_segment;       /* text may be split before each U+2581 (see tok_spm.c) */
     char *src_data;        /* original file bytes (saved verbatim) */
     size_t src_len;
+
+    /* SentencePiece normalizer (TOK_SPM and TOK_UNIGRAM from a .model) */
+    tok_charsmap cmap;
+    uint32_t user_max;     /* longest USER_DEFINED piece (bytes) */
+
+    /* TOK_UNIGRAM */
+    tok_trie_node *trie;
+    size_t n_trie;
+    int uni_hf;            /* tokenizer.json semantics: f64 sums, every piece in
+                              the trie, unk fused per word, Metaspace split */
+    double *dscore;        /* uni_hf: the scores as written (f64) */
+    double min_score, max_score;
+
+    /* TOK_WORDPIECE */
+    int wp_clean, wp_chinese, wp_strip_accents, wp_lower;
+    size_t wp_max_chars;   /* longer words become [UNK] */
+    char wp_prefix[32];    /* continuation prefix, "##" */
+    size_t wp_prefix_len;
 };
 
 /* ---- tokenizer.c: construction helpers -------------------------------- */
@@ -195,6 +237,77 @@ xf_status tok_spm_parse_model(xf_tokenizer **out, const char *data, size_t len, 
 xf_status tok_spm_parse_bin(xf_tokenizer **out, const char *data, size_t len, const char *path);
 xf_status tok_spm_encode(const xf_tokenizer *t, const char *text, size_t len, int32_t **ids,
                          size_t *n);
+
+/* ---- tok_train.c: distinct strings with counts ------------------------ */
+typedef struct {
+    uint64_t h;
+    size_t off;     /* key offset in keys */
+    uint32_t len;
+    uint64_t count; /* 0 = empty slot */
+} tok_wslot;
+
+typedef struct {
+    tok_wslot *tab;
+    size_t cap, used;
+    char *keys;
+    size_t keys_len, keys_cap;
+    xf_status err;
+} tok_wcount;
+
+/* Count s[0..n) once more (ctx is a tok_wcount; a tok_piece_fn); nonzero and
+ * w->err set when out of memory. */
+int tok_wc_add(void *ctx, const char *s, size_t n);
+int tok_wc_add_weight(tok_wcount *w, const char *s, size_t n, uint64_t weight);
+
+/* ---- tok_spmnorm.c ---------------------------------------------------- */
+
+/* Length of the valid UTF-8 character at s[0..n) (shortest form, no surrogates,
+ * <= U+10FFFF), or 0 if the bytes there are not one. n >= 1. */
+size_t tok_utf8_char_len(const unsigned char *s, size_t n);
+/* Decode a precompiled_charsmap blob (empty = identity) into cm. */
+xf_status tok_charsmap_init(tok_charsmap *cm, const unsigned char *blob, size_t len, const char *path);
+void tok_charsmap_free(tok_charsmap *cm);
+/* Longest rule matching a prefix of s[0..n): returns its length (0 = none) and
+ * the replacement in *rep / *rep_len. */
+size_t tok_charsmap_match(const tok_charsmap *cm, const char *s, size_t n, const char **rep,
+                          size_t *rep_len);
+/* SentencePiece's normalizer with t's flags (add_dummy_prefix,
+ * remove_extra_ws, escape_ws, cmap, USER_DEFINED pieces). *out is malloc'd. */
+xf_status tok_spm_normalize(const xf_tokenizer *t, const char *text, size_t len, char **out,
+                            size_t *out_len);
+
+/* ---- tok_unigram.c ----------------------------------------------------- */
+
+/* After the pieces and types are set: build the trie and the score range. */
+xf_status tok_unigram_prepare(xf_tokenizer *t, const char *what);
+xf_status tok_unigram_encode(const xf_tokenizer *t, const char *text, size_t len, int32_t **ids,
+                             size_t *n);
+/* A tokenizer.json-style Unigram tokenizer (Metaspace, split) from pieces and
+ * scores; pieces [0, n_special) are special tokens; unk_id names <unk>. */
+xf_status tok_unigram_build(xf_tokenizer **out, const char *const *pieces, const double *scores, size_t n,
+                            size_t n_special, int32_t unk_id, const char *what);
+
+/* ---- tok_wordpiece.c --------------------------------------------------- */
+
+/* BERT vocab.txt: one token per line, id = line index. */
+xf_status tok_wordpiece_parse_txt(xf_tokenizer **out, const char *data, size_t len, const char *path);
+xf_status tok_wordpiece_encode(const xf_tokenizer *t, const char *text, size_t len, int32_t **ids,
+                               size_t *n);
+/* BERT's basic tokenizer with t's flags: calls fn for each word w (UTF-8,
+ * character c spans bytes [cb[c], cb[c+1]), nc characters); stops at an error. */
+typedef xf_status (*tok_word_fn)(void *ctx, const char *w, const size_t *cb, size_t nc);
+xf_status tok_wordpiece_words(const xf_tokenizer *t, const char *text, size_t len, tok_word_fn fn, void *ctx);
+/* A WordPiece tokenizer from its pieces (id order; [UNK] must be among them),
+ * "##" continuations, BERT's uncased normalization when lower. */
+xf_status tok_wordpiece_build(xf_tokenizer **out, const char *const *pieces, size_t n, int lower,
+                              const char *what);
+
+/* ---- tokenizer.json models other than BPE (tok_unigram.c, tok_wordpiece.c):
+ * `root` and `model` are cJSON objects of the parsed file. */
+xf_status tok_json_unigram(xf_tokenizer **out, const void *root, const void *model, const char *path);
+xf_status tok_json_wordpiece(xf_tokenizer **out, const void *root, const void *model, const char *path);
+/* Serialize a Unigram / WordPiece tokenizer as tokenizer.json (malloc'd). */
+xf_status tok_json_write_model(const xf_tokenizer *t, char **out, size_t *len);
 
 /* ---- growable int32 vector used by encoders ---------------------------- */
 typedef struct {

@@ -243,6 +243,15 @@ xf_status tok_json_parse(xf_tokenizer **out, const char *data, size_t len, const
     const char *mtype = jstr(model, "type");
     const cJSON *vocab = cJSON_GetObjectItemCaseSensitive(model, "vocab");
     const cJSON *merges = cJSON_GetObjectItemCaseSensitive(model, "merges");
+    /* other models live in their own files (tok_unigram.c, tok_wordpiece.c) */
+    if (mtype && strcmp(mtype, "Unigram") == 0) {
+        s = tok_json_unigram(out, root, model, path);
+        goto done;
+    }
+    if (mtype && strcmp(mtype, "WordPiece") == 0) {
+        s = tok_json_wordpiece(out, root, model, path);
+        goto done;
+    }
     if (mtype && strcmp(mtype, "BPE") != 0) {
         s = xf_fail(XF_ERR_UNSUPPORTED, "%s: model type \"%.40s\" is not supported (only BPE)", path, mtype);
         goto done;
@@ -504,7 +513,8 @@ xf_status xf_tokenizer_save_json(const xf_tokenizer *t, const char *path, int le
     if (!t || !path) return xf_fail(XF_ERR_ARG, "xf_tokenizer_save_json: NULL argument");
     char *json;
     size_t len;
-    xf_status s = tok_json_write(t, legacy_merges, &json, &len);
+    xf_status s = t->kind == TOK_BYTELEVEL ? tok_json_write(t, legacy_merges, &json, &len)
+                                            : tok_json_write_model(t, &json, &len);
     if (s) return s;
     s = xf_file_write_atomic(path, json, len);
     free(json);

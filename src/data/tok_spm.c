@@ -1,5 +1,6 @@
-/* xfmr: SentencePiece BPE models: the .model protobuf (Llama 2's
- * tokenizer.model) and llama2.c's tokenizer.bin, with SentencePiece's encoder.
+/* xfmr: SentencePiece models: the .model protobuf (BPE as Llama 2's
+ * tokenizer.model, Unigram as T5's spiece.model: tok_unigram.c encodes those)
+ * and llama2.c's tokenizer.bin, with SentencePiece's BPE encoder.
  *
  * .model (protobuf2 wire format; every length is checked against the bytes
  * left, unknown fields are skipped by wire type, groups are rejected):
@@ -7,10 +8,11 @@
  *   SentencePiece   1 piece (string), 2 score (fixed32 float), 3 type (varint;
  *                   absent = NORMAL 1; 2 UNKNOWN, 3 CONTROL, 4 USER_DEFINED,
  *                   5 UNUSED, 6 BYTE)
- *   TrainerSpec     3 model_type (2 = BPE; others unsupported), 24
+ *   ModelProto      5 denormalizer_spec (rules must be empty)
+ *   TrainerSpec     3 model_type (1 = UNIGRAM, 2 = BPE; others unsupported), 24
  *                   treat_whitespace_as_suffix (unsupported), 35 byte_fallback,
  *                   41 bos_id, 42 eos_id, 43 pad_id (int32 varints)
- *   NormalizerSpec  1 name, 2 precompiled_charsmap (must be empty: identity),
+ *   NormalizerSpec  1 name, 2 precompiled_charsmap (tok_spmnorm.c),
  *                   3 add_dummy_prefix, 4 remove_extra_whitespaces,
  *                   5 escape_whitespaces (all default true)
  *
@@ -20,10 +22,10 @@
  * treated as an identity-normalized BPE model with the dummy prefix.
  *
  * Encoding (sentencepiece 0.1.97 bpe_model.cc + normalizer.cc):
- *   normalize: invalid UTF-8 bytes become U+FFFD (one per byte); with
- *     remove_extra_whitespaces, leading/trailing spaces go and runs collapse;
- *     with add_dummy_prefix a space is prepended to non-empty text; spaces
- *     become U+2581.
+ *   normalize (tok_spmnorm.c): the charsmap's rules; invalid UTF-8 bytes
+ *     become U+FFFD (one per byte); with remove_extra_whitespaces,
+ *     leading/trailing spaces go and runs collapse; with add_dummy_prefix a
+ *     space is prepended to non-empty text; spaces become U+2581.
  *   split into characters (user-defined pieces, longest first, are single
  *     frozen symbols); put every adjacent pair whose concatenation is a
  *     NORMAL/USER_DEFINED/UNUSED piece on a heap keyed by (score desc, left
@@ -108,7 +110,9 @@ typedef struct {
     int model_type, byte_fallback, ws_suffix;
     int64_t bos_id, eos_id, pad_id;
     int add_dummy_prefix, remove_extra_ws, escape_ws;
+    const unsigned char *charsmap;
     size_t charsmap_len;
+    size_t denorm_charsmap_len;
 } spm_model;
 
 #define BAD(...) return xf_fail(XF_ERR_FORMAT, __VA_ARGS__)
@@ -170,7 +174,10 @@ static xf_status parse_normalizer(pb *b, spm_model *m, const char *path) {
     pb sub;
     uint64_t v = 0;
     while ((r = pb_next(b, &f, &w, &sub, &v)) == 0) {
-        if (f == 2 && w == 2) m->charsmap_len = (size_t)(sub.end - sub.p);
+        if (f == 2 && w == 2) {
+            m->charsmap = sub.p;
+            m->charsmap_len = (size_t)(sub.end - sub.p);
+        }
         else if (f == 3 && w == 0) m->add_dummy_prefix = v != 0;
         else if (f == 4 && w == 0) m->remove_extra_ws = v != 0;
         else if (f == 5 && w == 0) m->escape_ws = v != 0;
@@ -202,7 +209,7 @@ static xf_status build_spm(xf_tokenizer **out, const spm_model *m, int src, cons
     *out = NULL;
     if (m->n == 0) BAD("%s: no pieces", path);
     xf_tokenizer *t;
-    xf_status s = tok_alloc(&t, TOK_SPM, m->n);
+    xf_status s = tok_alloc(&t, m->model_type == 1 ? TOK_UNIGRAM : TOK_SPM, m->n);
     if (s) return s;
     t->spm_src = src;
     t->add_dummy_prefix = m->add_dummy_prefix;
@@ -263,8 +270,13 @@ static xf_status build_spm(xf_tokenizer **out, const spm_model *m, int src, cons
         s = tok_finish(t, path);
     }
     for (size_t i = 0; i < m->n && !s; i++)
-        if (t->type[i] == TT_USER) t->has_user = 1;
-    if (!s) t->spm_segment = spm_segmentable(t);
+        if (t->type[i] == TT_USER) {
+            t->has_user = 1;
+            if (t->piece_len[i] > t->user_max) t->user_max = t->piece_len[i];
+        }
+    if (!s) s = tok_charsmap_init(&t->cmap, m->charsmap, m->charsmap_len, path);
+    if (!s && t->kind == TOK_UNIGRAM) s = tok_unigram_prepare(t, path);
+    if (!s) t->spm_segment = t->kind == TOK_SPM && spm_segmentable(t);
     if (!s) {
         t->src_data = malloc(len ? len : 1);
         if (!t->src_data) s = xf_fail(XF_ERR_OOM, "out of memory");
@@ -320,17 +332,23 @@ xf_status tok_spm_parse_model(xf_tokenizer **out, const char *data, size_t len, 
             s = parse_trainer(&sub, &m, path);
         } else if (f == 3 && w == 2) {
             s = parse_normalizer(&sub, &m, path);
+        } else if (f == 5 && w == 2) {
+            /* denormalizer_spec: only its rules matter (decoding) */
+            spm_model d;
+            memset(&d, 0, sizeof d);
+            s = parse_normalizer(&sub, &d, path);
+            m.denorm_charsmap_len = d.charsmap_len;
         } else if (f <= 3) {
             s = xf_fail(XF_ERR_FORMAT, "%s: field %u has wire type %d", path, f, w);
         }
     }
     if (!s && r < 0) s = xf_fail(XF_ERR_FORMAT, "%s: truncated or malformed protobuf", path);
-    if (!s && m.model_type != 2)
-        s = xf_fail(XF_ERR_UNSUPPORTED, "%s: model_type %d is not supported (only BPE = 2; unigram is not)",
+    if (!s && m.model_type != 1 && m.model_type != 2)
+        s = xf_fail(XF_ERR_UNSUPPORTED, "%s: model_type %d is not supported (UNIGRAM = 1 and BPE = 2 are; WORD and CHAR are not)",
                     path, m.model_type);
     if (!s && m.ws_suffix) s = xf_fail(XF_ERR_UNSUPPORTED, "%s: treat_whitespace_as_suffix is not supported", path);
-    if (!s && m.charsmap_len)
-        s = xf_fail(XF_ERR_UNSUPPORTED, "%s: normalization rules (precompiled_charsmap) are not supported; only identity", path);
+    if (!s && m.denorm_charsmap_len)
+        s = xf_fail(XF_ERR_UNSUPPORTED, "%s: denormalization rules (denormalizer_spec) are not supported", path);
     if (!s) s = build_spm(out, &m, SPM_SRC_MODEL, data, len, path);
     free(m.v);
     return s;
@@ -428,82 +446,7 @@ typedef struct {
     size_t n, cap;
 } nbuf;
 
-static int nb_put(nbuf *b, const char *s, size_t n) {
-    if (b->cap - b->n < n) {
-        size_t c = b->cap ? b->cap : 256;
-        while (c - b->n < n) {
-            if (c > SIZE_MAX / 2) return -1;
-            c *= 2;
-        }
-        char *q = realloc(b->p, c);
-        if (!q) return -1;
-        b->p = q;
-        b->cap = c;
-    }
-    memcpy(b->p + b->n, s, n);
-    b->n += n;
-    return 0;
-}
-
-/* Length of the valid UTF-8 character at s (sentencepiece's DecodeUTF8 rules:
- * shortest form, no surrogates, <= U+10FFFF), or 0 if invalid. */
-static size_t utf8_len(const unsigned char *s, size_t n) {
-    unsigned c = s[0];
-    if (c < 0x80) return 1;
-    if ((c & 0xE0) == 0xC0) {
-        if (n < 2 || (s[1] & 0xC0) != 0x80) return 0;
-        uint32_t cp = ((c & 0x1Fu) << 6) | (s[1] & 0x3Fu);
-        return cp >= 0x80 ? 2 : 0;
-    }
-    if ((c & 0xF0) == 0xE0) {
-        if (n < 3 || (s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80) return 0;
-        uint32_t cp = ((c & 0x0Fu) << 12) | ((s[1] & 0x3Fu) << 6) | (s[2] & 0x3Fu);
-        return (cp >= 0x800 && (cp < 0xD800 || cp > 0xDFFF)) ? 3 : 0;
-    }
-    if ((c & 0xF8) == 0xF0) {
-        if (n < 4 || (s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80 || (s[3] & 0xC0) != 0x80) return 0;
-        uint32_t cp = ((c & 0x07u) << 18) | ((s[1] & 0x3Fu) << 12) | ((s[2] & 0x3Fu) << 6) | (s[3] & 0x3Fu);
-        return (cp >= 0x10000 && cp <= 0x10FFFF) ? 4 : 0;
-    }
-    return 0;
-}
-
 static const char k_ws[] = "\xE2\x96\x81"; /* U+2581 */
-
-static int normalize(const xf_tokenizer *t, const char *text, size_t len, nbuf *out) {
-    const unsigned char *s = (const unsigned char *)text;
-    size_t i = 0;
-    if (t->remove_extra_ws)
-        while (i < len && s[i] == ' ') i++;
-    if (i == len) return 0;
-    if (t->add_dummy_prefix && nb_put(out, t->escape_ws ? k_ws : " ", t->escape_ws ? 3 : 1)) return -1;
-    int prev_space = t->remove_extra_ws;
-    while (i < len) {
-        size_t l = utf8_len(s + i, len - i);
-        const char *c = text + i;
-        if (l == 0) {
-            c = "\xEF\xBF\xBD"; /* U+FFFD for one invalid byte */
-            i += 1;
-            l = 3;
-        } else {
-            i += l;
-        }
-        if (l == 1 && c[0] == ' ') {
-            if (prev_space) continue;
-            if (nb_put(out, t->escape_ws ? k_ws : " ", t->escape_ws ? 3 : 1)) return -1;
-            prev_space = t->remove_extra_ws;
-        } else {
-            if (nb_put(out, c, l)) return -1;
-            prev_space = 0;
-        }
-    }
-    if (t->remove_extra_ws) {
-        const char *sp = t->escape_ws ? k_ws : " ";
-        size_t sl = t->escape_ws ? 3 : 1;
-        while (out->n >= sl && memcmp(out->p + out->n - sl, sp, sl) == 0) out->n -= sl;
-    }
-    return 0;
-}
 
 typedef struct {
     size_t start;
@@ -627,7 +570,7 @@ static xf_status encode_segment(spm_enc *e, size_t start, size_t len, tok_ivec *
     e->n_unused = 0;
     /* symbols: characters, or user-defined pieces (longest match, frozen) */
     for (size_t i = 0; i < len;) {
-        size_t l = utf8_len((const unsigned char *)s + i, len - i);
+        size_t l = tok_utf8_char_len((const unsigned char *)s + i, len - i);
         if (l == 0) l = 1; /* cannot happen after normalize */
         int frozen = 0;
         if (t->has_user) {
@@ -763,10 +706,8 @@ xf_status tok_spm_encode(const xf_tokenizer *t, const char *text, size_t len, in
     seg_cache cache;
     memset(&cache, 0, sizeof cache);
     xf_status st = XF_OK;
-    if (normalize(t, text, len, &nb)) {
-        st = xf_fail(XF_ERR_OOM, "out of memory normalizing %zu bytes", len);
-        goto done;
-    }
+    st = tok_spm_normalize(t, text, len, &nb.p, &nb.n);
+    if (st) goto done;
     e.norm = nb.p;
     if (nb.n > (size_t)INT32_MAX) {
         st = xf_fail(XF_ERR_ARG, "text too long for one SentencePiece encode call (%zu bytes)", len);

@@ -34,20 +34,8 @@
 
 /* ------------------------------------------------------ word counting */
 
-typedef struct {
-    uint64_t h;
-    size_t off; /* key offset in keys */
-    uint32_t len;
-    uint64_t count; /* 0 = empty slot */
-} wslot;
-
-typedef struct {
-    wslot *tab;
-    size_t cap, used;
-    char *keys;
-    size_t keys_len, keys_cap;
-    xf_status err;
-} wcount;
+typedef tok_wslot wslot;
+typedef tok_wcount wcount;
 
 static uint64_t hbytes(const char *s, size_t n) {
     uint64_t h = 0xcbf29ce484222325ULL;
@@ -74,8 +62,9 @@ static int wc_grow(wcount *w) {
     return 0;
 }
 
-static int wc_add(void *ctx, const char *s, size_t n) {
-    wcount *w = ctx;
+int tok_wc_add(void *ctx, const char *s, size_t n) { return tok_wc_add_weight(ctx, s, n, 1); }
+
+int tok_wc_add_weight(tok_wcount *w, const char *s, size_t n, uint64_t weight) {
     if (n > UINT32_MAX) n = UINT32_MAX; /* a 4 GiB pre-token: keep a prefix */
     if ((w->used + 1) * 2 > w->cap && wc_grow(w)) {
         w->err = xf_fail(XF_ERR_OOM, "out of memory counting words");
@@ -87,7 +76,7 @@ static int wc_add(void *ctx, const char *s, size_t n) {
         wslot *e = &w->tab[i];
         if (!e->count) break;
         if (e->h == h && e->len == n && memcmp(w->keys + e->off, s, n) == 0) {
-            e->count++;
+            e->count += weight;
             return 0;
         }
         i = (i + 1) & (w->cap - 1);
@@ -104,7 +93,7 @@ static int wc_add(void *ctx, const char *s, size_t n) {
         w->keys_cap = kc;
     }
     memcpy(w->keys + w->keys_len, s, n);
-    w->tab[i] = (wslot){h, w->keys_len, (uint32_t)n, 1};
+    w->tab[i] = (wslot){h, w->keys_len, (uint32_t)n, weight};
     w->keys_len += n;
     w->used++;
     return 0;
@@ -559,7 +548,7 @@ static xf_status train_common(xf_tokenizer **out, const char *const *files,
             len = lens[i];
         }
         stats->bytes += len;
-        st = tok_pretokenize(pre, p, len, wc_add, &wc);
+        st = tok_pretokenize(pre, p, len, tok_wc_add, &wc);
         if (!st) st = wc.err;
         free(data);
     }

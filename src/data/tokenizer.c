@@ -297,6 +297,17 @@ static uint64_t compute_hash(const xf_tokenizer *t) {
         h = h_u32(h, (uint32_t)t->merge[r][0]);
         h = h_u32(h, (uint32_t)t->merge[r][1]);
     }
+    if (t->kind == TOK_UNIGRAM || t->kind == TOK_WORDPIECE) {
+        /* normalizer rules, tokenizer.json semantics, WordPiece options */
+        h = h_u32(h, (uint32_t)t->cmap.n_unit);
+        h = tok_fnv1a(h, t->cmap.unit, t->cmap.n_unit * sizeof(uint32_t));
+        h = tok_fnv1a(h, t->cmap.norm, t->cmap.norm_len);
+        h = h_u32(h, (uint32_t)(t->uni_hf | t->wp_clean << 1 | t->wp_chinese << 2 |
+                                t->wp_strip_accents << 3 | t->wp_lower << 4));
+        h = h_u32(h, (uint32_t)t->wp_max_chars);
+        h = tok_fnv1a(h, t->wp_prefix, t->wp_prefix_len);
+        if (t->dscore) h = tok_fnv1a(h, t->dscore, t->n * sizeof(double));
+    }
     for (int i = 0; i < XF_TOK_SPECIAL_COUNT; i++) h = h_u32(h, (uint32_t)t->special[i]);
     h = h_u32(h, (uint32_t)t->n_sentinel);
     for (size_t k = 0; k < t->n_sentinel; k++) h = h_u32(h, (uint32_t)t->sentinel[k]);
@@ -317,6 +328,10 @@ void tok_seal(xf_tokenizer *t) {
             snprintf(t->name, sizeof t->name, "byte");
         else
             snprintf(t->name, sizeof t->name, "bpe(%zu)", t->n);
+    } else if (t->kind == TOK_UNIGRAM) {
+        snprintf(t->name, sizeof t->name, "unigram(%zu)", t->n);
+    } else if (t->kind == TOK_WORDPIECE) {
+        snprintf(t->name, sizeof t->name, "wordpiece(%zu)", t->n);
     } else {
         snprintf(t->name, sizeof t->name, "%s(%zu)",
                  t->spm_src == SPM_SRC_BIN ? "llama2c" : "sentencepiece", t->n);
@@ -364,22 +379,25 @@ static int has_suffix(const char *s, const char *suf) {
 
 static int file_exists(const char *path) { return access(path, F_OK) == 0; }
 
-static xf_status load_file(xf_tokenizer **out, const char *path) {
+/* wordpiece: the file is a BERT vocab.txt whatever its name */
+static xf_status load_file(xf_tokenizer **out, const char *path, int wordpiece) {
     char *data = NULL;
     size_t len = 0;
     xf_status s = xf_file_read_all(path, &data, &len, TOK_FILE_MAX);
     if (s) return s;
     size_t i = 0;
     while (i < len && (data[i] == ' ' || data[i] == '\t' || data[i] == '\n' || data[i] == '\r')) i++;
-    if (has_suffix(path, ".json") || (i < len && data[i] == '{'))
+    if (!wordpiece && (has_suffix(path, ".json") || (i < len && data[i] == '{')))
         s = tok_json_parse(out, data, len, path);
     else if (has_suffix(path, ".model"))
         s = tok_spm_parse_model(out, data, len, path);
     else if (has_suffix(path, ".bin"))
         s = tok_spm_parse_bin(out, data, len, path);
+    else if (has_suffix(path, ".txt") || wordpiece)
+        s = tok_wordpiece_parse_txt(out, data, len, path);
     else
         s = xf_fail(XF_ERR_ARG,
-                    "%s: unknown tokenizer file type (expected .json, .model or .bin)", path);
+                    "%s: unknown tokenizer file type (expected .json, .model, .bin or .txt)", path);
     free(data);
     return s;
 }
@@ -395,6 +413,10 @@ xf_status xf_tokenizer_load(xf_tokenizer **out, const char *spec) {
         return s;
     }
     if (strncmp(spec, "gpt2:", 5) == 0) return tok_gpt2_load(out, spec + 5);
+    if (strncmp(spec, "wordpiece:", 10) == 0) {
+        if (!file_exists(spec + 10)) return xf_fail(XF_ERR_ARG, "%s: no such vocab.txt file", spec + 10);
+        return load_file(out, spec + 10, 1);
+    }
     if (xf_path_is_dir(spec)) {
         static const char *const names[] = {"tokenizer.json", "tokenizer.model", "tokenizer.bin"};
         size_t sl = strlen(spec);
@@ -403,7 +425,7 @@ xf_status xf_tokenizer_load(xf_tokenizer **out, const char *spec) {
         for (int i = 0; i < 3; i++) {
             snprintf(path, sl + 32, "%s/%s", spec, names[i]);
             if (file_exists(path)) {
-                s = load_file(out, path);
+                s = load_file(out, path, 0);
                 free(path);
                 return s;
             }
@@ -416,7 +438,7 @@ xf_status xf_tokenizer_load(xf_tokenizer **out, const char *spec) {
         return xf_fail(XF_ERR_ARG,
                        "tokenizer spec '%s' is not 'byte', 'gpt2:DIR', a directory or an existing file",
                        spec);
-    return load_file(out, spec);
+    return load_file(out, spec, 0);
 }
 
 void xf_tokenizer_free(xf_tokenizer *t) {
@@ -435,6 +457,9 @@ void xf_tokenizer_free(xf_tokenizer *t) {
     if (t->re) tok_bl_free_regex(t->re);
     free(t->pattern);
     free(t->src_data);
+    tok_charsmap_free(&t->cmap);
+    free(t->trie);
+    free(t->dscore);
     free(t);
 }
 
@@ -488,6 +513,8 @@ xf_status xf_tokenizer_encode(const xf_tokenizer *t, const char *text, size_t le
         return XF_OK;
     }
     if (t->kind == TOK_BYTELEVEL) return tok_bl_encode(t, text, len, ids, n);
+    if (t->kind == TOK_UNIGRAM) return tok_unigram_encode(t, text, len, ids, n);
+    if (t->kind == TOK_WORDPIECE) return tok_wordpiece_encode(t, text, len, ids, n);
     return tok_spm_encode(t, text, len, ids, n);
 }
 
@@ -496,7 +523,8 @@ xf_status xf_tokenizer_encode(const xf_tokenizer *t, const char *text, size_t le
  * remove_extra_whitespaces is on; control tokens (<s>, </s>) before it do not
  * count, anything else (a byte token, <unk>, "▁") ends that state. */
 static int spm_strips(const xf_tokenizer *t) {
-    return t->kind == TOK_SPM && (t->add_dummy_prefix || t->remove_extra_ws);
+    if (t->kind == TOK_WORDPIECE) return 1; /* words are " word", continuations "ing" */
+    return (t->kind == TOK_SPM || t->kind == TOK_UNIGRAM) && (t->add_dummy_prefix || t->remove_extra_ws);
 }
 
 static int spm_strip_this(const xf_tokenizer *t, int32_t id) {
@@ -573,7 +601,12 @@ xf_status xf_tokenizer_save(const xf_tokenizer *t, const char *dir) {
     size_t len;
     char *json = NULL;
     xf_status s;
-    if (t->kind == TOK_BYTELEVEL) {
+    if (t->kind == TOK_WORDPIECE || (t->kind == TOK_UNIGRAM && t->uni_hf)) {
+        s = tok_json_write_model(t, &json, &len);
+        if (s) return s;
+        data = json;
+        which = 0;
+    } else if (t->kind == TOK_BYTELEVEL) {
         s = tok_json_write(t, 0, &json, &len);
         if (s) return s;
         data = json;

@@ -815,3 +815,50 @@ char *xf_config_to_json(const xf_config *cfg) {
     }
     return b.buf;
 }
+
+/* ------------------------------------------------------------------ --set overrides */
+
+int xf_config_is_preset(const char *spec) {
+    if (!spec) return 0;
+    for (const char *const *p = k_preset_names; *p; p++)
+        if (strcmp(spec, *p) == 0) return 1;
+    return 0;
+}
+
+size_t xf_config_padded_vocab(size_t n) { return n > SIZE_MAX - 63 ? n : (n + 63) / 64 * 64; }
+
+xf_status xf_config_apply_sets(xf_config *cfg, const char *const *sets, size_t n, const char *name) {
+    if (!n) return XF_OK;
+    if (!name) name = "--set";
+    xf_config c = *cfg;
+    size_t h0 = c.num_attention_heads, kv0 = c.num_key_value_heads;
+    size_t i0 = c.intermediate_size, mi0 = c.moe_intermediate_size;
+    unsigned seen = 0;
+    for (size_t k = 0; k < n; k++) {
+        const char *eq = strchr(sets[k], '=');
+        if (!eq || eq == sets[k])
+            return xf_fail(XF_ERR_ARG, "%s \"%.64s\": expected KEY=VALUE", name, sets[k]);
+        /* a JSON value as it would appear in config.json; anything else is a string */
+        cJSON *val = cJSON_ParseWithOpts(eq + 1, NULL, 1);
+        if (!val) val = cJSON_CreateString(eq + 1);
+        cJSON *obj = cJSON_CreateObject();
+        char *key = strndup(sets[k], (size_t)(eq - sets[k]));
+        if (!val || !obj || !key) {
+            cJSON_Delete(val);
+            cJSON_Delete(obj);
+            free(key);
+            return xf_fail(XF_ERR_OOM, "%s: out of memory", name);
+        }
+        cJSON_AddItemToObject(obj, key, val);
+        free(key);
+        xf_status s = parse_field(obj->child, &c, &seen, name);
+        cJSON_Delete(obj);
+        if (s) return s;
+    }
+    if (!(seen & (1u << KV_INDEX)) && kv0 == h0) c.num_key_value_heads = c.num_attention_heads;
+    if (!(seen & (1u << 30)) && mi0 == i0) c.moe_intermediate_size = c.intermediate_size;
+    xf_status s = xf_config_validate(&c, name);
+    if (s) return s;
+    *cfg = c;
+    return XF_OK;
+}

@@ -499,6 +499,9 @@ static void head_forward(xf_model *m, const float *x, size_t rows, float *logits
         h = m->mt;
     }
     xf_linear_forward(logits, h, m->w.head, m->w.head_b, rows, C, V);
+    if (m->V_live && m->V_live < V) /* padding rows: never predicted (xf_model_set_live_vocab) */
+        for (size_t r = 0; r < rows; r++)
+            for (size_t j = m->V_live; j < V; j++) logits[r * V + j] = -INFINITY;
     if (m->cfg.tie_word_embeddings && m->cfg.rescale_tied_head) {
         float s = 1.0f / sqrtf((float)C);
         size_t n = rows * V;
@@ -699,6 +702,8 @@ xf_status xf_model_forward(xf_model *m, const int32_t *inputs, const int32_t *ta
 }
 
 const float *xf_model_logits(const xf_model *m) { return m->logits; }
+
+void xf_model_set_live_vocab(xf_model *m, size_t n) { m->V_live = n < m->V ? n : 0; }
 
 float xf_model_aux_loss(const xf_model *m) {
     double s = 0;

@@ -110,6 +110,7 @@ typedef struct {
 struct xf_model {
     xf_config cfg;
     size_t C, Q, KV, I, V, D, L;      /* L = all layers, encoder first */
+    size_t V_live;                    /* ids in use; logits [V_live, V) are -inf (0: all) */
     size_t Lenc, Ldec;                /* layers per stack */
     size_t nmoe;                      /* MoE layers */
     float scale;                      /* attention logit scale */

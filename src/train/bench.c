@@ -34,12 +34,19 @@ static double weight_tokens(const xf_model *m, size_t i, double Ns, double Nm) {
 xf_status xf_bench_train(const char *model_spec, size_t batch, size_t seq, size_t target_seq, size_t steps,
                          int threads, xf_bench_result *res) {
     xf_config cfg;
+    xf_status s = xf_model_open_config(&cfg, model_spec);
+    if (s) return s;
+    return xf_bench_train_config(&cfg, batch, seq, target_seq, steps, threads, res);
+}
+
+xf_status xf_bench_train_config(const xf_config *cfg0, size_t batch, size_t seq, size_t target_seq, size_t steps,
+                                int threads, xf_bench_result *res) {
+    xf_config cfg = *cfg0;
     xf_model *m = NULL;
     float *mom = NULL, *vel = NULL;
     int32_t *in = NULL, *tg = NULL, *src = NULL;
     double *times = NULL;
-    xf_status s = xf_model_open_config(&cfg, model_spec);
-    if (s) return s;
+    xf_status s;
     if (steps == 0) return xf_fail(XF_ERR_ARG, "--steps must be positive");
     int encdec = cfg.arch == XF_ARCH_ENCODER_DECODER;
     /* an encoder-decoder reads seq source tokens and writes target_seq (default seq) */

@@ -337,9 +337,17 @@ static xf_status open_start(run_state *r, const xf_train_paths *p, xf_config *cf
     xf_status s;
     *from_weights = !p->init_random && xf_train_spec_has_weights(p->model);
     if (!*from_weights) {
-        if ((s = xf_model_open_config(cfg, p->model)) || (s = xf_model_create(&r->model, cfg))) return s;
-        return xf_tokenizer_load(&r->tok, p->tokenizer ? p->tokenizer : "byte");
+        if ((s = xf_model_open_config(cfg, p->model))) return s;
+        if ((s = xf_tokenizer_load(&r->tok, p->tokenizer ? p->tokenizer : "byte"))) return s;
+        /* a preset takes its vocab_size from the tokenizer it is given (docs/config.md) */
+        if (p->tokenizer && xf_config_is_preset(p->model))
+            cfg->vocab_size = xf_config_padded_vocab(xf_tokenizer_vocab_size(r->tok));
+        if ((s = xf_config_apply_sets(cfg, p->sets, p->n_sets, "--set"))) return s;
+        return xf_model_create(&r->model, cfg);
     }
+    if (p->n_sets)
+        return xf_fail(XF_ERR_ARG, "--set cannot change the config of %s, whose weights training starts from "
+                                   "(add --init random to take its config alone)", p->model);
     if ((s = xf_model_open(&r->model, p->model)) || (s = xf_model_open_tokenizer(&r->tok, p->model))) return s;
     *cfg = *xf_model_config(r->model);
     if (r->tok && p->tokenizer) { /* the model's own tokenizer names its ids; another would mislabel them */
@@ -361,6 +369,7 @@ static xf_status open_run(run_state *r, const xf_train_paths *p, const xf_train_
     xf_config cfg;
     int from_weights = 0; /* a new run starting from --model's weights */
     if (p->resume) {
+        if (p->n_sets) return xf_fail(XF_ERR_ARG, "--set cannot change the config of a checkpoint on --resume");
         if ((s = xf_model_load(&r->model, p->out))) return s;
         if (p->model) {
             xf_config want;
@@ -398,6 +407,7 @@ static xf_status open_run(run_state *r, const xf_train_paths *p, const xf_train_
     if (xf_tokenizer_vocab_size(r->tok) > cfg.vocab_size)
         return xf_fail(XF_ERR_SHAPE, "tokenizer %s has %zu ids but the model's vocab_size is %zu",
                        xf_tokenizer_name(r->tok), xf_tokenizer_vocab_size(r->tok), cfg.vocab_size);
+    xf_model_set_live_vocab(r->model, xf_tokenizer_vocab_size(r->tok));
     if (!p->data) return xf_fail(XF_ERR_ARG, "--data is required");
     if ((s = setup_objective(r, p, o, &cfg))) return s;
     /* the activations first: they check batch x seq and say how much they need */

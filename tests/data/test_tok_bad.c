@@ -130,11 +130,12 @@ TEST(test_model_bad) {
     tok_spm_piece(&x, "<0xZZ>", 0, 6);
     tb_bytes(&x, 2, "\x18\x02", 2); /* trainer_spec { model_type: BPE } */
     expect_fail("badbyte.model", x.p, x.n);
-    /* valid structure, but unigram (model_type absent) */
+    /* valid structure, but model_type WORD (3) */
     x.n = 0;
     tok_spm_piece(&x, "<unk>", 0, 2);
     tok_spm_piece(&x, "a", -1, 1);
-    expect_fail("unigram.model", x.p, x.n);
+    tb_bytes(&x, 2, "\x18\x03", 2);
+    expect_fail("word.model", x.p, x.n);
     /* BPE without <unk> */
     tbuf y = {0};
     tok_spm_piece(&y, "a", -1, 1);
@@ -208,7 +209,7 @@ TEST(test_unknown_specs) {
     xf_tokenizer *t;
     CHECK(xf_tokenizer_load(&t, "no/such/file.json") != XF_OK);
     CHECK(xf_tokenizer_load(&t, "gpt2:") != XF_OK);
-    const char *p = tok_path("weird.txt");
+    const char *p = tok_path("weird.xyz"); /* .txt is a BERT vocab.txt */
     CHECK(tok_write(p, "hello", 5) == 0);
     CHECK(xf_tokenizer_load(&t, p) == XF_ERR_ARG);
     /* gpt2:DIR with broken files */

@@ -7,9 +7,14 @@
 # 3. gpt2_ref.js: GPT-2 ids vs js-tiktoken and gpt-3-encoder, round trips.
 # 4. hf_interop.js: tokenizer.json files xfmr trains, read by Hugging Face's
 #    tokenizers (Rust via Node, and the JS port), and re-saved by it.
+# 4b. wordpiece_ref.js: BERT vocab.txt WordPiece vs the same two libraries.
+# 4c. train_models_ref.js: Unigram and WordPiece tokenizer.json that xfmr
+#     trains, read by the same two libraries.
 # 2b. cli_bad.sh: xfmr tokenizer on bad input: one-line errors, no crash.
 # 5. spm_ref.py: Llama 2 tokenizer.model / llama2.c tokenizer.bin vs
 #    python3-sentencepiece.
+# 6. spm_train_ref.py: unigram and BPE .model files that python3-sentencepiece
+#    trains (nmt_nfkc and identity normalization) vs its own encode/decode.
 # Every check prints one "PASS name" / "FAIL name: why" / "SKIP name: why" line.
 # Exit status: 1 if any FAIL line was printed, else 0.
 set -u
@@ -49,10 +54,13 @@ trap 'rm -f "$out"' EXIT
     else
         node "$here/gpt2_ref.js" "$xfmr" "$npmroot/npm" "$corpus"
         node "$here/hf_interop.js" "$xfmr" "$npmroot/npm" "$corpus" "$build/tokwork" "$shared"
+        node "$here/wordpiece_ref.js" "$xfmr" "$npmroot/npm" "$corpus" "$build/tokwork"
+        node "$here/train_models_ref.js" "$xfmr" "$npmroot/npm" "$corpus" "$build/tokwork" "$shared"
     fi
 
     if [ -x /usr/bin/python3 ]; then
         /usr/bin/python3 "$here/spm_ref.py" "$xfmr" "$corpus" "$shared"
+        /usr/bin/python3 "$here/spm_train_ref.py" "$xfmr" "$corpus" "$build/tokwork"
     else
         echo "$miss spm_reference: /usr/bin/python3 not found"
     fi
