@@ -1,0 +1,99 @@
+/* CPU features by cpuid (see cpu.h). Leaf 1: ecx fma(12) avx(28) osxsave(27)
+ * f16c(29); leaf 7.0: ebx avx2(5) avx512f(16) avx512dq(17) avx512bw(30)
+ * avx512vl(31), ecx avx512_vnni(11), edx avx512_fp16(23) amx_bf16(22)
+ * amx_tile(24); leaf 7.1: eax avx512_bf16(5). XCR0 (xgetbv 0): bits 1-2 SSE/AVX
+ * state, 5-7 AVX-512 state, 17-18 AMX tile state (Intel SDM vol. 2, CPUID). */
+#include "core/cpu.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+
+static unsigned long long xgetbv0(void) {
+    unsigned lo, hi;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    return ((unsigned long long)hi << 32) | lo;
+}
+
+static void detect(xf_cpu_info *ci) {
+    unsigned a, b, c, d;
+    memset(ci, 0, sizeof *ci);
+    if (!__get_cpuid(0, &a, &b, &c, &d)) return;
+    unsigned maxleaf = a;
+    memcpy(ci->vendor, &b, 4);
+    memcpy(ci->vendor + 4, &d, 4);
+    memcpy(ci->vendor + 8, &c, 4);
+    __get_cpuid(1, &a, &b, &c, &d);
+    unsigned fam = (a >> 8) & 15, mod = (a >> 4) & 15;
+    if (fam == 15) fam += (a >> 20) & 255;
+    if (fam == 6 || fam >= 15) mod |= ((a >> 16) & 15) << 4;
+    ci->family = fam;
+    ci->model_id = mod;
+    int osxsave = (c >> 27) & 1;
+    unsigned long long xcr0 = osxsave ? xgetbv0() : 0;
+    int os_avx = (xcr0 & 6) == 6, os_avx512 = os_avx && (xcr0 & 0xe0) == 0xe0;
+    int os_amx = (xcr0 & 0x60000) == 0x60000;
+    ci->avx = os_avx && ((c >> 28) & 1);
+    ci->fma = ci->avx && ((c >> 12) & 1);
+    ci->f16c = ci->avx && ((c >> 29) & 1);
+    if (maxleaf >= 7) {
+        __cpuid_count(7, 0, a, b, c, d);
+        unsigned sub = a;
+        ci->avx2 = ci->avx && ((b >> 5) & 1);
+        ci->avx512f = os_avx512 && ((b >> 16) & 1);
+        ci->avx512dq = ci->avx512f && ((b >> 17) & 1);
+        ci->avx512bw = ci->avx512f && ((b >> 30) & 1);
+        ci->avx512vl = ci->avx512f && ((b >> 31) & 1);
+        ci->avx512_vnni = ci->avx512f && ((c >> 11) & 1);
+        ci->avx512_fp16 = ci->avx512f && ((d >> 23) & 1);
+        ci->amx_bf16 = os_amx && ((d >> 22) & 1);
+        ci->amx_tile = os_amx && ((d >> 24) & 1);
+        if (sub >= 1) {
+            __cpuid_count(7, 1, a, b, c, d);
+            ci->avx512_bf16 = ci->avx512f && ((a >> 5) & 1);
+        }
+    }
+    unsigned br[12];
+    if (__get_cpuid(0x80000000, &a, &b, &c, &d) && a >= 0x80000004) {
+        for (unsigned i = 0; i < 3; i++)
+            __get_cpuid(0x80000002 + i, &br[4 * i], &br[4 * i + 1], &br[4 * i + 2], &br[4 * i + 3]);
+        char s[49];
+        memcpy(s, br, 48);
+        s[48] = 0;
+        char *p = s;
+        while (*p == ' ') p++;
+        size_t n = strlen(p);
+        while (n && p[n - 1] == ' ') p[--n] = 0;
+        memcpy(ci->model, p, n + 1);
+    }
+}
+#else
+static void detect(xf_cpu_info *ci) { memset(ci, 0, sizeof *ci); }
+#endif
+
+static xf_cpu_info g_cpu;
+static pthread_once_t g_once = PTHREAD_ONCE_INIT;
+static void detect_once(void) { detect(&g_cpu); }
+
+const xf_cpu_info *xf_cpu(void) {
+    pthread_once(&g_once, detect_once);
+    return &g_cpu;
+}
+
+double xf_cpu_mhz_nominal(void) {
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    if (!f) return 0;
+    char line[256];
+    double mhz = 0;
+    while (fgets(line, sizeof line, f)) {
+        if (!strncmp(line, "cpu MHz", 7)) {
+            const char *colon = strchr(line, ':');
+            if (colon && sscanf(colon + 1, "%lf", &mhz) == 1) break;
+        }
+    }
+    fclose(f);
+    return mhz;
+}
