@@ -81,7 +81,7 @@ int xf_cmd_bench(int argc, char **argv) {
     const char *what = xf_args_pos(&a, 0);
     if (xf_args_flag(&a, "help") || !what) {
         puts("usage: xfmr bench train --model PRESET|CONFIG [--batch 8] [--seq 256] [--target-seq N] [--steps 10]\n"
-             "                        [--threads N]\n"
+             "                        [--threads N] [--dtype fp32|bf16]\n"
              "  trains on synthetic tokens; prints one JSON line with the median step_ms,\n"
              "  tokens_per_s and gflops (model FLOPs: 6 per weight per token it sees + attention).\n"
              "  An encoder-decoder reads --seq source tokens and --target-seq (default --seq) target\n"
@@ -92,14 +92,19 @@ int xf_cmd_bench(int argc, char **argv) {
     long B = xf_args_long(&a, "batch", 8), T = xf_args_long(&a, "seq", 256);
     long TT = xf_args_long(&a, "target-seq", 0);
     long steps = xf_args_long(&a, "steps", 10), threads = xf_args_long(&a, "threads", 0);
+    const char *dtype_name = xf_args_str(&a, "dtype", "fp32");
     if (xf_args_finish(&a)) return 2;
+    int dtype;
+    if (xf_dtype_parse(dtype_name, &dtype)) return xf_cli_fail();
     if (strcmp(what, "train")) return xf_cli_error(2, "bench: unknown benchmark '%s' (try: train)", what);
     if (B <= 0 || T <= 0 || steps <= 0 || TT < 0)
         return xf_cli_error(2, "bench: --batch, --seq, --steps must be > 0 (--target-seq >= 0)");
     xf_bench_result r;
-    if (xf_bench_train(spec, (size_t)B, (size_t)T, (size_t)TT, (size_t)steps, (int)threads, &r)) return xf_cli_fail();
+    if (xf_bench_train_dtype(spec, (size_t)B, (size_t)T, (size_t)TT, (size_t)steps, (int)threads, dtype, &r))
+        return xf_cli_fail();
     printf("{\"impl\":\"xfmr\",\"model\":\"%s\",\"batch\":%ld,\"seq\":%ld,\"target_seq\":%ld,\"threads\":%ld,"
-           "\"params\":%zu,\"step_ms\":%.2f,\"tokens_per_s\":%.1f,\"gflops\":%.2f}\n",
-           spec, B, T, TT, threads, r.params, r.step_ms, r.tokens_per_s, r.gflops);
+           "\"dtype\":\"%s\",\"params\":%zu,\"step_ms\":%.2f,\"tokens_per_s\":%.1f,\"gflops\":%.2f}\n",
+           spec, B, T, TT, threads, dtype == XF_DTYPE_BF16 ? "bf16" : "fp32", r.params, r.step_ms,
+           r.tokens_per_s, r.gflops);
     return 0;
 }

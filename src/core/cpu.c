@@ -6,7 +6,9 @@
 #include "core/cpu.h"
 
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -74,9 +76,36 @@ static void detect(xf_cpu_info *ci) {
 static void detect(xf_cpu_info *ci) { memset(ci, 0, sizeof *ci); }
 #endif
 
+static void apply_disable(xf_cpu_info *ci, const char *list) {
+    static const struct {
+        const char *name;
+        size_t off;
+    } FLAGS[] = {
+#define F(x) {#x, offsetof(xf_cpu_info, x)}
+        F(avx), F(avx2), F(fma), F(f16c), F(avx512f), F(avx512bw), F(avx512vl), F(avx512dq),
+        F(avx512_vnni), F(avx512_bf16), F(avx512_fp16), F(amx_tile), F(amx_bf16),
+#undef F
+    };
+    for (const char *p = list; *p;) {
+        size_t n = strcspn(p, ",");
+        for (size_t i = 0; i < sizeof FLAGS / sizeof FLAGS[0]; i++)
+            if (strlen(FLAGS[i].name) == n && !strncmp(FLAGS[i].name, p, n))
+                *(int *)(void *)((char *)ci + FLAGS[i].off) = 0;
+        p += n + (p[n] == ',');
+    }
+    if (!ci->avx) ci->avx2 = ci->fma = ci->f16c = ci->avx512f = 0;
+    if (!ci->avx512f)
+        ci->avx512bw = ci->avx512vl = ci->avx512dq = ci->avx512_vnni = ci->avx512_bf16 =
+            ci->avx512_fp16 = 0;
+}
+
 static xf_cpu_info g_cpu;
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
-static void detect_once(void) { detect(&g_cpu); }
+static void detect_once(void) {
+    detect(&g_cpu);
+    const char *dis = getenv("XF_CPU_DISABLE");
+    if (dis) apply_disable(&g_cpu, dis);
+}
 
 const xf_cpu_info *xf_cpu(void) {
     pthread_once(&g_once, detect_once);

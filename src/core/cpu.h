@@ -12,7 +12,11 @@ typedef struct {
         avx512_fp16, amx_tile, amx_bf16;
 } xf_cpu_info;
 
-/* Detected once; the same pointer every call. Non-x86 builds report nothing. */
+/* Detected once; the same pointer every call. Non-x86 builds report nothing.
+ * XF_CPU_DISABLE (comma-separated flag names as in xf_cpu_info, e.g.
+ * "avx512f,avx512_bf16") clears flags, so the paths and refusals of a smaller
+ * CPU can be run and tested here; clearing avx512f clears every avx512 flag,
+ * clearing avx clears everything above it. */
 const xf_cpu_info *xf_cpu(void);
 
 /* Nominal clock in GHz from /proc/cpuinfo's "cpu MHz" of the first CPU
