@@ -1,9 +1,16 @@
 /* xfmr info and xfmr bench. */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <cblas.h>
+#include <omp.h>
+
 #include "cli/cli.h"
+#include "core/cpu.h"
+#include "core/parallel.h"
+#include "kernels/gemm.h"
 #include "xfmr/model.h"
 #include "xfmr/train.h"
 
@@ -19,13 +26,71 @@ static int part_of(const char *name) {
     return P_EMB;
 }
 
+/* xfmr info --system: the CPU, its features, the GEMM path per precision and
+ * its measured GFLOP/s against the peak (cores x clock x FLOPs per cycle). */
+static int info_system(long threads) {
+    const xf_cpu_info *ci = xf_cpu();
+    xf_set_threads((int)threads);
+    int nt = xf_threads(), procs = omp_get_num_procs();
+    printf("cpu: %s (%s, family 0x%x model 0x%x), %d logical CPUs\n", ci->model[0] ? ci->model : "unknown",
+           ci->vendor[0] ? ci->vendor : "?", ci->family, ci->model_id, procs);
+    static const struct {
+        const char *name;
+        size_t off;
+    } FEAT[] = {
+#define F(x) {#x, offsetof(xf_cpu_info, x)}
+        F(avx), F(avx2), F(fma), F(f16c), F(avx512f), F(avx512bw), F(avx512vl), F(avx512dq),
+        F(avx512_vnni), F(avx512_bf16), F(avx512_fp16), F(amx_tile), F(amx_bf16),
+#undef F
+    };
+    printf("features:");
+    for (size_t i = 0; i < sizeof FEAT / sizeof FEAT[0]; i++)
+        if (*(const int *)(const void *)((const char *)ci + FEAT[i].off)) printf(" %s", FEAT[i].name);
+    printf("\nmissing: ");
+    for (size_t i = 0; i < sizeof FEAT / sizeof FEAT[0]; i++)
+        if (!*(const int *)(const void *)((const char *)ci + FEAT[i].off)) printf(" %s", FEAT[i].name);
+    double ghz = xf_cpu_ghz_measured(), mhz = xf_cpu_mhz_nominal();
+    printf("\nclock: %.2f GHz measured (dependent integer adds, 1 per cycle, best of 5); /proc/cpuinfo: %.0f MHz\n",
+           ghz, mhz);
+    printf("openblas (not used for training GEMMs): core %s\n", openblas_get_corename());
+    /* the shape of bench-gpt's FFN up-projection: tokens x 4C x C */
+    size_t M = 2048, N = 1536, K = 384;
+    int cores = nt < procs ? nt : procs;
+    for (int prec = XF_GEMM_FP32; prec <= XF_GEMM_BF16; prec++) {
+        int p = xf_gemm_path_selected((xf_gemm_precision)prec);
+        const char *pn = prec == XF_GEMM_BF16 ? "bf16" : "fp32";
+        if (p < 0) {
+            printf("gemm %s: none (needs AVX512-BF16; --dtype bf16 is refused)\n", pn);
+            continue;
+        }
+        double gf = xf_gemm_measure(p, 0, 1, M, N, K, 5);
+        double fpc = xf_gemm_path_flops_per_cycle(p), peak = cores * ghz * fpc;
+        printf("gemm %s: path %s; %zux%zux%zu (A Bt) on %d threads: %.1f GFLOP/s, %.0f%% of peak %.1f "
+               "(%d cores x %.2f GHz x %.0f FLOP/cycle)\n",
+               pn, xf_gemm_path_name(p), M, N, K, nt, gf, peak > 0 ? 100 * gf / peak : 0, peak, cores, ghz, fpc);
+    }
+    printf("gemm paths on this CPU:");
+    for (int p = 0; p < xf_gemm_path_count(); p++)
+        if (xf_gemm_path_supported(p)) printf(" %s", xf_gemm_path_name(p));
+    printf("\n");
+    return 0;
+}
+
 int xf_cmd_info(int argc, char **argv) {
     xf_args a;
     xf_args_init(&a, argc, argv);
     if (xf_args_flag(&a, "help")) {
         puts("usage: xfmr info --model PRESET|CONFIG|DIR [--batch B --seq T]\n"
-             "  prints the config, parameter counts and the memory training and inference need");
+             "       xfmr info --system [--threads N]\n"
+             "  prints the config, parameter counts and the memory training and inference need;\n"
+             "  --system: the CPU, its features, the GEMM path chosen and its measured GFLOP/s\n"
+             "  against the peak (cores x measured GHz x FLOPs per cycle of the path)");
         return 0;
+    }
+    if (xf_args_flag(&a, "system")) {
+        long threads = xf_args_long(&a, "threads", 0);
+        if (xf_args_finish(&a)) return 2;
+        return info_system(threads);
     }
     const char *spec = xf_args_str(&a, "model", NULL);
     if (!spec) spec = xf_args_pos(&a, 0);

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
@@ -125,4 +126,39 @@ double xf_cpu_mhz_nominal(void) {
     }
     fclose(f);
     return mhz;
+}
+
+/* CPU time of the calling thread: time it was scheduled, so other processes
+ * sharing the core do not make the clock read low */
+static double thread_cpu_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+double xf_cpu_ghz_measured(void) {
+#if defined(__x86_64__)
+    const unsigned long iters = 20000000ul; /* 4 adds each: 80M cycles */
+    double best = 0;
+    for (int rep = 0; rep < 5; rep++) {
+        unsigned long x = 0, n = iters;
+        double t0 = thread_cpu_ms();
+        __asm__ volatile("1:\n\t"
+                         "add $1, %0\n\t"
+                         "add $1, %0\n\t"
+                         "add $1, %0\n\t"
+                         "add $1, %0\n\t"
+                         "sub $1, %1\n\t"
+                         "jnz 1b"
+                         : "+r"(x), "+r"(n)
+                         :
+                         : "cc");
+        double ms = thread_cpu_ms() - t0;
+        double ghz = ms > 0 ? 4.0 * (double)iters / (ms * 1e6) : 0;
+        if (ghz > best) best = ghz;
+    }
+    return best;
+#else
+    return 0;
+#endif
 }

@@ -23,4 +23,9 @@ const xf_cpu_info *xf_cpu(void);
  * (0 when unreadable; under a hypervisor this is the host's nominal clock). */
 double xf_cpu_mhz_nominal(void);
 
+/* Core clock in GHz, measured: the best of 5 runs of a chain of dependent
+ * integer adds (1 cycle each on every x86-64 core) timed by the thread's CPU
+ * time, so it reads the clock while running (turbo included) even on a shared
+ * machine. 0 on non-x86 builds. */
+double xf_cpu_ghz_measured(void);
 #endif

@@ -63,4 +63,10 @@ int xf_gemm_path_selected(xf_gemm_precision prec);
  * (Zen 4) runs 512-bit operations on 256-bit pipes, so half of it there. */
 double xf_gemm_path_flops_per_cycle(int path);
 
+/* Achieved GFLOP/s of `path` on one shape (C = op(A) op(B), beta = 0, inputs
+ * uniform in [-1, 1)), the best of `reps` runs after one warm-up, on the
+ * current OpenMP threads. Allocates its operands; 0 when out of memory. For
+ * `xfmr info --system` and the benchmarks, never for tests. */
+double xf_gemm_measure(int path, int ta, int tb, size_t M, size_t N, size_t K, int reps);
+
 #endif
