@@ -29,14 +29,17 @@
 
 /* ---- scalar micro-kernels (the references) ------------------------------ */
 
-static inline float store_rule(float acc, float c, float alpha, float beta) {
-    return beta == 0.0f ? alpha * acc : fmaf(alpha, acc, beta * c);
+/* gemm_impl.h's store rule; bias: this column's bias or NULL */
+static inline float store_rule(float acc, float c, float alpha, float beta, const float *bias) {
+    float t = beta == 0.0f ? 0.0f : beta * c;
+    if (bias) t = beta == 0.0f ? *bias : t + *bias;
+    return fmaf(alpha, acc, t);
 }
 
 enum { S_MR = 4, S_NR = 8 };
 
 static void ukr_scalar(size_t kc, const void *pav, const void *pbv, float *c, size_t ldc,
-                       float alpha, float beta) {
+                       float alpha, float beta, const float *bias) {
     const float *pa = pav, *pb = pbv;
     float acc[S_MR][S_NR] = {{0}};
     for (size_t k = 0; k < kc; k++, pa += S_MR, pb += S_NR)
@@ -44,7 +47,7 @@ static void ukr_scalar(size_t kc, const void *pav, const void *pbv, float *c, si
             for (int j = 0; j < S_NR; j++) acc[r][j] += pa[r] * pb[j];
     for (int r = 0; r < S_MR; r++)
         for (int j = 0; j < S_NR; j++)
-            c[r * ldc + j] = store_rule(acc[r][j], c[r * ldc + j], alpha, beta);
+            c[r * ldc + j] = store_rule(acc[r][j], c[r * ldc + j], alpha, beta, bias ? bias + j : NULL);
 }
 
 static inline float bf16_to_f32(uint16_t h) {
@@ -55,7 +58,7 @@ static inline float bf16_to_f32(uint16_t h) {
 /* bf16 products are exact in fp32; each pair adds its two products in order,
  * as vdpbf16ps does */
 static void ukr_scalar_bf16(size_t kp, const void *pav, const void *pbv, float *c, size_t ldc,
-                            float alpha, float beta) {
+                            float alpha, float beta, const float *bias) {
     const uint16_t *pa = pav, *pb = pbv;
     float acc[S_MR][S_NR] = {{0}};
     for (size_t k = 0; k < kp; k++, pa += 2 * S_MR, pb += 2 * S_NR)
@@ -66,7 +69,7 @@ static void ukr_scalar_bf16(size_t kp, const void *pav, const void *pbv, float *
             }
     for (int r = 0; r < S_MR; r++)
         for (int j = 0; j < S_NR; j++)
-            c[r * ldc + j] = store_rule(acc[r][j], c[r * ldc + j], alpha, beta);
+            c[r * ldc + j] = store_rule(acc[r][j], c[r * ldc + j], alpha, beta, bias ? bias + j : NULL);
 }
 
 /* ---- the table ---------------------------------------------------------- */
@@ -253,6 +256,7 @@ typedef struct {
     const float *A, *B;
     size_t lda, ldb, ldc;
     float *C;
+    const float *bias; /* [N] column bias or NULL */
 } gemm_args;
 
 static float opA(const gemm_args *g, size_t i, size_t k) {
@@ -278,16 +282,16 @@ static void gemm_unpacked(const gemm_path *P, const gemm_args *g) {
                 acc += a * b;
             }
             float *c = g->C + i * g->ldc + j;
-            *c = store_rule(acc, *c, g->alpha, g->beta);
+            *c = store_rule(acc, *c, g->alpha, g->beta, g->bias ? g->bias + j : NULL);
         }
 }
 
+/* K = 0 or alpha = 0: the store rule with acc = 0 */
 static void scale_c(const gemm_args *g) {
     for (size_t i = 0; i < g->M; i++) {
         float *c = g->C + i * g->ldc;
-        if (g->beta == 0.0f) memset(c, 0, g->N * sizeof(float));
-        else if (g->beta != 1.0f)
-            for (size_t j = 0; j < g->N; j++) c[j] *= g->beta;
+        for (size_t j = 0; j < g->N; j++)
+            c[j] = store_rule(0.0f, c[j], g->alpha, g->beta, g->bias ? g->bias + j : NULL);
     }
 }
 
@@ -312,6 +316,7 @@ static void gemm_serial(const gemm_path *P, const gemm_args *g) {
             size_t ksteps = bf ? (kc + 1) / 2 : kc; /* packed k steps */
             size_t kstride = bf ? 2 * ksteps : kc;  /* elements per row of a panel */
             float beta = pc == 0 ? g->beta : 1.0f;
+            const float *bias = pc == 0 ? g->bias : NULL;
             /* B block: op(B)[pc.., jc..] = element (j, k) of B read with !tb */
             if (bf) pack_bf16(!g->tb, g->B, g->ldb, jc, nc, pc, kc, P->nr, (uint16_t *)(void *)pb);
             else pack_f32(!g->tb, g->B, g->ldb, jc, nc, pc, kc, P->nr, (float *)(void *)pb);
@@ -326,14 +331,15 @@ static void gemm_serial(const gemm_path *P, const gemm_args *g) {
                         size_t mr = mc - ir < MR ? mc - ir : MR;
                         const char *ap = pa + ir * kstride * es;
                         float *c = g->C + (ic + ir) * g->ldc + jc + jr;
+                        const float *bj = bias ? bias + jc + jr : NULL;
                         if (mr == MR && nr == NR) {
-                            P->ukr(ksteps, ap, bp, c, g->ldc, g->alpha, beta);
+                            P->ukr(ksteps, ap, bp, c, g->ldc, g->alpha, beta, bj);
                         } else {
-                            P->ukr(ksteps, ap, bp, tile, NR, 1.0f, 0.0f);
+                            P->ukr(ksteps, ap, bp, tile, NR, 1.0f, 0.0f, NULL);
                             for (size_t r = 0; r < mr; r++)
                                 for (size_t j = 0; j < nr; j++)
-                                    c[r * g->ldc + j] =
-                                        store_rule(tile[r * NR + j], c[r * g->ldc + j], g->alpha, beta);
+                                    c[r * g->ldc + j] = store_rule(tile[r * NR + j], c[r * g->ldc + j],
+                                                                   g->alpha, beta, bj ? bj + j : NULL);
                         }
                     }
                 }
@@ -375,6 +381,7 @@ static void gemm_run(const gemm_path *P, const gemm_args *g) {
                 s.N = a1 - a0;
                 s.B = g->tb ? g->B + a0 * g->ldb : g->B + a0;
                 s.C = g->C + a0;
+                if (g->bias) s.bias = g->bias + a0;
             }
             gemm_serial(P, &s);
         }
@@ -382,15 +389,23 @@ static void gemm_run(const gemm_path *P, const gemm_args *g) {
 }
 
 void xf_sgemm_path(int path, int ta, int tb, size_t M, size_t N, size_t K, float alpha,
-                   const float *A, size_t lda, const float *B, size_t ldb, float beta, float *C,
-                   size_t ldc) {
-    gemm_args g = {ta, tb, M, N, K, alpha, beta, A, B, lda, ldb, ldc, C};
+                   const float *A, size_t lda, const float *B, size_t ldb, float beta,
+                   const float *bias, float *C, size_t ldc) {
+    gemm_args g = {ta, tb, M, N, K, alpha, beta, A, B, lda, ldb, ldc, C, bias};
     gemm_run(&PATHS[path], &g);
+}
+
+static int current_path(void) {
+    int p = xf_gemm_path_selected(g_prec);
+    return p < 0 ? xf_gemm_path_selected(XF_GEMM_FP32) : p;
 }
 
 void xf_sgemm(int ta, int tb, size_t M, size_t N, size_t K, float alpha, const float *A,
               size_t lda, const float *B, size_t ldb, float beta, float *C, size_t ldc) {
-    int p = xf_gemm_path_selected(g_prec);
-    if (p < 0) p = xf_gemm_path_selected(XF_GEMM_FP32);
-    xf_sgemm_path(p, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    xf_sgemm_path(current_path(), ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, NULL, C, ldc);
+}
+
+void xf_sgemm_bias(int ta, int tb, size_t M, size_t N, size_t K, const float *A, size_t lda,
+                   const float *B, size_t ldb, const float *bias, float *C, size_t ldc) {
+    xf_sgemm_path(current_path(), ta, tb, M, N, K, 1.0f, A, lda, B, ldb, 0.0f, bias, C, ldc);
 }

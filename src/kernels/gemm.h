@@ -36,12 +36,18 @@ typedef enum { XF_GEMM_FP32 = 0, XF_GEMM_BF16 } xf_gemm_precision;
 void xf_sgemm(int ta, int tb, size_t M, size_t N, size_t K, float alpha, const float *A,
               size_t lda, const float *B, size_t ldb, float beta, float *C, size_t ldc);
 
-/* Same, on path `path` (an index into the table, at that path's precision);
+/* C = op(A) @ op(B) + bias (bias [N], broadcast over rows; C not read): the
+ * bias is added as each tile is stored, so no separate pass over C. */
+void xf_sgemm_bias(int ta, int tb, size_t M, size_t N, size_t K, const float *A, size_t lda,
+                   const float *B, size_t ldb, const float *bias, float *C, size_t ldc);
+
+/* The general form on path `path` (an index into the table, at that path's
+ * precision): C = alpha * op(A) @ op(B) + beta * C + bias (bias [N] or NULL);
  * the caller checks xf_gemm_path_supported(path) first. For tests and the
  * benchmark. */
 void xf_sgemm_path(int path, int ta, int tb, size_t M, size_t N, size_t K, float alpha,
-                   const float *A, size_t lda, const float *B, size_t ldb, float beta, float *C,
-                   size_t ldc);
+                   const float *A, size_t lda, const float *B, size_t ldb, float beta,
+                   const float *bias, float *C, size_t ldc);
 
 /* Precision of xf_sgemm. XF_GEMM_BF16 fails (XF_ERR_ARG, a message naming the
  * CPU's missing features) when no path supports it on this CPU. */

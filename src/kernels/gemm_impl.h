@@ -7,7 +7,7 @@
  *   bf16: k in pairs (kc rounded up to even), kp = k/2:
  *                            pa[p][kp][r][k&1],    pb[p][kp][c][k&1]
  * A micro-kernel computes acc = sum_k pa[k][r] * pb[k][c] (fp32 accumulation,
- * k in increasing order) and stores c[r*ldc + j] = xf_gemm_store(acc, c, alpha, beta). */
+ * k in increasing order) and stores every element by the store rule below. */
 #ifndef XF_GEMM_IMPL_H
 #define XF_GEMM_IMPL_H
 
@@ -16,18 +16,22 @@
 
 /* kc: packed k steps (fp32: k; bf16: pairs) */
 typedef void (*xf_gemm_ukr)(size_t kc, const void *pa, const void *pb, float *c, size_t ldc,
-                            float alpha, float beta);
+                            float alpha, float beta, const float *bias);
 
 /* The store rule every kernel follows, so full tiles and edge tiles (done by
- * gemm.c in scalar code) round the same way:
- *   beta == 0: alpha*acc;  otherwise fma(alpha, acc, beta*c). */
+ * gemm.c in scalar code) round the same way; bias (NULL: none) is the tile's
+ * column bias, bias[j] for column j of the tile:
+ *   t = (beta == 0 ? 0 : beta*c) + (bias ? bias[j] : 0);  c = fma(alpha, acc, t) */
 
 void xf_gemm_ukr_avx512_12x32(size_t kc, const void *pa, const void *pb, float *c, size_t ldc,
-                              float alpha, float beta);
+                              float alpha, float beta,
+                              const float *bias);
 void xf_gemm_ukr_avx512bf16_12x32(size_t kc, const void *pa, const void *pb, float *c, size_t ldc,
-                                  float alpha, float beta);
+                                  float alpha, float beta,
+                              const float *bias);
 void xf_gemm_ukr_avx2_6x16(size_t kc, const void *pa, const void *pb, float *c, size_t ldc,
-                           float alpha, float beta);
+                           float alpha, float beta,
+                              const float *bias);
 
 /* fp32 -> bf16, round to nearest even (NaN stays a quiet NaN) */
 static inline uint16_t xf_bf16_round(float f) {

@@ -15,7 +15,7 @@ double xf_gemm_measure(int path, int ta, int tb, size_t M, size_t N, size_t K, i
         for (size_t i = 0; i < K * N; i++) B[i] = (float)((x = x * 1664525u + 1013904223u) >> 8) / 8388608.0f - 1.0f;
         for (int r = -1; r < reps; r++) {
             double t0 = xf_now_ms();
-            xf_sgemm_path(path, ta, tb, M, N, K, 1.0f, A, ta ? M : K, B, tb ? K : N, 0.0f, C, N);
+            xf_sgemm_path(path, ta, tb, M, N, K, 1.0f, A, ta ? M : K, B, tb ? K : N, 0.0f, NULL, C, N);
             double ms = xf_now_ms() - t0;
             double gf = ms > 0 ? 2.0 * (double)M * (double)N * (double)K / (ms * 1e6) : 0;
             if (r >= 0 && gf > best) best = gf;

@@ -27,25 +27,16 @@
 void xf_linear_forward(float *out, const float *inp, const float *w, const float *b, size_t N,
                        size_t C, size_t OC) {
     if (N == 0 || OC == 0) return;
-    /* out = b (or 0), broadcast over rows, so the GEMM can add onto it */
-    float beta = 0.0f;
-    if (b) {
-#pragma omp parallel for if (N * OC >= 16384)
-        for (size_t n = 0; n < N; n++) memcpy(out + n * OC, b, OC * sizeof(float));
-        beta = 1.0f;
-    }
-    if (C == 0) {
-        if (!b) memset(out, 0, N * OC * sizeof(float));
+    /* one row (decoding) is a matrix-vector product, which reads w once
+     * instead of packing it as the GEMM does: out = b (or 0), out += w @ inp */
+    if (N == 1 && C > 0) {
+        if (b) memcpy(out, b, OC * sizeof(float));
+        cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)OC, (int)C, 1.0f, w, (int)C, inp, 1,
+                    b ? 1.0f : 0.0f, out, 1);
         return;
     }
-    /* out += inp @ w^T; one row (decoding) is a matrix-vector product, which
-     * reads w once instead of packing it as sgemm does */
-    if (N == 1) {
-        cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)OC, (int)C, 1.0f, w, (int)C, inp, 1, beta,
-                    out, 1);
-        return;
-    }
-    xf_sgemm(0, 1, N, OC, C, 1.0f, inp, C, w, C, beta, out, OC);
+    /* out = inp @ w^T + b, the bias added as the GEMM stores each tile */
+    xf_sgemm_bias(0, 1, N, OC, C, inp, C, w, C, b, out, OC);
 }
 
 void xf_linear_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,

@@ -2,7 +2,8 @@
  * path of the same precision and against a double-precision reference, on
  * odd shapes (1x1x1, primes, edge tiles, K past the cache block, N past the
  * column block), all four transposes, padded leading dimensions, and
- * alpha/beta (beta = 0 must not read C: C starts as NaN there). Paths the CPU
+ * alpha/beta (beta = 0 must not read C: C starts as NaN there), with and
+ * without a column bias, K = 0. Paths the CPU
  * lacks print SKIP. Also: 1 vs 2 threads bit for bit, a call from inside a
  * parallel region, the bf16 rounding rule, and the bf16 refusal rule.
  *
@@ -25,7 +26,7 @@ typedef struct {
 static const shape SHAPES[] = {
     {1, 1, 1},    {2, 3, 5},     {7, 13, 17},   {12, 32, 1},  {13, 33, 257}, {11, 31, 2},
     {97, 101, 103}, {25, 67, 513}, {1, 300, 7}, {300, 1, 7},  {200, 45, 64},  {30, 1600, 3},
-    {24, 64, 600},  {5, 7, 1030},
+    {24, 64, 600},  {5, 7, 1030},  {4, 9, 0},
 };
 enum { NSHAPES = (int)(sizeof SHAPES / sizeof SHAPES[0]) };
 
@@ -33,6 +34,8 @@ static const float AB[][2] = {{1.0f, 0.0f}, {1.0f, 1.0f}, {0.5f, -2.0f}, {-1.5f,
 
 typedef struct {
     float *A, *B, *C0; /* inputs and C's starting value */
+    float *bias;       /* [N] */
+    const float *use_bias; /* bias or NULL for this run */
     size_t lda, ldb, ldc;
 } operands;
 
@@ -47,15 +50,19 @@ static void make_operands(operands *o, const shape *s, int ta, int tb) {
     o->A = malloc(ar * o->lda * sizeof(float));
     o->B = malloc(br * o->ldb * sizeof(float));
     o->C0 = malloc(s->M * o->ldc * sizeof(float));
+    o->bias = malloc(s->N * sizeof(float));
+    o->use_bias = NULL;
     fd_fill(o->A, NULL, ar * o->lda, -1, 1);
     fd_fill(o->B, NULL, br * o->ldb, -1, 1);
     fd_fill(o->C0, NULL, s->M * o->ldc, -1, 1);
+    fd_fill(o->bias, NULL, s->N, -1, 1);
 }
 
 static void free_operands(operands *o) {
     free(o->A);
     free(o->B);
     free(o->C0);
+    free(o->bias);
 }
 
 static double rnd(float x, int bf) {
@@ -75,9 +82,10 @@ static void reference(double *ref, double *scale, const operands *o, const shape
                 acc += a * b;
                 mag += fabs(a * b);
             }
-            double c = o->C0[i * o->ldc + j];
-            ref[i * s->N + j] = alpha * acc + (beta == 0.0f ? 0.0 : beta * c);
-            scale[i * s->N + j] = fabs(alpha) * mag + (beta == 0.0f ? 0.0 : fabs(beta * c)) + 1e-30;
+            double c = o->C0[i * o->ldc + j], b = o->use_bias ? o->use_bias[j] : 0.0;
+            ref[i * s->N + j] = alpha * acc + (beta == 0.0f ? 0.0 : beta * c) + b;
+            scale[i * s->N + j] =
+                fabs(alpha) * mag + (beta == 0.0f ? 0.0 : fabs(beta * c)) + fabs(b) + 1e-30;
         }
 }
 
@@ -85,8 +93,8 @@ static void reference(double *ref, double *scale, const operands *o, const shape
 static double run_path(int path, const operands *o, const shape *s, int ta, int tb, float alpha,
                        float beta, const double *ref, const double *scale, float *C) {
     for (size_t i = 0; i < s->M * o->ldc; i++) C[i] = beta == 0.0f ? NAN : o->C0[i];
-    xf_sgemm_path(path, ta, tb, s->M, s->N, s->K, alpha, o->A, o->lda, o->B, o->ldb, beta, C,
-                  o->ldc);
+    xf_sgemm_path(path, ta, tb, s->M, s->N, s->K, alpha, o->A, o->lda, o->B, o->ldb, beta,
+                  o->use_bias, C, o->ldc);
     double worst = 0;
     for (size_t i = 0; i < s->M; i++)
         for (size_t j = 0; j < s->N; j++) {
@@ -129,8 +137,9 @@ static void check_path(const char *name) {
             double *scale = malloc(s->M * s->N * sizeof(double));
             float *C = malloc(s->M * o.ldc * sizeof(float));
             float *C2 = malloc(s->M * o.ldc * sizeof(float));
-            for (size_t ab = 0; ab < sizeof AB / sizeof AB[0]; ab++) {
-                float alpha = AB[ab][0], beta = AB[ab][1];
+            for (size_t ab = 0; ab < 2 * sizeof AB / sizeof AB[0]; ab++) {
+                float alpha = AB[ab / 2][0], beta = AB[ab / 2][1];
+                o.use_bias = ab % 2 ? o.bias : NULL;
                 reference(ref, scale, &o, s, ta, tb, alpha, beta, bf);
                 double e = run_path(path, &o, s, ta, tb, alpha, beta, ref, scale, C);
                 double e2 = run_path(ref_path, &o, s, ta, tb, alpha, beta, ref, scale, C2);
@@ -144,9 +153,9 @@ static void check_path(const char *name) {
                 int ok = e < tol && e2 < tol && d < tol;
                 if (!ok) {
                     free(ref), free(scale), free(C), free(C2), free_operands(&o);
-                    FAILF("%s %zux%zux%zu ta=%d tb=%d alpha=%g beta=%g: err vs double %.3g, "
-                          "scalar vs double %.3g, vs scalar %.3g (tol %.1g)",
-                          name, s->M, s->N, s->K, ta, tb, alpha, beta, e, e2, d, tol);
+                    FAILF("%s %zux%zux%zu ta=%d tb=%d alpha=%g beta=%g bias=%d: err vs double "
+                          "%.3g, scalar vs double %.3g, vs scalar %.3g (tol %.1g)",
+                          name, s->M, s->N, s->K, ta, tb, alpha, beta, (int)(ab % 2), e, e2, d, tol);
                 }
             }
             free(ref), free(scale), free(C), free(C2), free_operands(&o);
