@@ -91,15 +91,19 @@ typedef struct {
     size_t mc, kc, nc;  /* cache blocks (kc even) */
     size_t lanes;       /* fp32 lanes of the inner instruction (peak FLOPs) */
     xf_gemm_ukr ukr;
+    xf_gemm_pack_rows pack_rows;   /* vectorised packing or NULL (gemm_impl.h) */
+    xf_gemm_interleave interleave; /* bf16 pairs from two rows, or NULL */
 } gemm_path;
 
 static const gemm_path PATHS[] = {
-    {"avx512", XF_GEMM_FP32, has_avx512, 1, 12, 32, 96, 256, 1536, 16, xf_gemm_ukr_avx512_12x32},
-    {"avx2", XF_GEMM_FP32, has_avx2, 1, 6, 16, 96, 256, 1024, 8, xf_gemm_ukr_avx2_6x16},
-    {"scalar", XF_GEMM_FP32, has_any, 1, S_MR, S_NR, 64, 256, 512, 1, ukr_scalar},
+    {"avx512", XF_GEMM_FP32, has_avx512, 1, 12, 32, 96, 384, 1536, 16, xf_gemm_ukr_avx512_12x32,
+     xf_gemm_pack_rows_avx512, NULL},
+    {"avx2", XF_GEMM_FP32, has_avx2, 1, 6, 16, 96, 256, 1024, 8, xf_gemm_ukr_avx2_6x16, NULL, NULL},
+    {"scalar", XF_GEMM_FP32, has_any, 1, S_MR, S_NR, 64, 256, 512, 1, ukr_scalar, NULL, NULL},
     {"avx512-bf16", XF_GEMM_BF16, has_avx512bf16, 1, 12, 32, 96, 512, 1536, 32,
-     xf_gemm_ukr_avx512bf16_12x32},
-    {"scalar-bf16", XF_GEMM_BF16, has_any, 0, S_MR, S_NR, 64, 256, 512, 2, ukr_scalar_bf16},
+     xf_gemm_ukr_avx512bf16_12x32, xf_gemm_pack_rows_bf16_avx512, xf_gemm_bf16_interleave_avx512},
+    {"scalar-bf16", XF_GEMM_BF16, has_any, 0, S_MR, S_NR, 64, 256, 512, 2, ukr_scalar_bf16, NULL,
+     NULL},
 };
 enum { NPATHS = (int)(sizeof PATHS / sizeof PATHS[0]) };
 
@@ -159,7 +163,7 @@ xf_gemm_precision xf_gemm_precision_get(void) { return g_prec; }
  * element at X[i*ld + k] when !t, X[k*ld + i] when t. Packing reads
  * op(X)[i0 + p*R + r, k0 + k] into panels of R. */
 static void pack_f32(int t, const float *X, size_t ld, size_t i0, size_t ni, size_t k0,
-                     size_t kc, int R, float *dst) {
+                     size_t kc, int R, float *dst, xf_gemm_pack_rows fast) {
     size_t np = (ni + (size_t)R - 1) / (size_t)R, pstride = kc * (size_t)R;
     if (t) {
         /* rows of X are k: read each once, left to right, into every panel */
@@ -176,6 +180,10 @@ static void pack_f32(int t, const float *X, size_t ld, size_t i0, size_t ni, siz
     }
     for (size_t p = 0; p < np; p++, dst += pstride) {
         size_t rows = ni - p * (size_t)R < (size_t)R ? ni - p * (size_t)R : (size_t)R;
+        if (fast && rows == (size_t)R) {
+            fast(X + (i0 + p * (size_t)R) * ld + k0, ld, kc, R, dst);
+            continue;
+        }
         for (size_t r = 0; r < rows; r++) {
             const float *src = X + (i0 + p * (size_t)R + r) * ld + k0;
             for (size_t k = 0; k < kc; k++) dst[k * (size_t)R + r] = src[k];
@@ -185,9 +193,13 @@ static void pack_f32(int t, const float *X, size_t ld, size_t i0, size_t ni, siz
     }
 }
 
+/* columns converted in one go by the interleaved bf16 packing (>= every nc, mc) */
+#define PAIR_MAX 2048
+
 /* the same into bf16 pairs: dst[p][k/2][r][k&1], kc padded to even with 0 */
 static void pack_bf16(int t, const float *X, size_t ld, size_t i0, size_t ni, size_t k0,
-                      size_t kc, int R, uint16_t *dst) {
+                      size_t kc, int R, uint16_t *dst, xf_gemm_pack_rows fast_rows,
+                      xf_gemm_interleave interleave) {
     size_t kp = (kc + 1) / 2, R2 = 2 * (size_t)R, np = (ni + (size_t)R - 1) / (size_t)R;
     size_t pstride = kp * R2;
     /* zero the padding first: the odd k of the last pair, the rows past ni */
@@ -198,6 +210,20 @@ static void pack_bf16(int t, const float *X, size_t ld, size_t i0, size_t ni, si
     for (size_t r = last; r < (size_t)R; r++)
         for (size_t k = 0; k < kp; k++)
             dst[(np - 1) * pstride + k * R2 + 2 * r] = dst[(np - 1) * pstride + k * R2 + 2 * r + 1] = 0;
+    if (t && interleave && ni <= PAIR_MAX) {
+        /* rows k, k+1 -> pairs for all ni columns, then R pairs into each panel */
+        uint16_t pairs[2 * PAIR_MAX];
+        for (size_t k = 0; k < kc; k += 2) {
+            const float *x0 = X + (k0 + k) * ld + i0;
+            interleave(x0, k + 1 < kc ? x0 + ld : NULL, ni, pairs);
+            for (size_t p = 0; p < np; p++) {
+                size_t rows = p + 1 < np ? (size_t)R : last;
+                memcpy(dst + p * pstride + (k >> 1) * R2, pairs + 2 * p * (size_t)R,
+                       2 * rows * sizeof(uint16_t));
+            }
+        }
+        return;
+    }
     if (t) {
         for (size_t k = 0; k < kc; k++) {
             const float *src = X + (k0 + k) * ld + i0;
@@ -212,6 +238,10 @@ static void pack_bf16(int t, const float *X, size_t ld, size_t i0, size_t ni, si
     }
     for (size_t p = 0; p < np; p++, dst += pstride) {
         size_t rows = p + 1 < np ? (size_t)R : last;
+        if (fast_rows && rows == (size_t)R) {
+            fast_rows(X + (i0 + p * (size_t)R) * ld + k0, ld, kc, R, dst);
+            continue;
+        }
         for (size_t r = 0; r < rows; r++) {
             const float *src = X + (i0 + p * (size_t)R + r) * ld + k0;
             for (size_t k = 0; k < kc; k++) dst[(k >> 1) * R2 + 2 * r + (k & 1)] = xf_bf16_round(src[k]);
@@ -318,12 +348,16 @@ static void gemm_serial(const gemm_path *P, const gemm_args *g) {
             float beta = pc == 0 ? g->beta : 1.0f;
             const float *bias = pc == 0 ? g->bias : NULL;
             /* B block: op(B)[pc.., jc..] = element (j, k) of B read with !tb */
-            if (bf) pack_bf16(!g->tb, g->B, g->ldb, jc, nc, pc, kc, P->nr, (uint16_t *)(void *)pb);
-            else pack_f32(!g->tb, g->B, g->ldb, jc, nc, pc, kc, P->nr, (float *)(void *)pb);
+            if (bf)
+                pack_bf16(!g->tb, g->B, g->ldb, jc, nc, pc, kc, P->nr, (uint16_t *)(void *)pb,
+                          P->pack_rows, P->interleave);
+            else pack_f32(!g->tb, g->B, g->ldb, jc, nc, pc, kc, P->nr, (float *)(void *)pb, P->pack_rows);
             for (size_t ic = 0; ic < g->M; ic += P->mc) {
                 size_t mc = g->M - ic < P->mc ? g->M - ic : P->mc;
-                if (bf) pack_bf16(g->ta, g->A, g->lda, ic, mc, pc, kc, P->mr, (uint16_t *)(void *)pa);
-                else pack_f32(g->ta, g->A, g->lda, ic, mc, pc, kc, P->mr, (float *)(void *)pa);
+                if (bf)
+                    pack_bf16(g->ta, g->A, g->lda, ic, mc, pc, kc, P->mr, (uint16_t *)(void *)pa,
+                              P->pack_rows, P->interleave);
+                else pack_f32(g->ta, g->A, g->lda, ic, mc, pc, kc, P->mr, (float *)(void *)pa, P->pack_rows);
                 for (size_t jr = 0; jr < nc; jr += NR) {
                     size_t nr = nc - jr < NR ? nc - jr : NR;
                     const char *bp = pb + jr * kstride * es;

@@ -33,6 +33,19 @@ void xf_gemm_ukr_avx2_6x16(size_t kc, const void *pa, const void *pb, float *c, 
                            float alpha, float beta,
                               const float *bias);
 
+/* Packing one full panel of R rows (R % 4 == 0) from X's rows i (t = 0 in
+ * gemm.c: element (i, k) at X[i*ld + k]), vectorised; NULL in the table means
+ * the scalar loop:
+ *   fp32: dst[k*R + r] = X[r*ld + k]                      k < kc
+ *   bf16: dst[(k/2)*2R + 2r + k%2] = bf16(X[r*ld + k])    k < kc
+ * and for bf16 from two rows k, k+1 of X (t = 1), one pair per element:
+ *   out[2i] = bf16(x0[i]), out[2i+1] = bf16(x1[i]) (0 when x1 is NULL), i < n */
+typedef void (*xf_gemm_pack_rows)(const float *X, size_t ld, size_t kc, int R, void *dst);
+typedef void (*xf_gemm_interleave)(const float *x0, const float *x1, size_t n, uint16_t *out);
+void xf_gemm_pack_rows_avx512(const float *X, size_t ld, size_t kc, int R, void *dst);
+void xf_gemm_pack_rows_bf16_avx512(const float *X, size_t ld, size_t kc, int R, void *dst);
+void xf_gemm_bf16_interleave_avx512(const float *x0, const float *x1, size_t n, uint16_t *out);
+
 /* fp32 -> bf16, round to nearest even (NaN stays a quiet NaN) */
 static inline uint16_t xf_bf16_round(float f) {
     union { float f; uint32_t u; } v = {f};
