@@ -203,13 +203,14 @@ TEST(test_bf16_round) {
 /* The selected path, 1 vs 2 threads, and from inside a parallel region: the
  * same bits (each element is computed the same way whatever the split). */
 TEST(test_gemm_threads) {
-    size_t M = 150, N = 170, K = 300;
-    float *A = malloc(M * K * sizeof(float)), *B = malloc(N * K * sizeof(float));
+    size_t M = 170, N = 150, K = 300; /* M > N: first split M, then (swapped) N */
+    /* the second case swaps M and N: A and B hold max(M, N) rows */
+    float *A = malloc(M * K * sizeof(float)), *B = malloc(M * K * sizeof(float));
     float *C1 = malloc(M * N * sizeof(float)), *C2 = malloc(M * N * sizeof(float));
     float *C3 = malloc(M * N * sizeof(float));
     fd_seed(5);
     fd_fill(A, NULL, M * K, -1, 1);
-    fd_fill(B, NULL, N * K, -1, 1);
+    fd_fill(B, NULL, M * K, -1, 1);
     int saved = omp_get_max_threads();
     for (int t = 0; t < 2; t++) { /* split M (M >= N), then split N */
         size_t m = t ? N : M, n = t ? M : N;
