@@ -136,8 +136,13 @@ deps:
 run: all
 	bash scripts/run.sh
 
-bench: all
-	bash bench/run.sh
+# bench/bench_gemm (our GEMM against oneDNN's) links libdnnl: built here only
+bench: all $(BUILD)/bench/bench_gemm
+	BUILD=$(BUILD) bash bench/all.sh
+
+$(BUILD)/bench/bench_gemm: bench/bench_gemm.c $(BUILD)/libxfmr.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libxfmr.a $(LDFLAGS) -ldnnl $(LDLIBS)
 
 clean:
 	rm -rf build

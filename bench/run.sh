@@ -3,6 +3,7 @@
 #
 # usage: bash bench/run.sh [BUILD]        (BUILD defaults to build)
 # env:   STEPS (default 6), BATCH (8), SEQ (256), MODEL (bench-gpt), THREADS (2),
+#        DTYPE (fp32; bf16 runs xfmr with bf16 matmul inputs, PyTorch stays fp32),
 #        PYTHON (/usr/bin/python3; Debian's python3-torch)
 #
 # Runs   BUILD/xfmr bench train --model MODEL --batch B --seq T --steps S --threads THREADS
@@ -19,6 +20,7 @@ BATCH="${BATCH:-8}"
 SEQ="${SEQ:-256}"
 MODEL="${MODEL:-bench-gpt}"
 THREADS="${THREADS:-2}"
+DTYPE="${DTYPE:-fp32}"
 PY="${PYTHON:-/usr/bin/python3}"
 
 tmp="$(mktemp -d)"
@@ -29,9 +31,9 @@ json_line() { grep -E '^[[:space:]]*\{' "$1" | tail -n 1; }
 
 xf_rc=0
 if [ -x "$BUILD/xfmr" ]; then
-    echo "bench: xfmr ($BUILD/xfmr bench train --model $MODEL --batch $BATCH --seq $SEQ --steps $STEPS --threads $THREADS)" >&2
+    echo "bench: xfmr ($BUILD/xfmr bench train --model $MODEL --batch $BATCH --seq $SEQ --steps $STEPS --threads $THREADS --dtype $DTYPE)" >&2
     "$BUILD/xfmr" bench train --model "$MODEL" --batch "$BATCH" --seq "$SEQ" \
-        --steps "$STEPS" --threads "$THREADS" >"$tmp/xf.out" 2>"$tmp/xf.err"
+        --steps "$STEPS" --threads "$THREADS" --dtype "$DTYPE" >"$tmp/xf.out" 2>"$tmp/xf.err"
     xf_rc=$?
     if [ $xf_rc -ne 0 ] || [ -z "$(json_line "$tmp/xf.out")" ]; then
         echo "bench: xfmr failed (exit $xf_rc):" >&2

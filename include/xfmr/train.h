@@ -27,7 +27,17 @@ typedef struct {
     size_t target_seq;   /* encoder-decoder: decoder tokens; 0 = derived from seq and the objective */
     float noise_density, mean_span, mlm_probability; /* 0 = the objective's defaults */
     float ul2_weights[3];/* R, S, X mixing weights; all 0 = defaults */
+    int dtype;           /* matmul inputs: XF_DTYPE_FP32 (default) or XF_DTYPE_BF16 (fp32
+                            accumulation, master weights and AdamW state stay fp32); not
+                            saved in the checkpoint: pass it again on --resume */
 } xf_train_opts;
+
+enum { XF_DTYPE_FP32 = 0, XF_DTYPE_BF16 = 1 };
+/* "fp32"/"f32" or "bf16" -> XF_DTYPE_*; XF_ERR_ARG naming the value otherwise */
+xf_status xf_dtype_parse(const char *name, int *dtype);
+/* Make the GEMMs use `dtype` (process-wide). bf16 on a CPU without AVX512-BF16
+ * fails with a message naming the CPU. */
+xf_status xf_train_set_dtype(int dtype);
 
 void xf_train_opts_default(xf_train_opts *o);
 
@@ -91,9 +101,12 @@ typedef struct {
 } xf_bench_result;
 xf_status xf_bench_train(const char *model_spec, size_t batch, size_t seq, size_t target_seq, size_t steps,
                          int threads, xf_bench_result *r);
+/* The same at a matmul dtype (XF_DTYPE_*). */
+xf_status xf_bench_train_dtype(const char *model_spec, size_t batch, size_t seq, size_t target_seq,
+                               size_t steps, int threads, int dtype, xf_bench_result *r);
 /* The same on a config already resolved (e.g. with --set overrides). */
 xf_status xf_bench_train_config(const xf_config *cfg, size_t batch, size_t seq, size_t target_seq, size_t steps,
-                                int threads, xf_bench_result *r);
+                                int threads, int dtype, xf_bench_result *r);
 
 #ifdef __cplusplus
 }

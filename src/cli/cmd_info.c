@@ -1,9 +1,16 @@
 /* xfmr info and xfmr bench. */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <cblas.h>
+#include <omp.h>
+
 #include "cli/cli.h"
+#include "core/cpu.h"
+#include "core/parallel.h"
+#include "kernels/gemm.h"
 #include "xfmr/model.h"
 #include "xfmr/train.h"
 
@@ -15,13 +22,71 @@ static const int PART_OF_ROLE[XF_ROLE_COUNT] = {
     [XF_ROLE_ROUTER] = P_ROUTER, [XF_ROLE_NORM] = P_NORM,   [XF_ROLE_HEAD] = P_HEAD,
 };
 
+/* xfmr info --system: the CPU, its features, the GEMM path per precision and
+ * its measured GFLOP/s against the peak (cores x clock x FLOPs per cycle). */
+static int info_system(long threads) {
+    const xf_cpu_info *ci = xf_cpu();
+    xf_set_threads((int)threads);
+    int nt = xf_threads(), procs = omp_get_num_procs();
+    printf("cpu: %s (%s, family 0x%x model 0x%x), %d logical CPUs\n", ci->model[0] ? ci->model : "unknown",
+           ci->vendor[0] ? ci->vendor : "?", ci->family, ci->model_id, procs);
+    static const struct {
+        const char *name;
+        size_t off;
+    } FEAT[] = {
+#define F(x) {#x, offsetof(xf_cpu_info, x)}
+        F(avx), F(avx2), F(fma), F(f16c), F(avx512f), F(avx512bw), F(avx512vl), F(avx512dq),
+        F(avx512_vnni), F(avx512_bf16), F(avx512_fp16), F(amx_tile), F(amx_bf16),
+#undef F
+    };
+    printf("features:");
+    for (size_t i = 0; i < sizeof FEAT / sizeof FEAT[0]; i++)
+        if (*(const int *)(const void *)((const char *)ci + FEAT[i].off)) printf(" %s", FEAT[i].name);
+    printf("\nmissing: ");
+    for (size_t i = 0; i < sizeof FEAT / sizeof FEAT[0]; i++)
+        if (!*(const int *)(const void *)((const char *)ci + FEAT[i].off)) printf(" %s", FEAT[i].name);
+    double ghz = xf_cpu_ghz_measured(), mhz = xf_cpu_mhz_nominal();
+    printf("\nclock: %.2f GHz measured (dependent integer adds, 1 per cycle, best of 5); /proc/cpuinfo: %.0f MHz\n",
+           ghz, mhz);
+    printf("openblas (not used for training GEMMs): core %s\n", openblas_get_corename());
+    /* the shape of bench-gpt's FFN up-projection: tokens x 4C x C */
+    size_t M = 2048, N = 1536, K = 384;
+    int cores = nt < procs ? nt : procs;
+    for (int prec = XF_GEMM_FP32; prec <= XF_GEMM_BF16; prec++) {
+        int p = xf_gemm_path_selected((xf_gemm_precision)prec);
+        const char *pn = prec == XF_GEMM_BF16 ? "bf16" : "fp32";
+        if (p < 0) {
+            printf("gemm %s: none (needs AVX512-BF16; --dtype bf16 is refused)\n", pn);
+            continue;
+        }
+        double gf = xf_gemm_measure(p, 0, 1, M, N, K, 5);
+        double fpc = xf_gemm_path_flops_per_cycle(p), peak = cores * ghz * fpc;
+        printf("gemm %s: path %s; %zux%zux%zu (A Bt) on %d threads: %.1f GFLOP/s, %.0f%% of peak %.1f "
+               "(%d cores x %.2f GHz x %.0f FLOP/cycle)\n",
+               pn, xf_gemm_path_name(p), M, N, K, nt, gf, peak > 0 ? 100 * gf / peak : 0, peak, cores, ghz, fpc);
+    }
+    printf("gemm paths on this CPU:");
+    for (int p = 0; p < xf_gemm_path_count(); p++)
+        if (xf_gemm_path_supported(p)) printf(" %s", xf_gemm_path_name(p));
+    printf("\n");
+    return 0;
+}
+
 int xf_cmd_info(int argc, char **argv) {
     xf_args a;
     xf_args_init(&a, argc, argv);
     if (xf_args_flag(&a, "help")) {
         puts("usage: xfmr info --model PRESET|CONFIG|DIR [--batch B --seq T] [--set KEY=VALUE ...]\n"
-             "  prints the config, parameter counts and the memory training and inference need");
+             "       xfmr info --system [--threads N]\n"
+             "  prints the config, parameter counts and the memory training and inference need;\n"
+             "  --system: the CPU, its features, the GEMM path chosen and its measured GFLOP/s\n"
+             "  against the peak (cores x measured GHz x FLOPs per cycle of the path)");
         return 0;
+    }
+    if (xf_args_flag(&a, "system")) {
+        long threads = xf_args_long(&a, "threads", 0);
+        if (xf_args_finish(&a)) return 2;
+        return info_system(threads);
     }
     const char *spec = xf_args_str(&a, "model", NULL);
     const char *sets[64];
@@ -80,7 +145,7 @@ int xf_cmd_bench(int argc, char **argv) {
     const char *what = xf_args_pos(&a, 0);
     if (xf_args_flag(&a, "help") || !what) {
         puts("usage: xfmr bench train --model PRESET|CONFIG [--batch 8] [--seq 256] [--target-seq N] [--steps 10]\n"
-             "                        [--threads N] [--set KEY=VALUE ...]\n"
+             "                        [--threads N] [--dtype fp32|bf16] [--set KEY=VALUE ...]\n"
              "  trains on synthetic tokens; prints one JSON line with the median step_ms,\n"
              "  tokens_per_s and gflops (model FLOPs: 6 per weight per token it sees + attention).\n"
              "  An encoder-decoder reads --seq source tokens and --target-seq (default --seq) target\n"
@@ -94,17 +159,21 @@ int xf_cmd_bench(int argc, char **argv) {
     long B = xf_args_long(&a, "batch", 8), T = xf_args_long(&a, "seq", 256);
     long TT = xf_args_long(&a, "target-seq", 0);
     long steps = xf_args_long(&a, "steps", 10), threads = xf_args_long(&a, "threads", 0);
+    const char *dtype_name = xf_args_str(&a, "dtype", "fp32");
     if (xf_args_finish(&a)) return 2;
+    int dtype;
+    if (xf_dtype_parse(dtype_name, &dtype)) return xf_cli_fail();
     if (strcmp(what, "train")) return xf_cli_error(2, "bench: unknown benchmark '%s' (try: train)", what);
     if (B <= 0 || T <= 0 || steps <= 0 || TT < 0)
         return xf_cli_error(2, "bench: --batch, --seq, --steps must be > 0 (--target-seq >= 0)");
     xf_bench_result r;
     xf_config cfg;
     if (xf_model_open_config(&cfg, spec) || xf_config_apply_sets(&cfg, sets, n_sets, "--set") ||
-        xf_bench_train_config(&cfg, (size_t)B, (size_t)T, (size_t)TT, (size_t)steps, (int)threads, &r))
+        xf_bench_train_config(&cfg, (size_t)B, (size_t)T, (size_t)TT, (size_t)steps, (int)threads, dtype, &r))
         return xf_cli_fail();
     printf("{\"impl\":\"xfmr\",\"model\":\"%s\",\"batch\":%ld,\"seq\":%ld,\"target_seq\":%ld,\"threads\":%ld,"
-           "\"params\":%zu,\"step_ms\":%.2f,\"tokens_per_s\":%.1f,\"gflops\":%.2f}\n",
-           spec, B, T, TT, threads, r.params, r.step_ms, r.tokens_per_s, r.gflops);
+           "\"dtype\":\"%s\",\"params\":%zu,\"step_ms\":%.2f,\"tokens_per_s\":%.1f,\"gflops\":%.2f}\n",
+           spec, B, T, TT, threads, dtype == XF_DTYPE_BF16 ? "bf16" : "fp32", r.params, r.step_ms,
+           r.tokens_per_s, r.gflops);
     return 0;
 }

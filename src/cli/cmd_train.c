@@ -37,6 +37,8 @@ static const char *TRAIN_HELP =
     "  --val-fraction F    tail of the data held out (0.1)\n"
     "  --save-every N      checkpoint cadence (0 = only at the end)\n"
     "  --seed S --threads N\n"
+    "  --dtype fp32|bf16   matmul inputs (fp32); bf16 keeps fp32 accumulation, master weights\n"
+    "                      and AdamW state, needs AVX512-BF16, and is not saved: repeat it on --resume\n"
     "  --resume            continue from --out bit for bit\n"
     "  --quiet             no progress line\n"
     "Ctrl-C (SIGINT/SIGTERM) saves a checkpoint at the current step and stops (exit 130).\n";
@@ -119,6 +121,7 @@ int xf_cmd_train(int argc, char **argv) {
     o.mean_span = (float)xf_args_double(&a, "mean-span", o.mean_span);
     o.mlm_probability = (float)xf_args_double(&a, "mlm-probability", o.mlm_probability);
     const char *ul2w = xf_args_str(&a, "ul2-weights", NULL);
+    const char *dtype = xf_args_str(&a, "dtype", "fp32");
     progress pr = {.tty = isatty(2), .quiet = xf_args_flag(&a, "quiet")};
     if (xf_args_finish(&a)) return 2;
     if (steps < 0 || decay < 0 || batch <= 0 || seq <= 0 || accum <= 0 || warmup < 0 ||
@@ -130,6 +133,7 @@ int xf_cmd_train(int argc, char **argv) {
         if (xf_objective_parse(objective, &ob)) return xf_cli_fail();
         o.objective = (int)ob;
     }
+    if (xf_dtype_parse(dtype, &o.dtype)) return xf_cli_fail();
     if (target_seq < 0) return xf_cli_error(2, "train: --target-seq must be >= 0");
     o.target_seq = (size_t)target_seq;
     if (!(o.noise_density >= 0 && o.noise_density < 1) || !(o.mean_span >= 0 && o.mean_span <= 1e6) ||

@@ -1,6 +1,8 @@
 /* xfmr command-line entry: dispatch to one subcommand per file. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 
@@ -32,7 +34,22 @@ static void usage(FILE *f) {
     fprintf(f, "\nmodels: a preset (gpt2-tiny, llama-tiny, bench-gpt), a config.json, or a checkpoint directory\n");
 }
 
+/* OpenMP wait policy (docs/architecture.md, Threads): libgomp reads
+ * OMP_WAIT_POLICY once, before main, and by default an idle thread spins
+ * between parallel regions. On a shared machine that spinning took half the
+ * CPU time of a 2-thread training step and doubled its wall time
+ * (docs/benchmarks.md). Unless the user chose a policy (OMP_WAIT_POLICY or
+ * GOMP_SPINCOUNT set), run again once with OMP_WAIT_POLICY=passive; if that
+ * exec fails, carry on as we are. */
+static void wait_policy(char **argv) {
+    if (getenv("OMP_WAIT_POLICY") || getenv("GOMP_SPINCOUNT")) return;
+    if (setenv("OMP_WAIT_POLICY", "passive", 1)) return;
+    execv("/proc/self/exe", argv);
+    unsetenv("OMP_WAIT_POLICY");
+}
+
 int main(int argc, char **argv) {
+    wait_policy(argv);
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
         usage(stdout);
         return argc < 2 ? 2 : 0;

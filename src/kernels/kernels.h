@@ -14,7 +14,8 @@
  *
  * Kernels never allocate and never fail: shapes are checked by the caller.
  * Index arithmetic is size_t. OpenMP parallelises over rows inside kernels;
- * BLAS (OpenBLAS, OpenMP build) does the matrix multiplies. */
+ * xf_sgemm (gemm.h: runtime-dispatched, packed) does the linear layers' matrix
+ * multiplies; OpenBLAS (OpenMP build) the remaining ones. */
 #ifndef XF_KERNELS_H
 #define XF_KERNELS_H
 

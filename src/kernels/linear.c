@@ -1,4 +1,4 @@
-/* Linear layer (torch.nn.Linear layout), matrix multiplies by BLAS.
+/* Linear layer (torch.nn.Linear layout), matrix multiplies by xf_sgemm (gemm.h).
  *
  * Shapes
  *   inp [N,C], w [OC,C], b [OC] or NULL, out [N,OC]
@@ -11,13 +11,14 @@
  *   db   += sum_n dout[n,:]
  * Backward accumulates (+=): the two GEMMs run with beta = 1.
  *
- * Threads: cblas_sgemm threads itself (OpenBLAS, OpenMP build); the bias loops
- * split rows (forward) or output-channel blocks (db), each block summing rows
- * n = 0..N-1 in order. BLAS takes int dimensions: every dimension here must be
- * below INT_MAX, which the caller's shape checks guarantee. */
+ * Threads: xf_sgemm threads itself (OpenMP); the bias loops split rows
+ * (forward) or output-channel blocks (db), each block summing rows n = 0..N-1
+ * in order. The one-row product (decoding) is OpenBLAS's sgemv, which takes int
+ * dimensions: below INT_MAX, which the caller's shape checks guarantee. */
 #include <cblas.h>
 #include <string.h>
 
+#include "kernels/gemm.h"
 #include "kernels/kernels.h"
 
 /* output channels per task in the db sum */
@@ -26,26 +27,16 @@
 void xf_linear_forward(float *out, const float *inp, const float *w, const float *b, size_t N,
                        size_t C, size_t OC) {
     if (N == 0 || OC == 0) return;
-    /* out = b (or 0), broadcast over rows, so the GEMM can add onto it */
-    float beta = 0.0f;
-    if (b) {
-#pragma omp parallel for if (N * OC >= 16384)
-        for (size_t n = 0; n < N; n++) memcpy(out + n * OC, b, OC * sizeof(float));
-        beta = 1.0f;
-    }
-    if (C == 0) {
-        if (!b) memset(out, 0, N * OC * sizeof(float));
+    /* one row (decoding) is a matrix-vector product, which reads w once
+     * instead of packing it as the GEMM does: out = b (or 0), out += w @ inp */
+    if (N == 1 && C > 0) {
+        if (b) memcpy(out, b, OC * sizeof(float));
+        cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)OC, (int)C, 1.0f, w, (int)C, inp, 1,
+                    b ? 1.0f : 0.0f, out, 1);
         return;
     }
-    /* out += inp @ w^T; one row (decoding) is a matrix-vector product, which
-     * reads w once instead of packing it as sgemm does */
-    if (N == 1) {
-        cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)OC, (int)C, 1.0f, w, (int)C, inp, 1, beta,
-                    out, 1);
-        return;
-    }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)N, (int)OC, (int)C, 1.0f, inp,
-                (int)C, w, (int)C, beta, out, (int)OC);
+    /* out = inp @ w^T + b, the bias added as the GEMM stores each tile */
+    xf_sgemm_bias(0, 1, N, OC, C, inp, C, w, C, b, out, OC);
 }
 
 void xf_linear_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
@@ -68,9 +59,7 @@ void xf_linear_backward(float *dinp, float *dw, float *db, const float *dout, co
     if (C == 0) return;
     /* forward: out += inp @ w^T  =>  dinp += dout @ w, dw += dout^T @ inp */
     if (dinp) {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)N, (int)C, (int)OC, 1.0f,
-                    dout, (int)OC, w, (int)C, 1.0f, dinp, (int)C);
+        xf_sgemm(0, 0, N, C, OC, 1.0f, dout, OC, w, C, 1.0f, dinp, C);
     }
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)OC, (int)C, (int)N, 1.0f, dout,
-                (int)OC, inp, (int)C, 1.0f, dw, (int)C);
+    xf_sgemm(1, 0, OC, C, N, 1.0f, dout, OC, inp, C, 1.0f, dw, C);
 }

@@ -33,14 +33,19 @@ static double weight_tokens(const xf_model *m, size_t i, double Ns, double Nm) {
 
 xf_status xf_bench_train(const char *model_spec, size_t batch, size_t seq, size_t target_seq, size_t steps,
                          int threads, xf_bench_result *res) {
+    return xf_bench_train_dtype(model_spec, batch, seq, target_seq, steps, threads, XF_DTYPE_FP32, res);
+}
+
+xf_status xf_bench_train_dtype(const char *model_spec, size_t batch, size_t seq, size_t target_seq,
+                               size_t steps, int threads, int dtype, xf_bench_result *res) {
     xf_config cfg;
     xf_status s = xf_model_open_config(&cfg, model_spec);
     if (s) return s;
-    return xf_bench_train_config(&cfg, batch, seq, target_seq, steps, threads, res);
+    return xf_bench_train_config(&cfg, batch, seq, target_seq, steps, threads, dtype, res);
 }
 
 xf_status xf_bench_train_config(const xf_config *cfg0, size_t batch, size_t seq, size_t target_seq, size_t steps,
-                                int threads, xf_bench_result *res) {
+                                int threads, int dtype, xf_bench_result *res) {
     xf_config cfg = *cfg0;
     xf_model *m = NULL;
     float *mom = NULL, *vel = NULL;
@@ -52,7 +57,8 @@ xf_status xf_bench_train_config(const xf_config *cfg0, size_t batch, size_t seq,
     /* an encoder-decoder reads seq source tokens and writes target_seq (default seq) */
     size_t S = encdec ? seq : 0, T = encdec && target_seq ? target_seq : seq;
     xf_set_threads(threads);
-    if ((s = xf_model_create(&m, &cfg))) return s;
+    if ((s = xf_train_set_dtype(dtype))) return s;
+    if ((s = xf_model_create(&m, &cfg))) goto done;
     if ((s = xf_model_reserve_ex(m, batch, T, S, 1))) goto done;
     xf_model_init_weights(m, 1);
     size_t N = batch * T, NS = batch * S;
@@ -114,5 +120,6 @@ done:
     free(src);
     free(times);
     xf_model_free(m);
+    xf_train_set_dtype(XF_DTYPE_FP32);
     return s;
 }

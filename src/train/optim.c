@@ -7,8 +7,26 @@
  * Tensors marked not trainable in the parameter table are left alone. */
 #include <math.h>
 
+#include <string.h>
+
+#include "kernels/gemm.h"
 #include "model/model_internal.h"
 #include "xfmr/train.h"
+
+xf_status xf_dtype_parse(const char *name, int *dtype) {
+    if (!strcmp(name, "fp32") || !strcmp(name, "f32")) *dtype = XF_DTYPE_FP32;
+    else if (!strcmp(name, "bf16")) *dtype = XF_DTYPE_BF16;
+    else return xf_fail(XF_ERR_ARG, "--dtype '%s': expected fp32 or bf16", name);
+    return XF_OK;
+}
+
+xf_status xf_train_set_dtype(int dtype) {
+    if (dtype != XF_DTYPE_FP32 && dtype != XF_DTYPE_BF16)
+        return xf_fail(XF_ERR_ARG, "dtype %d: expected fp32 or bf16", dtype);
+    xf_status s = xf_gemm_set_precision(dtype == XF_DTYPE_BF16 ? XF_GEMM_BF16 : XF_GEMM_FP32);
+    if (s) return xf_fail(s, "--dtype bf16: %s", xf_last_error());
+    return XF_OK;
+}
 
 float xf_lr_at(const xf_train_opts *o, size_t it) {
     size_t W = o->warmup, Dk = o->decay_steps ? o->decay_steps : o->steps;

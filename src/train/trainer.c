@@ -474,7 +474,10 @@ xf_status xf_train(const xf_train_paths *p, const xf_train_opts *o, xf_train_cb 
     run_state r;
     memset(&r, 0, sizeof r);
     xf_set_threads(o->threads);
-    xf_status s = open_run(&r, p, o);
+    /* checked before open_run touches the output directory */
+    xf_status s = xf_train_set_dtype(o->dtype);
+    if (s) return s;
+    s = open_run(&r, p, o);
     if (s) goto done;
     size_t B = o->batch, tokens_per_step = B * (r.T + r.S) * o->accum;
     double total_ms = 0;
@@ -535,5 +538,6 @@ xf_status xf_train(const xf_train_paths *p, const xf_train_opts *o, xf_train_cb 
     }
 done:
     run_free(&r);
+    xf_train_set_dtype(XF_DTYPE_FP32);
     return s;
 }

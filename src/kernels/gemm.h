@@ -1,0 +1,78 @@
+/* Matrix multiply (row-major sgemm) with runtime CPU dispatch.
+ *
+ *   C[M,N] = alpha * op(A)[M,K] @ op(B)[K,N] + beta * C
+ *   op(A)[i,k] = ta ? A[k*lda + i] : A[i*lda + k]
+ *   op(B)[k,j] = tb ? B[j*ldb + k] : B[k*ldb + j]
+ * beta == 0 writes C without reading it (C may hold garbage or NaN).
+ *
+ * Paths (a table in gemm.c, docs/benchmarks.md §GEMM): each is a packed,
+ * cache-blocked GEMM with one register-blocked micro-kernel. The first path
+ * the CPU supports is used (cpuid at first call, never OPENBLAS_CORETYPE);
+ * the environment variable XF_GEMM=<name> picks a named path instead when the
+ * CPU has it. The scalar path runs anywhere and is the reference the tests
+ * compare every other path with.
+ *
+ * Precision: XF_GEMM_FP32 (default) or XF_GEMM_BF16: A and B are rounded to
+ * bfloat16 (round to nearest even) while they are packed and the products are
+ * accumulated in fp32 (mixed-precision training; AVX512-BF16 vdpbf16ps).
+ * xf_gemm_set_precision is process-wide and set by the trainer.
+ *
+ * Threads: called outside a parallel region the GEMM splits C over the OpenMP
+ * threads (rows or columns, whichever dimension is larger); called inside one
+ * it runs on the calling thread. Every element of C is computed by the same
+ * instruction sequence whatever the split, so 1 and N threads agree bit for bit.
+ * Pack buffers are per thread, allocated once (the first GEMM a thread runs)
+ * and kept; a failed allocation falls back to an unpacked loop, so the GEMM
+ * never fails. */
+#ifndef XF_GEMM_H
+#define XF_GEMM_H
+
+#include <stddef.h>
+
+#include "xfmr/status.h"
+
+typedef enum { XF_GEMM_FP32 = 0, XF_GEMM_BF16 } xf_gemm_precision;
+
+void xf_sgemm(int ta, int tb, size_t M, size_t N, size_t K, float alpha, const float *A,
+              size_t lda, const float *B, size_t ldb, float beta, float *C, size_t ldc);
+
+/* C = op(A) @ op(B) + bias (bias [N], broadcast over rows; C not read): the
+ * bias is added as each tile is stored, so no separate pass over C. */
+void xf_sgemm_bias(int ta, int tb, size_t M, size_t N, size_t K, const float *A, size_t lda,
+                   const float *B, size_t ldb, const float *bias, float *C, size_t ldc);
+
+/* The general form on path `path` (an index into the table, at that path's
+ * precision): C = alpha * op(A) @ op(B) + beta * C + bias (bias [N] or NULL);
+ * the caller checks xf_gemm_path_supported(path) first. For tests and the
+ * benchmark. */
+void xf_sgemm_path(int path, int ta, int tb, size_t M, size_t N, size_t K, float alpha,
+                   const float *A, size_t lda, const float *B, size_t ldb, float beta,
+                   const float *bias, float *C, size_t ldc);
+
+/* Precision of xf_sgemm. XF_GEMM_BF16 fails (XF_ERR_ARG, a message naming the
+ * CPU's missing features) when no path supports it on this CPU. */
+xf_status xf_gemm_set_precision(xf_gemm_precision prec);
+xf_gemm_precision xf_gemm_precision_get(void);
+
+/* The table of paths: "avx512", "avx2", "scalar" (fp32) and "avx512-bf16",
+ * "scalar-bf16" (bf16). The scalar paths are the references; scalar-bf16 is
+ * never selected (bf16 without hardware support is refused, not emulated). */
+int xf_gemm_path_count(void);
+const char *xf_gemm_path_name(int path);
+xf_gemm_precision xf_gemm_path_precision(int path);
+/* Whether this CPU (and OS) runs `path`. */
+int xf_gemm_path_supported(int path);
+/* The path xf_sgemm uses at `prec` (-1: none on this CPU). */
+int xf_gemm_path_selected(xf_gemm_precision prec);
+/* Peak FLOPs per cycle per core of a path's inner instruction on this CPU:
+ * 2 FMA pipes x lanes x 2 (a bf16 dot product 2x that); AMD before family 1Ah
+ * (Zen 4) runs 512-bit operations on 256-bit pipes, so half of it there. */
+double xf_gemm_path_flops_per_cycle(int path);
+
+/* Achieved GFLOP/s of `path` on one shape (C = op(A) op(B), beta = 0, inputs
+ * uniform in [-1, 1)), the best of `reps` runs after one warm-up, on the
+ * current OpenMP threads. Allocates its operands; 0 when out of memory. For
+ * `xfmr info --system` and the benchmarks, never for tests. */
+double xf_gemm_measure(int path, int ta, int tb, size_t M, size_t N, size_t K, int reps);
+
+#endif
