@@ -65,7 +65,7 @@ static void attn_forward(xf_model *m, const xf_layer_w *w, xf_layer_act *a, cons
             xf_rope_forward(kbuf + (b * kvcap + pos0) * KV, m->rope_cos, m->rope_sin, T, T, Hkv, D,
                             pos0);
     }
-    xf_attention_forward(a->atty, a->att, a->q, kbuf, vbuf, p->bias, &p->mask, B, T, pos0 + T, kvcap,
+    xf_attention_forward(a->atty, a->lse, a->q, kbuf, vbuf, p->bias, &p->mask, B, T, pos0 + T, kvcap,
                          H, Hkv, D, m->scale);
     xf_linear_forward(a->r1, a->atty, w->wo, w->bo, N, Q, C);
     xf_residual_forward(a->r1, a->r1, res, N * C);
@@ -83,7 +83,7 @@ static void cross_forward(xf_model *m, const xf_layer_w *w, xf_layer_act *a, con
         xf_linear_forward(ckbuf, p->enc, w->ck, w->cbk, B * p->S, C, KV);
         xf_linear_forward(cvbuf, p->enc, w->cv, w->cbv, B * p->S, C, KV);
     }
-    xf_attention_forward(a->catty, a->catt, a->cq, ckbuf, cvbuf, NULL, &p->xmask, B, T, p->S, p->Scap,
+    xf_attention_forward(a->catty, a->clse, a->cq, ckbuf, cvbuf, NULL, &p->xmask, B, T, p->S, p->Scap,
                          H, Hkv, D, m->scale);
     xf_linear_forward(a->rx, a->catty, w->co, w->cbo, N, Q, C);
     xf_residual_forward(a->rx, a->rx, res, N * C);
@@ -227,8 +227,8 @@ static void attn_backward(xf_model *m, const xf_layer_w *w, xf_layer_w *g, const
     memset(m->d_q, 0, N * Q * sizeof(float));
     memset(m->d_k, 0, N * KV * sizeof(float));
     memset(m->d_v, 0, N * KV * sizeof(float));
-    xf_attention_backward(m->d_q, m->d_k, m->d_v, p->dbias, m->d_atty, a->att, a->q, a->k, a->v,
-                          &p->mask, m->att_scratch, B, T, T, T, H, Hkv, D, m->scale);
+    xf_attention_backward(m->d_q, m->d_k, m->d_v, p->dbias, m->d_atty, a->atty, a->lse, a->q, a->k,
+                          a->v, p->bias, &p->mask, B, T, T, T, H, Hkv, D, m->scale);
     /* q, k = RoPE(q, k) */
     if (m->cfg.position_type == XF_POS_ROPE) {
         xf_rope_backward(m->d_q, m->rope_cos, m->rope_sin, N, T, H, D, 0);
@@ -252,8 +252,8 @@ static void cross_backward(xf_model *m, const xf_layer_w *w, xf_layer_w *g, cons
     memset(m->d_q, 0, N * Q * sizeof(float));
     memset(m->d_ck, 0, B * S * KV * sizeof(float));
     memset(m->d_cv, 0, B * S * KV * sizeof(float));
-    xf_attention_backward(m->d_q, m->d_ck, m->d_cv, NULL, m->d_atty, a->catt, a->cq, a->ck, a->cv,
-                          &p->xmask, m->att_scratch, B, T, S, S, H, Hkv, D, m->scale);
+    xf_attention_backward(m->d_q, m->d_ck, m->d_cv, NULL, m->d_atty, a->catty, a->clse, a->cq, a->ck,
+                          a->cv, NULL, &p->xmask, B, T, S, S, H, Hkv, D, m->scale);
     /* ck, cv = W·enc */
     xf_linear_backward(p->d_enc, g->cv, g->cbv, m->d_cv, p->enc, w->cv, B * S, C, KV);
     xf_linear_backward(p->d_enc, g->ck, g->cbk, m->d_ck, p->enc, w->ck, B * S, C, KV);

@@ -217,7 +217,7 @@ static void carve_layer(carver *c, xf_layer_act *a, const xf_model *m, int cross
     a->q = carve(c, mul3(N, Q, 1, o));
     a->k = carve(c, mul3(N, KV, 1, o));
     a->v = carve(c, mul3(N, KV, 1, o));
-    a->att = carve(c, mul3(B * H, T, T, o));
+    a->lse = carve(c, mul3(B * H, T, 1, o));
     a->atty = carve(c, mul3(N, Q, 1, o));
     a->r1 = carve(c, mul3(N, C, 1, o));
     if (cross) {
@@ -227,7 +227,7 @@ static void carve_layer(carver *c, xf_layer_act *a, const xf_model *m, int cross
         a->cq = carve(c, mul3(N, Q, 1, o));
         a->ck = carve(c, mul3(B, S, KV, o));
         a->cv = carve(c, mul3(B, S, KV, o));
-        a->catt = carve(c, mul3(B * H, T, S, o));
+        a->clse = carve(c, mul3(B * H, T, 1, o));
         a->catty = carve(c, mul3(N, Q, 1, o));
         a->rx = carve(c, mul3(N, C, 1, o));
     }
@@ -268,8 +268,9 @@ static void plan_arena(carver *c, xf_model *m, size_t B, size_t T, size_t S, int
             m->emb_rstd[st] = carve(c, Ns);
         }
         int rel = cfg->position_type == XF_POS_RELATIVE; /* (carve returns NULL while counting) */
-        m->bias[st] = rel ? carve(c, mul3(H, Ts, Ts, o)) : NULL;
-        m->dbias[st] = training && rel ? carve(c, mul3(H, Ts, Ts, o)) : NULL;
+        m->bias[st] = rel ? carve(c, mul3(H, 2 * Ts - 1, 1, o)) : NULL;
+        /* doubles: two floats each */
+        m->dbias[st] = training && rel ? (double *)carve(c, mul3(H, 2 * Ts - 1, 2, o)) : NULL;
         if (!training) { /* one set of buffers per stack, reused by its layers */
             size_t I = 0;
             int cross = 0;
@@ -338,8 +339,6 @@ static void plan_arena(carver *c, xf_model *m, size_t B, size_t T, size_t S, int
         m->d_fu = carve(c, mul3(Nx, m->I, 1, o));
         m->d_fg = cfg->gated_ffn ? carve(c, mul3(Nx, m->I, 1, o)) : NULL;
         m->moe_scratch = m->nmoe ? carve(c, xf_moe_scratch_floats(Nx, &m->moe)) : NULL;
-        m->att_scratch_floats = xf_attention_scratch_floats(Tx, Tx, xf_threads());
-        m->att_scratch = carve(c, m->att_scratch_floats);
     }
 }
 
@@ -709,8 +708,9 @@ void xf_model_zero_grad(xf_model *m) {
 static void stack_backward(xf_model *m, int st, xf_pass *p) {
     size_t l0 = stack_first(m, st), nl = stack_len(m, st);
     size_t H = m->cfg.num_attention_heads, T = p->T;
-    if (m->dbias[st]) {
-        memset(m->dbias[st], 0, H * T * T * sizeof(float));
+    if (m->dbias[st]) { /* the forward's bias, for the recomputed logits */
+        memset(m->dbias[st], 0, H * (2 * T - 1) * sizeof(double));
+        p->bias = m->bias[st];
         p->dbias = m->dbias[st];
     }
     for (size_t i = nl; i-- > 0;)
