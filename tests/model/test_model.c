@@ -181,6 +181,27 @@ TEST(test_save_load_roundtrip) {
     CHECK(system(cmd) == 0);
 }
 
+/* Flash attention keeps nothing of size T*T: the activation plan grows
+ * linearly in T, b(4096) - b(2048) = 2 (b(2048) - b(1024)) up to the 64-byte
+ * rounding of each buffer, for training and inference, for a RoPE decoder, a
+ * T5 encoder-decoder (relative bias, cross-attention), a prefix LM and BERT. */
+TEST(test_activation_memory_linear) {
+    static const char *const presets[] = {"llama-tiny", "t5-tiny", "prefix-tiny", "bert-tiny"};
+    for (size_t k = 0; k < sizeof presets / sizeof presets[0]; k++) {
+        xf_config c;
+        CHECK(xf_config_preset(&c, presets[k]) == XF_OK);
+        c.max_position_embeddings = 4096;
+        for (int training = 0; training <= 1; training++) {
+            double b[3];
+            for (int t = 0; t < 3; t++)
+                b[t] = (double)xf_model_activation_bytes(&c, 2, (size_t)1024 << t, training);
+            double second = (b[2] - b[1]) - 2 * (b[1] - b[0]);
+            CHECK_MSG(fabs(second) < 65536, "%s (training %d): %.0f, %.0f, %.0f bytes at T = 1024, 2048, 4096",
+                      presets[k], training, b[0], b[1], b[2]);
+        }
+    }
+}
+
 int main(void) {
     RUN(test_table_names);
     RUN(test_grads_gpt2_pre);
@@ -191,5 +212,6 @@ int main(void) {
     RUN(test_decode_llama);
     RUN(test_decode_post);
     RUN(test_save_load_roundtrip);
+    RUN(test_activation_memory_linear);
     return test_summary();
 }
