@@ -145,6 +145,7 @@ void xf_model_free(xf_model *m) {
     free(m->vcache);
     free(m->ckc);
     free(m->cvc);
+    xf_model_free_decode(m);
     free(m);
 }
 
@@ -324,6 +325,12 @@ static void plan_arena(carver *c, xf_model *m, size_t B, size_t T, size_t S, int
         m->rope_cos = carve(c, mul3(cfg->max_position_embeddings, m->D / 2, 1, o));
         m->rope_sin = carve(c, mul3(cfg->max_position_embeddings, m->D / 2, 1, o));
     }
+    m->qscratch = NULL;
+    if (!training) { /* q8_0 decode weights quantise a linear's input rows here */
+        size_t cols = C > m->Q ? C : m->Q;
+        for (size_t l = 0; l < m->L; l++) cols = m->li[l].I > cols ? m->li[l].I : cols;
+        m->qscratch = (uint8_t *)carve(c, mul3(Nx, xf_qmat_row_bytes(XF_WT_Q8_0, cols), 1, o) / 4 + 1);
+    }
     if (training) {
         m->d_res = carve(c, mul3(Nx, C, 1, o));
         m->d_x = carve(c, mul3(Nx, C, 1, o));
@@ -490,7 +497,7 @@ static void head_forward(xf_model *m, const float *x, size_t rows, float *logits
         xf_model_norm_forward(m, m->mt, m->mt_mean, m->mt_rstd, m->mt_pre, m->w.mlmn_w, m->w.mlmn_b, rows);
         h = m->mt;
     }
-    xf_linear_forward(logits, h, m->w.head, m->w.head_b, rows, C, V);
+    xf_model_linear(m, m->lq ? &m->hq : NULL, logits, h, m->w.head, m->w.head_b, rows, C, V);
     if (m->cfg.tie_word_embeddings && m->cfg.rescale_tied_head) {
         float s = 1.0f / sqrtf((float)C);
         size_t n = rows * V;
@@ -824,8 +831,9 @@ xf_status xf_model_encode(xf_model *m, const int32_t *src, size_t S) {
     size_t KV = m->KV, C = m->C;
     for (size_t l = m->Lenc; l < m->L; l++) {
         const xf_layer_w *w = &m->lw[l];
-        xf_linear_forward(m->ckc[l], enc, w->ck, w->cbk, S, C, KV);
-        xf_linear_forward(m->cvc[l], enc, w->cv, w->cbv, S, C, KV);
+        const xf_layer_q *lq = xf_model_layer_q(m, w);
+        xf_model_linear(m, lq ? &lq->ck : NULL, m->ckc[l], enc, w->ck, w->cbk, S, C, KV);
+        xf_model_linear(m, lq ? &lq->cv : NULL, m->cvc[l], enc, w->cv, w->cbv, S, C, KV);
         for (size_t r = 1; r < m->beams; r++) {
             memcpy(m->ckc[l] + r * m->cache_S * KV, m->ckc[l], S * KV * sizeof(float));
             memcpy(m->cvc[l] + r * m->cache_S * KV, m->cvc[l], S * KV * sizeof(float));

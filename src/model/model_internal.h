@@ -8,6 +8,7 @@
 
 #include "kernels/kernels.h"
 #include "kernels/moe.h"
+#include "kernels/qmat.h"
 #include "xfmr/model.h"
 
 /* Stacks: an encoder (bidirectional self-attention) and a decoder (causal or
@@ -36,6 +37,12 @@ typedef struct {
     float *ebias;                     /* [E]             sigmoid router's balancing bias */
     float *ew1, *ew2, *ew3;           /* expert 0's w1 [Ie,C], w2 [C,Ie], w3 [Ie,C]; stride moe.w_stride */
 } xf_layer_w;
+
+/* A block's linear weights in the decode format (model_qdecode.c); data
+ * NULL: that weight is absent or stays on the f32 BLAS path. */
+typedef struct {
+    xf_qmat wq, wk, wv, wo, cq, ck, cv, co, wg, wu, wd;
+} xf_layer_q;
 
 /* What a layer is: which stack, its index there, and its sublayers. */
 typedef struct {
@@ -164,6 +171,13 @@ struct xf_model {
     size_t B_last, T_last, S_last;    /* shape of the last forward */
     int have_targets;
 
+    /* decode weights (xf_model_set_decode_dtype): used by inference forwards */
+    xf_wtype qdt;
+    uint8_t *qbuf;                    /* owns the non-f32 compact copies */
+    xf_layer_q *lq;                   /* [L] or NULL */
+    xf_qmat hq;                       /* LM head */
+    uint8_t *qscratch;                /* inference arena: q8_0 copy of a linear's input rows */
+
     /* KV cache (inference) */
     float *cache;                     /* owns kcache/vcache/ckv and decode logits */
     size_t cache_T, cache_S, beams;
@@ -202,5 +216,13 @@ void xf_block_forward(xf_model *m, size_t l, xf_layer_act *a, const float *res_i
 /* d_res holds d(res_out) on entry and d(res_in) on return. */
 void xf_block_backward(xf_model *m, size_t l, const xf_layer_act *a, const float *res_in,
                        float *d_res, const xf_pass *p);
+
+/* model_qdecode.c: the linear of an inference forward through the decode
+ * weights q (NULL or data NULL: the f32 weight w through BLAS), and the decode
+ * weights of the block whose f32 views are w (NULL when none or training). */
+void xf_model_linear(const xf_model *m, const xf_qmat *q, float *out, const float *in, const float *w,
+                     const float *b, size_t N, size_t C, size_t OC);
+const xf_layer_q *xf_model_layer_q(const xf_model *m, const xf_layer_w *w);
+void xf_model_free_decode(xf_model *m);
 
 #endif
