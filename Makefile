@@ -67,8 +67,14 @@ deps:
 run: all
 	bash scripts/run.sh
 
-bench: all
+bench: all $(BUILD)/bench/bwprobe
 	bash bench/run.sh
+	bash bench/decode.sh $(BUILD)
+
+# the read-bandwidth probe of the decode benchmark
+$(BUILD)/bench/bwprobe: bench/bwprobe.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(LDFLAGS)
 
 clean:
 	rm -rf build

@@ -204,8 +204,9 @@ int xf_cmd_generate(int argc, char **argv) {
                     nids, encdec ? "source" : "prompt", st.made, beams, br.hyps[0].score,
                     br.hyps[0].finished ? "finished" : "unfinished", br.steps, sec);
         else
-            fprintf(stderr, "[%zu %s + %zu generated tokens, %.1f tok/s]\n", nids, encdec ? "source" : "prompt",
-                    st.made, sec > 0 ? (double)st.made / sec : 0.0);
+            fprintf(stderr, "[%zu %s + %zu generated tokens, %.1f tok/s, %s weights %.1f MB/token]\n", nids,
+                    encdec ? "source" : "prompt", st.made, sec > 0 ? (double)st.made / sec : 0.0, dtype,
+                    (double)xf_model_decode_bytes(m) / 1e6);
     }
     rc = 0;
     goto out;
