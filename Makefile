@@ -136,13 +136,19 @@ deps:
 run: all
 	bash scripts/run.sh
 
-# bench/bench_gemm (our GEMM against oneDNN's) links libdnnl: built here only
-bench: all $(BUILD)/bench/bench_gemm
+# bench/bench_gemm (our GEMM against oneDNN's) links libdnnl, and bench/bwprobe
+# measures the read bandwidth for the decode benchmark: both built here only
+bench: all $(BUILD)/bench/bench_gemm $(BUILD)/bench/bwprobe
 	BUILD=$(BUILD) bash bench/all.sh
+	bash bench/decode.sh $(BUILD)
 
 $(BUILD)/bench/bench_gemm: bench/bench_gemm.c $(BUILD)/libxfmr.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libxfmr.a $(LDFLAGS) -ldnnl $(LDLIBS)
+
+$(BUILD)/bench/bwprobe: bench/bwprobe.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(LDFLAGS)
 
 clean:
 	rm -rf build

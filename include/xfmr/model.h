@@ -198,6 +198,15 @@ xf_status xf_model_new(xf_model **out, const char *spec, uint64_t seed);
 /* The format that would read `spec`: "xfmr", "hf", "gguf" or "llama2c". */
 const char *xf_model_format_name(const char *spec);
 
+/* Keep the block linears and the LM head for inference forwards (decoding,
+ * scoring) in dtype "f32", "bf16", "f16" or "q8_0" (32 int8 per f16 scale),
+ * read by fused matrix-vector kernels; training forwards are unaffected. f32
+ * reads the parameters in place; the others pack a copy now (call again after
+ * changing the weights). */
+xf_status xf_model_set_decode_dtype(xf_model *m, const char *dtype);
+/* Bytes of weights one decode step reads through the decode weights (0 if unset). */
+size_t xf_model_decode_bytes(const xf_model *m);
+
 #ifdef __cplusplus
 }
 #endif

@@ -89,7 +89,7 @@ int xf_cmd_generate(int argc, char **argv) {
     if (xf_args_flag(&a, "help")) {
         puts("usage: xfmr generate --model DIR [--prompt TEXT | --ids \"1 2 3\"] [-n N] [--temperature T] [--top-k K]\n"
              "                     [--top-p P] [--seed S] [--beams K [--length-penalty A]]\n"
-             "                     [--print-ids] [--threads N] [--quiet]\n"
+             "                     [--print-ids] [--threads N] [--dtype f32|bf16|f16|q8_0] [--quiet]\n"
              "  decoder: continues the prompt (printed first); an empty prompt starts from BOS.\n"
              "  prefix_lm: the prompt is the bidirectional prefix, the output is causal.\n"
              "  encoder_decoder: the prompt is the source (the encoder's input, with the\n"
@@ -110,6 +110,8 @@ int xf_cmd_generate(int argc, char **argv) {
              "  --ids: the prompt as token ids; with --print-ids no tokenizer is needed (a llama2.c\n"
              "    model, say, carries none).\n"
              "  --threads 0 (default): one thread below 16M parameters, else all cores.\n"
+             "  --dtype: the format the block and head weights are read in while decoding\n"
+             "    (default f32; bf16/f16 halve the bytes, q8_0 is 32 int8 per f16 scale).\n"
              "  Prints the speed on stderr unless --quiet.");
         return 0;
     }
@@ -126,8 +128,11 @@ int xf_cmd_generate(int argc, char **argv) {
     double lp = xf_args_double(&a, "length-penalty", 1.0);
     int print_ids = xf_args_flag(&a, "print-ids");
     int quiet = xf_args_flag(&a, "quiet");
+    const char *dtype = xf_args_str(&a, "dtype", "f32");
     if (xf_args_finish(&a)) return 2;
     if (n < 0 || topk < 0 || seed < 0) return xf_cli_error(2, "generate: -n, --top-k and --seed must be >= 0");
+    if (strcmp(dtype, "f32") && strcmp(dtype, "bf16") && strcmp(dtype, "f16") && strcmp(dtype, "q8_0"))
+        return xf_cli_error(2, "generate: --dtype must be f32, bf16, f16 or q8_0, got '%s'", dtype);
     if (beams != LONG_MIN && (beams < 1 || beams > XF_BEAM_MAX))
         return xf_cli_error(2, "generate: --beams must be in [1, %d], got %ld", XF_BEAM_MAX, beams);
     if (beams == LONG_MIN) beams = 0;
@@ -156,6 +161,7 @@ int xf_cmd_generate(int argc, char **argv) {
      * tok/s on one thread against 3,200 on two for llama-tiny). */
     if (threads <= 0 && xf_model_num_params(m) < ((size_t)16 << 20)) threads = 1;
     xf_set_threads((int)threads);
+    if (xf_model_set_decode_dtype(m, dtype)) goto fail;
     if (prompt_ids ? xf_cli_parse_ids(prompt_ids, &ids, &nids)
                    : encode_text(tok, prompt, strlen(prompt), encdec, &ids, &nids))
         goto out;
@@ -208,8 +214,9 @@ int xf_cmd_generate(int argc, char **argv) {
                     nids, encdec ? "source" : "prompt", st.made, beams, br.hyps[0].score,
                     br.hyps[0].finished ? "finished" : "unfinished", br.steps, sec);
         else
-            fprintf(stderr, "[%zu %s + %zu generated tokens, %.1f tok/s]\n", nids, encdec ? "source" : "prompt",
-                    st.made, sec > 0 ? (double)st.made / sec : 0.0);
+            fprintf(stderr, "[%zu %s + %zu generated tokens, %.1f tok/s, %s weights %.1f MB/token]\n", nids,
+                    encdec ? "source" : "prompt", st.made, sec > 0 ? (double)st.made / sec : 0.0, dtype,
+                    (double)xf_model_decode_bytes(m) / 1e6);
     }
     rc = 0;
     goto out;

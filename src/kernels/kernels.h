@@ -111,26 +111,29 @@ typedef struct {
     size_t past;               /* query i has absolute position past + i (KV cache) */
 } xf_mask;
 
-/* Multi-head attention with GQA (query head h uses KV head h / (H/Hkv)).
+/* Multi-head attention with GQA (query head h uses KV head h / (H/Hkv)),
+ * flash style: nothing of size Tq*Tk is stored (attention.c).
  *   q   [B, Tq, H, D]      (token rows of H*D floats)
  *   k,v [B, Tkcap, Hkv, D] of which the first Tk rows per batch are used (Tkcap >= Tk,
  *       the KV-cache capacity; pass Tk for plain training buffers)
- *   att [B, H, Tq, Tk]     softmax probabilities, cached for backward (blocked = 0)
  *   out [B, Tq, H, D]
- *   bias: NULL or [H, Tq, Tk] additive logit bias shared across the batch (T5)
- * S = scale * q k^T + bias + mask; att = softmax(S); out = att v. A fully
- * blocked row gives zeros. */
-void xf_attention_forward(float *out, float *att, const float *q, const float *k, const float *v,
+ *   lse [B, H, Tq] or NULL: per-row logsumexp of the visible logits, saved for
+ *       the backward (-inf for a row with no visible key)
+ *   bias: NULL or [H, Tq+Tk-1], an additive logit bias that depends on the
+ *       offset j - i only (T5), entry bias[h, j - i + Tq - 1], shared across the batch
+ * S = scale * q k^T + bias + mask; out = softmax(S) v. A fully blocked row
+ * gives zeros. */
+void xf_attention_forward(float *out, float *lse, const float *q, const float *k, const float *v,
                           const float *bias, const xf_mask *mask, size_t B, size_t Tq, size_t Tk,
                           size_t Tkcap, size_t H, size_t Hkv, size_t D, float scale);
-/* dq += ..., dk += ..., dv += ..., dbias += (if non-NULL). k, v, dk, dv use the
- * same [B, Tkcap, Hkv, D] layout. `scratch` holds at least Tq*Tk floats per thread
- * (xf_attention_scratch_floats gives the total). */
-void xf_attention_backward(float *dq, float *dk, float *dv, float *dbias, const float *dout,
-                           const float *att, const float *q, const float *k, const float *v,
-                           const xf_mask *mask, float *scratch, size_t B, size_t Tq, size_t Tk,
-                           size_t Tkcap, size_t H, size_t Hkv, size_t D, float scale);
-size_t xf_attention_scratch_floats(size_t Tq, size_t Tk, int nthreads);
+/* dq += ..., dk += ..., dv += ..., dbias += (if non-NULL; [H, Tq+Tk-1] in double,
+ * summed over the batch and every (i, j) of the offset) from the forward's out
+ * and lse and the same inputs. k, v, dk, dv use the same [B, Tkcap, Hkv, D] layout. */
+void xf_attention_backward(float *dq, float *dk, float *dv, double *dbias, const float *dout,
+                           const float *out, const float *lse, const float *q, const float *k,
+                           const float *v, const float *bias, const xf_mask *mask, size_t B,
+                           size_t Tq, size_t Tk, size_t Tkcap, size_t H, size_t Hkv, size_t D,
+                           float scale);
 
 /* ---- loss.c ------------------------------------------------------------- */
 /* Cross-entropy of logits [N,V] against targets [N] (XF_IGNORE_INDEX skipped).

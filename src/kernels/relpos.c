@@ -1,22 +1,23 @@
 /* T5 relative position bias (algorithms.md §2).
  *
  * Shapes
- *   table [NB, H]      bias Embedding, row = bucket (HF layout)
- *   bias  [H, Tq, Tk]  query i at absolute position past + i, key j at j
- * Nothing is cached: the bucket of (i, j) depends on rel = j - (past + i) only.
+ *   table [NB, H]          bias Embedding, row = bucket (HF layout)
+ *   bias  [H, Tq+Tk-1]     per offset o = j - i, entry o + Tq - 1: query i at
+ *                          absolute position past + i, key j at j
+ * The bucket of (i, j) depends on rel = j - (past + i) = o - past only, so the
+ * [H, Tq, Tk] bias HF materialises is a Toeplitz matrix and one row per head
+ * of its diagonals holds all of it: memory linear in the sequence length.
  *
  * Maths
- *   bias[h,i,j] = table[bucket(j - past - i), h]       (a gather)
- *   dtable[b,h] = sum_{(i,j): bucket(j - past - i) = b} dbias[h,i,j]   (its scatter-add)
- * Backward accumulates (+=).
+ *   bias[h, o+Tq-1] = table[bucket(o - past), h]          (a gather)
+ *   dtable[b, h]   += sum_{o: bucket(o - past) = b} dbias[h, o+Tq-1]  (its scatter-add)
+ * dbias arrives from the attention backward already summed over each
+ * diagonal, in double. Backward accumulates (+=).
  *
- * Threads: forward splits query rows i (row i writes bias[:, i, :] only) and
- * computes each bucket once per (i, j), not per head. Backward splits heads h
- * (head h writes column dtable[:, h] only) and walks the diagonals
- * o = j - i = -(Tq-1) .. Tk-1 in order: one diagonal has one rel and so one
- * bucket, its entries are summed in double for i ascending, and the sum is
- * added to dtable. The order is fixed by the shapes, so any thread count gives
- * the same bits. */
+ * Threads: forward splits offsets (each writes its own column of bias) and
+ * computes each bucket once per offset, not per head. Backward splits heads h
+ * (head h writes column dtable[:, h] only) and walks the offsets in order, so
+ * any thread count gives the same bits. */
 #include <math.h>
 
 #include "kernels/relpos.h"
@@ -46,33 +47,25 @@ int32_t xf_relpos_bucket(long rel, int bidirectional, size_t num_buckets, size_t
 
 void xf_relpos_forward(float *bias, const float *table, size_t H, size_t Tq, size_t Tk, size_t past,
                        int bidirectional, size_t num_buckets, size_t max_distance) {
-#pragma omp parallel for if (H * Tq * Tk >= 16384)
-    for (size_t i = 0; i < Tq; i++) {
-        long qpos = (long)(past + i);
-        for (size_t j = 0; j < Tk; j++) {
-            size_t b = (size_t)xf_relpos_bucket((long)j - qpos, bidirectional, num_buckets,
-                                                max_distance);
-            const float *row = table + b * H;
-            for (size_t h = 0; h < H; h++) bias[(h * Tq + i) * Tk + j] = row[h];
-        }
+    if (Tq == 0 || Tk == 0) return;
+    size_t NO = Tq + Tk - 1;
+#pragma omp parallel for if (H * NO >= 16384)
+    for (size_t x = 0; x < NO; x++) {
+        long rel = (long)x - (long)(Tq - 1) - (long)past; /* o - past */
+        size_t b = (size_t)xf_relpos_bucket(rel, bidirectional, num_buckets, max_distance);
+        for (size_t h = 0; h < H; h++) bias[h * NO + x] = table[b * H + h];
     }
 }
 
-void xf_relpos_backward(float *dtable, const float *dbias, size_t H, size_t Tq, size_t Tk,
+void xf_relpos_backward(float *dtable, const double *dbias, size_t H, size_t Tq, size_t Tk,
                         size_t past, int bidirectional, size_t num_buckets, size_t max_distance) {
     if (Tq == 0 || Tk == 0) return;
-#pragma omp parallel for if (H * Tq * Tk >= 16384)
-    for (size_t h = 0; h < H; h++) {
-        const float *dh = dbias + h * Tq * Tk;
-        /* diagonal o = j - i: rows i0 <= i < i1 with 0 <= i + o < Tk */
-        for (long o = 1 - (long)Tq; o < (long)Tk; o++) {
-            size_t i0 = o < 0 ? (size_t)(-o) : 0;
-            size_t i1 = (size_t)((long)Tk - o) < Tq ? (size_t)((long)Tk - o) : Tq;
-            double s = 0.0;
-            for (size_t i = i0; i < i1; i++) s += (double)dh[i * Tk + (size_t)((long)i + o)];
-            size_t b = (size_t)xf_relpos_bucket(o - (long)past, bidirectional, num_buckets,
-                                                max_distance);
-            dtable[b * H + h] += (float)s;
+    size_t NO = Tq + Tk - 1;
+#pragma omp parallel for if (H * NO >= 16384)
+    for (size_t h = 0; h < H; h++)
+        for (size_t x = 0; x < NO; x++) {
+            long rel = (long)x - (long)(Tq - 1) - (long)past;
+            size_t b = (size_t)xf_relpos_bucket(rel, bidirectional, num_buckets, max_distance);
+            dtable[b * H + h] += (float)dbias[h * NO + x];
         }
-    }
 }

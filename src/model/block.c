@@ -21,6 +21,9 @@
 
 #include "model/model_internal.h"
 
+/* the decode copy of weight f in inference, else NULL (f32 through BLAS) */
+#define LQ(f) (lq ? &lq->f : NULL)
+
 /* Norm of the configured type; mean is unused (may be NULL) for RMSNorm. */
 void xf_model_norm_forward(const xf_model *m, float *out, float *mean, float *rstd,
                            const float *inp, const float *w, const float *b, size_t N) {
@@ -46,17 +49,18 @@ static void attn_forward(xf_model *m, const xf_layer_w *w, xf_layer_act *a, cons
     size_t B = p->B, T = p->T, N = B * T, C = m->C, Q = m->Q, KV = m->KV, D = m->D;
     size_t H = m->cfg.num_attention_heads, Hkv = m->cfg.num_key_value_heads;
     size_t pos0 = p->pos0, kvcap = p->kvcap;
-    xf_linear_forward(a->q, h, w->wq, w->bq, N, C, Q);
+    const xf_layer_q *lq = xf_model_layer_q(m, w);
+    xf_model_linear(m, LQ(wq), a->q, h, w->wq, w->bq, N, C, Q);
     if (kvcap == T && pos0 == 0) {
         /* training layout: k, v are plain [N,KV] buffers */
-        xf_linear_forward(kbuf, h, w->wk, w->bk, N, C, KV);
-        xf_linear_forward(vbuf, h, w->wv, w->bv, N, C, KV);
+        xf_model_linear(m, LQ(wk), kbuf, h, w->wk, w->bk, N, C, KV);
+        xf_model_linear(m, LQ(wv), vbuf, h, w->wv, w->bv, N, C, KV);
     } else {
         /* cache layout [B, kvcap, KV]: write the new rows at pos0 */
         for (size_t b = 0; b < B; b++) {
             float *kd = kbuf + (b * kvcap + pos0) * KV, *vd = vbuf + (b * kvcap + pos0) * KV;
-            xf_linear_forward(kd, h + b * T * C, w->wk, w->bk, T, C, KV);
-            xf_linear_forward(vd, h + b * T * C, w->wv, w->bv, T, C, KV);
+            xf_model_linear(m, LQ(wk), kd, h + b * T * C, w->wk, w->bk, T, C, KV);
+            xf_model_linear(m, LQ(wv), vd, h + b * T * C, w->wv, w->bv, T, C, KV);
         }
     }
     if (m->cfg.position_type == XF_POS_ROPE) {
@@ -65,9 +69,9 @@ static void attn_forward(xf_model *m, const xf_layer_w *w, xf_layer_act *a, cons
             xf_rope_forward(kbuf + (b * kvcap + pos0) * KV, m->rope_cos, m->rope_sin, T, T, Hkv, D,
                             pos0);
     }
-    xf_attention_forward(a->atty, a->att, a->q, kbuf, vbuf, p->bias, &p->mask, B, T, pos0 + T, kvcap,
+    xf_attention_forward(a->atty, a->lse, a->q, kbuf, vbuf, p->bias, &p->mask, B, T, pos0 + T, kvcap,
                          H, Hkv, D, m->scale);
-    xf_linear_forward(a->r1, a->atty, w->wo, w->bo, N, Q, C);
+    xf_model_linear(m, LQ(wo), a->r1, a->atty, w->wo, w->bo, N, Q, C);
     xf_residual_forward(a->r1, a->r1, res, N * C);
 }
 
@@ -78,14 +82,15 @@ static void cross_forward(xf_model *m, const xf_layer_w *w, xf_layer_act *a, con
                           const float *res, float *ckbuf, float *cvbuf, const xf_pass *p) {
     size_t B = p->B, T = p->T, N = B * T, C = m->C, Q = m->Q, KV = m->KV, D = m->D;
     size_t H = m->cfg.num_attention_heads, Hkv = m->cfg.num_key_value_heads;
-    xf_linear_forward(a->cq, h, w->cq, w->cbq, N, C, Q);
+    const xf_layer_q *lq = xf_model_layer_q(m, w);
+    xf_model_linear(m, LQ(cq), a->cq, h, w->cq, w->cbq, N, C, Q);
     if (p->enc) {
-        xf_linear_forward(ckbuf, p->enc, w->ck, w->cbk, B * p->S, C, KV);
-        xf_linear_forward(cvbuf, p->enc, w->cv, w->cbv, B * p->S, C, KV);
+        xf_model_linear(m, LQ(ck), ckbuf, p->enc, w->ck, w->cbk, B * p->S, C, KV);
+        xf_model_linear(m, LQ(cv), cvbuf, p->enc, w->cv, w->cbv, B * p->S, C, KV);
     }
-    xf_attention_forward(a->catty, a->catt, a->cq, ckbuf, cvbuf, NULL, &p->xmask, B, T, p->S, p->Scap,
+    xf_attention_forward(a->catty, a->clse, a->cq, ckbuf, cvbuf, NULL, &p->xmask, B, T, p->S, p->Scap,
                          H, Hkv, D, m->scale);
-    xf_linear_forward(a->rx, a->catty, w->co, w->cbo, N, Q, C);
+    xf_model_linear(m, LQ(co), a->rx, a->catty, w->co, w->cbo, N, Q, C);
     xf_residual_forward(a->rx, a->rx, res, N * C);
 }
 
@@ -93,14 +98,15 @@ static void cross_forward(xf_model *m, const xf_layer_w *w, xf_layer_act *a, con
 static void dense_forward(xf_model *m, const xf_layer_w *w, xf_layer_act *a, const float *h,
                           const float *res, float *out, size_t N, size_t I) {
     size_t C = m->C;
-    xf_linear_forward(a->fu, h, w->wu, w->bu, N, C, I);
+    const xf_layer_q *lq = xf_model_layer_q(m, w);
+    xf_model_linear(m, LQ(wu), a->fu, h, w->wu, w->bu, N, C, I);
     if (m->cfg.gated_ffn) {
-        xf_linear_forward(a->fg, h, w->wg, w->bg, N, C, I);
+        xf_model_linear(m, LQ(wg), a->fg, h, w->wg, w->bg, N, C, I);
         xf_glu_forward(a->fh, a->fg, a->fu, N * I, m->cfg.hidden_act);
     } else {
         xf_act_forward(a->fh, a->fu, N * I, m->cfg.hidden_act);
     }
-    xf_linear_forward(out, a->fh, w->wd, w->bd, N, I, C);
+    xf_model_linear(m, LQ(wd), out, a->fh, w->wd, w->bd, N, I, C);
     xf_residual_forward(out, out, res, N * C);
 }
 
@@ -229,8 +235,8 @@ static void attn_backward(xf_model *m, const xf_layer_w *w, xf_layer_w *g, const
     memset(m->d_q, 0, N * Q * sizeof(float));
     memset(m->d_k, 0, N * KV * sizeof(float));
     memset(m->d_v, 0, N * KV * sizeof(float));
-    xf_attention_backward(m->d_q, m->d_k, m->d_v, p->dbias, m->d_atty, a->att, a->q, a->k, a->v,
-                          &p->mask, m->att_scratch, B, T, T, T, H, Hkv, D, m->scale);
+    xf_attention_backward(m->d_q, m->d_k, m->d_v, p->dbias, m->d_atty, a->atty, a->lse, a->q, a->k,
+                          a->v, p->bias, &p->mask, B, T, T, T, H, Hkv, D, m->scale);
     /* q, k = RoPE(q, k) */
     if (m->cfg.position_type == XF_POS_ROPE) {
         xf_rope_backward(m->d_q, m->rope_cos, m->rope_sin, N, T, H, D, 0);
@@ -254,8 +260,8 @@ static void cross_backward(xf_model *m, const xf_layer_w *w, xf_layer_w *g, cons
     memset(m->d_q, 0, N * Q * sizeof(float));
     memset(m->d_ck, 0, B * S * KV * sizeof(float));
     memset(m->d_cv, 0, B * S * KV * sizeof(float));
-    xf_attention_backward(m->d_q, m->d_ck, m->d_cv, NULL, m->d_atty, a->catt, a->cq, a->ck, a->cv,
-                          &p->xmask, m->att_scratch, B, T, S, S, H, Hkv, D, m->scale);
+    xf_attention_backward(m->d_q, m->d_ck, m->d_cv, NULL, m->d_atty, a->catty, a->clse, a->cq, a->ck,
+                          a->cv, NULL, &p->xmask, B, T, S, S, H, Hkv, D, m->scale);
     /* ck, cv = W·enc */
     xf_linear_backward(p->d_enc, g->cv, g->cbv, m->d_cv, p->enc, w->cv, B * S, C, KV);
     xf_linear_backward(p->d_enc, g->ck, g->cbk, m->d_ck, p->enc, w->ck, B * S, C, KV);

@@ -152,6 +152,7 @@ void xf_model_free(xf_model *m) {
     free(m->vcache);
     free(m->ckc);
     free(m->cvc);
+    xf_model_free_decode(m);
     free(m);
 }
 
@@ -224,7 +225,7 @@ static void carve_layer(carver *c, xf_layer_act *a, const xf_model *m, int cross
     a->q = carve(c, mul3(N, Q, 1, o));
     a->k = carve(c, mul3(N, KV, 1, o));
     a->v = carve(c, mul3(N, KV, 1, o));
-    a->att = carve(c, mul3(B * H, T, T, o));
+    a->lse = carve(c, mul3(B * H, T, 1, o));
     a->atty = carve(c, mul3(N, Q, 1, o));
     a->r1 = carve(c, mul3(N, C, 1, o));
     if (cross) {
@@ -234,7 +235,7 @@ static void carve_layer(carver *c, xf_layer_act *a, const xf_model *m, int cross
         a->cq = carve(c, mul3(N, Q, 1, o));
         a->ck = carve(c, mul3(B, S, KV, o));
         a->cv = carve(c, mul3(B, S, KV, o));
-        a->catt = carve(c, mul3(B * H, T, S, o));
+        a->clse = carve(c, mul3(B * H, T, 1, o));
         a->catty = carve(c, mul3(N, Q, 1, o));
         a->rx = carve(c, mul3(N, C, 1, o));
     }
@@ -275,8 +276,9 @@ static void plan_arena(carver *c, xf_model *m, size_t B, size_t T, size_t S, int
             m->emb_rstd[st] = carve(c, Ns);
         }
         int rel = cfg->position_type == XF_POS_RELATIVE; /* (carve returns NULL while counting) */
-        m->bias[st] = rel ? carve(c, mul3(H, Ts, Ts, o)) : NULL;
-        m->dbias[st] = training && rel ? carve(c, mul3(H, Ts, Ts, o)) : NULL;
+        m->bias[st] = rel ? carve(c, mul3(H, 2 * Ts - 1, 1, o)) : NULL;
+        /* doubles: two floats each */
+        m->dbias[st] = training && rel ? (double *)carve(c, mul3(H, 2 * Ts - 1, 2, o)) : NULL;
         if (!training) { /* one set of buffers per stack, reused by its layers */
             size_t I = 0;
             int cross = 0;
@@ -330,6 +332,12 @@ static void plan_arena(carver *c, xf_model *m, size_t B, size_t T, size_t S, int
         m->rope_cos = carve(c, mul3(cfg->max_position_embeddings, m->D / 2, 1, o));
         m->rope_sin = carve(c, mul3(cfg->max_position_embeddings, m->D / 2, 1, o));
     }
+    m->qscratch = NULL;
+    if (!training) { /* q8_0 decode weights quantise a linear's input rows here */
+        size_t cols = C > m->Q ? C : m->Q;
+        for (size_t l = 0; l < m->L; l++) cols = m->li[l].I > cols ? m->li[l].I : cols;
+        m->qscratch = (uint8_t *)carve(c, mul3(Nx, xf_qmat_row_bytes(XF_WT_Q8_0, cols), 1, o) / 4 + 1);
+    }
     if (training) {
         m->d_res = carve(c, mul3(Nx, C, 1, o));
         m->d_x = carve(c, mul3(Nx, C, 1, o));
@@ -345,8 +353,6 @@ static void plan_arena(carver *c, xf_model *m, size_t B, size_t T, size_t S, int
         m->d_fu = carve(c, mul3(Nx, m->I, 1, o));
         m->d_fg = cfg->gated_ffn ? carve(c, mul3(Nx, m->I, 1, o)) : NULL;
         m->moe_scratch = m->nmoe ? carve(c, xf_moe_scratch_floats(Nx, &m->moe)) : NULL;
-        m->att_scratch_floats = xf_attention_scratch_floats(Tx, Tx, xf_threads());
-        m->att_scratch = carve(c, m->att_scratch_floats);
     }
 }
 
@@ -498,7 +504,7 @@ static void head_forward(xf_model *m, const float *x, size_t rows, float *logits
         xf_model_norm_forward(m, m->mt, m->mt_mean, m->mt_rstd, m->mt_pre, m->w.mlmn_w, m->w.mlmn_b, rows);
         h = m->mt;
     }
-    xf_linear_forward(logits, h, m->w.head, m->w.head_b, rows, C, V);
+    xf_model_linear(m, m->lq ? &m->hq : NULL, logits, h, m->w.head, m->w.head_b, rows, C, V);
     if (m->V_live && m->V_live < V) /* padding rows: never predicted (xf_model_set_live_vocab) */
         for (size_t r = 0; r < rows; r++)
             for (size_t j = m->V_live; j < V; j++) logits[r * V + j] = -INFINITY;
@@ -721,8 +727,9 @@ void xf_model_zero_grad(xf_model *m) {
 static void stack_backward(xf_model *m, int st, xf_pass *p) {
     size_t l0 = stack_first(m, st), nl = stack_len(m, st);
     size_t H = m->cfg.num_attention_heads, T = p->T;
-    if (m->dbias[st]) {
-        memset(m->dbias[st], 0, H * T * T * sizeof(float));
+    if (m->dbias[st]) { /* the forward's bias, for the recomputed logits */
+        memset(m->dbias[st], 0, H * (2 * T - 1) * sizeof(double));
+        p->bias = m->bias[st];
         p->dbias = m->dbias[st];
     }
     for (size_t i = nl; i-- > 0;)
@@ -836,8 +843,9 @@ xf_status xf_model_encode(xf_model *m, const int32_t *src, size_t S) {
     size_t KV = m->KV, C = m->C;
     for (size_t l = m->Lenc; l < m->L; l++) {
         const xf_layer_w *w = &m->lw[l];
-        xf_linear_forward(m->ckc[l], enc, w->ck, w->cbk, S, C, KV);
-        xf_linear_forward(m->cvc[l], enc, w->cv, w->cbv, S, C, KV);
+        const xf_layer_q *lq = xf_model_layer_q(m, w);
+        xf_model_linear(m, lq ? &lq->ck : NULL, m->ckc[l], enc, w->ck, w->cbk, S, C, KV);
+        xf_model_linear(m, lq ? &lq->cv : NULL, m->cvc[l], enc, w->cv, w->cbv, S, C, KV);
         for (size_t r = 1; r < m->beams; r++) {
             memcpy(m->ckc[l] + r * m->cache_S * KV, m->ckc[l], S * KV * sizeof(float));
             memcpy(m->cvc[l] + r * m->cache_S * KV, m->cvc[l], S * KV * sizeof(float));

@@ -8,6 +8,7 @@
 
 #include "kernels/kernels.h"
 #include "kernels/moe.h"
+#include "kernels/qmat.h"
 #include "xfmr/model.h"
 
 /* Stacks: an encoder (bidirectional self-attention) and a decoder (causal or
@@ -36,6 +37,12 @@ typedef struct {
     float *ebias;                     /* [E]             sigmoid router's balancing bias */
     float *ew1, *ew2, *ew3;           /* expert 0's w1 [Ie,C], w2 [C,Ie], w3 [Ie,C]; stride moe.w_stride */
 } xf_layer_w;
+
+/* A block's linear weights in the decode format (model_qdecode.c); data
+ * NULL: that weight is absent or stays on the f32 BLAS path. */
+typedef struct {
+    xf_qmat wq, wk, wv, wo, cq, ck, cv, co, wg, wu, wd;
+} xf_layer_q;
 
 /* What a layer is: which stack, its index there, and its sublayers. */
 typedef struct {
@@ -71,12 +78,12 @@ typedef struct {
 typedef struct {
     float *n1, *n1_mean, *n1_rstd;    /* [N,C], [N], [N] N1 output and stats */
     float *q, *k, *v;                 /* [N,Q], [N,KV], [N,KV] after RoPE */
-    float *att;                       /* [B,H,T,T] attention probabilities */
+    float *lse;                       /* [B,H,T] attention row logsumexp (flash backward) */
     float *atty;                      /* [N,Q] attention output, heads concatenated */
     float *r1;                        /* [N,C] res_in + o_proj(atty) */
     float *nx, *nx_mean, *nx_rstd;    /* cross: Nx output and stats */
     float *cq, *ck, *cv;              /* [N,Q], [B*S,KV], [B*S,KV] cross q and encoder k, v */
-    float *catt;                      /* [B,H,T,S] */
+    float *clse;                      /* [B,H,T] cross-attention row logsumexp */
     float *catty;                     /* [N,Q] */
     float *rx;                        /* [N,C] stream + cross o_proj(catty) */
     float *n2, *n2_mean, *n2_rstd;    /* [N,C], [N], [N] N2 output and stats */
@@ -89,8 +96,8 @@ typedef struct {
     size_t B, T;                      /* rows and tokens per row */
     size_t pos0, kvcap;               /* KV-cache position and capacity (training: 0, T) */
     xf_mask mask;                     /* self-attention mask */
-    const float *bias;                /* [H,T,Tk] relative bias or NULL */
-    float *dbias;                     /* backward: [H,T,T] accumulates, or NULL */
+    const float *bias;                /* [H,T+Tk-1] relative bias per offset, or NULL */
+    double *dbias;                    /* backward: [H,2T-1] accumulates, or NULL */
     size_t S, Scap;                   /* cross: encoder tokens per row, and the k/v row capacity */
     xf_mask xmask;                    /* cross-attention mask (bidirectional + source padding) */
     const float *enc;                 /* [B*S,C] encoder output (training forward) or NULL */
@@ -153,18 +160,24 @@ struct xf_model {
     uint8_t *kpad, *spad;             /* [B,T], [B,S] key padding (1 = padding) */
     int use_kpad, use_spad;
     float *rope_cos, *rope_sin;       /* [P, D/2] (rope only) */
-    float *bias[2], *dbias[2];        /* relative bias per stack [H,T,T] / [H,S,S] */
+    float *bias[2];                   /* relative bias per stack and offset [H,2T-1] / [H,2S-1] */
+    double *dbias[2];                 /* its gradient (training) */
     /* backward scratch */
     float *d_res, *d_x, *d_n;         /* [N,C] (N over the larger stack) */
     float *d_atty, *d_q, *d_k, *d_v;  /* [N,Q], [N,Q], [N,KV], [N,KV] */
     float *d_ck, *d_cv, *d_enc;       /* [B*S,KV] x2, [B*S,C] */
     float *d_fh, *d_fg, *d_fu;        /* [N,I] */
     float *moe_scratch;
-    float *att_scratch;
-    size_t att_scratch_floats;
     size_t last_valid;                /* valid targets of the last forward */
     size_t B_last, T_last, S_last;    /* shape of the last forward */
     int have_targets;
+
+    /* decode weights (xf_model_set_decode_dtype): used by inference forwards */
+    xf_wtype qdt;
+    uint8_t *qbuf;                    /* owns the non-f32 compact copies */
+    xf_layer_q *lq;                   /* [L] or NULL */
+    xf_qmat hq;                       /* LM head */
+    uint8_t *qscratch;                /* inference arena: q8_0 copy of a linear's input rows */
 
     /* KV cache (inference) */
     float *cache;                     /* owns kcache/vcache/ckv and decode logits */
@@ -204,5 +217,13 @@ void xf_block_forward(xf_model *m, size_t l, xf_layer_act *a, const float *res_i
 /* d_res holds d(res_out) on entry and d(res_in) on return. */
 void xf_block_backward(xf_model *m, size_t l, const xf_layer_act *a, const float *res_in,
                        float *d_res, const xf_pass *p);
+
+/* model_qdecode.c: the linear of an inference forward through the decode
+ * weights q (NULL or data NULL: the f32 weight w through BLAS), and the decode
+ * weights of the block whose f32 views are w (NULL when none or training). */
+void xf_model_linear(const xf_model *m, const xf_qmat *q, float *out, const float *in, const float *w,
+                     const float *b, size_t N, size_t C, size_t OC);
+const xf_layer_q *xf_model_layer_q(const xf_model *m, const xf_layer_w *w);
+void xf_model_free_decode(xf_model *m);
 
 #endif

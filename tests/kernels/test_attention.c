@@ -1,19 +1,24 @@
-/* Attention: every mask kind (causal, bidir, prefix with per-sequence prefix
- * lengths), key padding, MHA and GQA (H=4 with Hkv=2 and Hkv=1), a KV cache
- * (past > 0, Tq < Tk, Tkcap > Tk), cross-attention shapes (Tq != Tk), the
- * additive bias and its gradient, a fully blocked row, leakage, and 1 vs 2
- * threads.
+/* Flash attention: every mask kind (causal, bidir, prefix with per-sequence
+ * prefix lengths), key padding, MHA and GQA (H=4 with Hkv=2 and Hkv=1), a KV
+ * cache (past > 0, Tq < Tk, Tkcap > Tk), cross-attention shapes (Tq != Tk), the
+ * per-offset additive bias (T5) and its gradient, unscaled logits, a fully
+ * blocked row, leakage, and 1 vs 2 threads.
  *
- * Each small case checks
- *   - out and att against a double reference (FWD_TOL relative, see fd.h);
+ * The reference is a naive double implementation that materialises the whole
+ * [B,H,Tq,Tk] softmax. Each small case checks
+ *   - out and lse against it (FWD_TOL relative, see fd.h; lse = -inf exactly
+ *     for a row that sees no key), and the probabilities read back through
+ *     the kernel itself (v = one-hot rows make out = P): blocked keys exactly 0;
  *   - dq, dk, dv (and dbias) against central finite differences of the double
  *     reference loss L = sum(out * R) (FD_TOL relative);
  *   - the += rule, and that k/v rows Tk..Tkcap-1 get no gradient;
  *   - that the analytic double backward used by the large test matches the
  *     finite differences too.
- * The large cases (Tq > the kernel's 64-row block, so several row blocks and
- * the causal skip are exercised) check the kernel against that analytic double
- * backward, and that 1 and 2 threads give bit-identical results. */
+ * The large cases (Tq > the kernel's 64-row query block and Tk > its 128-key
+ * block, so the online softmax rescales across key blocks and the causal skip
+ * is exercised) check the kernel against that analytic double backward for
+ * every mask kind, with and without bias, MHA/GQA/MQA, and that 1 and 2
+ * threads give bit-identical results. */
 #include <omp.h>
 
 #include "kernels/kernels.h"
@@ -38,7 +43,7 @@ typedef struct {
 /* double state of one case */
 typedef struct {
     const att_case *c;
-    double *q, *k, *v, *bias; /* bias may be NULL */
+    double *q, *k, *v, *bias; /* bias [H, Tq+Tk-1] per offset, may be NULL */
     const double *R;          /* [B, Tq, H, D] */
     double scale;
 } att_ref_ctx;
@@ -56,11 +61,11 @@ static int ref_visible(const att_case *c, size_t b, size_t i, size_t j) {
     }
 }
 
-/* out [B,Tq,H,D] and P [B,H,Tq,Tk] (may be NULL) in double */
-static void att_ref_forward(double *out, double *P, const att_ref_ctx *x) {
+/* out [B,Tq,H,D], P [B,H,Tq,Tk] and lse [B,H,Tq] (both may be NULL) in double */
+static void att_ref_forward(double *out, double *P, double *lse, const att_ref_ctx *x) {
     const att_case *c = x->c;
     size_t H = c->H, D = c->D, Tq = c->Tq, Tk = c->Tk, G = c->H / c->Hkv;
-    double S[256];
+    double S[512];
     for (size_t b = 0; b < c->B; b++)
         for (size_t h = 0; h < H; h++)
             for (size_t i = 0; i < Tq; i++) {
@@ -71,7 +76,7 @@ static void att_ref_forward(double *out, double *P, const att_ref_ctx *x) {
                     const double *kj = x->k + ((b * c->Tkcap + j) * c->Hkv + h / G) * D;
                     double s = 0;
                     for (size_t d = 0; d < D; d++) s += qi[d] * kj[d];
-                    s = x->scale * s + (x->bias ? x->bias[(h * Tq + i) * Tk + j] : 0.0);
+                    s = x->scale * s + (x->bias ? x->bias[h * (Tq + Tk - 1) + j + Tq - 1 - i] : 0.0);
                     S[j] = s;
                     mx = s > mx ? s : mx;
                 }
@@ -79,6 +84,7 @@ static void att_ref_forward(double *out, double *P, const att_ref_ctx *x) {
                     S[j] = ref_visible(c, b, i, j) ? exp(S[j] - mx) : 0.0;
                     sum += S[j];
                 }
+                if (lse) lse[(b * H + h) * Tq + i] = sum > 0 ? mx + log(sum) : -INFINITY;
                 double *o = out + ((b * Tq + i) * H + h) * D;
                 for (size_t d = 0; d < D; d++) o[d] = 0;
                 for (size_t j = 0; j < Tk; j++) {
@@ -90,12 +96,12 @@ static void att_ref_forward(double *out, double *P, const att_ref_ctx *x) {
             }
 }
 
-/* analytic backward in double: dq, dk, dv, dbias (+=; dbias may be NULL) */
+/* analytic backward in double: dq, dk, dv, dbias [H, Tq+Tk-1] (+=; dbias may be NULL) */
 static void att_ref_backward(double *dq, double *dk, double *dv, double *dbias, const double *P,
                              const double *dout, const att_ref_ctx *x) {
     const att_case *c = x->c;
     size_t H = c->H, D = c->D, Tq = c->Tq, Tk = c->Tk, G = c->H / c->Hkv;
-    double dS[256];
+    double dS[512];
     for (size_t b = 0; b < c->B; b++)
         for (size_t h = 0; h < H; h++)
             for (size_t i = 0; i < Tq; i++) {
@@ -120,7 +126,7 @@ static void att_ref_backward(double *dq, double *dk, double *dv, double *dbias, 
                         dq[qi + d] += x->scale * ds * x->k[kv + d];
                         dk[kv + d] += x->scale * ds * x->q[qi + d];
                     }
-                    if (dbias) dbias[(h * Tq + i) * Tk + j] += ds;
+                    if (dbias) dbias[h * (Tq + Tk - 1) + j + Tq - 1 - i] += ds;
                 }
             }
 }
@@ -130,16 +136,17 @@ static double att_loss(void *vctx) {
     const att_case *c = x->c;
     size_t n = c->B * c->Tq * c->H * c->D;
     double *out = fd_alloc(n, sizeof(double));
-    att_ref_forward(out, NULL, x);
+    att_ref_forward(out, NULL, NULL, x);
     double L = fd_dot(out, x->R, n);
     free(out);
     return L;
 }
 
-/* all buffers of one case, float and double */
+/* all buffers of one case, float and double; dbias is double in the kernel */
 typedef struct {
-    size_t nq, nkv, nb, natt;
-    float *q, *k, *v, *bias, *R, *out, *att, *dq, *dk, *dv, *dbias, *scratch;
+    size_t nq, nkv, nb, nl;
+    float *q, *k, *v, *bias, *R, *out, *lse, *dq, *dk, *dv;
+    double *dbias;
     double *q_d, *k_d, *v_d, *bias_d, *R_d;
     xf_mask mask;
     float scale;
@@ -148,17 +155,14 @@ typedef struct {
 static void bufs_init(att_bufs *s, const att_case *c, uint64_t seed) {
     s->nq = c->B * c->Tq * c->H * c->D;
     s->nkv = c->B * c->Tkcap * c->Hkv * c->D;
-    s->nb = c->H * c->Tq * c->Tk;
-    s->natt = c->B * c->H * c->Tq * c->Tk;
+    s->nb = c->H * (c->Tq + c->Tk - 1);
+    s->nl = c->B * c->H * c->Tq;
     s->q = fd_alloc(s->nq, 4), s->R = fd_alloc(s->nq, 4), s->out = fd_alloc(s->nq, 4);
     s->dq = fd_alloc(s->nq, 4);
     s->k = fd_alloc(s->nkv, 4), s->v = fd_alloc(s->nkv, 4);
     s->dk = fd_alloc(s->nkv, 4), s->dv = fd_alloc(s->nkv, 4);
-    s->bias = fd_alloc(s->nb, 4), s->dbias = fd_alloc(s->nb, 4);
-    s->att = fd_alloc(s->natt, 4);
-    /* the threads test runs with 1 and 2 threads: size for at least 2 */
-    int nth = omp_get_max_threads() > 2 ? omp_get_max_threads() : 2;
-    s->scratch = fd_alloc(xf_attention_scratch_floats(c->Tq, c->Tk, nth), 4);
+    s->bias = fd_alloc(s->nb, 4), s->dbias = fd_alloc(s->nb, 8);
+    s->lse = fd_alloc(s->nl, 4);
     s->q_d = fd_alloc(s->nq, 8), s->R_d = fd_alloc(s->nq, 8);
     s->k_d = fd_alloc(s->nkv, 8), s->v_d = fd_alloc(s->nkv, 8), s->bias_d = fd_alloc(s->nb, 8);
     fd_seed(seed);
@@ -173,20 +177,20 @@ static void bufs_init(att_bufs *s, const att_case *c, uint64_t seed) {
 
 static void bufs_free(att_bufs *s) {
     free(s->q), free(s->R), free(s->out), free(s->dq), free(s->k), free(s->v), free(s->dk);
-    free(s->dv), free(s->bias), free(s->dbias), free(s->att), free(s->scratch);
+    free(s->dv), free(s->bias), free(s->dbias), free(s->lse);
     free(s->q_d), free(s->R_d), free(s->k_d), free(s->v_d), free(s->bias_d);
 }
 
 static void run_forward(att_bufs *s, const att_case *c) {
-    xf_attention_forward(s->out, s->att, s->q, s->k, s->v, c->use_bias ? s->bias : NULL, &s->mask,
+    xf_attention_forward(s->out, s->lse, s->q, s->k, s->v, c->use_bias ? s->bias : NULL, &s->mask,
                          c->B, c->Tq, c->Tk, c->Tkcap, c->H, c->Hkv, c->D, s->scale);
 }
 
 static void run_backward(att_bufs *s, const att_case *c, float *dq, float *dk, float *dv,
-                         float *dbias) {
-    xf_attention_backward(dq, dk, dv, c->use_bias ? dbias : NULL, s->R, s->att, s->q, s->k, s->v,
-                          &s->mask, s->scratch, c->B, c->Tq, c->Tk, c->Tkcap, c->H, c->Hkv, c->D,
-                          s->scale);
+                         double *dbias) {
+    xf_attention_backward(dq, dk, dv, c->use_bias ? dbias : NULL, s->R, s->out, s->lse, s->q, s->k,
+                          s->v, c->use_bias ? s->bias : NULL, &s->mask, c->B, c->Tq, c->Tk,
+                          c->Tkcap, c->H, c->Hkv, c->D, s->scale);
 }
 
 /* 1 if any float is NaN or inf */
@@ -194,6 +198,27 @@ static int any_nonfinite(const float *a, size_t n) {
     for (size_t i = 0; i < n; i++)
         if (!isfinite(a[i])) return 1;
     return 0;
+}
+
+/* fd_rel_err for a double result (dbias) */
+static double rel_err_d(const double *got, const double *ref, size_t n) {
+    float *f = fd_alloc(n, 4);
+    for (size_t i = 0; i < n; i++) f[i] = (float)got[i];
+    double e = fd_rel_err(f, ref, n);
+    free(f);
+    return e;
+}
+
+/* lse against the reference: -inf exactly where the reference row sees no
+ * key, else the absolute error (lse is a log: its error is relative to 1) */
+static double lse_err(const float *got, const double *ref, size_t n) {
+    double worst = 0;
+    for (size_t i = 0; i < n; i++) {
+        double e = ref[i] == -INFINITY ? (got[i] == -INFINITY ? 0.0 : INFINITY)
+                                       : fabs((double)got[i] - ref[i]);
+        if (!(e <= worst)) worst = e;
+    }
+    return worst;
 }
 
 /* k/v rows t in [Tk, Tkcap) of dk/dv must hold exactly `value` */
@@ -205,6 +230,43 @@ static int cap_rows_untouched(const float *dkv, const att_case *c, float value) 
     return 1;
 }
 
+/* The probabilities through the kernel: with D = Tk and v[b, j] = e_j (every
+ * KV head), out[b, i, h, :] = P[b, h, i, :]. 1 iff every key that the
+ * reference gives probability 0 (blocked) gets exactly 0 and the rest match
+ * within FWD_TOL. */
+static int probs_through_kernel(const att_case *c, uint64_t seed) {
+    att_case e = *c;
+    e.D = c->Tk;
+    att_bufs s;
+    bufs_init(&s, &e, seed);
+    for (size_t b = 0; b < e.B; b++)
+        for (size_t j = 0; j < e.Tkcap; j++)
+            for (size_t g = 0; g < e.Hkv; g++)
+                for (size_t d = 0; d < e.D; d++) {
+                    float one = (float)(d == j);
+                    s.v[((b * e.Tkcap + j) * e.Hkv + g) * e.D + d] = one;
+                    s.v_d[((b * e.Tkcap + j) * e.Hkv + g) * e.D + d] = one;
+                }
+    s.scale = c->scale != 0.0f ? c->scale : 1.0f / sqrtf((float)c->D);
+    run_forward(&s, &e);
+    att_ref_ctx x = {&e, s.q_d, s.k_d, s.v_d, e.use_bias ? s.bias_d : NULL, s.R_d, (double)s.scale};
+    size_t np = e.B * e.H * e.Tq * e.Tk;
+    double *P = fd_alloc(np, 8), *out = fd_alloc(s.nq, 8);
+    att_ref_forward(out, P, NULL, &x);
+    int ok = 1;
+    for (size_t b = 0; b < e.B; b++)
+        for (size_t h = 0; h < e.H; h++)
+            for (size_t i = 0; i < e.Tq; i++)
+                for (size_t j = 0; j < e.Tk; j++) {
+                    double p = P[((b * e.H + h) * e.Tq + i) * e.Tk + j];
+                    float got = s.out[((b * e.Tq + i) * e.H + h) * e.D + j];
+                    if (p == 0.0 ? got != 0.0f : fabs(got - p) > FWD_TOL) ok = 0;
+                }
+    free(P), free(out);
+    bufs_free(&s);
+    return ok;
+}
+
 /* The full small-case check; returns through FAILF on the first failure. */
 static void check_case(const att_case *c, uint64_t seed) {
     att_bufs s;
@@ -212,14 +274,13 @@ static void check_case(const att_case *c, uint64_t seed) {
     att_ref_ctx x = {c, s.q_d, s.k_d, s.v_d, c->use_bias ? s.bias_d : NULL, s.R_d, (double)s.scale};
 
     /* forward */
-    double *out_ref = fd_alloc(s.nq, 8), *P_ref = fd_alloc(s.natt, 8);
+    double *out_ref = fd_alloc(s.nq, 8), *lse_ref = fd_alloc(s.nl, 8);
+    double *P_ref = fd_alloc(c->B * c->H * c->Tq * c->Tk, 8);
     run_forward(&s, c);
-    att_ref_forward(out_ref, P_ref, &x);
-    double eo = fd_rel_err(s.out, out_ref, s.nq), ea = fd_rel_err(s.att, P_ref, s.natt);
-    int nonfinite = any_nonfinite(s.out, s.nq) || any_nonfinite(s.att, s.natt);
-    int blocked_zero = 1;
-    for (size_t i = 0; i < s.natt; i++)
-        if (P_ref[i] == 0.0 && s.att[i] != 0.0f) blocked_zero = 0;
+    att_ref_forward(out_ref, P_ref, lse_ref, &x);
+    double eo = fd_rel_err(s.out, out_ref, s.nq), el = lse_err(s.lse, lse_ref, s.nl);
+    int nonfinite = any_nonfinite(s.out, s.nq);
+    int probs_ok = probs_through_kernel(c, seed);
 
     /* finite differences of the double reference */
     double *gq = fd_alloc(s.nq, 8), *gk = fd_alloc(s.nkv, 8), *gv = fd_alloc(s.nkv, 8);
@@ -242,27 +303,29 @@ static void check_case(const att_case *c, uint64_t seed) {
     /* kernel backward from zero */
     run_backward(&s, c, s.dq, s.dk, s.dv, s.dbias);
     double eq = fd_rel_err(s.dq, gq, s.nq), ek = fd_rel_err(s.dk, gk, s.nkv);
-    double ev = fd_rel_err(s.dv, gv, s.nkv), eb = c->use_bias ? fd_rel_err(s.dbias, gb, s.nb) : 0;
+    double ev = fd_rel_err(s.dv, gv, s.nkv), eb = c->use_bias ? rel_err_d(s.dbias, gb, s.nb) : 0;
     int cap_ok = cap_rows_untouched(s.dk, c, 0.0f) && cap_rows_untouched(s.dv, c, 0.0f);
 
     /* += rule */
     float *pq = fd_alloc(s.nq, 4), *pk = fd_alloc(s.nkv, 4), *pv = fd_alloc(s.nkv, 4);
-    float *pb = fd_alloc(s.nb, 4);
+    double *pb = fd_alloc(s.nb, 8);
     fd_const(pq, s.nq, FD_PREFILL), fd_const(pk, s.nkv, FD_PREFILL);
-    fd_const(pv, s.nkv, FD_PREFILL), fd_const(pb, s.nb, FD_PREFILL);
+    fd_const(pv, s.nkv, FD_PREFILL);
+    for (size_t i = 0; i < s.nb; i++) pb[i] = FD_PREFILL;
     run_backward(&s, c, pq, pk, pv, pb);
     double acc = fmax(fmax(fd_accum_err(pq, s.dq, s.nq, FD_PREFILL), fd_accum_err(pk, s.dk, s.nkv, FD_PREFILL)),
                       fd_accum_err(pv, s.dv, s.nkv, FD_PREFILL));
-    if (c->use_bias) acc = fmax(acc, fd_accum_err(pb, s.dbias, s.nb, FD_PREFILL));
+    if (c->use_bias)
+        for (size_t i = 0; i < s.nb; i++) acc = fmax(acc, fabs(pb[i] - FD_PREFILL - s.dbias[i]));
     int cap_acc_ok = cap_rows_untouched(pk, c, FD_PREFILL) && cap_rows_untouched(pv, c, FD_PREFILL);
 
-    free(out_ref), free(P_ref), free(gq), free(gk), free(gv), free(gb);
+    free(out_ref), free(lse_ref), free(P_ref), free(gq), free(gk), free(gv), free(gb);
     free(aq), free(ak), free(av), free(ab), free(pq), free(pk), free(pv), free(pb);
     bufs_free(&s);
 
-    CHECK_MSG(!nonfinite, "%s: NaN/inf in out or att", c->name);
-    CHECK_MSG(eo < FWD_TOL && ea < FWD_TOL, "%s: forward rel err out %.3g att %.3g", c->name, eo, ea);
-    CHECK_MSG(blocked_zero, "%s: blocked att entries not exactly 0", c->name);
+    CHECK_MSG(!nonfinite, "%s: NaN/inf in out", c->name);
+    CHECK_MSG(eo < FWD_TOL && el < FWD_TOL, "%s: forward rel err out %.3g, lse err %.3g", c->name, eo, el);
+    CHECK_MSG(probs_ok, "%s: probabilities (blocked exactly 0) wrong", c->name);
     CHECK_MSG(ref_err < 1e-7, "%s: analytic double backward vs FD %.3g", c->name, ref_err);
     CHECK_MSG(eq < FD_TOL, "%s: dq rel err %.3g", c->name, eq);
     CHECK_MSG(ek < FD_TOL, "%s: dk rel err %.3g", c->name, ek);
@@ -271,7 +334,6 @@ static void check_case(const att_case *c, uint64_t seed) {
     CHECK_MSG(cap_ok && cap_acc_ok, "%s: dk/dv rows beyond Tk touched", c->name);
     CHECK_MSG(acc < 1e-6, "%s: += rule err %.3g", c->name, acc);
 }
-
 TEST(test_attention_causal_mha) {
     att_case c = {"causal mha", XF_MASK_CAUSAL, 2, 5, 5, 5, 3, 3, 4, 0, 0, NULL, NULL, 0};
     check_case(&c, 100);
@@ -345,7 +407,8 @@ TEST(test_attention_blocked_row) {
     for (size_t h = 0; h < c.H; h++)
         for (size_t d = 0; d < c.D; d++) ok &= s.out[h * c.D + d] == 0.0f && s.dq[h * c.D + d] == 0.0f;
     for (size_t i = c.Tq * c.H * c.D; i < s.nq; i++) ok &= s.out[i] == 0.0f && s.dq[i] == 0.0f;
-    for (size_t i = c.H * c.Tq * c.Tk; i < s.natt; i++) ok &= s.att[i] == 0.0f;
+    for (size_t i = c.H * c.Tq; i < s.nl; i++) ok &= s.lse[i] == -INFINITY; /* batch 1: no key */
+    for (size_t h = 0; h < c.H; h++) ok &= s.lse[h * c.Tq] == -INFINITY;  /* batch 0, query 0 */
     for (size_t i = c.Tk * c.Hkv * c.D; i < s.nkv; i++) ok &= s.dk[i] == 0.0f && s.dv[i] == 0.0f;
     bufs_free(&s);
     CHECK_MSG(ok, "blocked rows not exactly zero");
@@ -407,24 +470,25 @@ static void check_large(const att_case *c, uint64_t seed) {
         run_backward(&s[r], c, s[r].dq, s[r].dk, s[r].dv, s[r].dbias);
     }
     omp_set_num_threads(saved);
-    int same = !memcmp(s[0].out, s[1].out, s[0].nq * 4) && !memcmp(s[0].att, s[1].att, s[0].natt * 4) &&
+    int same = !memcmp(s[0].out, s[1].out, s[0].nq * 4) && !memcmp(s[0].lse, s[1].lse, s[0].nl * 4) &&
                !memcmp(s[0].dq, s[1].dq, s[0].nq * 4) && !memcmp(s[0].dk, s[1].dk, s[0].nkv * 4) &&
-               !memcmp(s[0].dv, s[1].dv, s[0].nkv * 4) && !memcmp(s[0].dbias, s[1].dbias, s[0].nb * 4);
+               !memcmp(s[0].dv, s[1].dv, s[0].nkv * 4) && !memcmp(s[0].dbias, s[1].dbias, s[0].nb * 8);
 
     att_ref_ctx x = {c, s[0].q_d, s[0].k_d, s[0].v_d, c->use_bias ? s[0].bias_d : NULL, s[0].R_d,
                      (double)s[0].scale};
-    double *out = fd_alloc(s[0].nq, 8), *P = fd_alloc(s[0].natt, 8);
+    double *out = fd_alloc(s[0].nq, 8), *P = fd_alloc(c->B * c->H * c->Tq * c->Tk, 8);
+    double *lse = fd_alloc(s[0].nl, 8);
     double *dq = fd_alloc(s[0].nq, 8), *dk = fd_alloc(s[0].nkv, 8), *dv = fd_alloc(s[0].nkv, 8);
     double *db = fd_alloc(s[0].nb, 8);
-    att_ref_forward(out, P, &x);
+    att_ref_forward(out, P, lse, &x);
     att_ref_backward(dq, dk, dv, c->use_bias ? db : NULL, P, s[0].R_d, &x);
-    double eo = fd_rel_err(s[0].out, out, s[0].nq), ea = fd_rel_err(s[0].att, P, s[0].natt);
+    double eo = fd_rel_err(s[0].out, out, s[0].nq), el = lse_err(s[0].lse, lse, s[0].nl);
     double eq = fd_rel_err(s[0].dq, dq, s[0].nq), ek = fd_rel_err(s[0].dk, dk, s[0].nkv);
     double ev = fd_rel_err(s[0].dv, dv, s[0].nkv);
-    double eb = c->use_bias ? fd_rel_err(s[0].dbias, db, s[0].nb) : 0;
-    free(out), free(P), free(dq), free(dk), free(dv), free(db);
+    double eb = c->use_bias ? rel_err_d(s[0].dbias, db, s[0].nb) : 0;
+    free(out), free(P), free(lse), free(dq), free(dk), free(dv), free(db);
     bufs_free(&s[0]), bufs_free(&s[1]);
-    CHECK_MSG(eo < 1e-4 && ea < 1e-4, "%s: forward rel err out %.3g att %.3g", c->name, eo, ea);
+    CHECK_MSG(eo < 1e-4 && el < 1e-4, "%s: forward rel err out %.3g lse %.3g", c->name, eo, el);
     CHECK_MSG(eq < BIG_TOL && ek < BIG_TOL && ev < BIG_TOL && eb < BIG_TOL,
               "%s: backward rel err dq %.3g dk %.3g dv %.3g dbias %.3g", c->name, eq, ek, ev, eb);
     CHECK_MSG(same, "%s: 1 thread and 2 threads differ", c->name);
@@ -445,6 +509,30 @@ TEST(test_attention_large_threads) {
     check_large(&c4, 123);
 }
 
+/* Several key blocks (Tk > 2 x 128): the running max and sum rescale across
+ * blocks, for every mask kind, with the bias, padding and unscaled logits. */
+TEST(test_attention_large_key_blocks) {
+    static uint8_t pad[2 * 300];
+    static const int32_t prefix[2] = {200, 5};
+    pad[299] = pad[298] = pad[300 + 130] = pad[300 + 0] = 1;
+    att_case c1 = {"kblocks causal mha + bias", XF_MASK_CAUSAL, 2, 300, 300, 300, 2, 2, 8, 0, 1,
+                   NULL, pad, 0};
+    check_large(&c1, 130);
+    att_case c2 = {"kblocks prefix gqa + pad", XF_MASK_PREFIX, 2, 300, 300, 300, 4, 2, 8, 0, 0,
+                   prefix, pad, 0};
+    check_large(&c2, 131);
+    att_case c3 = {"kblocks bidir mqa + bias unscaled", XF_MASK_BIDIR, 2, 70, 300, 300, 2, 1, 8, 0,
+                   1, NULL, pad, 1.0f};
+    check_large(&c3, 132);
+    /* decode steps: one query after 290 cached keys, with the bias */
+    att_case c4 = {"kblocks decode step", XF_MASK_CAUSAL, 2, 1, 291, 300, 4, 2, 8, 290, 1, NULL,
+                   NULL, 0};
+    check_large(&c4, 133);
+    att_case c5 = {"kblocks cross Tq<Tk", XF_MASK_BIDIR, 2, 40, 300, 300, 4, 4, 8, 0, 0, NULL, pad,
+                   0};
+    check_large(&c5, 134);
+}
+
 int main(void) {
     RUN(test_attention_causal_mha);
     RUN(test_attention_causal_gqa2);
@@ -458,5 +546,6 @@ int main(void) {
     RUN(test_attention_blocked_row);
     RUN(test_attention_leakage);
     RUN(test_attention_large_threads);
+    RUN(test_attention_large_key_blocks);
     return test_summary();
 }

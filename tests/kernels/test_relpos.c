@@ -1,10 +1,11 @@
 /* T5 relative position bias: the bucket function against both boundary tables
  * of algorithms.md §2 (32 buckets, max_distance 128, every |rel| up to 400
- * and the extremes of long), the forward against a direct double reference
- * with past = 0 and past > 0, the KV-cache slicing (past = p gives rows
- * p.. of a past = 0 run, bit for bit), the backward against central finite
- * differences of the reference loss L = sum(bias * R) (FD_TOL relative, see
- * fd.h), the += rule, and 1 vs 2 threads bit for bit. The small cases use 8
+ * and the extremes of long), the per-offset forward against a direct double
+ * reference of HF's [H, Tq, Tk] bias (entry (i, j) is offset j - i) with
+ * past = 0 and past > 0, the KV-cache slicing (past = p gives rows p.. of a
+ * past = 0 run, bit for bit), the backward against central finite differences
+ * of the reference loss L = sum(bias * R) (FD_TOL relative, see fd.h), the +=
+ * rule, and 1 vs 2 threads bit for bit. The small cases use 8
  * buckets and max_distance 12 so that short sequences reach the log buckets
  * and the cap. */
 #include <limits.h>
@@ -104,7 +105,7 @@ typedef struct {
     int bidir;
 } rp_case;
 
-/* out[h,i,j] = table[ref_bucket(j - past - i), h] */
+/* HF's bias: out[h,i,j] = table[ref_bucket(j - past - i), h] */
 static void ref_forward(double *out, const double *table, const rp_case *c) {
     for (size_t h = 0; h < c->H; h++)
         for (size_t i = 0; i < c->Tq; i++)
@@ -115,10 +116,15 @@ static void ref_forward(double *out, const double *table, const rp_case *c) {
             }
 }
 
+/* entry (h, i, j) of the kernel's per-offset layout [H, Tq+Tk-1] */
+static size_t off_index(const rp_case *c, size_t h, size_t i, size_t j) {
+    return h * (c->Tq + c->Tk - 1) + j + c->Tq - 1 - i;
+}
+
 typedef struct {
     const rp_case *c;
     double *table;   /* [nb, H] */
-    const double *R; /* [H, Tq, Tk] */
+    const double *R; /* [H, Tq, Tk]: L = sum over (h, i, j) of bias * R */
 } rp_ctx;
 
 static double rp_loss(void *vctx) {
@@ -142,38 +148,48 @@ static const rp_case CASES[] = {
 };
 
 static void check_case(const rp_case *c) {
-    size_t nt = c->nb * c->H, nbias = c->H * c->Tq * c->Tk;
+    size_t nt = c->nb * c->H, nbias = c->H * c->Tq * c->Tk, no = c->H * (c->Tq + c->Tk - 1);
     float *table = fd_alloc(nt, sizeof(float)), *R = fd_alloc(nbias, sizeof(float));
-    float *bias = fd_alloc(nbias, sizeof(float));
+    float *bias = fd_alloc(no, sizeof(float));
     float *dtable = fd_alloc(nt, sizeof(float)), *dacc = fd_alloc(nt, sizeof(float));
     double *table_d = fd_alloc(nt, sizeof(double)), *R_d = fd_alloc(nbias, sizeof(double));
     double *ref = fd_alloc(nbias, sizeof(double)), *g = fd_alloc(nt, sizeof(double));
+    double *dbias = fd_alloc(no, sizeof(double));
     fd_fill(table, table_d, nt, -1, 1);
     fd_fill(R, R_d, nbias, -1, 1);
 
-    fd_const(bias, nbias, NAN);
+    fd_const(bias, no, NAN);
     xf_relpos_forward(bias, table, c->H, c->Tq, c->Tk, c->past, c->bidir, c->nb, c->md);
     ref_forward(ref, table_d, c);
-    /* a gather: exact */
-    for (size_t k = 0; k < nbias; k++)
-        CHECK_MSG((double)bias[k] == ref[k], "forward[%zu] = %g, ref %g (H=%zu Tq=%zu Tk=%zu past=%zu)",
-                  k, (double)bias[k], ref[k], c->H, c->Tq, c->Tk, c->past);
+    /* a gather: exact, and every (i, j) reads its offset's entry */
+    for (size_t h = 0; h < c->H; h++)
+        for (size_t i = 0; i < c->Tq; i++)
+            for (size_t j = 0; j < c->Tk; j++) {
+                double want = ref[(h * c->Tq + i) * c->Tk + j];
+                float got = bias[off_index(c, h, i, j)];
+                CHECK_MSG((double)got == want, "forward[%zu,%zu,%zu] = %g, ref %g (Tq=%zu Tk=%zu past=%zu)",
+                          h, i, j, (double)got, want, c->Tq, c->Tk, c->past);
+            }
 
+    /* what the attention backward hands over: R summed along each diagonal */
+    for (size_t h = 0; h < c->H; h++)
+        for (size_t i = 0; i < c->Tq; i++)
+            for (size_t j = 0; j < c->Tk; j++) dbias[off_index(c, h, i, j)] += R_d[(h * c->Tq + i) * c->Tk + j];
     rp_ctx ctx = {c, table_d, R_d};
     fd_grad(g, table_d, nt, FD_EPS, rp_loss, &ctx);
-    xf_relpos_backward(dtable, R, c->H, c->Tq, c->Tk, c->past, c->bidir, c->nb, c->md);
+    xf_relpos_backward(dtable, dbias, c->H, c->Tq, c->Tk, c->past, c->bidir, c->nb, c->md);
     double eb = fd_rel_err(dtable, g, nt);
     CHECK_MSG(eb < FD_TOL, "backward rel err %.3g (H=%zu Tq=%zu Tk=%zu past=%zu)", eb, c->H,
               c->Tq, c->Tk, c->past);
 
     /* += rule */
     fd_const(dacc, nt, FD_PREFILL);
-    xf_relpos_backward(dacc, R, c->H, c->Tq, c->Tk, c->past, c->bidir, c->nb, c->md);
+    xf_relpos_backward(dacc, dbias, c->H, c->Tq, c->Tk, c->past, c->bidir, c->nb, c->md);
     double ea = fd_accum_err(dacc, dtable, nt, FD_PREFILL);
     CHECK_MSG(ea < 1e-6, "accumulate err %.3g", ea);
 
     free(table), free(R), free(bias), free(dtable), free(dacc);
-    free(table_d), free(R_d), free(ref), free(g);
+    free(table_d), free(R_d), free(ref), free(g), free(dbias);
 }
 
 TEST(test_relpos_forward_backward_fd) {
@@ -182,29 +198,33 @@ TEST(test_relpos_forward_backward_fd) {
 }
 
 /* HF computes the bias for all past + Tq queries and keeps the last Tq rows:
- * past = p must give exactly rows p.. of the past = 0 bias. */
+ * past = p must give exactly rows p.. of the past = 0 bias. Query row i of
+ * the tail is row p + i of the full run, so offset o of the tail is offset
+ * o - p of the full run: the tail's entries are the full run's first
+ * TQ + TK - 1 entries. */
 TEST(test_relpos_past_slicing) {
     enum { H = 3, P = 5, TQ = 4, TK = P + TQ, NB = 8, MD = 12 };
-    float table[NB * H], full[H * TK * TK], tail[H * TQ * TK];
+    float table[NB * H], full[H * (2 * TK - 1)], tail[H * (TQ + TK - 1)];
     fd_seed(91);
     fd_fill(table, NULL, NB * H, -1, 1);
     for (int bidir = 0; bidir <= 1; bidir++) {
         xf_relpos_forward(full, table, H, TK, TK, 0, bidir, NB, MD);
         xf_relpos_forward(tail, table, H, TQ, TK, P, bidir, NB, MD);
         for (size_t h = 0; h < H; h++)
-            CHECK(memcmp(tail + h * TQ * TK, full + (h * TK + P) * TK, TQ * TK * sizeof(float)) == 0);
+            CHECK(memcmp(tail + h * (TQ + TK - 1), full + h * (2 * TK - 1), (TQ + TK - 1) * sizeof(float)) == 0);
     }
 }
 
 /* Large enough for the parallel paths; 1 and 2 threads give the same bits. */
 TEST(test_relpos_threads) {
-    enum { H = 8, T = 64, PAST = 40, TK = PAST + T, NB = 32, MD = 128 };
-    float *table = fd_alloc(NB * H, sizeof(float)), *dbias = fd_alloc(H * T * TK, sizeof(float));
-    float *b1 = fd_alloc(H * T * TK, sizeof(float)), *b2 = fd_alloc(H * T * TK, sizeof(float));
+    enum { H = 8, T = 640, PAST = 40, TK = PAST + T, NB = 32, MD = 128, NO = T + TK - 1 };
+    float *table = fd_alloc(NB * H, sizeof(float)), *dbf = fd_alloc(H * NO, sizeof(float));
+    double *dbias = fd_alloc(H * NO, sizeof(double));
+    float *b1 = fd_alloc(H * NO, sizeof(float)), *b2 = fd_alloc(H * NO, sizeof(float));
     float *d1 = fd_alloc(NB * H, sizeof(float)), *d2 = fd_alloc(NB * H, sizeof(float));
     fd_seed(92);
     fd_fill(table, NULL, NB * H, -1, 1);
-    fd_fill(dbias, NULL, H * T * TK, -1, 1);
+    fd_fill(dbf, dbias, H * NO, -1, 1);
     int saved = omp_get_max_threads();
     for (int bidir = 0; bidir <= 1; bidir++) {
         memset(d1, 0, NB * H * sizeof(float));
@@ -216,18 +236,18 @@ TEST(test_relpos_threads) {
         xf_relpos_forward(b2, table, H, T, TK, PAST, bidir, NB, MD);
         xf_relpos_backward(d2, dbias, H, T, TK, PAST, bidir, NB, MD);
         omp_set_num_threads(saved);
-        CHECK(memcmp(b1, b2, H * T * TK * sizeof(float)) == 0);
+        CHECK(memcmp(b1, b2, H * NO * sizeof(float)) == 0);
         CHECK(memcmp(d1, d2, NB * H * sizeof(float)) == 0);
-        /* every (i, j) lands in some bucket: the column sums of dtable equal the
+        /* every offset lands in some bucket: the column sums of dtable equal the
          * sum of dbias per head */
         for (size_t h = 0; h < H; h++) {
             double want = 0, got = 0;
-            for (size_t k = 0; k < (size_t)T * TK; k++) want += dbias[h * T * TK + k];
+            for (size_t k = 0; k < (size_t)NO; k++) want += dbias[h * NO + k];
             for (size_t b = 0; b < NB; b++) got += d1[b * H + h];
             CHECK_NEAR(got, want, 1e-3);
         }
     }
-    free(table), free(dbias), free(b1), free(b2), free(d1), free(d2);
+    free(table), free(dbf), free(dbias), free(b1), free(b2), free(d1), free(d2);
 }
 
 int main(void) {

@@ -94,7 +94,7 @@ TEST(test_grads_llama_post_mqa) {
 
 /* Decoding with the KV cache, one token at a time, gives the logits of the
  * full causal forward at every position. */
-static void check_decode(xf_config c) {
+static void check_decode_dtype(xf_config c, const char *dtype) {
     xf_model *m = NULL, *m2 = NULL;
     size_t T = 10;
     int32_t in[10], tg[10];
@@ -108,6 +108,7 @@ static void check_decode(xf_config c) {
     CHECK_OK(xf_model_reserve(m, 1, T, 0));
     CHECK_OK(xf_model_forward(m, in, NULL, 1, T, NULL, NULL));
     const float *full = xf_model_logits(m);
+    if (dtype) CHECK_OK(xf_model_set_decode_dtype(m2, dtype));
     CHECK_OK(xf_model_cache_reserve(m2, T));
     const float *lg;
     /* a 3-token prefill, then single tokens */
@@ -119,6 +120,56 @@ static void check_decode(xf_config c) {
     }
     xf_model_free(m);
     xf_model_free(m2);
+}
+
+/* with the BLAS path and with the f32 decode weights (qmat.c) */
+static void check_decode(xf_config c) {
+    check_decode_dtype(c, NULL);
+    check_decode_dtype(c, "f32");
+}
+
+/* Decoding with bf16, f16 and q8_0 weights stays within the format's
+ * precision of the f32 decode: max |logit - f32 logit| <= tol * max |f32 logit|
+ * (f16: 11 significant bits, bf16: 8, q8_0: weights and inputs both 8 bits per
+ * 32-value block, so about twice the error of bf16), and
+ * differs from it (the weights really are converted). */
+TEST(test_decode_dtypes) {
+    static const struct {
+        const char *dt;
+        double tol;
+    } DT[] = {{"f16", 3e-3}, {"bf16", 3e-2}, {"q8_0", 6e-2}};
+    enum { T = 10 };
+    xf_config c = tiny(1, 0);
+    c.hidden_size = 64; /* two q8_0 blocks per row */
+    c.intermediate_size = 96;
+    c.initializer_range = 0.1f;
+    int32_t in[T], tg[T];
+    batch(in, tg, T, c.vocab_size, 3);
+    xf_model *m = NULL;
+    CHECK_OK(xf_model_create(&m, &c));
+    xf_model_init_weights(m, 12);
+    CHECK_OK(xf_model_cache_reserve(m, T));
+    float ref[T][32], scale = 0;
+    const float *lg;
+    for (size_t t = 0; t < T; t++) {
+        CHECK_OK(xf_model_decode(m, &in[t], 1, t, &lg));
+        memcpy(ref[t], lg, c.vocab_size * sizeof(float));
+        for (size_t v = 0; v < c.vocab_size; v++) scale = fmaxf(scale, fabsf(lg[v]));
+    }
+    for (size_t k = 0; k < sizeof DT / sizeof DT[0]; k++) {
+        CHECK_OK(xf_model_set_decode_dtype(m, DT[k].dt));
+        CHECK(xf_model_decode_bytes(m) > 0);
+        double err = 0;
+        for (size_t t = 0; t < T; t++) {
+            CHECK_OK(xf_model_decode(m, &in[t], 1, t, &lg));
+            for (size_t v = 0; v < c.vocab_size; v++) err = fmax(err, fabs(lg[v] - ref[t][v]));
+        }
+        printf("# %s decode: max |logit diff| %.3g of max |logit| %.3g\n", DT[k].dt, err, (double)scale);
+        CHECK_MSG(err <= DT[k].tol * scale, "%s: max logit diff %.3g > %.3g", DT[k].dt, err, DT[k].tol * scale);
+        CHECK_MSG(err > 0, "%s: logits identical to f32", DT[k].dt);
+    }
+    CHECK(xf_model_set_decode_dtype(m, "q4") != XF_OK);
+    xf_model_free(m);
 }
 
 TEST(test_decode_gpt2) { check_decode(tiny(0, 0)); }
@@ -181,6 +232,27 @@ TEST(test_save_load_roundtrip) {
     CHECK(system(cmd) == 0);
 }
 
+/* Flash attention keeps nothing of size T*T: the activation plan grows
+ * linearly in T, b(4096) - b(2048) = 2 (b(2048) - b(1024)) up to the 64-byte
+ * rounding of each buffer, for training and inference, for a RoPE decoder, a
+ * T5 encoder-decoder (relative bias, cross-attention), a prefix LM and BERT. */
+TEST(test_activation_memory_linear) {
+    static const char *const presets[] = {"llama-tiny", "t5-tiny", "prefix-tiny", "bert-tiny"};
+    for (size_t k = 0; k < sizeof presets / sizeof presets[0]; k++) {
+        xf_config c;
+        CHECK(xf_config_preset(&c, presets[k]) == XF_OK);
+        c.max_position_embeddings = 4096;
+        for (int training = 0; training <= 1; training++) {
+            double b[3];
+            for (int t = 0; t < 3; t++)
+                b[t] = (double)xf_model_activation_bytes(&c, 2, (size_t)1024 << t, training);
+            double second = (b[2] - b[1]) - 2 * (b[1] - b[0]);
+            CHECK_MSG(fabs(second) < 65536, "%s (training %d): %.0f, %.0f, %.0f bytes at T = 1024, 2048, 4096",
+                      presets[k], training, b[0], b[1], b[2]);
+        }
+    }
+}
+
 int main(void) {
     RUN(test_table_names);
     RUN(test_grads_gpt2_pre);
@@ -190,6 +262,8 @@ int main(void) {
     RUN(test_decode_gpt2);
     RUN(test_decode_llama);
     RUN(test_decode_post);
+    RUN(test_decode_dtypes);
     RUN(test_save_load_roundtrip);
+    RUN(test_activation_memory_linear);
     return test_summary();
 }
