@@ -126,6 +126,7 @@ struct xf_tokenizer {
     /* SentencePiece normalizer (TOK_SPM and TOK_UNIGRAM from a .model) */
     tok_charsmap cmap;
     uint32_t user_max;     /* longest USER_DEFINED piece (bytes) */
+    uint8_t user_first[32];/* bit set: bytes a USER_DEFINED piece starts with */
 
     /* TOK_UNIGRAM */
     tok_trie_node *trie;

@@ -273,6 +273,8 @@ static xf_status build_spm(xf_tokenizer **out, const spm_model *m, int src, cons
         if (t->type[i] == TT_USER) {
             t->has_user = 1;
             if (t->piece_len[i] > t->user_max) t->user_max = t->piece_len[i];
+            unsigned char c0 = (unsigned char)tok_piece(t, i)[0];
+            t->user_first[c0 >> 3] |= (uint8_t)(1u << (c0 & 7));
         }
     if (!s) s = tok_charsmap_init(&t->cmap, m->charsmap, m->charsmap_len, path);
     if (!s && t->kind == TOK_UNIGRAM) s = tok_unigram_prepare(t, path);

@@ -151,7 +151,8 @@ static void ob_put(obuf *b, const char *s, size_t n) {
 
 /* The replacement for the text at s[0..n): returns the bytes consumed. */
 static size_t norm_prefix(const xf_tokenizer *t, const char *s, size_t n, const char **rep, size_t *rep_len) {
-    if (t->has_user) {
+    unsigned char c0 = (unsigned char)s[0];
+    if (t->has_user && (t->user_first[c0 >> 3] >> (c0 & 7) & 1)) {
         size_t lim = n < t->user_max ? n : t->user_max, best = 0;
         for (size_t k = 1; k <= lim; k++) {
             int32_t id = tok_find(t, s, k);

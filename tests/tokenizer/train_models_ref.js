@@ -4,6 +4,8 @@
 //   trainmodel_<m>_rust / _js     same ids as xfmr on every valid UTF-8 corpus case
 //   trainmodel_<m>_rust_resave    the Rust library re-saves the file; xfmr loads
 //                                 it with the same tokenizer hash
+// unigram_bytes is the trained Unigram with <0xNN> pieces and byte_fallback
+// added (trained on less text, so unknown characters fall back to bytes).
 // Training data: the first 300 kB of tinyshakespeare (when present) and the
 // corpus cases, so the vocabularies see CJK, emoji, accents and digits.
 // usage: node train_models_ref.js XFMR NPM_DIR CORPUS_DIR WORK_DIR SHARED_DATA_DIR
@@ -53,10 +55,25 @@ async function main() {
   for (const [model, vocab] of [
     ["unigram", "3000"],
     ["wordpiece", "3000"],
+    ["unigram_bytes", "1000"],
   ]) {
     const file = path.join(workDir, `tm_${model}.json`);
     try {
-      xf(["tokenizer", "train", "--model", model, "--data", train, "--vocab-size", vocab, "--out", file]);
+      if (model === "unigram_bytes") {
+        // the trained Unigram with the 256 <0xNN> pieces and byte_fallback on,
+        // on a corpus (a quarter of it) that leaves many characters unknown
+        const small = path.join(workDir, "tm_train_small.txt");
+        const all = fs.readFileSync(train);
+        fs.writeFileSync(small, all.subarray(0, all.length >> 2));
+        xf(["tokenizer", "train", "--model", "unigram", "--data", small, "--vocab-size", vocab, "--out", file]);
+        const j = JSON.parse(fs.readFileSync(file, "utf8"));
+        for (let b = 0; b < 256; b++)
+          j.model.vocab.push([`<0x${b.toString(16).toUpperCase().padStart(2, "0")}>`, -30]);
+        j.model.byte_fallback = true;
+        fs.writeFileSync(file, JSON.stringify(j));
+      } else {
+        xf(["tokenizer", "train", "--model", model, "--data", train, "--vocab-size", vocab, "--out", file]);
+      }
     } catch (e) {
       console.log(`FAIL trainmodel_${model}_train: ${String(e.stderr || e.message).trim()}`);
       continue;
@@ -93,8 +110,10 @@ async function main() {
       for (let i = 0; i < rows.length; i++) {
         const ids = Array.from(j.encode(texts[i], { add_special_tokens: false }).ids);
         const d = firstDiff(mine[i], ids);
-        // where the JS port and the Rust library disagree, xfmr follows Rust
-        // (see wordpiece_ref.js: the JS port's context-sensitive lowercasing)
+        // where the JS port and the Rust library disagree, xfmr follows Rust:
+        // the JS port lowercases with String.toLowerCase (word-final sigma,
+        // see wordpiece_ref.js), and its Unigram ignores byte_fallback (an
+        // unknown character stays one unknown token instead of <0xNN> pieces)
         if (d >= 0 && rustIds.length && firstDiff(mine[i], rustIds[i]) < 0) split.push(rows[i][0]);
         else if (d >= 0) bad.push(`${rows[i][0]}@${d}`);
       }
