@@ -70,9 +70,11 @@ int xf_gemm_path_selected(xf_gemm_precision prec);
 double xf_gemm_path_flops_per_cycle(int path);
 
 /* Achieved GFLOP/s of `path` on one shape (C = op(A) op(B), beta = 0, inputs
- * uniform in [-1, 1)), the best of `reps` runs after one warm-up, on the
- * current OpenMP threads. Allocates its operands; 0 when out of memory. For
- * `xfmr info --system` and the benchmarks, never for tests. */
-double xf_gemm_measure(int path, int ta, int tb, size_t M, size_t N, size_t K, int reps);
+ * uniform in [-1, 1)), the best of up to `reps` runs after one warm-up (fewer
+ * once budget_ms of wall time is spent; at least one), on the current OpenMP
+ * threads. Allocates its operands; 0 when out of memory. For `xfmr info
+ * --system` and the benchmarks, never for tests. */
+double xf_gemm_measure(int path, int ta, int tb, size_t M, size_t N, size_t K, int reps,
+                       double budget_ms);
 
 #endif

@@ -5,7 +5,8 @@
 #include "core/clock.h"
 #include "kernels/gemm.h"
 
-double xf_gemm_measure(int path, int ta, int tb, size_t M, size_t N, size_t K, int reps) {
+double xf_gemm_measure(int path, int ta, int tb, size_t M, size_t N, size_t K, int reps,
+                       double budget_ms) {
     float *A = malloc(M * K * sizeof(float)), *B = malloc(K * N * sizeof(float));
     float *C = malloc(M * N * sizeof(float));
     double best = 0;
@@ -13,7 +14,8 @@ double xf_gemm_measure(int path, int ta, int tb, size_t M, size_t N, size_t K, i
         uint32_t x = 12345u; /* a fixed LCG: the values only need to be ordinary */
         for (size_t i = 0; i < M * K; i++) A[i] = (float)((x = x * 1664525u + 1013904223u) >> 8) / 8388608.0f - 1.0f;
         for (size_t i = 0; i < K * N; i++) B[i] = (float)((x = x * 1664525u + 1013904223u) >> 8) / 8388608.0f - 1.0f;
-        for (int r = -1; r < reps; r++) {
+        double start = xf_now_ms();
+        for (int r = -1; r < reps && (r < 1 || xf_now_ms() - start < budget_ms); r++) {
             double t0 = xf_now_ms();
             xf_sgemm_path(path, ta, tb, M, N, K, 1.0f, A, ta ? M : K, B, tb ? K : N, 0.0f, NULL, C, N);
             double ms = xf_now_ms() - t0;
