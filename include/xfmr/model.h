@@ -204,7 +204,9 @@ const char *xf_model_format_name(const char *spec);
  * reads the parameters in place; the others pack a copy now (call again after
  * changing the weights). */
 xf_status xf_model_set_decode_dtype(xf_model *m, const char *dtype);
-/* Bytes of weights one decode step reads through the decode weights (0 if unset). */
+/* Bytes of weights one decode step reads through the decode weights: the
+ * decoder stack's linears (without the cross-attention k, v, run once per
+ * source) and the head; 0 if unset. */
 size_t xf_model_decode_bytes(const xf_model *m);
 
 #ifdef __cplusplus

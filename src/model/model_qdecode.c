@@ -92,12 +92,15 @@ xf_status xf_model_set_decode_dtype(xf_model *m, const char *dtype) {
     return XF_OK;
 }
 
+/* A decode step runs the decoder stack (encoder layers and the cross-attention
+ * k, v of the encoder output run once per source, not per token) and the head. */
 size_t xf_model_decode_bytes(const xf_model *m) {
     if (!m->lq) return 0;
     size_t n = 0;
-    for (size_t l = 0; l < m->L; l++)
+    for (size_t l = m->Lenc; l < m->L; l++)
         for (size_t i = 0; i < NQROWS; i++) {
             const xf_qmat *q = (const xf_qmat *)((const char *)&m->lq[l] + QROWS[i].q);
+            if (QROWS[i].q == offsetof(xf_layer_q, ck) || QROWS[i].q == offsetof(xf_layer_q, cv)) continue;
             if (q->data) n += xf_qmat_bytes(q->dt, q->rows, q->cols);
         }
     return n + xf_qmat_bytes(m->hq.dt, m->hq.rows, m->hq.cols);
