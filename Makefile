@@ -84,8 +84,9 @@ $(BUILD)/libxfmr.so: $(PIC_OBJ) $(BUILD)/libxfmr.map
 	    -Wl,--no-undefined $(LDFLAGS) -o $@ $(PIC_OBJ) $(LDLIBS)
 
 # make install PREFIX=... [DESTDIR=...]: headers, both libraries, xfmr.pc (its
-# Libs.private are LDLIBS, with libgomp for OpenMP) and the tool. $(BUILD)/stage is the same installation made for the tests
-# (tests/cli/test_examples.sh builds examples/ against it with pkg-config).
+# Libs.private are LDLIBS, with libgomp for OpenMP) and the tool. $(BUILD)/stage
+# is the same installation made for the tests (tests/cli/test_examples.sh
+# builds examples/ against it with pkg-config).
 PREFIX ?= /usr/local
 define xf_install # $(1): where to copy, $(2): the prefix the files will live at
 	install -d $(1)/include/xfmr $(1)/lib/pkgconfig $(1)/bin
