@@ -28,6 +28,10 @@
 
 typedef enum { TOK_BYTELEVEL = 1, TOK_SPM = 2 } tok_kind;
 
+/* The tokenizer.json pipeline around the model (data/tok_pipe.h); NULL for
+ * tokenizers from other files. */
+typedef struct tok_pipe tok_pipe;
+
 /* Token types (SentencePiece's enum; byte-level tokens are NORMAL or CONTROL). */
 enum {
     TT_NORMAL = 1,
@@ -98,6 +102,11 @@ struct xf_tokenizer {
     int spm_segment;       /* text may be split before each U+2581 (see tok_spm.c) */
     char *src_data;        /* original file bytes (saved verbatim) */
     size_t src_len;
+
+    /* tokenizer.json: the pipeline; src_data then holds the file, which is
+     * saved verbatim when the pipeline is more than the legacy layout */
+    tok_pipe *pipe;
+    int pipe_custom;       /* the pipeline is not the legacy byte-level layout */
 };
 
 /* ---- tokenizer.c: construction helpers -------------------------------- */
@@ -165,6 +174,8 @@ long tok_unicode_to_bytes(const char *s, size_t len, char *out);
 /* Encode bytes to the unicode form; out needs 2*len bytes; returns length. */
 size_t tok_bytes_to_unicode(const unsigned char *s, size_t len, char *out);
 
+/* GPT-2's pre-tokenizer regex, with Python's \\s written out. */
+extern const char tok_gpt2_pattern[];
 void tok_bl_free_regex(void *re);
 /* Compile GPT-2's pre-tokenizer regex (or `pattern` if not NULL) into t->re. */
 xf_status tok_bl_compile(xf_tokenizer *t, const char *pattern);

