@@ -12,7 +12,10 @@ Tables (all sorted, searched by binary search):
            from composition)
   lower    code point -> full lowercase mapping (str.lower of one character)
   cat      ranges with category bits: Mn, M (any mark), P (punctuation),
-           C (other: Cc Cf Cs Co Cn), WS (White_Space)
+           C (other: Cc Cf Cs Co; not Cn, as Rust's unicode_categories
+           is_other, which HF's BertNormalizer uses), WS (White_Space),
+           WORD (regex \w: Alphabetic, marks, Nd, Pc, Join_Control; Alphabetic
+           taken as L*, Nl and the Other_Alphabetic symbols listed below)
 usage: /usr/bin/python3 scripts/gen_unicode_tables.py > src/data/tok_unicode_tab.c
 """
 import sys
@@ -22,6 +25,11 @@ MAXCP = 0x110000
 HANGUL = range(0xAC00, 0xD7A4)
 WS = set([0x09, 0x0A, 0x0B, 0x0C, 0x0D, 0x20, 0x85, 0xA0, 0x1680, 0x2028, 0x2029,
           0x202F, 0x205F, 0x3000] + list(range(0x2000, 0x200B)))
+
+
+# Other_Alphabetic characters that are not marks (PropList.txt): circled and
+# squared Latin letters
+OTHER_ALPHA_SYMBOLS = [(0x24B6, 0x24E9), (0x1F130, 0x1F149), (0x1F150, 0x1F169), (0x1F170, 0x1F189)]
 
 
 def ranges(val):
@@ -127,10 +135,13 @@ def main():
             v |= 2
         if g[0] == "P":
             v |= 4
-        if g[0] == "C":
+        if g in ("Cc", "Cf", "Cs", "Co"):
             v |= 8
         if cp in WS:
             v |= 16
+        if g[0] in "LM" or g in ("Nl", "Nd", "Pc") or cp in (0x200C, 0x200D) or \
+                any(lo <= cp <= hi for lo, hi in OTHER_ALPHA_SYMBOLS):
+            v |= 32
         return v
     cr = ranges(cat)
     w("const tok_urange tok_cat_tab[] = {\n")

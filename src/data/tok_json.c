@@ -28,6 +28,7 @@
 #include <string.h>
 
 #include "data/tok_impl.h"
+#include "data/tok_json_fast.h"
 #include "data/tok_json_pipe.h"
 #include "data/tok_pipe.h"
 #include "io/file.h"
@@ -176,7 +177,7 @@ static xf_status build_bytelevel(xf_tokenizer **out, const entries *e, const cha
         xf_tokenizer_free(t);
         return s;
     }
-    tok_seal(t);
+    if (!pipe) tok_seal(t); /* with a pipeline, finish_pipe seals */
     *out = t;
     return XF_OK;
 }
@@ -292,10 +293,12 @@ static xf_status finish_pipe(xf_tokenizer *t, const char *data, size_t len, cons
         if ((size_t)id >= t->n)
             return xf_fail(XF_ERR_FORMAT, "%s: post_processor names id %d, vocabulary has %zu", path, (int)id, t->n);
     }
-    xf_status s = tok_pipe_build_added(p);
+    xf_status s = tok_pipe_build_added(p, t->n);
     if (s) return s;
     t->pipe_custom = !p->legacy;
-    if (t->pipe_custom) {
+    if (!t->pipe_custom) {
+        tok_seal(t);
+    } else {
         t->src_data = malloc(len + 1);
         if (!t->src_data) return xf_fail(XF_ERR_OOM, "out of memory");
         memcpy(t->src_data, data, len);
@@ -308,8 +311,14 @@ static xf_status finish_pipe(xf_tokenizer *t, const char *data, size_t len, cons
 
 xf_status tok_json_parse(xf_tokenizer **out, const char *data, size_t len, const char *path) {
     *out = NULL;
-    cJSON *root = cJSON_ParseWithLength(data, len);
-    if (!root) return xf_fail(XF_ERR_FORMAT, "%s: not valid JSON", path);
+    tok_json_fast fast;
+    xf_status fs = tok_json_fast_split(data, len, &fast, path);
+    if (fs) return fs;
+    cJSON *root = fast.rest ? cJSON_ParseWithLength(fast.rest, fast.rest_len) : cJSON_ParseWithLength(data, len);
+    if (!root) {
+        tok_json_fast_free(&fast);
+        return xf_fail(XF_ERR_FORMAT, "%s: not valid JSON", path);
+    }
     xf_status s = XF_OK;
     entries e = {0};
     const char **ma = NULL, **mb = NULL;
@@ -372,6 +381,14 @@ xf_status tok_json_parse(xf_tokenizer **out, const char *data, size_t len, const
     pipe->cont_len = pipe->cont ? strlen(pipe->cont) : 0;
     pipe->eow_len = pipe->eow ? strlen(pipe->eow) : 0;
     const cJSON *it;
+    for (size_t k = 0; k < fast.n_vocab && fast.have_vocab; k++) {
+        double d = fast.id_num[k];
+        if (!(d >= 0 && d < (double)TOK_MAX_VOCAB) || d != floor(d)) {
+            s = xf_fail(XF_ERR_FORMAT, "%s: vocab entry \"%.40s\" has no valid id", path, fast.piece[k]);
+            goto done;
+        }
+        if ((s = ent_push(&e, fast.piece[k], (int32_t)d, TT_NORMAL))) goto done;
+    }
     cJSON_ArrayForEach(it, vocab) {
         int32_t id;
         if (json_id(it, &id)) {
@@ -442,6 +459,14 @@ xf_status tok_json_parse(xf_tokenizer **out, const char *data, size_t len, const
             r++;
         }
     }
+    if (fast.have_merges) {
+        free(ma);
+        free(mb);
+        ma = fast.ma;
+        mb = fast.mb;
+        fast.ma = fast.mb = NULL;
+        nm = fast.n_merges;
+    }
     s = build_bytelevel(out, &e, ma, mb, nm, pt.pattern, pt.use_regex, pt.add_prefix_space, im,
                         jstr(model, "unk_token"), pipe, path);
     pipe = NULL; /* owned by the tokenizer (or freed) */
@@ -452,6 +477,7 @@ xf_status tok_json_parse(xf_tokenizer **out, const char *data, size_t len, const
     }
 done:
     tok_pipe_free(pipe);
+    tok_json_fast_free(&fast);
     free(e.v);
     free(ma);
     free(mb);

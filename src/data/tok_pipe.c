@@ -511,17 +511,28 @@ static void trie_free(tok_trie *t) {
     memset(t, 0, sizeof *t);
 }
 
-xf_status tok_pipe_build_added(tok_pipe *p) {
+xf_status tok_pipe_build_added(tok_pipe *p, size_t n) {
     xf_status st = trie_init(&p->raw_trie);
     if (!st) st = trie_init(&p->norm_trie);
+    p->added_of_id = malloc((n ? n : 1) * sizeof *p->added_of_id);
+    if (!p->added_of_id) return xf_fail(XF_ERR_OOM, "out of memory for added tokens");
+    p->n_ids = n;
+    for (size_t i = 0; i < n; i++) p->added_of_id[i] = -1;
     for (size_t i = 0; i < p->n_added && !st; i++) {
         tok_added *a = &p->added[i];
+        if ((size_t)a->id < n) p->added_of_id[a->id] = (int32_t)i;
         if (!a->len) continue;
         if (a->normalized && p->n_nz) {
             tok_buf nb = {0};
             st = tok_pipe_normalize(p, a->content, a->len, &nb);
             if (!st && nb.n) st = trie_add(&p->norm_trie, nb.s, nb.n, (int32_t)i);
-            tok_buf_free(&nb);
+            if (!st) {
+                a->norm = nb.s ? nb.s : strdup("");
+                a->norm_len = nb.n;
+                if (!a->norm) st = xf_fail(XF_ERR_OOM, "out of memory for added tokens");
+            } else {
+                tok_buf_free(&nb);
+            }
         } else {
             st = trie_add(a->normalized ? &p->norm_trie : &p->raw_trie, a->content, a->len, (int32_t)i);
         }
@@ -543,17 +554,8 @@ static int32_t trie_match(const tok_trie *t, const char *s, size_t n, size_t i, 
     return best;
 }
 
-/* Rust regex \w: alphabetic, marks, decimal digits, connector punctuation,
- * join controls (approximated with the category table: letters are not in
- * it, so ask PCRE2-free questions here) */
-static int is_word_char(uint32_t cp) {
-    if (cp < 0x80) return (cp >= '0' && cp <= '9') || (cp >= 'a' && cp <= 'z') || (cp >= 'A' && cp <= 'Z') || cp == '_';
-    if (cp & TOK_BAD_BYTE) return 0;
-    uint32_t c = tok_ucat(cp);
-    /* not punctuation, not other, not whitespace: letters, marks, numbers, symbols;
-     * symbols are the rare error here */
-    return !(c & (UC_PUNCT | UC_OTHER | UC_WS)) || cp == 0x200C || cp == 0x200D;
-}
+/* Rust regex \w (single_word's word boundary): see UC_WORD */
+static int is_word_char(uint32_t cp) { return (tok_ucat(cp) & UC_WORD) != 0; }
 
 static uint32_t cp_before(const char *s, size_t i) {
     size_t k = i - 1;
@@ -1051,8 +1053,15 @@ xf_status tok_pipe_decode(const xf_tokenizer *t, const int32_t *ids, size_t n, c
         if (ids[i] < 0 || (size_t)ids[i] >= t->n)
             st = xf_fail(XF_ERR_ARG, "token id %ld (position %zu) out of range [0, %zu)", (long)ids[i], i,
                          t->n);
-        else
-            st = sl_push(&l, tok_piece(t, (size_t)ids[i]), t->piece_len[ids[i]]);
+        else {
+            /* HF decodes a normalized added token as its normalized form */
+            const tok_pipe *p = t->pipe;
+            int32_t a = (size_t)ids[i] < p->n_ids ? p->added_of_id[ids[i]] : -1;
+            if (a >= 0 && p->added[a].norm)
+                st = sl_push(&l, p->added[a].norm, p->added[a].norm_len);
+            else
+                st = sl_push(&l, tok_piece(t, (size_t)ids[i]), t->piece_len[ids[i]]);
+        }
     }
     if (!st) st = run_decoders(t->pipe, &l);
     tok_buf o = {0};
@@ -1110,7 +1119,11 @@ void tok_pipe_free(tok_pipe *p) {
         free(p->dc[i].b);
         if (p->dc[i].re) tok_pipe_regex_free(p->dc[i].re);
     }
-    for (size_t i = 0; i < p->n_added; i++) free(p->added[i].content);
+    for (size_t i = 0; i < p->n_added; i++) {
+        free(p->added[i].content);
+        free(p->added[i].norm);
+    }
+    free(p->added_of_id);
     free(p->nz);
     free(p->pt);
     free(p->dc);

@@ -61,8 +61,11 @@ typedef struct {
 
 typedef struct {
     int32_t id;
-    char *content;      /* as matched: normalized form for normalized tokens */
+    char *content;      /* as written in the file */
     size_t len;
+    char *norm;         /* normalized = true: the normalized content, which is
+                           what HF matches in text and decodes (NULL: content) */
+    size_t norm_len;
     uint8_t special, normalized, lstrip, rstrip, single_word;
 } tok_added;
 
@@ -84,6 +87,8 @@ struct tok_pipe {
     tok_added *added;
     size_t n_added;
     tok_trie raw_trie, norm_trie;
+    int32_t *added_of_id;          /* n_ids entries: index into added, or -1 */
+    size_t n_ids;
     int32_t *post_pre, *post_post; /* ids the post-processor puts around one sequence */
     size_t n_post_pre, n_post_post;
     int has_post;                  /* a post-processor that adds ids */
@@ -109,8 +114,9 @@ xf_status tok_pipe_decode(const xf_tokenizer *t, const int32_t *ids, size_t n, c
 xf_status tok_pipe_token_raw(const tok_pipe *p, const char *piece, size_t len, tok_buf *out);
 /* Normalize s with the pipeline's normalizers (appends to out). */
 xf_status tok_pipe_normalize(const tok_pipe *p, const char *s, size_t n, tok_buf *out);
-/* Build the two added-token tries (after the normalizers are set). */
-xf_status tok_pipe_build_added(tok_pipe *p);
+/* Build the two added-token tries (after the normalizers are set) and the
+ * id -> added token table for a vocabulary of n ids. */
+xf_status tok_pipe_build_added(tok_pipe *p, size_t n);
 /* Compile a regex for a pipeline component (names it in the error). */
 xf_status tok_pipe_regex(void **re, const char *pattern, size_t len, int literal, const char *what);
 void tok_pipe_regex_free(void *re);

@@ -42,7 +42,7 @@ extern const tok_umap tok_lower_tab[];
 extern const uint32_t tok_decomp_pool[], tok_lower_pool[];
 
 /* Category bits of tok_ucat(). */
-enum { UC_MN = 1, UC_MARK = 2, UC_PUNCT = 4, UC_OTHER = 8, UC_WS = 16 };
+enum { UC_MN = 1, UC_MARK = 2, UC_PUNCT = 4, UC_OTHER = 8, UC_WS = 16, UC_WORD = 32 };
 
 /* Growable byte buffer (NUL-terminated when non-empty). */
 typedef struct {

