@@ -21,11 +21,14 @@ static size_t skip_ws(const char *s, size_t n, size_t i) {
 
 /* s[i] == '"': index just past the closing quote, or 0 on error */
 static size_t skip_string(const char *s, size_t n, size_t i) {
-    for (i++; i < n; i++) {
-        char c = s[i];
-        if (c == '"') return i + 1;
-        if (c == '\\') i++;
-        else if ((unsigned char)c < 0x20) return 0;
+    /* the closing quote is the first one not escaped by an odd run of backslashes */
+    for (i++; i < n;) {
+        const char *q = memchr(s + i, '"', n - i);
+        if (!q) return 0;
+        size_t k = (size_t)(q - s), b = 0;
+        while (k - b > i && s[k - b - 1] == '\\') b++;
+        if (b % 2 == 0) return k + 1;
+        i = k + 1;
     }
     return 0;
 }
@@ -200,15 +203,11 @@ xf_status tok_json_fast_split(const char *data, size_t len, tok_json_fast *f, co
     if (!each_member(data, len, c.model_s, on_model_member, &c) || !c.bpe) return XF_OK;
     size_t span = (c.vocab_e - c.vocab_s) + (c.merges_e - c.merges_s);
     if (!c.vocab_e && !c.merges_e) return XF_OK;
-    f->rest = malloc(len + 1);
     f->pool = malloc(span + 2);
-    if (!f->rest || !f->pool) {
+    if (!f->pool) {
         tok_json_fast_free(f);
         return xf_fail(XF_ERR_OOM, "out of memory reading %s", path);
     }
-    memcpy(f->rest, data, len);
-    f->rest[len] = '\0';
-    f->rest_len = len;
     size_t po = 0;
     xf_status st = XF_OK;
     if (c.vocab_e) {
@@ -259,11 +258,7 @@ xf_status tok_json_fast_split(const char *data, size_t len, tok_json_fast *f, co
             if (k < c.vocab_e && data[k] == ',') k = skip_ws(data, c.vocab_e, k + 1);
             else if (k < c.vocab_e && data[k] != '}') st = bad(path);
         }
-        if (!st && c.vocab_e) {
-            f->have_vocab = 1;
-            memset(f->rest + c.vocab_s, ' ', c.vocab_e - c.vocab_s);
-            memcpy(f->rest + c.vocab_s, "{}", 2);
-        }
+        if (!st && c.vocab_e) f->have_vocab = 1;
     }
     if (!st && c.merges_e) {
         size_t cap = 1;
@@ -339,9 +334,38 @@ xf_status tok_json_fast_split(const char *data, size_t len, tok_json_fast *f, co
             f->n_merges = 0;
         } else if (!st) {
             f->have_merges = 1;
-            memset(f->rest + c.merges_s, ' ', c.merges_e - c.merges_s);
-            memcpy(f->rest + c.merges_s, "[]", 2);
         }
+    }
+    if (!st && (f->have_vocab || f->have_merges)) {
+        /* the document without the members read here: the pieces between
+         * them, with {} and [] in their place */
+        size_t cut[2][2] = {{f->have_vocab ? c.vocab_s : 0, f->have_vocab ? c.vocab_e : 0},
+                            {f->have_merges ? c.merges_s : 0, f->have_merges ? c.merges_e : 0}};
+        if (cut[0][1] && cut[1][1] && cut[1][0] < cut[0][0]) {
+            size_t t0 = cut[0][0], t1 = cut[0][1];
+            cut[0][0] = cut[1][0];
+            cut[0][1] = cut[1][1];
+            cut[1][0] = t0;
+            cut[1][1] = t1;
+        }
+        f->rest = malloc(len + 5);
+        if (!f->rest) {
+            tok_json_fast_free(f);
+            return xf_fail(XF_ERR_OOM, "out of memory reading %s", path);
+        }
+        size_t from = 0, o = 0;
+        for (int k = 0; k < 2; k++) {
+            if (!cut[k][1]) continue;
+            memcpy(f->rest + o, data + from, cut[k][0] - from);
+            o += cut[k][0] - from;
+            memcpy(f->rest + o, data[cut[k][0]] == '{' ? "{}" : "[]", 2);
+            o += 2;
+            from = cut[k][1];
+        }
+        memcpy(f->rest + o, data + from, len - from);
+        o += len - from;
+        f->rest[o] = '\0';
+        f->rest_len = o;
     }
     if (st) tok_json_fast_free(f);
     return st;
