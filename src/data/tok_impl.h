@@ -45,10 +45,18 @@ enum {
 /* Where a SentencePiece tokenizer came from (decides what save() writes). */
 enum { SPM_SRC_MODEL = 1, SPM_SRC_BIN = 2 };
 
-/* Open-addressing table of int32 values keyed by the piece string of that id
- * (the key is not stored: slot holds the id, key = piece(id)). */
+/* Open-addressing table of ids keyed by the piece string of that id (the key
+ * is not stored: slot holds the id, key = piece(id), and 32 bits of the key's
+ * hash, so a probe that lands on another piece rarely touches its string). */
 typedef struct {
-    int32_t *slot; /* -1 = empty */
+    int32_t id;   /* -1 = empty */
+    uint32_t tag; /* high half of tok_str_hash(piece) */
+    uint8_t len;  /* piece length, 255 = 255 or more */
+    char key[7];  /* the piece when len <= 7: compared here, no string fetch */
+} tok_strslot;
+
+typedef struct {
+    tok_strslot *slot;
     size_t cap;    /* power of two */
 } tok_strmap;
 

@@ -1077,29 +1077,79 @@ xf_status tok_pipe_decode(const xf_tokenizer *t, const int32_t *ids, size_t n, c
     return XF_OK;
 }
 
+/* What one token contributes in the middle of a text (streaming): the chain
+ * applied to that token alone as a non-first, non-last token. Byte tokens give
+ * their byte (a lone byte of a multi-byte character stays a byte here, where
+ * the whole-text decode would make U+FFFD of an incomplete one). After a Fuse
+ * the later decoders see the whole text, where Strip only touches its two
+ * ends, so Strip is skipped then. */
 xf_status tok_pipe_token_raw(const tok_pipe *p, const char *piece, size_t len, tok_buf *out) {
-    /* as the second of two tokens, so first-token rules do not apply: decode
-     * [x, piece] with a placeholder x and keep what piece contributes */
-    strlist l = {0};
-    xf_status st = sl_push(&l, "\x01", 1);
-    if (!st) st = sl_push(&l, piece, len);
-    /* Fuse would join the two: run without it and ByteFallback's runs are
-     * single tokens anyway */
+    tok_buf a = {0}, b = {0};
+    xf_status st = tok_buf_put(&a, piece, len);
+    int fused = 0;
     for (size_t k = 0; k < p->n_dc && !st; k++) {
-        if (p->dc[k].kind == DC_FUSE) continue;
-        strlist o = {0};
-        st = dc_apply(&p->dc[k], &l, &o);
-        sl_free(&l);
-        l = o;
+        const tok_dc *d = &p->dc[k];
+        const char *s = bs(&a);
+        size_t n = a.n;
+        unsigned char byte;
+        b.n = 0;
+        switch (d->kind) {
+        case DC_BYTELEVEL: {
+            st = tok_buf_put(&b, NULL, 0);
+            if (st) break;
+            if (b.cap < n + 1) {
+                char *q = realloc(b.s, n + 1);
+                if (!q) {
+                    st = xf_fail(XF_ERR_OOM, "out of memory decoding");
+                    break;
+                }
+                b.s = q;
+                b.cap = n + 1;
+            }
+            long rl = tok_unicode_to_bytes(s, n, b.s);
+            if (rl < 0) {
+                b.n = 0;
+                st = tok_buf_put(&b, s, n);
+            } else {
+                b.n = (size_t)rl;
+            }
+            break;
+        }
+        case DC_REPLACE: st = replace_all(d->re, d->a, d->alen, d->b, d->blen, s, n, &b); break;
+        case DC_BYTEFALLBACK:
+            st = byte_token(s, n, &byte) ? tok_buf_put(&b, &byte, 1) : tok_buf_put(&b, s, n);
+            break;
+        case DC_FUSE:
+            fused = 1;
+            st = tok_buf_put(&b, s, n);
+            break;
+        case DC_STRIP: {
+            size_t lo = 0, hi = n;
+            for (int r = 0; !fused && r < d->start && lo < hi && hi - lo >= d->alen && !memcmp(s + lo, d->a, d->alen); r++)
+                lo += d->alen;
+            for (int r = 0; !fused && r < d->stop && hi > lo && hi - lo >= d->alen && !memcmp(s + hi - d->alen, d->a, d->alen); r++)
+                hi -= d->alen;
+            st = tok_buf_put(&b, s + lo, hi - lo);
+            break;
+        }
+        case DC_METASPACE: st = replace_all(NULL, d->a, d->alen, " ", 1, s, n, &b); break;
+        case DC_WORDPIECE:
+            if (n >= d->alen && memcmp(s, d->a, d->alen) == 0)
+                st = tok_buf_put(&b, s + d->alen, n - d->alen);
+            else if (!(st = tok_buf_put(&b, " ", 1)))
+                st = tok_buf_put(&b, s, n);
+            break;
+        case DC_BPE: st = replace_all(NULL, d->a, d->alen, " ", 1, s, n, &b); break;
+        case DC_CTC: st = replace_all(NULL, d->a, d->alen, "", 0, s, n, &b); break;
+        default: st = tok_buf_put(&b, s, n);
+        }
+        tok_buf t = a;
+        a = b;
+        b = t;
     }
-    unsigned char b;
-    if (!st && byte_token(piece, len, &b) && p->byte_fallback)
-        st = tok_buf_put(out, &b, 1);
-    else if (!st && l.n == 2)
-        st = tok_buf_put(out, bs(&l.v[1]), l.v[1].n);
-    else if (!st)
-        st = tok_buf_put(out, piece, len);
-    sl_free(&l);
+    if (!st) st = tok_buf_put(out, bs(&a), a.n);
+    tok_buf_free(&a);
+    tok_buf_free(&b);
     return st;
 }
 

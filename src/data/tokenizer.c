@@ -135,11 +135,19 @@ static size_t pow2_at_least(size_t n) {
 int32_t tok_find(const xf_tokenizer *t, const char *s, size_t len) {
     const tok_strmap *m = &t->pieces;
     if (!m->cap) return -1;
-    size_t mask = m->cap - 1, i = (size_t)tok_str_hash(s, len) & mask;
+    uint64_t h = tok_str_hash(s, len);
+    uint32_t tag = (uint32_t)(h >> 32);
+    size_t mask = m->cap - 1, i = (size_t)h & mask;
     for (;;) {
-        int32_t id = m->slot[i];
-        if (id < 0) return -1;
-        if (t->piece_len[id] == len && memcmp(tok_piece(t, (size_t)id), s, len) == 0) return id;
+        const tok_strslot *e = &m->slot[i];
+        if (e->id < 0) return -1;
+        if (e->tag == tag && e->len == (len < 255 ? len : 255)) {
+            if (len <= sizeof e->key) {
+                if (memcmp(e->key, s, len) == 0) return e->id;
+            } else if (t->piece_len[e->id] == len && memcmp(tok_piece(t, (size_t)e->id), s, len) == 0) {
+                return e->id;
+            }
+        }
         i = (i + 1) & mask;
     }
 }
@@ -147,23 +155,30 @@ int32_t tok_find(const xf_tokenizer *t, const char *s, size_t len) {
 static xf_status build_piece_map(xf_tokenizer *t, const char *what) {
     free(t->pieces.slot);
     t->pieces.cap = pow2_at_least(t->n * 2);
-    t->pieces.slot = malloc(t->pieces.cap * sizeof(int32_t));
+    t->pieces.slot = malloc(t->pieces.cap * sizeof *t->pieces.slot);
     if (!t->pieces.slot) return xf_fail(XF_ERR_OOM, "out of memory for the vocabulary map");
-    memset(t->pieces.slot, 0xff, t->pieces.cap * sizeof(int32_t));
+    memset(t->pieces.slot, 0, t->pieces.cap * sizeof *t->pieces.slot);
+    for (size_t i = 0; i < t->pieces.cap; i++) t->pieces.slot[i].id = -1;
     size_t mask = t->pieces.cap - 1;
     for (size_t id = 0; id < t->n; id++) {
         const char *p = tok_piece(t, id);
         size_t len = t->piece_len[id];
-        size_t i = (size_t)tok_str_hash(p, len) & mask;
+        uint64_t h = tok_str_hash(p, len);
+        uint32_t tag = (uint32_t)(h >> 32);
+        size_t i = (size_t)h & mask;
         for (;;) {
-            int32_t o = t->pieces.slot[i];
-            if (o < 0) {
-                t->pieces.slot[i] = (int32_t)id;
+            tok_strslot o = t->pieces.slot[i];
+            if (o.id < 0) {
+                tok_strslot *e = &t->pieces.slot[i];
+                e->id = (int32_t)id;
+                e->tag = tag;
+                e->len = (uint8_t)(len < 255 ? len : 255);
+                if (len <= sizeof e->key) memcpy(e->key, p, len);
                 break;
             }
-            if (t->piece_len[o] == len && memcmp(tok_piece(t, (size_t)o), p, len) == 0)
+            if (o.tag == tag && t->piece_len[o.id] == len && memcmp(tok_piece(t, (size_t)o.id), p, len) == 0)
                 return xf_fail(XF_ERR_FORMAT, "%s: token \"%.60s\" appears twice (ids %d and %zu)",
-                               what, p, o, id);
+                               what, p, o.id, id);
             i = (i + 1) & mask;
         }
     }

@@ -123,7 +123,7 @@ function driverRun(spec, flags, files) {
   const out = execFileSync(driver, [spec, ...flags, ...files], { maxBuffer: 1 << 30, stdio: ["ignore", "pipe", "pipe"] }).toString();
   const lines = out.split("\n");
   const res = [];
-  for (let i = 0; i + 1 < lines.length && lines[i].startsWith("ids:"); i += 2) {
+  for (let i = 0; i + 2 < lines.length && lines[i].startsWith("ids:"); i += 3) {
     const t = lines[i].slice(4).trim();
     res.push({ ids: t ? t.split(" ").map(Number) : [], dec: Buffer.from(lines[i + 1].slice(5), "hex").toString("utf8") });
   }

@@ -70,9 +70,10 @@ function driverRun(spec, flags, files) {
   const out = execFileSync(driver, [spec, ...flags, ...files], { maxBuffer: 1 << 30, stdio: ["ignore", "pipe", "pipe"] }).toString();
   const lines = out.split("\n");
   const res = [];
-  for (let i = 0; i + 1 < lines.length && lines[i].startsWith("ids:"); i += 2) {
+  for (let i = 0; i + 2 < lines.length && lines[i].startsWith("ids:"); i += 3) {
     const t = lines[i].slice(4).trim();
-    res.push({ ids: t ? t.split(" ").map(Number) : [], dec: Buffer.from(lines[i + 1].slice(5), "hex") });
+    res.push({ ids: t ? t.split(" ").map(Number) : [], dec: Buffer.from(lines[i + 1].slice(5), "hex"),
+               pcs: Buffer.from(lines[i + 2].slice(5), "hex") });
   }
   const lm = out.match(/load_ms: ([0-9.]+)/);
   return { res, loadMs: lm ? Number(lm[1]) : NaN };
@@ -144,7 +145,7 @@ async function main() {
     }
     console.log(`PASS ${fam.name}_load (${fam.kind}; xfmr loads it in ${mine.loadMs.toFixed(0)} ms)`);
     const tok = await tf.AutoTokenizer.from_pretrained(fam.name);
-    const idFails = [], postFails = [], decFails = [], rtFails = [];
+    const idFails = [], postFails = [], decFails = [], rtFails = [], streamFails = [];
     let rtTotal = 0;
     cases.forEach((c, i) => {
       const want = Array.from(tok.encode(c.text, { add_special_tokens: false }));
@@ -166,6 +167,10 @@ async function main() {
       if (fam.lossless === "nfc") lossless = c.utf8 && c.text.normalize("NFC") === c.text;
       if (fam.lossless === "text") lossless = c.utf8 && !c.text.includes("\u2581");
       if (fam.lossless === "none") lossless = false;
+      // streaming (xf_tokenizer_piece one id after another) prints what decode gives
+      const d2 = plain.res[i].dec;
+      if (!d2.toString("utf8").includes("\ufffd") && !plain.res[i].pcs.equals(d2))
+        streamFails.push(`${c.name}: pieces give ${plain.res[i].pcs.length} bytes, decode ${d2.length}`);
       if (lossless) {
         rtTotal++;
         if (!plain.res[i].dec.equals(c.raw)) rtFails.push(`${c.name}: decode gives ${plain.res[i].dec.length} bytes, input ${c.raw.length}`);
@@ -175,6 +180,7 @@ async function main() {
     const short = cases.filter((c) => c.raw.length <= 20000).length;
     report(`${fam.name}_post`, postFails, short);
     report(`${fam.name}_decode`, decFails, short);
+    report(`${fam.name}_stream`, streamFails, cases.length);
     if (rtTotal) report(`${fam.name}_roundtrip`, rtFails, rtTotal);
     else console.log(`SKIP ${fam.name}_roundtrip: ${fam.kind} is lossy (lowercasing, accents, unknown words)`);
   }

@@ -3,11 +3,13 @@
  *
  *   tok_driver SPEC [--no-special] [--add-special] FILE...
  *
- * For each FILE prints two lines:
+ * For each FILE prints three lines:
  *   ids: ID ID ...     (xf_tokenizer_encode_ex; special tokens in the text are
  *                       matched unless --no-special; --add-special runs the
  *                       post-processor)
  *   dec: HEX           (xf_tokenizer_decode of those ids, bytes as hex)
+ *   pcs: HEX           (xf_tokenizer_piece of each id after the previous one,
+ *                       concatenated: what streaming generation prints)
  * and on the last line "load_ms: N" (time to load SPEC). */
 #include <stdio.h>
 #include <stdlib.h>
@@ -78,13 +80,23 @@ int main(int argc, char **argv) {
         if (!text || xf_tokenizer_encode_ex(tok, text, len, flags, &ids, &n) ||
             xf_tokenizer_decode(tok, ids, n, &dec, &dl)) {
             fprintf(stderr, "tok_driver: %s: %s\n", argv[i], text ? xf_last_error() : "cannot read");
-            printf("ids: ERROR\ndec: \n");
+            printf("ids: ERROR\ndec: \npcs: \n");
             rc = 1;
         } else {
             fputs("ids:", stdout);
             for (size_t k = 0; k < n; k++) printf(" %d", ids[k]);
             fputs("\ndec: ", stdout);
             for (size_t k = 0; k < dl; k++) printf("%02x", (unsigned char)dec[k]);
+            fputs("\npcs: ", stdout);
+            char piece[XF_TOKENIZER_PIECE_MAX];
+            for (size_t k = 0; k < n; k++) {
+                size_t pl = 0;
+                if (xf_tokenizer_piece(tok, k ? ids[k - 1] : -1, ids[k], piece, sizeof piece, &pl)) {
+                    fputs("ERROR", stdout);
+                    break;
+                }
+                for (size_t q = 0; q < pl; q++) printf("%02x", (unsigned char)piece[q]);
+            }
             putchar('\n');
         }
         free(text);
