@@ -77,12 +77,18 @@ static xf_status build_bytelevel(xf_tokenizer **out, const entries *e, const cha
     size_t n = 0;
     for (size_t i = 0; i < e->n; i++)
         if ((size_t)e->v[i].id + 1 > n) n = (size_t)e->v[i].id + 1;
-    if (n == 0) return xf_fail(XF_ERR_FORMAT, "%s: empty vocabulary", path);
+    /* pipe is owned from here: freed on every error */
+    if (n == 0) {
+        tok_pipe_free(pipe);
+        return xf_fail(XF_ERR_FORMAT, "%s: empty vocabulary", path);
+    }
     /* ids must cover 0..n-1: more ids than entries means a gap (checked before
      * allocating, so a single huge id cannot make us allocate a huge table) */
-    if (n > e->n)
+    if (n > e->n) {
+        tok_pipe_free(pipe);
         return xf_fail(XF_ERR_FORMAT, "%s: ids are not contiguous (largest id %zu, %zu tokens)", path,
                        n - 1, e->n);
+    }
     xf_tokenizer *t;
     xf_status s = tok_alloc(&t, TOK_BYTELEVEL, n);
     if (s) {
