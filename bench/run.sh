@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Training benchmark: xfmr against PyTorch on the same model (bench-gpt).
+# Training benchmark: xfmr against PyTorch on the same model (bench-gpt), after
+# the tokenizer benchmarks (bench_tokenizer.sh, bench_tokenizer_hf.sh).
 #
 # usage: bash bench/run.sh [BUILD]        (BUILD defaults to build)
 # env:   STEPS (default 6), BATCH (8), SEQ (256), MODEL (bench-gpt), THREADS (2),
@@ -28,6 +29,14 @@ trap 'rm -rf "$tmp"' EXIT
 
 # last line of a file that looks like a JSON object
 json_line() { grep -E '^[[:space:]]*\{' "$1" | tail -n 1; }
+
+# tokenizers first (their lines end before the train summary, which stays the
+# last JSON line): GPT-2 vs js-tiktoken, real tokenizer.json files vs
+# transformers.js. TOKENIZERS=0 skips them.
+if [ "${TOKENIZERS:-1}" != 0 ] && [ -x "$BUILD/xfmr" ]; then
+    bash "$here/bench_tokenizer.sh" "$BUILD" || echo "bench: bench_tokenizer.sh failed" >&2
+    bash "$here/bench_tokenizer_hf.sh" "$BUILD" || echo "bench: bench_tokenizer_hf.sh failed" >&2
+fi
 
 xf_rc=0
 if [ -x "$BUILD/xfmr" ]; then

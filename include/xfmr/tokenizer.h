@@ -125,6 +125,23 @@ xf_status xf_bpe_train_texts(xf_tokenizer **out, const char *const *texts, const
  * xf_tokenizer_save_json writes them as tokenizer.json. */
 xf_status xf_tokenizer_train_model(xf_tokenizer **out, const char *model, const char *const *files, size_t n_files,
                                    size_t vocab_size);
+
+/* ---- tokenizer.json pipeline (docs/tokenizers.md §Pipeline) ------------- */
+
+/* Flags of xf_tokenizer_encode_ex. */
+#define XF_TOK_PARSE_SPECIAL 1u /* special added tokens spelled in the text are matched */
+#define XF_TOK_ADD_SPECIAL 2u   /* the post-processor adds its tokens (BOS, [CLS] ...) */
+
+/* Encode as Hugging Face's tokenizers does with these options: for a
+ * tokenizer.json, added tokens (special ones with XF_TOK_PARSE_SPECIAL) are cut
+ * out of the text, and XF_TOK_ADD_SPECIAL runs the post-processor. Other
+ * tokenizers ignore XF_TOK_PARSE_SPECIAL and refuse XF_TOK_ADD_SPECIAL.
+ * xf_tokenizer_encode is this without flags. */
+xf_status xf_tokenizer_encode_ex(const xf_tokenizer *tok, const char *text, size_t len, unsigned flags,
+                                 int32_t **ids, size_t *n);
+/* 1 if the tokenizer's file has a post-processor that adds tokens. */
+int xf_tokenizer_has_post_processor(const xf_tokenizer *tok);
+
 #ifdef __cplusplus
 }
 #endif

@@ -3,7 +3,9 @@
  *   xfmr tokenizer train --data FILE [FILE...] --vocab-size N --out tokenizer.json
  *                        [--model bpe|unigram|wordpiece]
  *                        [--sentinels 100] [--min-frequency 2] [--legacy-merges] (bpe)
- *   xfmr tokenizer encode --tokenizer SPEC [--file F | --text S] [--bos] [--eos]
+ *   xfmr tokenizer encode --tokenizer SPEC [--file F | --text S] [--bos] [--eos] [--no-special]
+ *     (tokenizer.json: special tokens in the text are matched unless --no-special;
+ *     --bos/--eos run the file's post-processor when it has one)
  *                        (no --file/--text: reads stdin; prints ids separated by spaces)
  *   xfmr tokenizer decode --tokenizer SPEC [--ids "..." | --file IDS_FILE]
  *                        (no --ids/--file: reads ids from stdin; prints the text)
@@ -16,6 +18,7 @@
  * Hidden benchmark flag: `encode --bench N` encodes the input N times and prints
  * {"bytes":..,"tokens":..,"seconds":..,"mb_per_s":..} (best of the N runs) instead of ids. */
 #include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,7 +35,7 @@ static int usage(FILE *f, int code) {
             "  xfmr tokenizer train --data FILE [FILE...] --vocab-size N --out tokenizer.json\n"
             "                       [--model bpe|unigram|wordpiece] (bpe: [--sentinels 100]\n"
             "                       [--min-frequency 2] [--legacy-merges])\n"
-            "  xfmr tokenizer encode --tokenizer SPEC [--file F | --text S] [--bos] [--eos]\n"
+            "  xfmr tokenizer encode --tokenizer SPEC [--file F | --text S] [--bos] [--eos] [--no-special]\n"
             "  xfmr tokenizer decode --tokenizer SPEC [--ids \"1 2 3\" | --file IDS_FILE]\n"
             "  xfmr tokenizer info --tokenizer SPEC\n"
             "  xfmr tokenizer convert --tokenizer SPEC --out tokenizer.json [--legacy-merges]\n"
@@ -114,6 +117,7 @@ static int cmd_encode(xf_args *a) {
     const char *file = xf_args_str(a, "file", NULL);
     const char *text = xf_args_str(a, "text", NULL);
     int bos = xf_args_flag(a, "bos"), eos = xf_args_flag(a, "eos");
+    int no_special = xf_args_flag(a, "no-special");
     long bench = xf_args_long(a, "bench", 0);
     if (xf_args_finish(a)) return 2;
     if (!spec) return xf_cli_error(2, "tokenizer encode: --tokenizer SPEC is required");
@@ -123,19 +127,29 @@ static int cmd_encode(xf_args *a) {
     int rc = read_input(file, text, &data, &len);
     if (rc) return rc;
     xf_tokenizer *tok;
+    double load_t0 = xf_now_ms(), load_c0 = (double)clock() / CLOCKS_PER_SEC;
     if (xf_tokenizer_load(&tok, spec)) {
         free(data);
         return xf_cli_fail();
     }
+    double load_s = (xf_now_ms() - load_t0) / 1e3;
+    double load_cpu = (double)clock() / CLOCKS_PER_SEC - load_c0; /* CPU time: a shared machine inflates wall time */
     int32_t *ids = NULL;
     size_t n = 0;
+    /* as Hugging Face: special tokens written in the text are matched unless
+     * --no-special; --bos/--eos give way to the file's post-processor */
+    unsigned flags = no_special ? 0u : XF_TOK_PARSE_SPECIAL;
+    if ((bos || eos) && xf_tokenizer_has_post_processor(tok)) {
+        flags |= XF_TOK_ADD_SPECIAL;
+        bos = eos = 0;
+    }
     if (bench > 0) {
         double best = 1e300;
         for (long r = 0; r < bench; r++) {
             free(ids);
             ids = NULL;
             double t0 = (xf_now_ms() / 1e3);
-            if (xf_tokenizer_encode(tok, data, len, &ids, &n)) {
+            if (xf_tokenizer_encode_ex(tok, data, len, flags, &ids, &n)) {
                 rc = xf_cli_fail();
                 break;
             }
@@ -144,10 +158,10 @@ static int cmd_encode(xf_args *a) {
         }
         if (!rc)
             printf("{\"tokenizer\":\"%s\",\"bytes\":%zu,\"tokens\":%zu,\"runs\":%ld,\"seconds\":%.6f,"
-                   "\"mb_per_s\":%.3f}\n",
+                   "\"mb_per_s\":%.3f,\"load_seconds\":%.4f,\"load_cpu_seconds\":%.4f}\n",
                    xf_tokenizer_name(tok), len, n, bench, best,
-                   best > 0 ? (double)len / 1e6 / best : 0.0);
-    } else if (xf_tokenizer_encode(tok, data, len, &ids, &n)) {
+                   best > 0 ? (double)len / 1e6 / best : 0.0, load_s, load_cpu);
+    } else if (xf_tokenizer_encode_ex(tok, data, len, flags, &ids, &n)) {
         rc = xf_cli_fail();
     } else {
         int32_t b = xf_tokenizer_special(tok, XF_TOK_BOS), e = xf_tokenizer_special(tok, XF_TOK_EOS);

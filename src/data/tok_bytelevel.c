@@ -28,6 +28,7 @@
 #include <string.h>
 
 #include "data/tok_impl.h"
+#include "data/tok_pipe.h"
 
 /* ----------------------------------------------------------- byte table */
 
@@ -109,7 +110,7 @@ size_t tok_bytes_to_unicode(const unsigned char *s, size_t len, char *out) {
 /* ----------------------------------------------------------------- regex */
 
 #define WS "\\p{Z}\\x{09}-\\x{0D}\\x{85}"
-static const char k_gpt2_pattern[] =
+const char tok_gpt2_pattern[] =
     "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^" WS "\\p{L}\\p{N}]+|[" WS "]+(?![^" WS
     "])|[" WS "]+";
 #undef WS
@@ -117,7 +118,7 @@ static const char k_gpt2_pattern[] =
 void tok_bl_free_regex(void *re) { pcre2_code_free((pcre2_code *)re); }
 
 xf_status tok_bl_compile(xf_tokenizer *t, const char *pattern) {
-    const char *pat = pattern ? pattern : k_gpt2_pattern;
+    const char *pat = pattern ? pattern : tok_gpt2_pattern;
     int err;
     PCRE2_SIZE off;
     pcre2_code *re = pcre2_compile((PCRE2_SPTR)pat, PCRE2_ZERO_TERMINATED,
@@ -217,8 +218,16 @@ xf_status tok_bl_set_merges(xf_tokenizer *t, const int32_t (*merges)[2], size_t 
         if (a < 0 || b < 0 || (size_t)a >= t->n || (size_t)b >= t->n)
             return xf_fail(XF_ERR_FORMAT, "%s: merge %zu names an unknown token id", what, r);
         size_t la = t->piece_len[a], lb = t->piece_len[b];
+        const char *pb = tok_piece(t, (size_t)b);
+        /* HF: with a continuing-subword prefix the merged token is a + b
+         * without b's prefix */
+        if (t->pipe && t->pipe->cont_len && lb >= t->pipe->cont_len &&
+            memcmp(pb, t->pipe->cont, t->pipe->cont_len) == 0) {
+            pb += t->pipe->cont_len;
+            lb -= t->pipe->cont_len;
+        }
         memcpy(buf, tok_piece(t, (size_t)a), la);
-        memcpy(buf + la, tok_piece(t, (size_t)b), lb);
+        memcpy(buf + la, pb, lb);
         int32_t id = tok_find(t, buf, la + lb);
         if (id < 0)
             return xf_fail(XF_ERR_FORMAT, "%s: merge %zu (\"%.40s\" + \"%.40s\") makes a token not in the vocabulary",
@@ -407,12 +416,64 @@ static int cache_grow(enc_ctx *c) {
     return 0;
 }
 
+/* Initial symbols of a pre-token for a character-level BPE (tokenizer.json
+ * without ByteLevel): one per character, spelled with the continuing-subword
+ * prefix after the first and the end-of-word suffix on the last; a character
+ * not in the vocabulary becomes its <0xNN> byte tokens (byte_fallback, when all
+ * exist), else the unknown token (consecutive ones fused with fuse_unk), else
+ * nothing (HF drops it when there is no unk_token). sym has room for n. */
+static size_t init_chars(const xf_tokenizer *t, const char *s, size_t n, int32_t *sym) {
+    const tok_pipe *p = t->pipe;
+    char buf[TOK_MAX_TOKEN_BYTES + 8];
+    size_t m = 0;
+    int last_unk = 0;
+    for (size_t i = 0; i < n;) {
+        uint32_t cp;
+        size_t l = tok_utf8_next(s + i, n - i, &cp);
+        size_t bl = 0;
+        int32_t id = -1;
+        if (p->cont_len + l + p->eow_len <= sizeof buf) {
+            if (i > 0 && p->cont_len) {
+                memcpy(buf, p->cont, p->cont_len);
+                bl = p->cont_len;
+            }
+            memcpy(buf + bl, s + i, l);
+            bl += l;
+            if (i + l == n && p->eow_len) {
+                memcpy(buf + bl, p->eow, p->eow_len);
+                bl += p->eow_len;
+            }
+            id = tok_find(t, buf, bl);
+        }
+        if (id >= 0) {
+            sym[m++] = id;
+            last_unk = 0;
+        } else {
+            int all = p->byte_fallback;
+            for (size_t k = 0; k < l && all; k++) all = p->byte_tok[(unsigned char)s[i + k]] >= 0;
+            if (all) {
+                for (size_t k = 0; k < l; k++) sym[m++] = p->byte_tok[(unsigned char)s[i + k]];
+                last_unk = 0;
+            } else if (p->unk >= 0) {
+                if (!(p->fuse_unk && last_unk)) sym[m++] = p->unk;
+                last_unk = 1;
+            }
+        }
+        i += l;
+    }
+    return m;
+}
+
 /* Encode one pre-token (bytes s[0..n)) and append its ids to c->out. */
 static xf_status encode_word(enc_ctx *c, const char *s, size_t n) {
     const xf_tokenizer *t = c->t;
     xf_status st;
-    if (n == 1) return tok_ivec_push(&c->out, t->byte_id[(unsigned char)s[0]]);
-    if (t->ignore_merges && n <= TOK_MAX_TOKEN_BYTES) {
+    int chars = t->pipe && !t->pipe->byte_level;
+    if (n == 1 && !chars) return tok_ivec_push(&c->out, t->byte_id[(unsigned char)s[0]]);
+    if (chars && t->ignore_merges) {
+        int32_t id = tok_find(t, s, n);
+        if (id >= 0) return tok_ivec_push(&c->out, id);
+    } else if (t->ignore_merges && n <= TOK_MAX_TOKEN_BYTES) {
         char u[2 * TOK_MAX_TOKEN_BYTES];
         size_t ul = tok_bytes_to_unicode((const unsigned char *)s, n, u);
         int32_t id = tok_find(t, u, ul);
@@ -435,8 +496,12 @@ static xf_status encode_word(enc_ctx *c, const char *s, size_t n) {
     st = tok_ivec_reserve(&c->out, n);
     if (st) return st;
     int32_t *sym = c->out.v + c->out.n;
-    for (size_t i = 0; i < n; i++) sym[i] = t->byte_id[(unsigned char)s[i]];
-    size_t m = n <= SMALL_WORD ? merge_small(t, sym, n) : merge_large(t, sym, n);
+    size_t m0 = n;
+    if (chars)
+        m0 = init_chars(t, s, n, sym);
+    else
+        for (size_t i = 0; i < n; i++) sym[i] = t->byte_id[(unsigned char)s[i]];
+    size_t m = m0 <= 1 ? m0 : m0 <= SMALL_WORD ? merge_small(t, sym, m0) : merge_large(t, sym, m0);
     if (m == (size_t)-1) return xf_fail(XF_ERR_OOM, "out of memory merging a %zu-byte word", n);
     c->out.n += m;
     /* remember the result (bounded: hostile text cannot grow the cache forever) */
@@ -467,6 +532,34 @@ static xf_status encode_word(enc_ctx *c, const char *s, size_t n) {
         if (c->used * 2 > c->cap && cache_grow(c)) c->used = CACHE_MAX_ENTRIES; /* stop caching */
     }
     return XF_OK;
+}
+
+struct tok_wordenc {
+    enc_ctx c;
+};
+
+xf_status tok_wordenc_new(const xf_tokenizer *t, size_t text_len, tok_wordenc **out) {
+    *out = calloc(1, sizeof **out);
+    if (!*out) return xf_fail(XF_ERR_OOM, "out of memory");
+    (*out)->c.t = t;
+    (*out)->c.use_cache = text_len >= CACHE_MIN_TEXT;
+    return XF_OK;
+}
+
+xf_status tok_wordenc_word(tok_wordenc *w, const char *s, size_t n, tok_ivec *out) {
+    if (n == 0) return XF_OK;
+    w->c.out = *out;
+    xf_status st = encode_word(&w->c, s, n);
+    *out = w->c.out;
+    return st;
+}
+
+void tok_wordenc_free(tok_wordenc *w) {
+    if (!w) return;
+    free(w->c.tab);
+    free(w->c.keys);
+    free(w->c.ids.v);
+    free(w);
 }
 
 static int on_piece(void *ctx, const char *s, size_t n) {

@@ -34,6 +34,10 @@
 
 typedef enum { TOK_BYTELEVEL = 1, TOK_SPM = 2, TOK_UNIGRAM = 3, TOK_WORDPIECE = 4 } tok_kind;
 
+/* The tokenizer.json pipeline around the model (data/tok_pipe.h); NULL for
+ * tokenizers from other files. */
+typedef struct tok_pipe tok_pipe;
+
 /* Token types (SentencePiece's enum; byte-level tokens are NORMAL or CONTROL). */
 enum {
     TT_NORMAL = 1,
@@ -47,10 +51,18 @@ enum {
 /* Where a SentencePiece tokenizer came from (decides what save() writes). */
 enum { SPM_SRC_MODEL = 1, SPM_SRC_BIN = 2 };
 
-/* Open-addressing table of int32 values keyed by the piece string of that id
- * (the key is not stored: slot holds the id, key = piece(id)). */
+/* Open-addressing table of ids keyed by the piece string of that id (the key
+ * is not stored: slot holds the id, key = piece(id), and 32 bits of the key's
+ * hash, so a probe that lands on another piece rarely touches its string). */
 typedef struct {
-    int32_t *slot; /* -1 = empty */
+    int32_t id;   /* -1 = empty */
+    uint32_t tag; /* high half of tok_str_hash(piece) */
+    uint8_t len;  /* piece length, 255 = 255 or more */
+    char key[7];  /* the piece when len <= 7: compared here, no string fetch */
+} tok_strslot;
+
+typedef struct {
+    tok_strslot *slot;
     size_t cap;    /* power of two */
 } tok_strmap;
 
@@ -141,6 +153,10 @@ struct xf_tokenizer {
     size_t wp_max_chars;   /* longer words become [UNK] */
     char wp_prefix[32];    /* continuation prefix, "##" */
     size_t wp_prefix_len;
+    /* tokenizer.json: the pipeline; src_data then holds the file, which is
+     * saved verbatim when the pipeline is more than the legacy layout */
+    tok_pipe *pipe;
+    int pipe_custom;       /* the pipeline is not the legacy byte-level layout */
 };
 
 /* ---- tokenizer.c: construction helpers -------------------------------- */
@@ -208,6 +224,8 @@ long tok_unicode_to_bytes(const char *s, size_t len, char *out);
 /* Encode bytes to the unicode form; out needs 2*len bytes; returns length. */
 size_t tok_bytes_to_unicode(const unsigned char *s, size_t len, char *out);
 
+/* GPT-2's pre-tokenizer regex, with Python's \\s written out. */
+extern const char tok_gpt2_pattern[];
 void tok_bl_free_regex(void *re);
 /* Compile GPT-2's pre-tokenizer regex (or `pattern` if not NULL) into t->re. */
 xf_status tok_bl_compile(xf_tokenizer *t, const char *pattern);

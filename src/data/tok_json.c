@@ -28,6 +28,9 @@
 #include <string.h>
 
 #include "data/tok_impl.h"
+#include "data/tok_json_fast.h"
+#include "data/tok_json_pipe.h"
+#include "data/tok_pipe.h"
 #include "io/file.h"
 
 #define JSON_FILE_MAX ((size_t)1 << 30)
@@ -69,23 +72,32 @@ static int json_id(const cJSON *j, int32_t *id) {
 static xf_status build_bytelevel(xf_tokenizer **out, const entries *e, const char *const *merge_a,
                                  const char *const *merge_b, size_t n_merges, const char *pattern,
                                  int use_regex, int add_prefix_space, int ignore_merges,
-                                 const char *unk, const char *path) {
+                                 const char *unk, tok_pipe *pipe, const char *path) {
     *out = NULL;
     size_t n = 0;
     for (size_t i = 0; i < e->n; i++)
         if ((size_t)e->v[i].id + 1 > n) n = (size_t)e->v[i].id + 1;
-    if (n == 0) return xf_fail(XF_ERR_FORMAT, "%s: empty vocabulary", path);
+    /* pipe is owned from here: freed on every error */
+    if (n == 0) {
+        tok_pipe_free(pipe);
+        return xf_fail(XF_ERR_FORMAT, "%s: empty vocabulary", path);
+    }
     /* ids must cover 0..n-1: more ids than entries means a gap (checked before
      * allocating, so a single huge id cannot make us allocate a huge table) */
-    if (n > e->n)
+    if (n > e->n) {
+        tok_pipe_free(pipe);
         return xf_fail(XF_ERR_FORMAT, "%s: ids are not contiguous (largest id %zu, %zu tokens)", path,
                        n - 1, e->n);
+    }
     xf_tokenizer *t;
     xf_status s = tok_alloc(&t, TOK_BYTELEVEL, n);
     if (s) {
         xf_error_prefix("%s", path);
+        tok_pipe_free(pipe);
         return s;
     }
+    t->pipe = pipe; /* owned by t from here */
+    int chars = pipe && !pipe->byte_level;
     char raw[TOK_MAX_TOKEN_BYTES];
     int32_t (*mids)[2] = NULL;
     for (size_t i = 0; i < e->n && !s; i++) {
@@ -105,7 +117,20 @@ static xf_status build_bytelevel(xf_tokenizer **out, const entries *e, const cha
                         TOK_MAX_TOKEN_BYTES);
             break;
         }
-        long rl = x->type == TT_NORMAL ? tok_unicode_to_bytes(x->s, x->len, raw) : -1;
+        long rl = -1;
+        if (x->type == TT_NORMAL && chars) {
+            /* what the decoder chain makes of the token in running text */
+            tok_buf b = {0};
+            s = tok_pipe_token_raw(pipe, x->s, x->len, &b);
+            if (!s && b.n <= TOK_MAX_TOKEN_BYTES) {
+                memcpy(raw, b.s ? b.s : "", b.n);
+                rl = (long)b.n;
+            }
+            tok_buf_free(&b);
+            if (s) break;
+        } else if (x->type == TT_NORMAL) {
+            rl = tok_unicode_to_bytes(x->s, x->len, raw);
+        }
         if (rl < 0)
             s = tok_set(t, (size_t)x->id, x->s, x->len, x->s, x->len, x->type);
         else
@@ -116,7 +141,15 @@ static xf_status build_bytelevel(xf_tokenizer **out, const entries *e, const cha
         int32_t u = tok_find(t, unk, strlen(unk));
         if (u >= 0) t->special[XF_TOK_UNK] = u;
     }
-    for (int b = 0; b < 256 && !s; b++) {
+    if (!s && pipe) {
+        pipe->unk = unk ? tok_find(t, unk, strlen(unk)) : -1;
+        for (int b = 0; b < 256; b++) {
+            char name[8];
+            snprintf(name, sizeof name, "<0x%02X>", b);
+            pipe->byte_tok[b] = tok_find(t, name, 6);
+        }
+    }
+    for (int b = 0; b < 256 && !s && !chars; b++) {
         char u[4];
         size_t ul = tok_utf8_put(u, tok_b2u((unsigned char)b));
         t->byte_id[b] = tok_find(t, u, ul);
@@ -142,7 +175,7 @@ static xf_status build_bytelevel(xf_tokenizer **out, const entries *e, const cha
     free(mids);
     t->add_prefix_space = add_prefix_space;
     t->ignore_merges = ignore_merges;
-    if (!s && (use_regex || pattern)) {
+    if (!s && (use_regex || pattern) && (!pipe || pipe->legacy)) {
         s = tok_bl_compile(t, pattern);
         if (s) xf_error_prefix("%s", path);
     }
@@ -150,7 +183,7 @@ static xf_status build_bytelevel(xf_tokenizer **out, const entries *e, const cha
         xf_tokenizer_free(t);
         return s;
     }
-    tok_seal(t);
+    if (!pipe) tok_seal(t); /* with a pipeline, finish_pipe seals */
     *out = t;
     return XF_OK;
 }
@@ -225,16 +258,81 @@ static xf_status read_pretok(const cJSON *p, pretok *pt, const char *path) {
     return XF_OK;
 }
 
+/* One added token's flags into the pipeline. */
+static xf_status add_added(tok_pipe *p, const cJSON *it, const char *content, int32_t id, int special,
+                           const char *path) {
+    int fl[4] = {jbool(it, "normalized", !special), jbool(it, "lstrip", 0), jbool(it, "rstrip", 0),
+                 jbool(it, "single_word", 0)};
+    for (int k = 0; k < 4; k++)
+        if (fl[k] < 0)
+            return xf_fail(XF_ERR_FORMAT, "%s: added token %d: normalized/lstrip/rstrip/single_word must be booleans",
+                           path, (int)id);
+    if (p->n_added % 64 == 0) {
+        tok_added *v = realloc(p->added, (p->n_added + 64) * sizeof *v);
+        if (!v) return xf_fail(XF_ERR_OOM, "out of memory for added tokens");
+        p->added = v;
+    }
+    tok_added *a = &p->added[p->n_added];
+    memset(a, 0, sizeof *a);
+    a->len = strlen(content);
+    if (a->len > TOK_MAX_TOKEN_BYTES)
+        return xf_fail(XF_ERR_FORMAT, "%s: added token %d is longer than %d bytes", path, (int)id, TOK_MAX_TOKEN_BYTES);
+    a->content = strdup(content);
+    if (!a->content) return xf_fail(XF_ERR_OOM, "out of memory for added tokens");
+    p->n_added++;
+    a->id = id;
+    a->special = (uint8_t)special;
+    a->normalized = (uint8_t)fl[0];
+    a->lstrip = (uint8_t)fl[1];
+    a->rstrip = (uint8_t)fl[2];
+    a->single_word = (uint8_t)fl[3];
+    return XF_OK;
+}
+
+/* After the tokenizer is built: post-processor ids in range, the added-token
+ * tries, and (for a pipeline beyond the legacy layout) the file kept for
+ * saving and hashing. */
+static xf_status finish_pipe(xf_tokenizer *t, const char *data, size_t len, const char *path) {
+    tok_pipe *p = t->pipe;
+    for (size_t i = 0; i < p->n_post_pre + p->n_post_post; i++) {
+        int32_t id = i < p->n_post_pre ? p->post_pre[i] : p->post_post[i - p->n_post_pre];
+        if ((size_t)id >= t->n)
+            return xf_fail(XF_ERR_FORMAT, "%s: post_processor names id %d, vocabulary has %zu", path, (int)id, t->n);
+    }
+    xf_status s = tok_pipe_build_added(p, t->n);
+    if (s) return s;
+    t->pipe_custom = !p->legacy;
+    if (!t->pipe_custom) {
+        tok_seal(t);
+    } else {
+        t->src_data = malloc(len + 1);
+        if (!t->src_data) return xf_fail(XF_ERR_OOM, "out of memory");
+        memcpy(t->src_data, data, len);
+        t->src_data[len] = '\0';
+        t->src_len = len;
+        tok_seal(t); /* the hash covers the file */
+    }
+    return XF_OK;
+}
+
 xf_status tok_json_parse(xf_tokenizer **out, const char *data, size_t len, const char *path) {
     *out = NULL;
-    cJSON *root = cJSON_ParseWithLength(data, len);
-    if (!root) return xf_fail(XF_ERR_FORMAT, "%s: not valid JSON", path);
+    tok_json_fast fast;
+    xf_status fs = tok_json_fast_split(data, len, &fast, path);
+    if (fs) return fs;
+    cJSON *root = fast.rest ? cJSON_ParseWithLength(fast.rest, fast.rest_len) : cJSON_ParseWithLength(data, len);
+    if (!root) {
+        tok_json_fast_free(&fast);
+        return xf_fail(XF_ERR_FORMAT, "%s: not valid JSON", path);
+    }
     xf_status s = XF_OK;
     entries e = {0};
     const char **ma = NULL, **mb = NULL;
     char *mbuf = NULL;
     size_t nm = 0;
     pretok pt;
+    memset(&pt, 0, sizeof pt);
+    tok_pipe *pipe = NULL;
     const cJSON *model = cJSON_GetObjectItemCaseSensitive(root, "model");
     if (!cJSON_IsObject(root) || !cJSON_IsObject(model)) {
         s = xf_fail(XF_ERR_FORMAT, "%s: no \"model\" object", path);
@@ -265,25 +363,47 @@ xf_status tok_json_parse(xf_tokenizer **out, const char *data, size_t len, const
         goto done;
     }
     const char *cont = jstr(model, "continuing_subword_prefix"), *eow = jstr(model, "end_of_word_suffix");
-    if ((cont && *cont) || (eow && *eow)) {
-        s = xf_fail(XF_ERR_UNSUPPORTED, "%s: continuing_subword_prefix / end_of_word_suffix are not supported", path);
-        goto done;
-    }
     int im = jbool(model, "ignore_merges", 0), bf = jbool(model, "byte_fallback", 0);
-    if (im < 0 || bf < 0) {
-        s = xf_fail(XF_ERR_FORMAT, "%s: model.ignore_merges / byte_fallback must be booleans", path);
+    int fu = jbool(model, "fuse_unk", 0);
+    if (im < 0 || bf < 0 || fu < 0) {
+        s = xf_fail(XF_ERR_FORMAT, "%s: model.ignore_merges / byte_fallback / fuse_unk must be booleans", path);
         goto done;
     }
-    s = read_pretok(cJSON_GetObjectItemCaseSensitive(root, "pre_tokenizer"), &pt, path);
+    const cJSON *dropout = cJSON_GetObjectItemCaseSensitive(model, "dropout");
+    if (dropout && !cJSON_IsNull(dropout) && !(cJSON_IsNumber(dropout) && dropout->valuedouble == 0)) {
+        s = xf_fail(XF_ERR_UNSUPPORTED, "%s: BPE dropout is not supported (encoding would be random)", path);
+        goto done;
+    }
+    s = tok_json_read_pipe(root, &pipe, path);
     if (s) goto done;
-    if (!pt.byte_level) {
-        s = xf_fail(XF_ERR_UNSUPPORTED,
-                    bf ? "%s: SentencePiece-style tokenizer.json (byte_fallback, no ByteLevel) is not supported; load the .model file"
-                       : "%s: only byte-level BPE tokenizer.json (ByteLevel pre_tokenizer) is supported",
-                    path);
+    /* the legacy byte-level layout (GPT-2, Llama 3, xfmr's own files) keeps
+     * its own pre-tokenizer fields, so its hash and saved form are unchanged */
+    int legacy = pipe->n_nz == 0 && !bf && !(cont && *cont) && !(eow && *eow) &&
+                 read_pretok(cJSON_GetObjectItemCaseSensitive(root, "pre_tokenizer"), &pt, path) == XF_OK &&
+                 pt.byte_level;
+    if (!legacy) {
+        xf_clear_error();
+        memset(&pt, 0, sizeof pt);
+    }
+    pipe->legacy = legacy;
+    if (legacy) pipe->byte_level = 1;
+    pipe->byte_fallback = bf;
+    pipe->fuse_unk = fu;
+    if ((cont && *cont && !(pipe->cont = strdup(cont))) || (eow && *eow && !(pipe->eow = strdup(eow)))) {
+        s = xf_fail(XF_ERR_OOM, "out of memory");
         goto done;
     }
+    pipe->cont_len = pipe->cont ? strlen(pipe->cont) : 0;
+    pipe->eow_len = pipe->eow ? strlen(pipe->eow) : 0;
     const cJSON *it;
+    for (size_t k = 0; k < fast.n_vocab && fast.have_vocab; k++) {
+        double d = fast.id_num[k];
+        if (!(d >= 0 && d < (double)TOK_MAX_VOCAB) || d != floor(d)) {
+            s = xf_fail(XF_ERR_FORMAT, "%s: vocab entry \"%.40s\" has no valid id", path, fast.piece[k]);
+            goto done;
+        }
+        if ((s = ent_push(&e, fast.piece[k], (int32_t)d, TT_NORMAL))) goto done;
+    }
     cJSON_ArrayForEach(it, vocab) {
         int32_t id;
         if (json_id(it, &id)) {
@@ -312,6 +432,7 @@ xf_status tok_json_parse(xf_tokenizer **out, const char *data, size_t len, const
                 goto done;
             }
             if ((s = ent_push(&e, content, id, special ? TT_CONTROL : TT_USER))) goto done;
+            if ((s = add_added(pipe, it, content, id, special, path))) goto done;
         }
     }
     nm = cJSON_IsArray(merges) ? (size_t)cJSON_GetArraySize(merges) : 0;
@@ -353,9 +474,25 @@ xf_status tok_json_parse(xf_tokenizer **out, const char *data, size_t len, const
             r++;
         }
     }
+    if (fast.have_merges) {
+        free(ma);
+        free(mb);
+        ma = fast.ma;
+        mb = fast.mb;
+        fast.ma = fast.mb = NULL;
+        nm = fast.n_merges;
+    }
     s = build_bytelevel(out, &e, ma, mb, nm, pt.pattern, pt.use_regex, pt.add_prefix_space, im,
-                        jstr(model, "unk_token"), path);
+                        jstr(model, "unk_token"), pipe, path);
+    pipe = NULL; /* owned by the tokenizer (or freed) */
+    if (!s) s = finish_pipe(*out, data, len, path);
+    if (s && *out) {
+        xf_tokenizer_free(*out);
+        *out = NULL;
+    }
 done:
+    tok_pipe_free(pipe);
+    tok_json_fast_free(&fast);
     free(e.v);
     free(ma);
     free(mb);
@@ -432,6 +569,14 @@ xf_status tok_json_write(const xf_tokenizer *t, int legacy_merges, char **out, s
     *len = 0;
     if (t->kind != TOK_BYTELEVEL)
         return xf_fail(XF_ERR_UNSUPPORTED, "only byte-level BPE tokenizers are written as tokenizer.json");
+    if (t->pipe_custom) {
+        /* a full pipeline is written back as it was read */
+        *out = malloc(t->src_len + 1);
+        if (!*out) return xf_fail(XF_ERR_OOM, "out of memory");
+        memcpy(*out, t->src_data, t->src_len + 1);
+        *len = t->src_len;
+        return XF_OK;
+    }
     sbuf b = {0};
     char num[32];
     sb_s(&b, "{\n  \"version\": \"1.0\",\n  \"truncation\": null,\n  \"padding\": null,\n  \"added_tokens\": [");
@@ -592,7 +737,7 @@ xf_status tok_gpt2_load(xf_tokenizer **out, const char *dir) {
         mb[nm] = sp + 1;
         nm++;
     }
-    s = build_bytelevel(out, &e, ma, mb, nm, NULL, 1, 0, 0, NULL, pe);
+    s = build_bytelevel(out, &e, ma, mb, nm, NULL, 1, 0, 0, NULL, NULL, pe);
 done:
     free(e.v);
     free(ma);

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "data/tok_impl.h"
+#include "data/tok_pipe.h"
 #include "io/file.h"
 #include "xfmr/tokenizer.h"
 
@@ -134,11 +135,19 @@ static size_t pow2_at_least(size_t n) {
 int32_t tok_find(const xf_tokenizer *t, const char *s, size_t len) {
     const tok_strmap *m = &t->pieces;
     if (!m->cap) return -1;
-    size_t mask = m->cap - 1, i = (size_t)tok_str_hash(s, len) & mask;
+    uint64_t h = tok_str_hash(s, len);
+    uint32_t tag = (uint32_t)(h >> 32);
+    size_t mask = m->cap - 1, i = (size_t)h & mask;
     for (;;) {
-        int32_t id = m->slot[i];
-        if (id < 0) return -1;
-        if (t->piece_len[id] == len && memcmp(tok_piece(t, (size_t)id), s, len) == 0) return id;
+        const tok_strslot *e = &m->slot[i];
+        if (e->id < 0) return -1;
+        if (e->tag == tag && e->len == (len < 255 ? len : 255)) {
+            if (len <= sizeof e->key) {
+                if (memcmp(e->key, s, len) == 0) return e->id;
+            } else if (t->piece_len[e->id] == len && memcmp(tok_piece(t, (size_t)e->id), s, len) == 0) {
+                return e->id;
+            }
+        }
         i = (i + 1) & mask;
     }
 }
@@ -146,23 +155,30 @@ int32_t tok_find(const xf_tokenizer *t, const char *s, size_t len) {
 static xf_status build_piece_map(xf_tokenizer *t, const char *what) {
     free(t->pieces.slot);
     t->pieces.cap = pow2_at_least(t->n * 2);
-    t->pieces.slot = malloc(t->pieces.cap * sizeof(int32_t));
+    t->pieces.slot = malloc(t->pieces.cap * sizeof *t->pieces.slot);
     if (!t->pieces.slot) return xf_fail(XF_ERR_OOM, "out of memory for the vocabulary map");
-    memset(t->pieces.slot, 0xff, t->pieces.cap * sizeof(int32_t));
+    memset(t->pieces.slot, 0, t->pieces.cap * sizeof *t->pieces.slot);
+    for (size_t i = 0; i < t->pieces.cap; i++) t->pieces.slot[i].id = -1;
     size_t mask = t->pieces.cap - 1;
     for (size_t id = 0; id < t->n; id++) {
         const char *p = tok_piece(t, id);
         size_t len = t->piece_len[id];
-        size_t i = (size_t)tok_str_hash(p, len) & mask;
+        uint64_t h = tok_str_hash(p, len);
+        uint32_t tag = (uint32_t)(h >> 32);
+        size_t i = (size_t)h & mask;
         for (;;) {
-            int32_t o = t->pieces.slot[i];
-            if (o < 0) {
-                t->pieces.slot[i] = (int32_t)id;
+            tok_strslot o = t->pieces.slot[i];
+            if (o.id < 0) {
+                tok_strslot *e = &t->pieces.slot[i];
+                e->id = (int32_t)id;
+                e->tag = tag;
+                e->len = (uint8_t)(len < 255 ? len : 255);
+                if (len <= sizeof e->key) memcpy(e->key, p, len);
                 break;
             }
-            if (t->piece_len[o] == len && memcmp(tok_piece(t, (size_t)o), p, len) == 0)
+            if (o.tag == tag && t->piece_len[o.id] == len && memcmp(tok_piece(t, (size_t)o.id), p, len) == 0)
                 return xf_fail(XF_ERR_FORMAT, "%s: token \"%.60s\" appears twice (ids %d and %zu)",
-                               what, p, o, id);
+                               what, p, o.id, id);
             i = (i + 1) & mask;
         }
     }
@@ -307,6 +323,11 @@ static uint64_t compute_hash(const xf_tokenizer *t) {
         h = h_u32(h, (uint32_t)t->wp_max_chars);
         h = tok_fnv1a(h, t->wp_prefix, t->wp_prefix_len);
         if (t->dscore) h = tok_fnv1a(h, t->dscore, t->n * sizeof(double));
+    }
+    /* a tokenizer.json pipeline beyond the legacy layout: the file itself */
+    if (t->pipe_custom && t->src_data) {
+        h = h_u32(h, 0x70697065u);
+        h = tok_fnv1a(h, t->src_data, t->src_len);
     }
     for (int i = 0; i < XF_TOK_SPECIAL_COUNT; i++) h = h_u32(h, (uint32_t)t->special[i]);
     h = h_u32(h, (uint32_t)t->n_sentinel);
@@ -460,6 +481,7 @@ void xf_tokenizer_free(xf_tokenizer *t) {
     tok_charsmap_free(&t->cmap);
     free(t->trie);
     free(t->dscore);
+    tok_pipe_free(t->pipe);
     free(t);
 }
 
@@ -512,11 +534,28 @@ xf_status xf_tokenizer_encode(const xf_tokenizer *t, const char *text, size_t le
         *n = len;
         return XF_OK;
     }
+    if (t->pipe) return tok_pipe_encode(t, text, len, 0, 0, ids, n);
     if (t->kind == TOK_BYTELEVEL) return tok_bl_encode(t, text, len, ids, n);
     if (t->kind == TOK_UNIGRAM) return tok_unigram_encode(t, text, len, ids, n);
     if (t->kind == TOK_WORDPIECE) return tok_wordpiece_encode(t, text, len, ids, n);
     return tok_spm_encode(t, text, len, ids, n);
 }
+
+xf_status xf_tokenizer_encode_ex(const xf_tokenizer *t, const char *text, size_t len, unsigned flags,
+                                 int32_t **ids, size_t *n) {
+    if (!t || !ids || !n || (!text && len)) return xf_fail(XF_ERR_ARG, "xf_tokenizer_encode_ex: NULL argument");
+    if (!t->pipe) {
+        if (flags & XF_TOK_ADD_SPECIAL)
+            return xf_fail(XF_ERR_ARG, "tokenizer %s has no post-processor", t->name);
+        return xf_tokenizer_encode(t, text, len, ids, n);
+    }
+    *ids = NULL;
+    *n = 0;
+    return tok_pipe_encode(t, text, len, (flags & XF_TOK_PARSE_SPECIAL) != 0,
+                           (flags & XF_TOK_ADD_SPECIAL) != 0, ids, n);
+}
+
+int xf_tokenizer_has_post_processor(const xf_tokenizer *t) { return t && t->pipe && t->pipe->has_post; }
 
 /* SentencePiece (0.1.97, checked against python3-sentencepiece) drops the
  * leading U+2581 of the first non-control piece when add_dummy_prefix or
@@ -538,6 +577,7 @@ xf_status xf_tokenizer_decode(const xf_tokenizer *t, const int32_t *ids, size_t 
     if (!t || !text || !len || (!ids && n)) return xf_fail(XF_ERR_ARG, "xf_tokenizer_decode: NULL argument");
     *text = NULL;
     *len = 0;
+    if (t->pipe_custom) return tok_pipe_decode(t, ids, n, text, len);
     size_t total = 0;
     for (size_t i = 0; i < n; i++) {
         if (ids[i] < 0 || (size_t)ids[i] >= t->n)
@@ -578,7 +618,8 @@ xf_status xf_tokenizer_piece(const xf_tokenizer *t, int32_t prev, int32_t id, ch
         return xf_fail(XF_ERR_ARG, "token id %ld out of range [0, %zu)", (long)id, t->n);
     const char *r = tok_raw(t, (size_t)id);
     size_t rl = t->raw_len[id];
-    if (spm_strips(t) && (prev < 0 || prev == t->special[XF_TOK_BOS]) && spm_strip_this(t, id)) {
+    int strips = spm_strips(t) || (t->pipe_custom && t->pipe->strip_first_space);
+    if (strips && (prev < 0 || prev == t->special[XF_TOK_BOS]) && spm_strip_this(t, id)) {
         r++;
         rl--;
     }
@@ -601,7 +642,11 @@ xf_status xf_tokenizer_save(const xf_tokenizer *t, const char *dir) {
     size_t len;
     char *json = NULL;
     xf_status s;
-    if (t->kind == TOK_WORDPIECE || (t->kind == TOK_UNIGRAM && t->uni_hf)) {
+    if (t->pipe_custom) {
+        data = t->src_data;
+        len = t->src_len;
+        which = 0;
+    } else if (t->kind == TOK_WORDPIECE || (t->kind == TOK_UNIGRAM && t->uni_hf)) {
         s = tok_json_write_model(t, &json, &len);
         if (s) return s;
         data = json;

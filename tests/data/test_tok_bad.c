@@ -78,7 +78,7 @@ TEST(test_json_malformed) {
     json_variant("added_not_array.json", "\"added_tokens\":[", "\"added_tokens\":{},\"x\":[");
     json_variant("model_wordpiece.json", "\"type\":\"BPE\"", "\"type\":\"WordPiece\"");
     json_variant("pretok_other.json", "\"type\":\"ByteLevel\",\"add_prefix_space\"",
-                 "\"type\":\"Whitespace\",\"add_prefix_space\"");
+                 "\"type\":\"UnicodeScripts\",\"add_prefix_space\"");
     json_variant("pretok_bool.json", "\"use_regex\":true", "\"use_regex\":\"yes\"");
     json_variant("missing_byte.json", "\"a\":97,", "\"aa\":97,");
     char long_tok[1200 + 16];

