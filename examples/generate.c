@@ -50,6 +50,8 @@ int main(int argc, char **argv) {
     xf_set_threads(1); /* small models decode fastest on one thread */
     if (xf_model_open(&m, dir)) return fail(dir);
     if (xf_model_open_tokenizer(&tok, dir) || !tok) return fail("tokenizer");
+    /* vocabulary rows past the tokenizer's ids are padding: never sampled */
+    xf_model_set_live_vocab(m, xf_tokenizer_vocab_size(tok));
     if (xf_tokenizer_encode(tok, prompt, strlen(prompt), &ids, &n)) return fail("encode");
     if (n == 0) return fail("empty prompt");
     size_t V = xf_model_config(m)->vocab_size;

@@ -75,6 +75,7 @@ _SIGS = {  # name: (restype, argtypes)
     "xf_config_to_json": (_P, [_P]),
     "xf_model_num_params": (_c_size, [_P]),
     "xf_model_open_tokenizer": (ctypes.c_int, [ctypes.POINTER(_P), ctypes.c_char_p]),
+    "xf_model_set_live_vocab": (None, [_P, _c_size]),
     "xf_model_reserve_ex": (ctypes.c_int, [_P, _c_size, _c_size, _c_size, ctypes.c_int]),
     "xf_model_forward_batch": (ctypes.c_int, [_P, ctypes.POINTER(_Batch), _c_f32p, ctypes.POINTER(_c_size)]),
     "xf_model_logits": (_c_f32p, [_P]),
@@ -222,6 +223,8 @@ class Model:
         tok = _P()
         _check(_lib.xf_model_open_tokenizer(ctypes.byref(tok), os.fsencode(spec)))
         self.tokenizer = Tokenizer(_handle=tok.value) if tok.value else None
+        if self.tokenizer is not None:  # the vocabulary rows past the tokenizer's ids are padding, never predicted
+            _lib.xf_model_set_live_vocab(self._h, self.tokenizer.vocab_size)
         self._shape = None
 
     def __del__(self):
