@@ -1,5 +1,5 @@
 /* Multi-head scaled dot-product attention with GQA, masks, key padding, an
- * optional additive bias and a KV cache (algorithms.md §1).
+ * optional additive bias and a KV cache (docs/algorithms.md §1).
  *
  * Shapes (HD = H*D, KD = Hkv*D, G = H/Hkv query heads per KV head)
  *   q    [B, Tq, H, D]       row stride HD
