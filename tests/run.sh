@@ -27,6 +27,11 @@ run() { # name, command...: a non-zero exit without a FAIL line (a crash) counts
 for t in $(find "$BUILD/tests" -type f -name 'test_*' -perm -u+x | sort); do
     run "${t#$BUILD/}" "$t"
 done
+# fuzz harnesses replayed over their seeds and every crash input kept (tests/fuzz/)
+for t in $(find "$BUILD/replay" -type f -name 'fuzz_*' -perm -u+x 2>/dev/null | sort); do
+    r=${t##*/fuzz_}
+    run "replay ${t#$BUILD/}" "$t" "tests/fuzz/corpus/$r" "tests/fuzz/regress/$r"
+done
 for t in tests/cli/test_*.sh; do
     [ -f "$t" ] && run "$t" bash "$t" "$BUILD"
 done
