@@ -23,6 +23,8 @@ typedef struct {
     size_t target_seq;   /* encoder-decoder: decoder tokens; 0 = derived from seq and the objective */
     float noise_density, mean_span, mlm_probability; /* 0 = the objective's defaults */
     float ul2_weights[3];/* R, S, X mixing weights; all 0 = defaults */
+    size_t skip_nonfinite; /* 0: a non-finite loss or gradient norm stops the run; N: skip such a
+                              step (no update) and stop after N of them in a row */
 } xf_train_opts;
 
 void xf_train_opts_default(xf_train_opts *o);

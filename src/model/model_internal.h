@@ -204,4 +204,10 @@ void xf_block_forward(xf_model *m, size_t l, xf_layer_act *a, const float *res_i
 void xf_block_backward(xf_model *m, size_t l, const xf_layer_act *a, const float *res_in,
                        float *d_res, const xf_pass *p);
 
+/* model_io.c: the two halves of xf_model_save, for the trainer's checkpoints
+ * (src/train/checkpoint.c): DIR/config.json, and the weights alone written
+ * atomically to `path` with one extra metadata entry key = value (key may be NULL). */
+xf_status xf_model_save_config(const xf_model *m, const char *dir);
+xf_status xf_model_save_weights(const xf_model *m, const char *path, const char *key, const char *value);
+
 #endif
