@@ -12,6 +12,7 @@
 #include "io/file.h"
 #include "kernels/kernels.h"
 #include "xfmr/generate.h"
+#include "xfmr/memory.h"
 #include "xfmr/model.h"
 #include "xfmr/tokenizer.h"
 
@@ -133,6 +134,15 @@ int xf_cmd_generate(int argc, char **argv) {
     int32_t *ids = NULL;
     size_t nids = 0;
     xf_beam_result br = {0};
+    if (dir) { /* refuse before loading anything when the weights and cache would not fit */
+        xf_config pc;
+        if (xf_model_open_config(&pc, dir) == XF_OK) {
+            xf_mem_plan plan;
+            size_t P = pc.max_position_embeddings;
+            xf_mem_plan_generate(&plan, &pc, beams > 0 ? (size_t)beams : 1, P, P);
+            if (xf_mem_check(&plan, "generate", "use fewer --beams or a smaller model")) return xf_cli_fail();
+        }
+    }
     int rc = open_checkpoint(dir, &m, &tok);
     if (rc) return rc;
     const xf_config *cfg = xf_model_config(m);

@@ -28,6 +28,7 @@
 #include "model/model_internal.h"
 #include "train/checkpoint.h"
 #include "xfmr/data.h"
+#include "xfmr/memory.h"
 #include "xfmr/objective.h"
 #include "xfmr/safetensors.h"
 #include "xfmr/tokenizer.h"
@@ -519,6 +520,20 @@ static long test_nonfinite_at(void) {
     return at;
 }
 
+/* Refuse, before anything is allocated, a run whose arenas would not fit
+ * (xfmr/memory.h). A config that cannot be read is left to open_run to report. */
+static xf_status check_memory(const xf_train_paths *p, const xf_train_opts *o) {
+    xf_config cfg;
+    const char *spec = p->resume ? p->out : p->model;
+    if (!spec || xf_model_open_config(&cfg, spec) != XF_OK) return XF_OK;
+    int encdec = cfg.arch == XF_ARCH_ENCODER_DECODER;
+    size_t T = encdec && o->target_seq ? o->target_seq : o->seq, S = encdec ? o->seq : 0;
+    xf_mem_plan plan;
+    xf_mem_plan_train(&plan, &cfg, o->batch, T, S);
+    return xf_mem_check(&plan, "train", "use a smaller --batch or --seq (--accum keeps the tokens per step), "
+                                        "or a smaller model");
+}
+
 /* Flush the log line just written; a failed write (disk full) stops the run. */
 static xf_status log_flush(FILE *log, const char *out) {
     if (fflush(log) != 0 || ferror(log))
@@ -533,6 +548,7 @@ xf_status xf_train(const xf_train_paths *p, const xf_train_opts *o, xf_train_cb 
     xf_set_threads(o->threads);
     char note[1024] = "";
     xf_status s = p->resume ? xf_ckpt_recover(p->out, note, sizeof note) : XF_OK;
+    if (!s) s = check_memory(p, o);
     if (!s) s = open_run(&r, p, o);
     if (s) goto done;
     size_t dropped = 0;
