@@ -24,13 +24,15 @@ run() { # name, command...: a non-zero exit without a FAIL line (a crash) counts
     fi
 }
 
-for t in $(find "$BUILD/tests" -type f -name 'test_*' -perm -u+x | sort); do
-    run "${t#$BUILD/}" "$t"
-done
-# fuzz harnesses replayed over their seeds and every crash input kept (tests/fuzz/)
-for t in $(find "$BUILD/replay" -type f -name 'fuzz_*' -perm -u+x 2>/dev/null | sort); do
-    r=${t##*/fuzz_}
-    run "replay ${t#$BUILD/}" "$t" "tests/fuzz/corpus/$r" "tests/fuzz/regress/$r"
+# test binaries whose source still exists (stale ones are removed, never run);
+# fuzz harnesses are replayed over their seeds and every crash input kept (tests/fuzz/)
+for t in $(bash tests/tools/test_binaries.sh "$BUILD"); do
+    case "$t" in
+    "$BUILD"/replay/fuzz_*)
+        r=${t##*/fuzz_}
+        run "replay ${t#$BUILD/}" "$t" "tests/fuzz/corpus/$r" "tests/fuzz/regress/$r" ;;
+    *) run "${t#$BUILD/}" "$t" ;;
+    esac
 done
 for t in tests/cli/test_*.sh; do
     [ -f "$t" ] && run "$t" bash "$t" "$BUILD"
