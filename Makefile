@@ -40,7 +40,7 @@ CLI_OBJ  = $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_BIN = $(TEST_SRC:%.c=$(BUILD)/%)
 TOOL_BIN = $(TOOL_SRC:%.c=$(BUILD)/%)
 
-.PHONY: all test deps run bench clean tests-build install
+.PHONY: all test deps run bench clean tests-build install fuzz fuzz-bins
 all: $(BUILD)/xfmr $(BUILD)/libxfmr.a $(BUILD)/libxfmr.so
 
 $(BUILD)/obj/%.o: %.c
@@ -125,6 +125,39 @@ test: tests-build
 .PHONY: test-unit test-cli test-python test-parity
 test-unit test-cli test-python test-parity: tests-build
 	@BUILD=$(BUILD) PART=$(@:test-%=%) bash tests/run.sh
+
+# ---- fuzzing: one libFuzzer harness per reader of outside bytes -------------
+# tests/fuzz/fuzz_<reader>.c with seeds in tests/fuzz/corpus/<reader>/ (adding a
+# reader is that file and that directory). `make test` replays every harness,
+# built without libFuzzer, over its seeds and its regressions
+# (tests/fuzz/regress/<reader>/); `make fuzz FUZZ_TIME=S` builds them with
+# clang -fsanitize=fuzzer,address,undefined in build/fuzz and runs each for S s.
+FUZZ_SRC    = $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_DEPS   = tests/fuzz/fuzz.h tests/fuzz/tok_use.h
+REPLAY_BIN  = $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/replay/%)
+FUZZ_BIN    = $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzzers/%)
+CLI_LIB_OBJ = $(filter-out $(BUILD)/obj/src/cli/main.o,$(CLI_OBJ))
+FUZZ_TIME  ?= 60
+FUZZ_SAN    = -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+
+$(BUILD)/libxfmrcli.a: $(CLI_LIB_OBJ)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/replay/%: tests/fuzz/%.c tests/fuzz/replay.c $(FUZZ_DEPS) $(BUILD)/libxfmrcli.a $(BUILD)/libxfmr_internal.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests -o $@ $< tests/fuzz/replay.c $(BUILD)/libxfmrcli.a $(BUILD)/libxfmr_internal.a $(LDFLAGS) $(LDLIBS)
+
+$(BUILD)/fuzzers/%: tests/fuzz/%.c $(FUZZ_DEPS) $(BUILD)/libxfmrcli.a $(BUILD)/libxfmr_internal.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests -fsanitize=fuzzer -o $@ $< $(BUILD)/libxfmrcli.a $(BUILD)/libxfmr_internal.a $(LDFLAGS) -fsanitize=fuzzer $(LDLIBS)
+
+tests-build: $(REPLAY_BIN)
+
+fuzz-bins: $(FUZZ_BIN)
+
+fuzz:
+	$(MAKE) BUILD=build/fuzz CC=clang OPT=-O1 SANFLAGS='-fsanitize=fuzzer-no-link $(FUZZ_SAN)' fuzz-bins
+	bash tests/fuzz/run.sh build/fuzz $(FUZZ_TIME)
 
 # Installs every Debian package that building, testing and benchmarking need.
 deps:

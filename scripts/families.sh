@@ -5,7 +5,8 @@
 # active parameters. Writes logs, curves and samples under OUT (default
 # build/families) and prints a Markdown table for docs/families.md.
 #
-# usage: bash scripts/families.sh [DATA]      (DATA: default ../shared/data/tinyshakespeare.txt)
+# usage: bash scripts/families.sh [DATA]      (DATA: default ../shared/data/tinyshakespeare.txt,
+#        or, where that is absent, 1 MB of the built-in corpus written by xfmr corpus)
 # env:   STEPS (300), ENC_STEPS (900: MLM learns from 15% of the tokens),
 #        MOE_STEPS (800), BATCH (8), SEQ (128), OUT, BUILD, THREADS (2)
 set -euo pipefail
@@ -21,6 +22,11 @@ SEQ=${SEQ:-128}
 THREADS=${THREADS:-2}
 OUT=${OUT:-$BUILD/families}
 mkdir -p "$OUT"
+if [ ! -f "$DATA" ] && [ $# -eq 0 ]; then
+    echo "$DATA not found: using the built-in corpus (xfmr corpus)" >&2
+    DATA=$OUT/corpus.txt
+    "$X" corpus --out "$DATA" --bytes 1000000 --seed 1
+fi
 COMMON=(--data "$DATA" --batch "$BATCH" --seq "$SEQ" --lr 2e-3 --min-lr 2e-4 --warmup 30
         --eval-every 50 --threads "$THREADS" --quiet)
 

@@ -28,8 +28,15 @@ run() { # name, command...: a non-zero exit without a FAIL line (a crash) counts
     fi
 }
 
-want unit && for t in $(find "$BUILD/tests" -type f -name 'test_*' -perm -u+x | sort); do
-    run "${t#$BUILD/}" "$t"
+# test binaries whose source still exists (stale ones are removed, never run);
+# fuzz harnesses are replayed over their seeds and every crash input kept (tests/fuzz/)
+want unit && for t in $(bash tests/tools/test_binaries.sh "$BUILD"); do
+    case "$t" in
+    "$BUILD"/replay/fuzz_*)
+        r=${t##*/fuzz_}
+        run "replay ${t#$BUILD/}" "$t" "tests/fuzz/corpus/$r" "tests/fuzz/regress/$r" ;;
+    *) run "${t#$BUILD/}" "$t" ;;
+    esac
 done
 want cli && for t in tests/cli/test_*.sh; do
     [ -f "$t" ] && run "$t" bash "$t" "$BUILD"

@@ -17,7 +17,7 @@ typedef enum { XF_ACT_GELU = 0, XF_ACT_GELU_TANH, XF_ACT_RELU, XF_ACT_SILU, XF_A
 typedef enum { XF_NORM_LAYERNORM = 0, XF_NORM_RMSNORM, XF_NORM_COUNT } xf_norm_type;
 typedef enum { XF_NORM_PRE = 0, XF_NORM_POST, XF_PLACEMENT_COUNT } xf_norm_placement;
 typedef enum { XF_POS_LEARNED = 0, XF_POS_ROPE, XF_POS_NONE, XF_POS_RELATIVE, XF_POS_COUNT } xf_pos_type;
-/* MoE router (algorithms.md §4): Mixtral, Switch/DeepSeekMoE, DeepSeek-V3. */
+/* MoE router (docs/algorithms.md §4): Mixtral, Switch/DeepSeekMoE, DeepSeek-V3. */
 typedef enum {
     XF_ROUTER_SOFTMAX_TOPK_RENORM = 0, /* softmax, top-k, renormalised over the selected */
     XF_ROUTER_SOFTMAX_TOPK,            /* softmax, top-k, raw probabilities as weights */

@@ -1,4 +1,4 @@
-/* xfmr: training objectives and the batches they make (algorithms.md §1, §5).
+/* xfmr: training objectives and the batches they make (docs/algorithms.md §1, §5).
  *
  *   clm     causal LM: loss on every token (decoder, prefix_lm with prefix 0)
  *   prefix  random split point, loss on the output part only (decoder: causal
@@ -93,7 +93,7 @@ typedef struct {
     int32_t *src_lengths;  /* [B] */
 } xf_batch_buf;
 
-/* ---- T5 span corruption (algorithms.md §5, exact) ---------------------- */
+/* ---- T5 span corruption (docs/algorithms.md §5, exact) ---------------------- */
 
 /* random_spans_noise_mask: mask [L] (1 = noise) for length L. */
 void xf_span_noise_mask(uint8_t *mask, size_t L, float density, float mean_span, struct xf_rng *rng);

@@ -1,6 +1,6 @@
 /* xfmr: safetensors reader and writer.
  *
- * Format (huggingface/safetensors; docs/formats.md section 1): an 8-byte
+ * Format (huggingface/safetensors; docs/formats.md §1): an 8-byte
  * little-endian u64 N, then N bytes of UTF-8 JSON object (the header), then the
  * data buffer. The header maps each tensor name to
  *   {"dtype": "F32", "shape": [d0, ...], "data_offsets": [begin, end]}

@@ -30,6 +30,8 @@ typedef struct {
     int dtype;           /* matmul inputs: XF_DTYPE_FP32 (default) or XF_DTYPE_BF16 (fp32
                             accumulation, master weights and AdamW state stay fp32); not
                             saved in the checkpoint: pass it again on --resume */
+    size_t skip_nonfinite; /* 0: a non-finite loss or gradient norm stops the run; N: skip such a
+                              step (no update) and stop after N of them in a row */
 } xf_train_opts;
 
 enum { XF_DTYPE_FP32 = 0, XF_DTYPE_BF16 = 1 };

@@ -11,9 +11,14 @@
 
 void xf_args_init(xf_args *a, int argc, char **argv) {
     memset(a, 0, sizeof *a);
-    a->argc = argc < 256 ? argc : 256;
+    int cap = (int)sizeof a->used;
+    a->argc = argc < cap ? argc : cap;
     a->argv = argv;
     a->used[0] = 1;
+    if (argc > cap) { /* never drop arguments silently: the command refuses to run */
+        fprintf(stderr, "xfmr %s: %d arguments, more than the %d a command takes\n", argv[0], argc - 1, cap - 1);
+        a->bad = 1;
+    }
 }
 
 /* Index of the argv entry holding flag `name` (either form), or -1. *val gets its value. */

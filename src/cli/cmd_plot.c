@@ -38,7 +38,8 @@ static int push(series *s, double x, double y) {
     return 0;
 }
 
-/* Read one log: lines with "loss" go to train, lines with "val_loss" to val. */
+/* Read one log: lines with "loss" go to train, lines with "val_loss" to val.
+ * A last line that is not JSON and has no newline is a torn write: skipped. */
 static int read_log(const char *path, series *train, series *val, double from) {
     char *text = NULL;
     size_t len = 0;
@@ -50,6 +51,15 @@ static int read_log(const char *path, series *train, series *val, double from) {
         lineno++;
         if (!*line) continue;
         cJSON *j = cJSON_Parse(line);
+        if (!j && !next) {
+            /* no newline after it: a write that a kill interrupted (xfmr train drops it on resume) */
+            fprintf(stderr, "xfmr: warning: %s:%zu: torn last line skipped (an interrupted write)\n", path, lineno);
+            break;
+        }
+        if (cJSON_GetObjectItemCaseSensitive(j, "skipped")) { /* a step --skip-nonfinite skipped */
+            cJSON_Delete(j);
+            continue;
+        }
         const cJSON *step = cJSON_GetObjectItemCaseSensitive(j, "step");
         const cJSON *loss = cJSON_GetObjectItemCaseSensitive(j, "loss");
         const cJSON *vl = cJSON_GetObjectItemCaseSensitive(j, "val_loss");

@@ -10,6 +10,7 @@
 #include "core/clock.h"
 #include "io/file.h"
 #include "xfmr/generate.h"
+#include "xfmr/memory.h"
 #include "xfmr/model.h"
 #include "xfmr/threads.h"
 #include "xfmr/tokenizer.h"
@@ -146,6 +147,15 @@ int xf_cmd_generate(int argc, char **argv) {
     size_t nids = 0;
     xf_beam_result br = {0};
     if (prompt_ids && *prompt) return xf_cli_error(2, "generate: give one of --prompt and --ids, not both");
+    if (dir) { /* refuse before loading anything when the weights and cache would not fit */
+        xf_config pc;
+        if (xf_model_open_config(&pc, dir) == XF_OK) {
+            xf_mem_plan plan;
+            size_t P = pc.max_position_embeddings;
+            xf_mem_plan_generate(&plan, &pc, beams > 0 ? (size_t)beams : 1, P, P);
+            if (xf_mem_check(&plan, "generate", "use fewer --beams or a smaller model")) return xf_cli_fail();
+        }
+    }
     int rc = open_checkpoint(dir, &m, &tok, !(prompt_ids && print_ids));
     if (rc) return rc;
     const xf_config *cfg = xf_model_config(m);

@@ -41,6 +41,8 @@ static const char *TRAIN_HELP =
     "                      and AdamW state, needs AVX512-BF16, and is not saved: repeat it on --resume\n"
     "  --resume            continue from --out bit for bit\n"
     "  --quiet             no progress line\n"
+    "  --skip-nonfinite N  skip a step whose loss or gradient norm is not finite (no update),\n"
+    "                      giving up after N in a row (default 0: stop at the first)\n"
     "Ctrl-C (SIGINT/SIGTERM) saves a checkpoint at the current step and stops (exit 130).\n";
 
 typedef struct {
@@ -108,6 +110,7 @@ int xf_cmd_train(int argc, char **argv) {
     long save_every = xf_args_long(&a, "save-every", (long)o.save_every);
     long seed = xf_args_long(&a, "seed", (long)o.seed);
     long threads = xf_args_long(&a, "threads", o.threads);
+    long skip_nonfinite = xf_args_long(&a, "skip-nonfinite", 0);
     o.lr = (float)xf_args_double(&a, "lr", o.lr);
     o.min_lr = (float)xf_args_double(&a, "min-lr", o.min_lr);
     o.weight_decay = (float)xf_args_double(&a, "weight-decay", o.weight_decay);
@@ -125,7 +128,7 @@ int xf_cmd_train(int argc, char **argv) {
     progress pr = {.tty = isatty(2), .quiet = xf_args_flag(&a, "quiet")};
     if (xf_args_finish(&a)) return 2;
     if (steps < 0 || decay < 0 || batch <= 0 || seq <= 0 || accum <= 0 || warmup < 0 ||
-        eval_every < 0 || eval_batches < 0 || save_every < 0 || seed < 0)
+        eval_every < 0 || eval_batches < 0 || save_every < 0 || seed < 0 || skip_nonfinite < 0)
         return xf_cli_error(2, "train: step counts must be >= 0 and --batch/--seq/--accum > 0");
     if (!p.out) return xf_cli_error(2, "train: --out DIR is required (see xfmr train --help)");
     if (objective) {
@@ -173,6 +176,7 @@ int xf_cmd_train(int argc, char **argv) {
     o.save_every = (size_t)save_every;
     o.seed = (uint64_t)seed;
     o.threads = (int)threads;
+    o.skip_nonfinite = (size_t)skip_nonfinite;
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
     xf_status st = xf_train(&p, &o, on_event, &pr);

@@ -1,5 +1,5 @@
 /* Training objectives and their batches (include/xfmr/objective.h,
- * algorithms.md §1 and §5, docs/objectives.md).
+ * docs/algorithms.md §1 and §5, docs/objectives.md).
  *
  * Every example is drawn from the token stream of the dataset: the training
  * part [0, n_train) or, for val = 1, the validation part [n_train, n). A window
@@ -259,7 +259,7 @@ typedef struct {
     size_t raw;          /* raw tokens per example */
 } plan;
 
-/* UL2 settings (algorithms.md §5): R (3, .15) (8, .15); X (3, .5) (8, .5)
+/* UL2 settings (docs/algorithms.md §5): R (3, .15) (8, .15); X (3, .5) (8, .5)
  * (64, .15) (64, .5); S one prefix-LM split. */
 static const struct {
     int denoiser;

@@ -1,4 +1,4 @@
-/* T5 span corruption (algorithms.md §5; t5/data/preprocessors.py:
+/* T5 span corruption (docs/algorithms.md §5; t5/data/preprocessors.py:
  * random_spans_noise_mask, random_spans_helper, noise_span_to_unique_sentinel).
  *
  * For a length L (L' = max(L, 2)):

@@ -1,4 +1,4 @@
-/* Sampling (algorithms.md §7, nanoGPT order: temperature, top-k, then top-p,
+/* Sampling (docs/algorithms.md §7, nanoGPT order: temperature, top-k, then top-p,
  * softmax, multinomial), the generation loops over the KV cache (decoder and
  * prefix_lm; encoder_decoder) and beam search (Hugging Face's, see generate.h). */
 #include <math.h>

@@ -207,6 +207,13 @@ static int sync_parent_dir(const char *path) {
     return rc;
 }
 
+xf_status xf_rename_durable(const char *from, const char *to) {
+    if (rename(from, to) != 0) return xf_fail(XF_ERR_IO, "%s: cannot rename %s over it: %s", to, from, strerror(errno));
+    int e = sync_parent_dir(to);
+    if (e != 0) return xf_fail(XF_ERR_IO, "%s: renamed, but syncing its directory failed: %s", to, strerror(e));
+    return XF_OK;
+}
+
 xf_status xf_afile_commit(xf_afile *f) {
     xf_status s = XF_OK;
     if (f->err != 0) {

@@ -52,6 +52,10 @@ void xf_afile_abort(xf_afile *f);
  * Failures as for those three. */
 xf_status xf_file_write_atomic(const char *path, const void *data, size_t n);
 
+/* rename(from, to), then fsync the directory of `to`, so the new name survives
+ * a crash. Fails with XF_ERR_IO naming both paths. */
+xf_status xf_rename_durable(const char *from, const char *to);
+
 /* 1 if `path` names a directory (following symlinks), else 0. */
 int xf_path_is_dir(const char *path);
 

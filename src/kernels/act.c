@@ -1,5 +1,5 @@
 /* Pointwise activations, gated units, and the vectorised exp shared by the
- * softmax kernels (algorithms.md §3).
+ * softmax kernels (docs/algorithms.md §3).
  *
  * Shapes: every array is n floats; g, u, out of a gated unit share a shape.
  * Nothing is cached: backward recomputes act(x) from the input.

@@ -1,6 +1,6 @@
 /* Multi-head scaled dot-product attention, flash style: blocked online softmax
  * forward, recomputing backward (FlashAttention-2), with GQA, masks, key
- * padding, a relative-position bias and a KV cache (algorithms.md §1).
+ * padding, a relative-position bias and a KV cache (docs/algorithms.md §1).
  * No [Tq, Tk] matrix is ever stored: memory is linear in the sequence length.
  *
  * Shapes (HD = H*D, KD = Hkv*D, G = H/Hkv query heads per KV head)

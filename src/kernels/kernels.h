@@ -27,7 +27,7 @@
 /* Target value meaning "no loss at this position". */
 #define XF_IGNORE_INDEX (-1)
 
-/* Large finite negative added to blocked attention logits (algorithms.md §1). */
+/* Large finite negative added to blocked attention logits (docs/algorithms.md §1). */
 #define XF_MASK_NEG (-1e9f)
 
 /* ---- embed.c ------------------------------------------------------------ */

@@ -1,4 +1,4 @@
-/* LayerNorm over the last axis (biased variance, algorithms.md §3).
+/* LayerNorm over the last axis (biased variance, docs/algorithms.md §3).
  *
  * Shapes
  *   inp [N,C], w [C], b [C] or NULL, out [N,C]

@@ -1,4 +1,4 @@
-/* Softmax cross-entropy with an ignore index (algorithms.md "Cross-entropy").
+/* Softmax cross-entropy with an ignore index (docs/algorithms.md §3.4).
  *
  * Shapes
  *   logits [N,V], targets [N] (each XF_IGNORE_INDEX or in [0,V))

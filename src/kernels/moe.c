@@ -1,4 +1,4 @@
-/* Sparse Mixture-of-Experts FFN (algorithms.md §4); the contract, with the
+/* Sparse Mixture-of-Experts FFN (docs/algorithms.md §4); the contract, with the
  * forward maths and the losses, is moe.h.
  *
  * Forward

@@ -1,5 +1,5 @@
 /* Sparse Mixture-of-Experts FFN: router, top-k, capacity, dispatch, experts,
- * combine, and the router losses, forward and backward (algorithms.md §4).
+ * combine, and the router losses, forward and backward (docs/algorithms.md §4).
  *
  * Dimensions: N tokens, C channels, E experts, K experts per token, I expert
  * hidden width, A = N*K assignment slots.

@@ -1,4 +1,4 @@
-/* T5 relative position bias (algorithms.md §2).
+/* T5 relative position bias (docs/algorithms.md §2.3).
  *
  * Shapes
  *   table [NB, H]          bias Embedding, row = bucket (HF layout)

@@ -1,4 +1,4 @@
-/* T5 relative position bias (algorithms.md §2, HF
+/* T5 relative position bias (docs/algorithms.md §2.3, HF
  * T5Attention._relative_position_bucket / compute_bias).
  *
  * Dimensions: H heads, Tq queries, Tk keys, NB = num_buckets.
@@ -27,7 +27,7 @@
  *   else:          bucket = base + min(nb - 1, max_exact +
  *                    trunc(ln(n / max_exact) / ln(max_distance / max_exact) * (nb - max_exact)))
  * with the logs in double. For 32 buckets and max_distance 128 the boundaries
- * are the tables in algorithms.md §2 (bidirectional n >= 8 -> 8, >= 12 -> 9,
+ * are the tables in docs/algorithms.md §2.3 (bidirectional n >= 8 -> 8, >= 12 -> 9,
  * ..., >= 91 -> 15, plus 16 for rel > 0; decoder n >= 16 -> 16, ..., >= 113 -> 31). */
 int32_t xf_relpos_bucket(long rel, int bidirectional, size_t num_buckets, size_t max_distance);
 

@@ -1,4 +1,4 @@
-/* RMSNorm over the last axis (T5 / LLaMA, algorithms.md §3): no mean, no bias.
+/* RMSNorm over the last axis (T5 / LLaMA, docs/algorithms.md §3): no mean, no bias.
  *
  * Shapes
  *   inp [N,C], w [C], out [N,C]

@@ -1,4 +1,4 @@
-/* Rotary position embedding, HF half-split layout (algorithms.md §2).
+/* Rotary position embedding, HF half-split layout (docs/algorithms.md §2.2).
  *
  * Shapes
  *   cos_t, sin_t [P, D/2]: row p holds cos/sin(p * inv_freq[i]),

@@ -1,6 +1,6 @@
 /* One transformer block: self-attention, cross-attention (encoder-decoder
  * decoders only), then the FFN (dense or Mixture of Experts), each wrapped in a
- * norm and a residual, in pre- or post-norm placement (algorithms.md §3).
+ * norm and a residual, in pre- or post-norm placement (docs/algorithms.md §3).
  *
  *   pre:  n1 = N1(x);  r1 = x + SelfAttn(n1)
  *         [nx = Nx(r1); rx = r1 + Cross(nx, enc)]          s = rx or r1

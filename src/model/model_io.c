@@ -12,7 +12,7 @@
 #include "model/model_internal.h"
 #include "xfmr/safetensors.h"
 
-xf_status xf_model_save(const xf_model *m, const char *dir) {
+xf_status xf_model_save_config(const xf_model *m, const char *dir) {
     xf_status s = xf_mkdir_p(dir);
     if (s) return s;
     char path[4096];
@@ -21,18 +21,30 @@ xf_status xf_model_save(const xf_model *m, const char *dir) {
     snprintf(path, sizeof path, "%s/config.json", dir);
     s = xf_file_write_atomic(path, json, strlen(json));
     free(json);
-    if (s) return s;
+    return s;
+}
+
+xf_status xf_model_save_weights(const xf_model *m, const char *path, const char *key, const char *value) {
     xf_st_writer *w = NULL;
-    if ((s = xf_st_writer_create(&w))) return s;
+    xf_status s = xf_st_writer_create(&w);
+    if (s) return s;
     for (size_t i = 0; i < m->ntensors && !s; i++) {
         const xf_param_info *p = &m->table[i];
         s = xf_st_writer_add(w, p->name, XF_DT_F32, p->ndim, p->shape, m->params + p->offset);
     }
     if (!s) s = xf_st_writer_meta(w, "producer", "xfmr");
-    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    if (!s && key) s = xf_st_writer_meta(w, key, value);
     if (!s) s = xf_st_writer_write(w, path);
     xf_st_writer_free(w);
     return s;
+}
+
+xf_status xf_model_save(const xf_model *m, const char *dir) {
+    xf_status s = xf_model_save_config(m, dir);
+    if (s) return s;
+    char path[4096];
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    return xf_model_save_weights(m, path, NULL, NULL);
 }
 
 xf_status xf_model_load_weights(xf_model *m, const char *path) {

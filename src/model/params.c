@@ -39,6 +39,7 @@ typedef struct {
     size_t n, cap, total, sum;
     const xf_config *cfg;
     int fail, overflow;
+    char long_name[128];  /* first name too long for xf_param_info.name (cut), or "" */
     size_t part[4]; /* parameters in embeddings, positions, attention, FFN */
 } table_builder;
 
@@ -52,7 +53,7 @@ static int mul_ov(size_t a, size_t b, size_t *out) {
  * the top struct (layer == SIZE_MAX) or layer `layer`, at byte offset `field`. */
 static void add_row(table_builder *tb, int counting, const char *name, size_t d0, size_t d1,
                     int init, size_t layer, size_t field, int trainable, int role) {
-    if (tb->fail || tb->overflow) return;
+    if (tb->fail || tb->overflow || tb->long_name[0]) return;
     size_t numel, padded;
     if (mul_ov(d0, d1 ? d1 : 1, &numel) || numel > SIZE_MAX - 16) {
         tb->overflow = 1;
@@ -82,7 +83,7 @@ static void add_row(table_builder *tb, int counting, const char *name, size_t d0
         xf_param_info *p = &tb->rows[tb->n];
         memset(p, 0, sizeof *p);
         if (strlen(name) >= sizeof p->name) {
-            tb->fail = 1;
+            snprintf(tb->long_name, sizeof tb->long_name, "%s", name);
             return;
         }
         memcpy(p->name, name, strlen(name) + 1);
@@ -300,23 +301,25 @@ static void emit_layer(emitter *e, const xf_config *c, size_t l, const xf_layer_
     }
 }
 
+/* Layer l's facts; *moe_seen counts the MoE layers before it (updated). */
+static void layer_info(const xf_config *c, size_t l, size_t *moe_seen, xf_layer_info *in) {
+    size_t Le = xf_config_encoder_layers(c);
+    memset(in, 0, sizeof *in);
+    in->stack = l < Le ? XF_ENC : XF_DEC;
+    in->idx = l < Le ? l : l - Le;
+    in->cross = in->stack == XF_DEC && c->arch == XF_ARCH_ENCODER_DECODER;
+    in->moe = xf_config_layer_is_moe(c, in->idx);
+    in->I = in->moe ? c->num_shared_experts * c->moe_intermediate_size : c->intermediate_size;
+    if (in->moe) in->moe_i = (*moe_seen)++;
+}
+
 void xf_params_layers(const xf_config *c, xf_layer_info *info) {
-    size_t Le = xf_config_encoder_layers(c), Ld = xf_config_decoder_layers(c), m = 0;
-    for (size_t l = 0; l < Le + Ld; l++) {
-        xf_layer_info *in = &info[l];
-        memset(in, 0, sizeof *in);
-        in->stack = l < Le ? XF_ENC : XF_DEC;
-        in->idx = l < Le ? l : l - Le;
-        in->cross = in->stack == XF_DEC && c->arch == XF_ARCH_ENCODER_DECODER;
-        in->moe = xf_config_layer_is_moe(c, in->idx);
-        in->I = in->moe ? c->num_shared_experts * c->moe_intermediate_size : c->intermediate_size;
-        if (in->moe) in->moe_i = m++;
-    }
+    size_t L = xf_config_encoder_layers(c) + xf_config_decoder_layers(c), m = 0;
+    for (size_t l = 0; l < L; l++) layer_info(c, l, &m, &info[l]);
 }
 
 /* Emit the stack `st` (embedding rows, layers, final norm). */
-static void emit_stack(emitter *e, const xf_config *c, int st, size_t l0, size_t nl,
-                       const xf_layer_info *info) {
+static void emit_stack(emitter *e, const xf_config *c, int st, size_t l0, size_t nl, size_t *moe_seen) {
     size_t C = c->hidden_size;
     e->layer = SIZE_MAX;
     e->role = XF_ROLE_EMBED;
@@ -327,7 +330,11 @@ static void emit_stack(emitter *e, const xf_config *c, int st, size_t l0, size_t
     if (e->nf->token_types && c->type_vocab_size)
         emit(e, e->nf->token_types, ".weight", c->type_vocab_size, C, I_NORMAL, TW(wtt));
     if (c->embed_layernorm) emit_norm(e, "embed_layernorm", C, TW(embn_w[st]), TW(embn_b[st]));
-    for (size_t l = l0; l < l0 + nl; l++) emit_layer(e, c, l, &info[l]);
+    for (size_t l = l0; l < l0 + nl; l++) {
+        xf_layer_info in; /* one layer at a time: no per-model array on the stack */
+        layer_info(c, l, moe_seen, &in);
+        emit_layer(e, c, l, &in);
+    }
     e->layer = SIZE_MAX;
     stack_prefix(e, st);
     if (c->norm_placement == XF_NORM_PRE) emit_norm(e, e->nf->final_norm, C, TW(lnf_w[st]), TW(lnf_b[st]));
@@ -340,14 +347,13 @@ static void build(table_builder *tb, const xf_config *c, int counting) {
         tb->overflow = 1;
         return;
     }
-    xf_layer_info info[4096];
-    xf_params_layers(c, info);
+    size_t moe_seen = 0;
     emitter e = {.tb = tb, .counting = counting, .ln = c->norm_type == XF_NORM_LAYERNORM, .bias = c->use_bias,
                  .layer = SIZE_MAX, .nf = &NAMES[c->arch == XF_ARCH_ENCODER_DECODER ? NAMES_T5 : NAMES_LLAMA],
                  .role = XF_ROLE_EMBED};
     emit(&e, e.nf->embed, ".weight", V, C, I_EMBED, TW(wte));
-    if (Le) emit_stack(&e, c, XF_ENC, 0, Le, info);
-    if (Ld) emit_stack(&e, c, XF_DEC, Le, Ld, info);
+    if (Le) emit_stack(&e, c, XF_ENC, 0, Le, &moe_seen);
+    if (Ld) emit_stack(&e, c, XF_DEC, Le, Ld, &moe_seen);
     e.layer = SIZE_MAX;
     e.prefix[0] = '\0';
     e.role = XF_ROLE_HEAD;
@@ -383,15 +389,25 @@ size_t xf_params_count(const xf_config *cfg, char *largest, size_t cap) {
     return tb.overflow ? 0 : tb.sum;
 }
 
+/* What went wrong while building, each cause with its own status and message. */
+static xf_status builder_status(const table_builder *tb) {
+    if (tb->overflow) return xf_fail(XF_ERR_ARG, "the parameter count overflows");
+    if (tb->long_name[0])
+        return xf_fail(XF_ERR_ARG, "tensor name '%.60s...' is longer than %zu bytes", tb->long_name,
+                       sizeof tb->rows[0].name - 1);
+    if (tb->fail) return xf_fail(XF_ERR_OOM, "out of memory building the parameter table");
+    return XF_OK;
+}
+
 xf_status xf_params_build(const xf_config *cfg, xf_param_info **table, xf_param_slot **slots,
                           size_t *n, size_t *nparams) {
     table_builder tb = {.cfg = cfg};
     build(&tb, cfg, 0);
-    if (tb.fail || tb.overflow) {
+    xf_status s = builder_status(&tb);
+    if (s) {
         free(tb.rows);
         free(tb.slots);
-        return tb.overflow ? xf_fail(XF_ERR_ARG, "the parameter count overflows")
-                           : xf_fail(XF_ERR_OOM, "out of memory building the parameter table");
+        return s;
     }
     *table = tb.rows;
     *slots = tb.slots;

@@ -12,6 +12,7 @@
 #include "core/parallel.h"
 #include "core/rng.h"
 #include "model/model_internal.h"
+#include "xfmr/memory.h"
 #include "xfmr/train.h"
 
 static int cmp_double(const void *a, const void *b) {
@@ -57,6 +58,9 @@ xf_status xf_bench_train_config(const xf_config *cfg0, size_t batch, size_t seq,
     /* an encoder-decoder reads seq source tokens and writes target_seq (default seq) */
     size_t S = encdec ? seq : 0, T = encdec && target_seq ? target_seq : seq;
     xf_set_threads(threads);
+    xf_mem_plan plan;
+    xf_mem_plan_train(&plan, &cfg, batch, T, S);
+    if ((s = xf_mem_check(&plan, "bench train", "use a smaller --batch or --seq, or a smaller model"))) return s;
     if ((s = xf_train_set_dtype(dtype))) return s;
     if ((s = xf_model_create(&m, &cfg))) goto done;
     if ((s = xf_model_reserve_ex(m, batch, T, S, 1))) goto done;

@@ -1,5 +1,5 @@
 /* AdamW (PyTorch semantics, decoupled decay), global-norm clipping and the
- * warmup + cosine schedule (algorithms.md §6).
+ * warmup + cosine schedule (docs/algorithms.md §6).
  *
  *   θ ← θ − lr·λ·θ                 (only tensors with ndim >= 2)
  *   m ← β1·m + (1−β1)·g ;  v ← β2·v + (1−β2)·g²

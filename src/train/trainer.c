@@ -5,18 +5,30 @@
  * train_state.safetensors (AdamW moments, step, RNG state, the options) and
  * log.jsonl. The RNG state is the data position: windows are drawn from it
  * and nothing else, so a resumed run draws the same windows and reaches the
- * same losses bit for bit (same threads). */
+ * same losses bit for bit (same threads). The weights and the state of one
+ * step are committed as one unit (train/checkpoint.h, docs/formats.md §6).
+ *
+ * Guards: a non-finite loss or gradient norm is caught before the update
+ * (the run stops naming the step, or skips it with skip_nonfinite), and
+ * weights that are not finite are never saved, so a diverging run cannot
+ * overwrite the last good checkpoint. A log line that cannot be written stops
+ * the run. */
+#include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/clock.h"
 #include "core/parallel.h"
 #include "core/rng.h"
 #include "io/file.h"
 #include "model/model_internal.h"
+#include "train/checkpoint.h"
 #include "xfmr/data.h"
+#include "xfmr/memory.h"
 #include "xfmr/objective.h"
 #include "xfmr/safetensors.h"
 #include "xfmr/tokenizer.h"
@@ -117,12 +129,37 @@ static const char *config_diff(const xf_config *a, const xf_config *b, char *buf
     return res;
 }
 
+/* Name of the parameter tensor holding arena index i. */
+static const char *tensor_at(const xf_model *m, size_t i) {
+    for (size_t t = 0; t < m->ntensors; t++)
+        if (i >= m->table[t].offset && i - m->table[t].offset < m->table[t].numel) return m->table[t].name;
+    return "(padding)";
+}
+
 static xf_status save_state(const run_state *r, const xf_train_opts *o, const char *dir) {
-    xf_status s = xf_model_save(r->model, dir);
+    /* the weights go out only when every one is finite: a checkpoint is never
+     * replaced by a diverged model */
+    const float *w = r->model->params;
+    for (size_t i = 0, n = r->model->nparams; i < n; i++)
+        if (!isfinite(w[i]))
+            return xf_fail(XF_ERR_ARG,
+                           "step %zu: the weights are no longer finite (%s = %g); not saving, %s keeps "
+                           "the last good checkpoint (lower --lr)",
+                           r->step, tensor_at(r->model, i), (double)w[i], dir);
+    xf_status s = xf_model_save_config(r->model, dir);
     if (!s) s = xf_tokenizer_save(r->tok, dir);
     if (s) return s;
-    xf_st_writer *w = NULL;
-    if ((s = xf_st_writer_create(&w))) return s;
+    char stamp[32], mpath[4096], path[4096];
+    snprintf(stamp, sizeof stamp, "%zu", r->step);
+    if ((s = xf_ckpt_path(mpath, sizeof mpath, dir, XF_CKPT_MODEL, 1))) return s;
+    if ((s = xf_ckpt_path(path, sizeof path, dir, XF_CKPT_STATE, 1))) return s;
+    if ((s = xf_model_save_weights(r->model, mpath, "step", stamp))) return s;
+    xf_ckpt_test_delay(); /* a kill here leaves a complete model.next and nothing else */
+    xf_st_writer *wr = NULL;
+    if ((s = xf_st_writer_create(&wr))) {
+        remove(mpath);
+        return s;
+    }
     size_t np = r->model->nparams, one = 1, four = 4;
     int64_t step = (int64_t)r->step;
     int64_t rng[4];
@@ -138,16 +175,20 @@ static xf_status save_state(const run_state *r, const xf_train_opts *o, const ch
              o->weight_decay, o->beta1, o->beta2, o->eps, o->grad_clip, o->val_fraction,
              (unsigned long long)o->seed, o->objective, o->target_seq, o->noise_density, o->mean_span,
              o->mlm_probability, o->ul2_weights[0], o->ul2_weights[1], o->ul2_weights[2]);
-    s = xf_st_writer_add(w, "optimizer.exp_avg", XF_DT_F32, 1, &np, r->m);
-    if (!s) s = xf_st_writer_add(w, "optimizer.exp_avg_sq", XF_DT_F32, 1, &np, r->v);
-    if (!s) s = xf_st_writer_add(w, "step", XF_DT_I64, 1, &one, &step);
-    if (!s) s = xf_st_writer_add(w, "rng", XF_DT_I64, 1, &four, rng);
-    if (!s) s = xf_st_writer_meta(w, "train_opts", opts);
-    char path[4096];
-    snprintf(path, sizeof path, "%s/train_state.safetensors", dir);
-    if (!s) s = xf_st_writer_write(w, path);
-    xf_st_writer_free(w);
-    return s;
+    s = xf_st_writer_add(wr, "optimizer.exp_avg", XF_DT_F32, 1, &np, r->m);
+    if (!s) s = xf_st_writer_add(wr, "optimizer.exp_avg_sq", XF_DT_F32, 1, &np, r->v);
+    if (!s) s = xf_st_writer_add(wr, "step", XF_DT_I64, 1, &one, &step);
+    if (!s) s = xf_st_writer_add(wr, "rng", XF_DT_I64, 1, &four, rng);
+    if (!s) s = xf_st_writer_meta(wr, "train_opts", opts);
+    if (!s) s = xf_st_writer_meta(wr, "step", stamp);
+    if (!s) s = xf_st_writer_write(wr, path);
+    xf_st_writer_free(wr);
+    if (s) {
+        remove(mpath); /* the old pair stands; free the space the new weights took */
+        return s;
+    }
+    xf_ckpt_test_delay(); /* a kill here leaves both .next files: resume rolls forward */
+    return xf_ckpt_commit(dir);
 }
 
 static xf_status load_state(run_state *r, const char *dir) {
@@ -470,18 +511,97 @@ static const char *log_moe(run_state *r) {
     return warn;
 }
 
+/* A kill during a write can leave log.jsonl ending in part of a line: drop that
+ * part before appending (readers such as xfmr plot tolerate it as the last line;
+ * appending after it would bury it in the middle). Sets *dropped to its length. */
+static xf_status trim_torn_log(const char *path, size_t *dropped) {
+    *dropped = 0;
+    int fd = open(path, O_RDWR | O_CLOEXEC);
+    if (fd < 0) return xf_fail(XF_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    off_t size = lseek(fd, 0, SEEK_END);
+    char buf[4096];
+    off_t end = size, keep = 0;
+    xf_status s = XF_OK;
+    while (end > 0) { /* find the last '\n' */
+        off_t at = end > (off_t)sizeof buf ? end - (off_t)sizeof buf : 0;
+        ssize_t n = pread(fd, buf, (size_t)(end - at), at);
+        if (n != end - at) {
+            s = xf_fail(XF_ERR_IO, "%s: cannot read back: %s", path, strerror(errno));
+            break;
+        }
+        ssize_t i = n - 1;
+        while (i >= 0 && buf[i] != '\n') i--;
+        if (i >= 0) {
+            keep = at + i + 1;
+            break;
+        }
+        end = at;
+    }
+    if (!s && size > 0 && keep < size) {
+        if (ftruncate(fd, keep) != 0)
+            s = xf_fail(XF_ERR_IO, "%s: cannot drop a torn last line: %s", path, strerror(errno));
+        else
+            *dropped = (size_t)(size - keep);
+    }
+    close(fd);
+    return s;
+}
+
+/* Test hook: XFMR_TEST_NONFINITE_AT=K makes the K-th step this process
+ * attempts report a NaN loss, once (tests/cli/test_nonfinite.sh); unset, -1. */
+static long test_nonfinite_at(void) {
+    static long at = -2;
+    if (at == -2) {
+        const char *e = getenv("XFMR_TEST_NONFINITE_AT");
+        at = e ? atol(e) : -1;
+    }
+    return at;
+}
+
+/* Refuse, before anything is allocated, a run whose arenas would not fit
+ * (xfmr/memory.h). A config that cannot be read is left to open_run to report. */
+static xf_status check_memory(const xf_train_paths *p, const xf_train_opts *o) {
+    xf_config cfg;
+    const char *spec = p->resume ? p->out : p->model;
+    if (!spec || xf_model_open_config(&cfg, spec) != XF_OK) return XF_OK;
+    int encdec = cfg.arch == XF_ARCH_ENCODER_DECODER;
+    size_t T = encdec && o->target_seq ? o->target_seq : o->seq, S = encdec ? o->seq : 0;
+    xf_mem_plan plan;
+    xf_mem_plan_train(&plan, &cfg, o->batch, T, S);
+    return xf_mem_check(&plan, "train", "use a smaller --batch or --seq (--accum keeps the tokens per step), "
+                                        "or a smaller model");
+}
+
+/* Flush the log line just written; a failed write (disk full) stops the run. */
+static xf_status log_flush(FILE *log, const char *out) {
+    if (fflush(log) != 0 || ferror(log))
+        return xf_fail(XF_ERR_IO, "%s/log.jsonl: write failed: %s (the last checkpoint is kept)", out,
+                       strerror(errno ? errno : EIO));
+    return XF_OK;
+}
+
 xf_status xf_train(const xf_train_paths *p, const xf_train_opts *o, xf_train_cb cb, void *ctx) {
     run_state r;
     memset(&r, 0, sizeof r);
     xf_set_threads(o->threads);
-    /* checked before open_run touches the output directory */
+    /* the dtype is checked before open_run touches the output directory */
+    char note[1024] = "";
     xf_status s = xf_train_set_dtype(o->dtype);
-    if (s) return s;
-    s = open_run(&r, p, o);
+    if (!s && p->resume) s = xf_ckpt_recover(p->out, note, sizeof note);
+    if (!s) s = check_memory(p, o);
+    if (!s) s = open_run(&r, p, o);
     if (s) goto done;
+    size_t dropped = 0;
+    char logpath[4096];
+    snprintf(logpath, sizeof logpath, "%s/log.jsonl", p->out);
+    if ((s = trim_torn_log(logpath, &dropped))) goto done;
+    if (dropped)
+        snprintf(note + strlen(note), sizeof note - strlen(note), "%s%.300s: dropped a torn last line (%zu bytes)",
+                 note[0] ? "; " : "", logpath, dropped);
     size_t B = o->batch, tokens_per_step = B * (r.T + r.S) * o->accum;
     double total_ms = 0;
-    size_t timed = 0;
+    size_t timed = 0, nonfinite_run = 0;
+    long attempts = 0;
     while (r.step < o->steps) {
         double t0 = xf_now_ms();
         xf_model_zero_grad(r.model);
@@ -498,6 +618,28 @@ xf_status xf_train(const xf_train_paths *p, const xf_train_opts *o, xf_train_cb 
             aux += xf_model_aux_loss(r.model) / (float)o->accum;
         }
         float norm = xf_clip_grad_norm(r.model, o->grad_clip);
+        if (++attempts == test_nonfinite_at()) loss = NAN;
+        if (!isfinite(loss) || !isfinite(norm)) {
+            /* caught before the update: the weights are still those of step r.step */
+            nonfinite_run++;
+            fprintf(r.log, "{\"step\":%zu,\"skipped\":\"loss %g, gradient norm %g\"}\n",
+                    r.step + 1, (double)loss, (double)norm);
+            if ((s = log_flush(r.log, p->out))) goto done;
+            if (nonfinite_run > o->skip_nonfinite) {
+                if (o->skip_nonfinite)
+                    s = xf_fail(XF_ERR_ARG, "step %zu: loss %g, gradient norm %g: %zu non-finite steps in a row "
+                                "(--skip-nonfinite %zu); training diverged, the last checkpoint in %s is kept "
+                                "(lower --lr)", r.step + 1, (double)loss, (double)norm, nonfinite_run,
+                                o->skip_nonfinite, p->out);
+                else
+                    s = xf_fail(XF_ERR_ARG, "step %zu: loss %g, gradient norm %g: training diverged; the last "
+                                "checkpoint in %s is kept (lower --lr, or --skip-nonfinite N to skip such steps)",
+                                r.step + 1, (double)loss, (double)norm, p->out);
+                goto done;
+            }
+            continue; /* this step's batch is skipped; the next one is drawn */
+        }
+        nonfinite_run = 0;
         float lr = xf_lr_at(o, r.step);
         xf_adamw_step(r.model, r.m, r.v, r.step + 1, lr, o);
         xf_model_moe_update_bias(r.model);
@@ -505,10 +647,6 @@ xf_status xf_train(const xf_train_paths *p, const xf_train_opts *o, xf_train_cb 
         double ms = xf_now_ms() - t0;
         total_ms += ms;
         timed++;
-        if (!isfinite(loss)) {
-            s = xf_fail(XF_ERR_ARG, "loss became %f at step %zu: lower --lr", loss, r.step);
-            goto done;
-        }
         xf_train_event ev = {.step = r.step, .steps = o->steps, .loss = loss, .lr = lr, .aux_loss = aux,
                              .grad_norm = norm, .ms = ms,
                              .tokens_per_s = tokens_per_step / (ms / 1e3),
@@ -522,14 +660,18 @@ xf_status xf_train(const xf_train_paths *p, const xf_train_opts *o, xf_train_cb 
             ev.warning = log_moe(&r);
         }
         fprintf(r.log, "}\n");
-        fflush(r.log);
+        if ((s = log_flush(r.log, p->out))) goto done;
+        if (note[0] && !ev.warning) {
+            ev.warning = note; /* what recovery repaired, shown once */
+        }
         int stop = cb && cb(&ev, ctx);
+        note[0] = '\0';
         int last = r.step == o->steps;
         if (o->eval_every && o->eval_batches && have_val(&r) && (r.step % o->eval_every == 0 || last)) {
             xf_train_event ee = {.is_eval = 1, .step = r.step, .steps = o->steps};
             ee.val_loss = evaluate(&r, o);
             fprintf(r.log, "{\"step\":%zu,\"val_loss\":%.6f}\n", r.step, ee.val_loss);
-            fflush(r.log);
+            if ((s = log_flush(r.log, p->out))) goto done;
             if (cb) stop |= cb(&ee, ctx);
         }
         if ((o->save_every && r.step % o->save_every == 0) || last || stop)

@@ -68,7 +68,7 @@ fi
 
 # ---- an xfmr model out to llama2.c and back ----------------------------------
 "$X" corpus --out "$T/c.txt" --bytes 20000 --seed 3 > /dev/null
-run "$X" train --model llama-tiny --data "$T/c.txt" --out "$T/ck" --steps 2 --batch 2 --seq 32 --threads 2 --quiet
+run "$X" train --model llama-tiny --set vocab_size=360 --data "$T/c.txt" --out "$T/ck" --steps 2 --batch 2 --seq 32 --threads 2 --quiet
 if [ "$rc" -ne 0 ]; then fail "llama2c_train" "rc=$rc $(head -c 300 "$T/err")"; else
     TIDS="5 17 99 3 250 8 41 77 120 6"
     "$X" score --model "$T/ck" --ids "$TIDS" --dump-logits "$T/ck.f32" > /dev/null

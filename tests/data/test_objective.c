@@ -1,4 +1,4 @@
-/* Training objectives (xfmr/objective.h, algorithms.md §1 and §5): T5's length
+/* Training objectives (xfmr/objective.h, docs/algorithms.md §1 and §5): T5's length
  * tables, the noise mask's statistics and shape, the span format and its round
  * trip, BERT masking proportions, prefix splits and loss masks, UL2 mode tokens
  * and mixture, the objective/arch matrix, supervised pairs files and determinism. */

@@ -1,5 +1,5 @@
 /* T5 relative position bias: the bucket function against both boundary tables
- * of algorithms.md §2 (32 buckets, max_distance 128, every |rel| up to 400
+ * of docs/algorithms.md §2.3 (32 buckets, max_distance 128, every |rel| up to 400
  * and the extremes of long), the per-offset forward against a direct double
  * reference of HF's [H, Tq, Tk] bias (entry (i, j) is offset j - i) with
  * past = 0 and past > 0, the KV-cache slicing (past = p gives rows p.. of a
@@ -18,7 +18,7 @@
 #define FD_TOL 1e-3
 #define FD_EPS 1e-3
 
-/* ---- the tables of algorithms.md §2 ---------------------------------------- */
+/* ---- the tables of docs/algorithms.md §2.3 ---------------------------------------- */
 
 /* bucket of n = |rel| (bidirectional, before the +16 for rel > 0) */
 static int32_t table_bidir(unsigned long n) {

@@ -1,4 +1,4 @@
-/* RoPE (HF half-split layout): the table against algorithms.md's test vector
+/* RoPE (HF half-split layout): the table against the test vector of docs/algorithms.md §2.2
  * (D = 8, theta = 1e4 gives inv_freq [1, 0.1, 0.01, 0.001]), forward against a
  * double reference with pos0 > 0, backward against central finite differences
  * of the double reference (FD_TOL relative, see fd.h), backward(forward(x)) = x

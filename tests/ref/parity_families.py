@@ -625,7 +625,7 @@ def naive_forward(p, cfg, batch):
     return logits, moe_total[0]
 
 
-# documented bucket boundaries (docs/algorithms.md section 2; 32 buckets, distance 128)
+# documented bucket boundaries (docs/algorithms.md §2.3; 32 buckets, distance 128)
 BIDIR_BOUNDS = [(8, 8), (12, 9), (16, 10), (23, 11), (32, 12), (46, 13), (64, 14), (91, 15)]
 UNI_BOUNDS = [(16, 16), (19, 17), (21, 18), (24, 19), (27, 20), (31, 21), (35, 22), (40, 23),
               (46, 24), (52, 25), (59, 26), (67, 27), (77, 28), (87, 29), (99, 30), (113, 31)]

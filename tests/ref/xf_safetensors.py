@@ -1,6 +1,6 @@
 """Minimal safetensors reader/writer (numpy only; torch tensors accepted on save).
 
-Format (docs/formats.md section 1): u64 LE header length N, N bytes of JSON
+Format (docs/formats.md §1): u64 LE header length N, N bytes of JSON
 {"name": {"dtype", "shape", "data_offsets": [begin, end]}, "__metadata__": {...}},
 then the data buffer; offsets are relative to byte 8+N.  Data is C order,
 little-endian, tensors back to back with no holes.  The writer pads the header

@@ -1,7 +1,7 @@
 """PyTorch reference of every xfmr model family and of Mixture-of-Experts FFNs.
 
 Written from the family/MoE specification (the brief of tests/ref/parity_families.py,
-docs/algorithms.md sections 1-4), independently of the C code in src/model/.  For
+docs/algorithms.md §1, §2, §3, §4), independently of the C code in src/model/.  For
 arch "decoder" without MoE it computes the same function as xf_torch_model.py (the
 self-test of parity_families.py checks that).
 

@@ -1,11 +1,11 @@
 """PyTorch reference of the xfmr decoder-only transformer.
 
 One functional implementation, `forward(params, cfg, ids)`, where params maps
-the Hugging Face-style tensor names (docs/formats.md section 2) to tensors.
+the Hugging Face-style tensor names (docs/config.md §Tensor names) to tensors.
 `XfModel` wraps it as an nn.Module (used by bench/bench_torch.py), and the
 parity test and the self-test call the functional form directly.
 
-Semantics (see the brief in tests/ref/parity.py and docs/algorithms.md 1-3, 6):
+Semantics (see the brief in tests/ref/parity.py and docs/algorithms.md §1, §2, §3, §6):
   x = wte[ids] (+ wpe[t] if learned)
   pre : x += Attn(N1(x)); x += FFN(N2(x)); ...; h = Nfinal(x)
   post: x = N1(x + Attn(x)); x = N2(x + FFN(x)); h = x

@@ -41,9 +41,17 @@ async function main() {
   if (!rust && !jsport) return;
 
   fs.mkdirSync(workDir, { recursive: true });
-  const train = path.join(shared, "tinyshakespeare.txt");
   const toks = [];
+  let train;
   try {
+    // tinyshakespeare when ../shared has it; otherwise the built-in corpus
+    // (xfmr corpus), so a clone standing alone still runs every check
+    train = path.join(shared || "", "tinyshakespeare.txt");
+    if (!shared || !fs.existsSync(train)) {
+      train = path.join(workDir, "hf_train_corpus.txt");
+      xf(["corpus", "--out", train, "--bytes", "400000", "--seed", "7"]);
+      console.log(`# ${path.join(shared || "", "tinyshakespeare.txt")} not found: training on xfmr corpus`);
+    }
     for (const [name, extra, vocab] of [
       ["trained", [], "2000"],
       ["legacy", ["--legacy-merges"], "1000"],
