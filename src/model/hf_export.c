@@ -1,4 +1,4 @@
-/* Writing a Hugging Face directory (docs/formats.md §"Hugging Face directories").
+/* Writing a Hugging Face directory (docs/formats.md §Hugging Face directories).
  *
  * The architecture is chosen by trying every row of hf_arch.c: the model's
  * config is written in that row's fields and read back through the same

@@ -1,4 +1,4 @@
-/* Hugging Face directories, in and out (docs/formats.md §"Hugging Face directories").
+/* Hugging Face directories, in and out (docs/formats.md §Hugging Face directories).
  *
  * A directory as transformers saves it: config.json (that architecture's own
  * field names), model.safetensors or shards model-0000K-of-0000N.safetensors

@@ -67,7 +67,8 @@ def resolves(rest, heads):
                 parts = w.split()
                 for k in range(len(parts), 0, -1):
                     cand = " ".join(parts[:k]).rstrip(".,;:)")
-                    if t.lower() == cand.lower() or t.lower().startswith(cand.lower() + " "):
+                    tl, cl = t.lower(), cand.lower()
+                    if tl == cl or (tl.startswith(cl) and not tl[len(cl)].isalnum()):
                         return True
     return False
 
