@@ -98,8 +98,25 @@ async function main() {
   tf.env.localModelPath = famDir + path.sep;
   const jsDir = path.join(workDir, "js_corpus");
   fs.mkdirSync(jsDir, { recursive: true });
+  // cases of this test on top of the corpus: special tokens of every family
+  // written in the text, and CRLF text
+  const extra = {
+    specials_in_text:
+      "<s>Hello</s> <unk> <|endoftext|> <|im_start|>user\nhi<|im_end|>\n<bos><eos><pad> <|begin_of_text|>x<|eot_id|> " +
+      "<\uff5cbegin\u2581of\u2581sentence\uff5c>y<\uff5cend\u2581of\u2581sentence\uff5c> [CLS] a [SEP] [MASK] <think>ok</think> " +
+      "<start_of_turn>model\n<end_of_turn> <0x41> <s><s></s> <|endoftext|><|endoftext|>text<|im_end|>",
+    crlf: "line one\r\nline two\r\n\r\n  indented\r\n\ttab\r\n\r\r\n end\r",
+  };
+  const exDir = path.join(workDir, "pipeline_cases");
+  fs.mkdirSync(exDir, { recursive: true });
+  const rows = readManifest(corpusDir);
+  for (const [name, text] of Object.entries(extra)) {
+    const f = path.join(exDir, name + ".txt");
+    fs.writeFileSync(f, text);
+    rows.push([name, f, "1"]);
+  }
   // the text each case is for JavaScript, written back as UTF-8 for xfmr
-  const cases = readManifest(corpusDir).map(([name, file, utf8]) => {
+  const cases = rows.map(([name, file, utf8]) => {
     const raw = fs.readFileSync(file);
     const text = raw.toString("utf8");
     const jsFile = path.join(jsDir, name + ".txt");
