@@ -38,7 +38,7 @@ int xf_cli_append_ids(int32_t **ids, size_t *n, size_t *cap, const int32_t *add,
         *ids = g;
         *cap = c;
     }
-    memcpy(*ids + *n, add, m * sizeof *add);
+    if (m) memcpy(*ids + *n, add, m * sizeof *add); /* add may be NULL when m = 0 */
     *n += m;
     return 0;
 }

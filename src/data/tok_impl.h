@@ -156,6 +156,9 @@ struct xf_tokenizer {
     /* tokenizer.json: the pipeline; src_data then holds the file, which is
      * saved verbatim when the pipeline is more than the legacy layout */
     tok_pipe *pipe;
+    /* a Unigram or WordPiece tokenizer.json: its pipeline read only for the
+     * post-processor (the ids around a sequence); NULL when it adds none */
+    tok_pipe *post;
     int pipe_custom;       /* the pipeline is not the legacy byte-level layout */
 };
 

@@ -315,6 +315,26 @@ static xf_status finish_pipe(xf_tokenizer *t, const char *data, size_t len, cons
     return XF_OK;
 }
 
+/* The post-processor of a Unigram or WordPiece tokenizer.json (BertProcessing,
+ * TemplateProcessing ...): read with the rest of the pipeline, kept when it
+ * adds ids, each checked against the vocabulary. */
+static xf_status attach_post(xf_tokenizer *t, const cJSON *root, const char *path) {
+    const cJSON *pp = cJSON_GetObjectItemCaseSensitive(root, "post_processor");
+    if (!pp || cJSON_IsNull(pp)) return XF_OK;
+    tok_pipe *p = NULL;
+    xf_status s = tok_json_read_pipe(root, &p, path);
+    if (s) return s;
+    for (size_t i = 0; i < p->n_post_pre + p->n_post_post && !s; i++) {
+        int32_t id = i < p->n_post_pre ? p->post_pre[i] : p->post_post[i - p->n_post_pre];
+        if (id < 0 || (size_t)id >= t->n)
+            s = xf_fail(XF_ERR_FORMAT, "%s: post_processor id %d is not below the vocabulary size %zu", path,
+                        (int)id, t->n);
+    }
+    if (!s && p->has_post) t->post = p;
+    else tok_pipe_free(p);
+    return s;
+}
+
 xf_status tok_json_parse(xf_tokenizer **out, const char *data, size_t len, const char *path) {
     *out = NULL;
     tok_json_fast fast;
@@ -342,12 +362,14 @@ xf_status tok_json_parse(xf_tokenizer **out, const char *data, size_t len, const
     const cJSON *vocab = cJSON_GetObjectItemCaseSensitive(model, "vocab");
     const cJSON *merges = cJSON_GetObjectItemCaseSensitive(model, "merges");
     /* other models live in their own files (tok_unigram.c, tok_wordpiece.c) */
-    if (mtype && strcmp(mtype, "Unigram") == 0) {
-        s = tok_json_unigram(out, root, model, path);
-        goto done;
-    }
-    if (mtype && strcmp(mtype, "WordPiece") == 0) {
-        s = tok_json_wordpiece(out, root, model, path);
+    if (mtype && (strcmp(mtype, "Unigram") == 0 || strcmp(mtype, "WordPiece") == 0)) {
+        s = strcmp(mtype, "Unigram") == 0 ? tok_json_unigram(out, root, model, path)
+                                          : tok_json_wordpiece(out, root, model, path);
+        if (!s) s = attach_post(*out, root, path);
+        if (s) {
+            xf_tokenizer_free(*out);
+            *out = NULL;
+        }
         goto done;
     }
     if (mtype && strcmp(mtype, "BPE") != 0) {
