@@ -5,8 +5,10 @@
  * for each weight row, runs the N input rows against it while the row is in
  * L1, so the weights stream from memory once per call whatever N is.
  * The SIMD paths are compiled with __attribute__((target)) and picked with
- * __builtin_cpu_supports, so the build needs no -march flag for them. */
+ * src/core/cpu.c's cpuid, so the build needs no -march flag for them. */
 #include "kernels/qmat.h"
+
+#include "core/cpu.h"
 
 #include <immintrin.h>
 #include <math.h>
@@ -284,14 +286,12 @@ static const dot_fn DOTS[3][XF_WT_COUNT] = {
 };
 static const char *const PATH_NAMES[3] = {"portable C", "AVX2", "AVX-512"};
 
+/* The CPU's features as src/core/cpu.c reads them (cpuid and the OS's
+ * register state; one detector for the GEMM and these kernels alike). */
 static int best_path(void) {
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-        __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx2") &&
-        __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c"))
-        return 2;
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c"))
-        return 1;
+    const xf_cpu_info *c = xf_cpu();
+    if (c->avx512f && c->avx512bw && c->avx512vl && c->avx2 && c->fma && c->f16c) return 2;
+    if (c->avx2 && c->fma && c->f16c) return 1;
     return 0;
 }
 
@@ -312,7 +312,7 @@ const char *xf_qmat_path_name(int path) { return path >= 0 && path < 3 ? PATH_NA
 
 static dot_fn pick(xf_wtype dt) {
     int p = xf_qmat_path();
-    if (p == 2 && dt == XF_WT_Q8_0 && __builtin_cpu_supports("avx512vnni")) return dot_q8_vnni;
+    if (p == 2 && dt == XF_WT_Q8_0 && xf_cpu()->avx512_vnni) return dot_q8_vnni;
     return DOTS[p][dt];
 }
 
