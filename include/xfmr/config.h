@@ -124,6 +124,12 @@ int xf_config_layer_is_moe(const xf_config *cfg, size_t l);
  * pad_id (the tokenizer's pad) when >= 0, else 0. */
 int32_t xf_decoder_start_id(const xf_config *cfg, int32_t pad_id);
 
+/* How a and b differ: the number of config.json fields (lines of
+ * xf_config_to_json) whose values differ, (size_t)-1 when out of memory. The
+ * first `max` differing fields go to a_out and b_out (each cap bytes, may be
+ * NULL) as `"field": value` joined by ", ". */
+size_t xf_config_diff(const xf_config *a, const xf_config *b, size_t max, char *a_out, char *b_out, size_t cap);
+
 /* Number of trainable parameters (docs/config.md lists the terms); 0 on size_t overflow. */
 size_t xf_config_num_params(const xf_config *cfg);
 

@@ -143,6 +143,22 @@ xf_status tok_bl_compile(xf_tokenizer *t, const char *pattern) {
     return XF_OK;
 }
 
+int tok_re_match(const void *re, const char *s, size_t n, size_t pos, void *md, void **mc, void **js,
+                 xf_status *st) {
+    for (;;) {
+        int rc = pcre2_match((const pcre2_code *)re, (PCRE2_SPTR)s, n, pos, 0, md, *mc);
+        if (rc != PCRE2_ERROR_JIT_STACKLIMIT || *js) return rc;
+        /* rare: a long backtracking run; retry with a big JIT stack */
+        *mc = pcre2_match_context_create(NULL);
+        *js = pcre2_jit_stack_create(64 * 1024, 64 * 1024 * 1024, NULL);
+        if (!*mc || !*js) {
+            *st = xf_fail(XF_ERR_OOM, "out of memory for regex stack");
+            return PCRE2_ERROR_NOMEMORY;
+        }
+        pcre2_jit_stack_assign(*mc, NULL, *js);
+    }
+}
+
 xf_status tok_pretokenize(const xf_tokenizer *t, const char *text, size_t len, tok_piece_fn fn,
                           void *ctx) {
     if (len == 0) return XF_OK;
@@ -153,23 +169,12 @@ xf_status tok_pretokenize(const xf_tokenizer *t, const char *text, size_t len, t
     const pcre2_code *re = (const pcre2_code *)t->re;
     pcre2_match_data *md = pcre2_match_data_create(4, NULL);
     if (!md) return xf_fail(XF_ERR_OOM, "out of memory for regex match data");
-    pcre2_match_context *mc = NULL;
-    pcre2_jit_stack *js = NULL;
+    void *mc = NULL, *js = NULL;
     xf_status st = XF_OK;
     size_t pos = 0;
     while (pos < len) {
-        int rc = pcre2_match(re, (PCRE2_SPTR)text, len, pos, 0, md, mc);
-        if (rc == PCRE2_ERROR_JIT_STACKLIMIT && !js) {
-            /* rare: a long backtracking run; retry with a big JIT stack */
-            mc = pcre2_match_context_create(NULL);
-            js = pcre2_jit_stack_create(64 * 1024, 64 * 1024 * 1024, NULL);
-            if (!mc || !js) {
-                st = xf_fail(XF_ERR_OOM, "out of memory for regex stack");
-                break;
-            }
-            pcre2_jit_stack_assign(mc, NULL, js);
-            continue;
-        }
+        int rc = tok_re_match(re, text, len, pos, md, &mc, &js, &st);
+        if (st) break;
         if (rc == PCRE2_ERROR_NOMATCH) {
             fn(ctx, text + pos, len - pos);
             break;

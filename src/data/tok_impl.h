@@ -241,6 +241,14 @@ xf_status tok_bl_encode(const xf_tokenizer *t, const char *text, size_t len, int
 /* Pre-tokenization callback: called for each pre-token [s, s+len). Returns
  * nonzero to stop. Invalid UTF-8 bytes between matches form their own pieces. */
 typedef int (*tok_piece_fn)(void *ctx, const char *s, size_t len);
+/* One pcre2_match of the compiled regex re over s[0..n) from pos, with match
+ * data md. When the default JIT stack runs out it makes, once, a 64 MiB stack
+ * (*mc and *js, a pcre2 match context and JIT stack the caller frees) and
+ * matches again. Returns pcre2's code; *st gets an OOM status (and the code
+ * PCRE2_ERROR_NOMEMORY) when that stack cannot be had. */
+int tok_re_match(const void *re, const char *s, size_t n, size_t pos, void *md, void **mc, void **js,
+                 xf_status *st);
+
 xf_status tok_pretokenize(const xf_tokenizer *t, const char *text, size_t len, tok_piece_fn fn,
                           void *ctx);
 

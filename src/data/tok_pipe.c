@@ -148,23 +148,12 @@ static xf_status re_matches(const void *rev, const char *s, size_t n, sizes *m) 
     const pcre2_code *re = rev;
     pcre2_match_data *md = pcre2_match_data_create(4, NULL);
     if (!md) return xf_fail(XF_ERR_OOM, "out of memory for regex match data");
-    pcre2_match_context *mc = NULL;
-    pcre2_jit_stack *js = NULL;
+    void *mc = NULL, *js = NULL;
     xf_status st = XF_OK;
     size_t pos = 0;
     while (pos <= n) {
-        int rc = pcre2_match(re, (PCRE2_SPTR)s, n, pos, 0, md, mc);
-        if (rc == PCRE2_ERROR_JIT_STACKLIMIT && !js) {
-            mc = pcre2_match_context_create(NULL);
-            js = pcre2_jit_stack_create(64 * 1024, 64 * 1024 * 1024, NULL);
-            if (!mc || !js) {
-                st = xf_fail(XF_ERR_OOM, "out of memory for regex stack");
-                break;
-            }
-            pcre2_jit_stack_assign(mc, NULL, js);
-            continue;
-        }
-        if (rc == PCRE2_ERROR_NOMATCH) break;
+        int rc = tok_re_match(re, s, n, pos, md, &mc, &js, &st);
+        if (st || rc == PCRE2_ERROR_NOMATCH) break;
         if (rc < 0) {
             PCRE2_UCHAR msg[256];
             pcre2_get_error_message(rc, msg, sizeof msg);

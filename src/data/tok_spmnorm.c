@@ -27,6 +27,7 @@
 #include <string.h>
 
 #include "data/tok_impl.h"
+#include "data/tok_unicode.h"
 
 #define TRIE_RESULTS_MAX 32 /* sentencepiece's kMaxTrieResultsSize */
 
@@ -120,34 +121,6 @@ size_t tok_charsmap_match(const tok_charsmap *cm, const char *s, size_t n, const
     return best;
 }
 
-typedef struct {
-    char *p;
-    size_t n, cap;
-    int oom;
-} obuf;
-
-static void ob_put(obuf *b, const char *s, size_t n) {
-    if (b->oom) return;
-    if (b->cap - b->n < n) {
-        size_t c = b->cap ? b->cap : 256;
-        while (c - b->n < n) {
-            if (c > SIZE_MAX / 2) {
-                b->oom = 1;
-                return;
-            }
-            c *= 2;
-        }
-        char *q = realloc(b->p, c);
-        if (!q) {
-            b->oom = 1;
-            return;
-        }
-        b->p = q;
-        b->cap = c;
-    }
-    memcpy(b->p + b->n, s, n);
-    b->n += n;
-}
 
 /* The replacement for the text at s[0..n): returns the bytes consumed. */
 static size_t norm_prefix(const xf_tokenizer *t, const char *s, size_t n, const char **rep, size_t *rep_len) {
@@ -180,7 +153,8 @@ static size_t norm_prefix(const xf_tokenizer *t, const char *s, size_t n, const 
 static const char k_ws[] = "\xE2\x96\x81"; /* U+2581 */
 
 xf_status tok_spm_normalize(const xf_tokenizer *t, const char *text, size_t len, char **out, size_t *out_len) {
-    obuf b = {0};
+    tok_buf b = {0};
+    xf_status st = XF_OK;
     *out = NULL;
     *out_len = 0;
     size_t i = 0;
@@ -194,36 +168,33 @@ xf_status tok_spm_normalize(const xf_tokenizer *t, const char *text, size_t len,
         }
     const char *ws = t->escape_ws ? k_ws : " ";
     size_t wl = t->escape_ws ? 3 : 1;
-    if (i < len && t->add_dummy_prefix) ob_put(&b, ws, wl);
+    if (i < len && t->add_dummy_prefix) st = tok_buf_put(&b, ws, wl);
     int prev_space = t->remove_extra_ws;
-    while (i < len && !b.oom) {
+    while (i < len && !st) {
         i += norm_prefix(t, text + i, len - i, &rep, &rl);
         if (prev_space)
             while (rl && rep[0] == ' ') rep++, rl--;
         if (rl) {
             size_t a = 0;
-            for (size_t k = 0; k < rl; k++)
+            for (size_t k = 0; k < rl && !st; k++)
                 if (rep[k] == ' ' && t->escape_ws) {
-                    ob_put(&b, rep + a, k - a);
-                    ob_put(&b, k_ws, 3);
+                    st = tok_buf_put(&b, rep + a, k - a);
+                    if (!st) st = tok_buf_put(&b, k_ws, 3);
                     a = k + 1;
                 }
-            ob_put(&b, rep + a, rl - a);
+            if (!st) st = tok_buf_put(&b, rep + a, rl - a);
             prev_space = rep[rl - 1] == ' ';
         }
         if (!t->remove_extra_ws) prev_space = 0;
     }
     if (t->remove_extra_ws)
-        while (b.n >= wl && memcmp(b.p + b.n - wl, ws, wl) == 0) b.n -= wl;
-    if (b.oom) {
-        free(b.p);
+        while (b.n >= wl && memcmp(b.s + b.n - wl, ws, wl) == 0) b.n -= wl;
+    if (!st && !b.s) st = tok_buf_put(&b, "", 0); /* an empty result is still a buffer */
+    if (st) {
+        tok_buf_free(&b);
         return xf_fail(XF_ERR_OOM, "out of memory normalizing %zu bytes", len);
     }
-    if (!b.p) {
-        b.p = malloc(1);
-        if (!b.p) return xf_fail(XF_ERR_OOM, "out of memory");
-    }
-    *out = b.p;
+    *out = b.s;
     *out_len = b.n;
     return XF_OK;
 }

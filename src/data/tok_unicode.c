@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "data/tok_impl.h"
 #include "data/tok_unicode.h"
 
 xf_status tok_buf_put(tok_buf *b, const void *s, size_t n) {
@@ -76,31 +77,13 @@ size_t tok_utf8_next(const char *str, size_t n, uint32_t *cp) {
     return len;
 }
 
+/* A code point as UTF-8, or a byte that was not valid UTF-8 as itself. */
 static size_t put_cp(char *buf, uint32_t cp) {
     if (cp & TOK_BAD_BYTE) {
         buf[0] = (char)(cp & 0xFF);
         return 1;
     }
-    if (cp < 0x80) {
-        buf[0] = (char)cp;
-        return 1;
-    }
-    if (cp < 0x800) {
-        buf[0] = (char)(0xC0 | (cp >> 6));
-        buf[1] = (char)(0x80 | (cp & 0x3F));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        buf[0] = (char)(0xE0 | (cp >> 12));
-        buf[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        buf[2] = (char)(0x80 | (cp & 0x3F));
-        return 3;
-    }
-    buf[0] = (char)(0xF0 | (cp >> 18));
-    buf[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-    buf[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-    buf[3] = (char)(0x80 | (cp & 0x3F));
-    return 4;
+    return tok_utf8_put(buf, cp);
 }
 
 static const tok_urange *find_range(const tok_urange *t, size_t n, uint32_t cp) {

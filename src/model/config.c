@@ -862,3 +862,44 @@ xf_status xf_config_apply_sets(xf_config *cfg, const char *const *sets, size_t n
     *cfg = c;
     return XF_OK;
 }
+
+/* ------------------------------------------------------------------ differences */
+
+/* Append field line [s, s+len) (`  "field": value,`) to out[cap] at *k, without
+ * its indent and comma, after ", " when not the first. */
+static void diff_put(char *out, size_t cap, size_t *k, const char *s, size_t len, int first) {
+    if (!out || *k >= cap) return;
+    while (len && *s == ' ') s++, len--;
+    if (len && s[len - 1] == ',') len--;
+    *k += (size_t)snprintf(out + *k, cap - *k, "%s%.*s", first ? "" : ", ", (int)len, s);
+}
+
+size_t xf_config_diff(const xf_config *a, const xf_config *b, size_t max, char *a_out, char *b_out, size_t cap) {
+    if (a_out && cap) a_out[0] = '\0';
+    if (b_out && cap) b_out[0] = '\0';
+    char *ja = xf_config_to_json(a), *jb = xf_config_to_json(b);
+    size_t d = 0, ka = 0, kb = 0;
+    if (!ja || !jb) {
+        free(ja);
+        free(jb);
+        return (size_t)-1;
+    }
+    /* each field is on its own line, in the same order for every config */
+    for (const char *sa = ja, *sb = jb; *sa && *sb;) {
+        const char *ea = strchr(sa, '\n'), *eb = strchr(sb, '\n');
+        size_t la = ea ? (size_t)(ea - sa) : strlen(sa), lb = eb ? (size_t)(eb - sb) : strlen(sb);
+        if (la != lb || memcmp(sa, sb, la)) {
+            if (d < max) {
+                diff_put(a_out, cap, &ka, sa, la, d == 0);
+                diff_put(b_out, cap, &kb, sb, lb, d == 0);
+            }
+            d++;
+        }
+        if (!ea || !eb) break;
+        sa = ea + 1;
+        sb = eb + 1;
+    }
+    free(ja);
+    free(jb);
+    return d;
+}

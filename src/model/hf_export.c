@@ -83,31 +83,6 @@ static void training_fields(xf_config *dst, const xf_config *src) {
     if (!dense && !src->num_shared_experts) dst->intermediate_size = src->intermediate_size;
 }
 
-/* How far b is from a: differing lines of their xfmr JSON; first[n] gets a's
- * first three such lines ("field": value, ...). */
-static size_t config_diff(const xf_config *a, const xf_config *b, char *first, size_t n) {
-    char *ja = xf_config_to_json(a), *jb = xf_config_to_json(b);
-    size_t d = 0, k = 0;
-    first[0] = '\0';
-    if (!ja || !jb) {
-        free(ja);
-        free(jb);
-        return (size_t)-1;
-    }
-    char *sa = NULL, *sb = NULL;
-    char *la = strtok_r(ja, "\n", &sa), *lb = strtok_r(jb, "\n", &sb);
-    for (; la && lb; la = strtok_r(NULL, "\n", &sa), lb = strtok_r(NULL, "\n", &sb))
-        if (strcmp(la, lb) && d++ < 3 && k < n) {
-            while (*la == ' ') la++;
-            size_t len = strlen(la);
-            if (len && la[len - 1] == ',') len--;
-            k += (size_t)snprintf(first + k, n - k, "%s%.*s", d > 1 ? ", " : "", (int)len, la);
-        }
-    free(ja);
-    free(jb);
-    return d;
-}
-
 /* 1 when xfmr's tensors that a lacks (HF_ZERO) are all zero in m; *which names one that is not. */
 static int zero_rows_ok(const xf_model *m, const hf_arch *a, const char **which) {
     char buf[256];
@@ -144,7 +119,7 @@ static xf_status pick_arch(const xf_model *m, const hf_arch **out, cJSON **json)
         size_t d;
         if (s == XF_OK) {
             training_fields(&c2, cfg);
-            d = config_diff(cfg, &c2, line, sizeof line);
+            d = xf_config_diff(cfg, &c2, 3, line, NULL, sizeof line);
         } else {
             d = (size_t)-2;
             snprintf(line, sizeof line, "%s", xf_last_error());

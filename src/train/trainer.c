@@ -98,35 +98,14 @@ static void run_free(run_state *r) {
     if (r->log) fclose(r->log);
 }
 
-/* Name of the first config field that differs between a and b, or NULL. */
+/* The first config field that differs between a and b, said for --resume, or NULL. */
 static const char *config_diff(const xf_config *a, const xf_config *b, char *buf, size_t cap) {
-    char *ja = xf_config_to_json(a), *jb = xf_config_to_json(b);
-    const char *res = NULL;
-    if (ja && jb && strcmp(ja, jb)) {
-        /* compare line by line: each field is on its own line */
-        char *sa = ja, *sb = jb;
-        while (*sa && *sb) {
-            char *ea = strchr(sa, '\n'), *eb = strchr(sb, '\n');
-            size_t la = ea ? (size_t)(ea - sa) : strlen(sa), lb = eb ? (size_t)(eb - sb) : strlen(sb);
-            if (la != lb || memcmp(sa, sb, la)) {
-                /* lines look like `  "field": value,`: drop the indent and comma */
-                while (la && *sa == ' ') sa++, la--;
-                while (lb && *sb == ' ') sb++, lb--;
-                if (la && sa[la - 1] == ',') la--;
-                if (lb && sb[lb - 1] == ',') lb--;
-                snprintf(buf, cap, "--model has %.*s, the checkpoint %.*s", (int)la, sa, (int)lb, sb);
-                res = buf;
-                break;
-            }
-            if (!ea || !eb) break;
-            sa = ea + 1;
-            sb = eb + 1;
-        }
-        if (!res) res = "config";
-    }
-    free(ja);
-    free(jb);
-    return res;
+    char fa[256], fb[256];
+    size_t d = xf_config_diff(a, b, 1, fa, fb, sizeof fa);
+    if (d == 0) return NULL;
+    if (d == (size_t)-1 || !fa[0]) return "config";
+    snprintf(buf, cap, "--model has %.200s, the checkpoint %.200s", fa, fb);
+    return buf;
 }
 
 /* Name of the parameter tensor holding arena index i. */
