@@ -308,6 +308,13 @@ static xf_status validate_families(const xf_config *cfg, const char *name) {
 
 static xf_status validate_moe(const xf_config *cfg, const char *name) {
     CHECK_MAX(num_experts, 1024);
+    /* the router's numbers are checked even in a dense config: they are written back */
+    CHECK_RANGE(routed_scaling_factor, 1e-6, 1e6);
+    CHECK_RANGE(router_bias_update_speed, 0.0, 1.0);
+    CHECK_RANGE(capacity_factor, 0.0, 1e4);
+    CHECK_RANGE(router_aux_loss_coef, 0.0, 1e3);
+    CHECK_RANGE(router_z_loss_coef, 0.0, 1e3);
+    CHECK_RANGE(router_jitter, 0.0, 0.99);
     if (cfg->num_experts == 0) return XF_OK;
     size_t E = cfg->num_experts, K = cfg->num_experts_per_tok;
     if (K < 1 || K > E)
@@ -321,12 +328,6 @@ static xf_status validate_moe(const xf_config *cfg, const char *name) {
     CHECK_MAX(first_k_dense_layers, 1024);
     if ((int)cfg->router_type < 0 || cfg->router_type >= XF_ROUTER_COUNT)
         return xf_fail(XF_ERR_ARG, "%s: router_type: invalid value %d", name, (int)cfg->router_type);
-    CHECK_RANGE(routed_scaling_factor, 1e-6, 1e6);
-    CHECK_RANGE(router_bias_update_speed, 0.0, 1.0);
-    CHECK_RANGE(capacity_factor, 0.0, 1e4);
-    CHECK_RANGE(router_aux_loss_coef, 0.0, 1e3);
-    CHECK_RANGE(router_z_loss_coef, 0.0, 1e3);
-    CHECK_RANGE(router_jitter, 0.0, 0.99);
     size_t G = cfg->n_group, TG = cfg->topk_group;
     if (G < 1 || E % G)
         return xf_fail(XF_ERR_ARG, "%s: n_group must divide num_experts = %zu, got %zu", name, E, G);
@@ -448,6 +449,8 @@ static xf_status parse_float(const cJSON *it, const char *field, float *out, con
         return xf_fail(XF_ERR_FORMAT, "%s: %s must be a number, got %s", name, field, json_kind(it));
     if (!isfinite(it->valuedouble))
         return xf_fail(XF_ERR_FORMAT, "%s: %s must be a finite number", name, field);
+    if (!isfinite((float)it->valuedouble))
+        return xf_fail(XF_ERR_FORMAT, "%s: %s = %g does not fit a 32-bit float", name, field, it->valuedouble);
     *out = (float)it->valuedouble; /* range checks (after rounding to float) are in validate */
     return XF_OK;
 }
