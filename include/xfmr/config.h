@@ -76,6 +76,10 @@ typedef struct {
     size_t n_group;                /* expert groups for group-limited routing (default 1: none) */
     size_t topk_group;             /* groups a token may route to (default 1; n_group = 1: all) */
     int seq_aux;                   /* 1: the balance loss per sequence (DeepSeek-V3), else per batch */
+    /* GLM's 2D positions (docs/objectives.md §GLM): a second learned table [P,C]
+     * indexed by the block position id, summed into the embeddings (needs
+     * position_type learned and one stack) */
+    int block_position_embeddings;
 } xf_config;
 
 /* Fill `cfg` with the documented defaults and zero sizes. */

@@ -63,6 +63,9 @@ typedef struct {
     size_t S;                   /* encoder_decoder: source length */
     const int32_t *src;         /* [B,S] encoder inputs */
     const int32_t *src_lengths; /* [B] non-padding source tokens per row, or NULL */
+    /* GLM's 2D positions (docs/objectives.md §GLM); NULL: position t, block position 0 */
+    const int32_t *position_ids;       /* [B,T] rows of the learned position table (position_type learned) */
+    const int32_t *block_position_ids; /* [B,T] rows of the block position table (block_position_embeddings) */
 } xf_batch;
 
 /* MoE statistics of one MoE layer, accumulated over forwards since the last reset. */
@@ -151,6 +154,11 @@ xf_status xf_model_encode(xf_model *m, const int32_t *src, size_t S);
  * For prefix_lm, xf_model_decode at pos 0 makes the n fed tokens the prefix. */
 xf_status xf_model_decode_beams(xf_model *m, const int32_t *tokens, size_t pos,
                                 const float **logits);
+/* xf_model_decode with GLM's 2D positions: token i is embedded at position
+ * position_ids[i] and block position block_position_ids[i] (either may be
+ * NULL: pos + i, and block 0) while it takes cache slot pos + i. */
+xf_status xf_model_decode_pos(xf_model *m, const int32_t *tokens, const int32_t *position_ids,
+                              const int32_t *block_position_ids, size_t n, size_t pos, const float **logits);
 /* Beam row r continues the cache of row parent[r] (positions < pos are copied). */
 xf_status xf_model_cache_reorder(xf_model *m, const size_t *parent, size_t pos);
 

@@ -8,6 +8,8 @@
  * Maths
  *   embed:  out[n,:]   = wte[tokens[n],:]
  *   posemb: out[b,t,:] += wpe[pos0+t,:]
+ *   embed_add: out[n,:] += table[ids[n],:]   (positions given per token: GLM's
+ *           position and block position ids, docs/objectives.md §GLM)
  * so d wte[v,:] = sum over the n with tokens[n] == v of dout[n,:], and
  * d wpe[pos0+t,:] = sum_b dout[b,t,:]. Backward accumulates (+=).
  *
@@ -44,6 +46,18 @@ void xf_embed_backward(float *dwte, const float *dout, const int32_t *tokens, si
         }
     }
 }
+
+void xf_embed_add_forward(float *out, const int32_t *ids, const float *table, size_t N, size_t C) {
+#pragma omp parallel for if (N * C >= 16384)
+    for (size_t n = 0; n < N; n++) {
+        float *o = out + n * C;
+        const float *p = table + (size_t)ids[n] * C;
+#pragma omp simd
+        for (size_t c = 0; c < C; c++) o[c] += p[c];
+    }
+}
+
+/* embed_add's backward: d table[ids[n],:] += dout[n,:], which is xf_embed_backward. */
 
 void xf_posemb_forward(float *out, const float *wpe, size_t B, size_t T, size_t C, size_t pos0) {
     size_t N = B * T;

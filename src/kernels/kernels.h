@@ -39,6 +39,9 @@ void xf_embed_backward(float *dwte, const float *dout, const int32_t *tokens, si
 void xf_posemb_forward(float *out, const float *wpe, size_t B, size_t T, size_t C, size_t pos0);
 /* dwpe[pos0+t,:] += sum_b dout[b,t,:] */
 void xf_posemb_backward(float *dwpe, const float *dout, size_t B, size_t T, size_t C, size_t pos0);
+/* Positions given per token (GLM's 2D positions): out[n,:] += table[ids[n],:],
+ * ids [N] each in [0,P), table [P,C]. Its backward is xf_embed_backward(dtable, dout, ids, N, C). */
+void xf_embed_add_forward(float *out, const int32_t *ids, const float *table, size_t N, size_t C);
 
 /* ---- linear.c ----------------------------------------------------------- */
 /* out[N,OC] = inp[N,C] @ w[OC,C]^T + b[OC]   (b may be NULL) */

@@ -289,6 +289,11 @@ static xf_status validate_families(const xf_config *cfg, const char *name) {
         return xf_fail(XF_ERR_ARG, "%s: mlm_transform: the MLM head is for encoders, not encoder_decoder", name);
     if (cfg->position_offset && cfg->position_type != XF_POS_LEARNED)
         return xf_fail(XF_ERR_ARG, "%s: position_offset needs position_type \"learned\"", name);
+    CHECK_BOOL(block_position_embeddings);
+    if (cfg->block_position_embeddings &&
+        (cfg->position_type != XF_POS_LEARNED || (cfg->arch != XF_ARCH_DECODER && cfg->arch != XF_ARCH_PREFIX_LM)))
+        return xf_fail(XF_ERR_ARG, "%s: block_position_embeddings (GLM's 2D positions) needs position_type "
+                       "\"learned\" and arch decoder or prefix_lm", name);
     if (cfg->position_type == XF_POS_RELATIVE) {
         size_t nb = cfg->relative_attention_num_buckets, md = cfg->relative_attention_max_distance;
         if (nb < 4 || nb > 1024 || nb % 2)
@@ -545,6 +550,7 @@ static const extra_field k_extra[] = {
     XF(n_group, F_SIZE, 1024),
     XF(topk_group, F_SIZE, 1024),
     XF(seq_aux, F_BOOL, 0),
+    XF(block_position_embeddings, F_BOOL, 0),
 };
 #define N_EXTRA (sizeof k_extra / sizeof k_extra[0])
 

@@ -82,6 +82,7 @@ static xf_status check_gpt2(const xf_config *c) {
     else if (c->norm_placement != XF_NORM_PRE || !c->scale_attn_logits) why = "gpt2 needs pre-norm, scaled attention";
     else if (c->position_offset || c->embed_layernorm || c->type_vocab_size || c->mlm_transform)
         why = "gpt2 has no position offset, embedding norm, token types or MLM transform";
+    else if (c->block_position_embeddings) why = "gpt2 has no block position embeddings (GLM's 2D positions)";
     else if (c->num_experts) why = "gpt2 has no MoE layers";
     if (why) return xf_fail(XF_ERR_UNSUPPORTED, "export gguf: this model has no GGUF equivalent: %s", why);
     return XF_OK;

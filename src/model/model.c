@@ -324,6 +324,8 @@ static void plan_arena(carver *c, xf_model *m, size_t B, size_t T, size_t S, int
     m->targets = (int32_t *)carve(c, Nm);
     m->types = (int32_t *)carve(c, Nm);
     m->prefix = (int32_t *)carve(c, B);
+    m->posids = (int32_t *)carve(c, Nm);
+    m->blkids = (int32_t *)carve(c, Nm);
     m->src = Sx ? (int32_t *)carve(c, mul3(B, S, 1, o)) : NULL;
     m->kpad = (uint8_t *)carve(c, Nx / 4 + 1);
     m->spad = Sx ? (uint8_t *)carve(c, mul3(B, S, 1, o) / 4 + 1) : NULL;
@@ -440,6 +442,15 @@ static xf_status check_ids(const xf_model *m, const int32_t *ids, size_t n, cons
     return XF_OK;
 }
 
+/* Position ids (GLM's 2D positions) must index a row of the [P,C] tables. */
+static xf_status check_positions(const xf_model *m, const int32_t *ids, size_t n, const char *what) {
+    size_t P = m->cfg.max_position_embeddings;
+    for (size_t i = 0; ids && i < n; i++)
+        if (ids[i] < 0 || (size_t)ids[i] >= P)
+            return xf_fail(XF_ERR_ARG, "%s id %d at position %zu is outside [0, %zu)", what, (int)ids[i], i, P);
+    return XF_OK;
+}
+
 static xf_status check_lengths(const int32_t *len, size_t B, size_t T, const char *what) {
     if (!len) return XF_OK;
     for (size_t b = 0; b < B; b++)
@@ -448,14 +459,22 @@ static xf_status check_lengths(const int32_t *len, size_t B, size_t T, const cha
     return XF_OK;
 }
 
-/* Embeddings of stack st: out [B*T,C] = N_emb(wte[ids] + wpe[pos0 + t + offset] + wtt[types]). */
-static void embed_forward(xf_model *m, int st, const int32_t *ids, const int32_t *types, size_t B,
-                          size_t T, size_t pos0, float *out) {
+/* Embeddings of stack st: out [B*T,C] = N_emb(wte[ids] + wpe[pos + offset] + wbpe[blk] + wtt[types])
+ * with pos = pos0 + t, or posids[n] when given, and blk = blkids[n] when given, else 0
+ * (GLM's 2D positions, docs/objectives.md §GLM). */
+static void embed_forward(xf_model *m, int st, const int32_t *ids, const int32_t *types, const int32_t *posids,
+                          const int32_t *blkids, size_t B, size_t T, size_t pos0, float *out) {
     size_t C = m->C, N = B * T;
     float *x = m->cfg.embed_layernorm ? m->emb_pre[st] : out;
     xf_embed_forward(x, ids, m->w.wte, N, C);
-    if (m->cfg.position_type == XF_POS_LEARNED)
-        xf_posemb_forward(x, m->w.wpe[st] + m->cfg.position_offset * C, B, T, C, pos0);
+    if (m->cfg.position_type == XF_POS_LEARNED) {
+        if (posids) xf_embed_add_forward(x, posids, m->w.wpe[st] + m->cfg.position_offset * C, N, C);
+        else xf_posemb_forward(x, m->w.wpe[st] + m->cfg.position_offset * C, B, T, C, pos0);
+    }
+    if (m->w.wbpe && st == XF_DEC) {
+        if (blkids) xf_embed_add_forward(x, blkids, m->w.wbpe, N, C);
+        else xf_posemb_forward(x, m->w.wbpe, N, 1, C, 0); /* every token at block position 0 */
+    }
     if (m->w.wtt)
         for (size_t n = 0; n < N; n++) {
             const float *t = m->w.wtt + (size_t)(types ? types[n] : 0) * C;
@@ -466,8 +485,8 @@ static void embed_forward(xf_model *m, int st, const int32_t *ids, const int32_t
 }
 
 /* Backward of embed_forward; d_out [B*T,C] (may be overwritten). */
-static void embed_backward(xf_model *m, int st, const int32_t *ids, const int32_t *types, size_t B,
-                           size_t T, float *d_out) {
+static void embed_backward(xf_model *m, int st, const int32_t *ids, const int32_t *types, const int32_t *posids,
+                           const int32_t *blkids, size_t B, size_t T, float *d_out) {
     size_t C = m->C, N = B * T;
     float *d = d_out;
     if (m->cfg.embed_layernorm) {
@@ -482,8 +501,14 @@ static void embed_backward(xf_model *m, int st, const int32_t *ids, const int32_
             for (size_t n = 0; n < N; n++)
                 for (size_t c = 0; c < C; c++) m->g.wtt[c] += d[n * C + c];
     }
-    if (m->cfg.position_type == XF_POS_LEARNED)
-        xf_posemb_backward(m->g.wpe[st] + m->cfg.position_offset * C, d, B, T, C, 0);
+    if (m->w.wbpe && st == XF_DEC) { /* forward: x[n,:] += wbpe[blk[n],:] (blk 0 when not given) */
+        if (blkids) xf_embed_backward(m->g.wbpe, d, blkids, N, C);
+        else xf_posemb_backward(m->g.wbpe, d, N, 1, C, 0);
+    }
+    if (m->cfg.position_type == XF_POS_LEARNED) { /* forward: x[n,:] += wpe[pos[n] + offset,:] */
+        if (posids) xf_embed_backward(m->g.wpe[st] + m->cfg.position_offset * C, d, posids, N, C);
+        else xf_posemb_backward(m->g.wpe[st] + m->cfg.position_offset * C, d, B, T, C, 0);
+    }
     xf_embed_backward(m->g.wte, d, ids, N, C);
 }
 
@@ -615,7 +640,7 @@ static float *stack_forward(xf_model *m, int st, const xf_pass *p) {
 /* The encoder of an encoder-decoder over src [B,S]: returns its final output [B*S,C]. */
 static const float *encode_forward(xf_model *m, const int32_t *src, size_t B, size_t S) {
     xf_pass p;
-    embed_forward(m, XF_ENC, src, NULL, B, S, 0, m->sres[XF_ENC][0]);
+    embed_forward(m, XF_ENC, src, NULL, NULL, NULL, B, S, 0, m->sres[XF_ENC][0]);
     pass_setup(m, &p, XF_ENC, B, S, 0, S);
     const float *x = stack_forward(m, XF_ENC, &p);
     if (m->cfg.norm_placement == XF_NORM_PRE) {
@@ -645,6 +670,14 @@ xf_status xf_model_forward_batch(xf_model *m, const xf_batch *b, float *loss, si
             if (b->targets[i] != XF_IGNORE_INDEX && (b->targets[i] < 0 || (size_t)b->targets[i] >= m->V))
                 return xf_fail(XF_ERR_ARG, "target id %d at position %zu is outside [0, %zu)",
                                (int)b->targets[i], i, m->V);
+    if (!s && b->position_ids && m->cfg.position_type != XF_POS_LEARNED)
+        s = xf_fail(XF_ERR_ARG, "position ids need learned positions (position_type is %s)",
+                    xf_pos_type_name(m->cfg.position_type));
+    if (!s && b->block_position_ids && !m->w.wbpe)
+        s = xf_fail(XF_ERR_ARG, "block position ids need a model with block_position_embeddings");
+    if (!s) s = check_positions(m, b->position_ids, N, "position");
+    if (!s) s = check_positions(m, b->block_position_ids, N, "block position");
+    if (s) return s;
     if (b->token_types)
         for (size_t i = 0; i < N; i++)
             if (b->token_types[i] < 0 || (size_t)b->token_types[i] >= (m->cfg.type_vocab_size ? m->cfg.type_vocab_size : 1))
@@ -655,6 +688,10 @@ xf_status xf_model_forward_batch(xf_model *m, const xf_batch *b, float *loss, si
     memcpy(m->inputs, b->ids, N * sizeof(int32_t));
     if (b->token_types) memcpy(m->types, b->token_types, N * sizeof(int32_t));
     else memset(m->types, 0, N * sizeof(int32_t));
+    m->use_pos = b->position_ids != NULL;
+    m->use_blk = b->block_position_ids != NULL;
+    if (m->use_pos) memcpy(m->posids, b->position_ids, N * sizeof(int32_t));
+    if (m->use_blk) memcpy(m->blkids, b->block_position_ids, N * sizeof(int32_t));
     if (b->prefix_len) memcpy(m->prefix, b->prefix_len, B * sizeof(int32_t));
     else memset(m->prefix, 0, B * sizeof(int32_t));
     m->use_kpad = b->lengths != NULL;
@@ -672,7 +709,8 @@ xf_status xf_model_forward_batch(xf_model *m, const xf_batch *b, float *loss, si
         memcpy(m->src, b->src, B * S * sizeof(int32_t));
         enc = encode_forward(m, m->src, B, S);
     }
-    embed_forward(m, ms, m->inputs, m->types, B, T, 0, m->sres[ms][0]);
+    embed_forward(m, ms, m->inputs, m->types, m->use_pos ? m->posids : NULL, m->use_blk ? m->blkids : NULL, B, T, 0,
+                  m->sres[ms][0]);
     pass_setup(m, &p, ms, B, T, 0, T);
     if (encdec) pass_cross(m, &p, S, S, enc);
     const float *x_last = stack_forward(m, ms, &p);
@@ -761,7 +799,8 @@ xf_status xf_model_backward(xf_model *m, float loss_scale) {
     }
     /* main stack, then its embeddings */
     stack_backward(m, ms, &p);
-    embed_backward(m, ms, m->inputs, m->w.wtt ? m->types : NULL, B, T, m->d_res);
+    embed_backward(m, ms, m->inputs, m->w.wtt ? m->types : NULL, m->use_pos ? m->posids : NULL,
+                   m->use_blk ? m->blkids : NULL, B, T, m->d_res);
     if (!encdec) return XF_OK;
     /* enc = Nf_enc(x_enc) (pre) or x_enc; then the encoder stack and its embeddings */
     xf_pass pe;
@@ -776,7 +815,7 @@ xf_status xf_model_backward(xf_model *m, float loss_scale) {
         memcpy(m->d_res, m->d_enc, B * S * C * sizeof(float));
     }
     stack_backward(m, XF_ENC, &pe);
-    embed_backward(m, XF_ENC, m->src, NULL, B, S, m->d_res);
+    embed_backward(m, XF_ENC, m->src, NULL, NULL, NULL, B, S, m->d_res);
     return XF_OK;
 }
 
@@ -857,7 +896,8 @@ xf_status xf_model_encode(xf_model *m, const int32_t *src, size_t S) {
 
 /* Feed B rows of n tokens each (tokens [B,n]) at position pos; logits of each
  * row's last token go to dec_logits [B,V]. */
-static xf_status decode_rows(xf_model *m, const int32_t *tokens, size_t B, size_t n, size_t pos) {
+static xf_status decode_rows(xf_model *m, const int32_t *tokens, const int32_t *posids, const int32_t *blkids,
+                             size_t B, size_t n, size_t pos) {
     if (!m->cache) return xf_fail(XF_ERR_ARG, "no KV cache reserved");
     if (n == 0 || pos + n > m->cache_T)
         return xf_fail(XF_ERR_ARG, "positions %zu..%zu exceed the cache length %zu", pos, pos + n, m->cache_T);
@@ -867,7 +907,7 @@ static xf_status decode_rows(xf_model *m, const int32_t *tokens, size_t B, size_
     if (s) return s;
     size_t C = m->C;
     memset(m->types, 0, B * n * sizeof(int32_t));
-    embed_forward(m, XF_DEC, tokens, m->types, B, n, pos, m->sres[XF_DEC][0]);
+    embed_forward(m, XF_DEC, tokens, m->types, posids, blkids, B, n, pos, m->sres[XF_DEC][0]);
     if (m->cfg.arch == XF_ARCH_PREFIX_LM && pos == 0)
         for (size_t b = 0; b < B; b++) m->cache_prefix[b] = (int32_t)n; /* the prompt is the prefix */
     m->use_kpad = 0;
@@ -890,13 +930,28 @@ static xf_status decode_rows(xf_model *m, const int32_t *tokens, size_t B, size_
 }
 
 xf_status xf_model_decode(xf_model *m, const int32_t *tokens, size_t n, size_t pos, const float **logits) {
-    xf_status s = decode_rows(m, tokens, 1, n, pos);
+    xf_status s = decode_rows(m, tokens, NULL, NULL, 1, n, pos);
+    if (s == XF_OK) *logits = m->dec_logits;
+    return s;
+}
+
+xf_status xf_model_decode_pos(xf_model *m, const int32_t *tokens, const int32_t *position_ids,
+                              const int32_t *block_position_ids, size_t n, size_t pos, const float **logits) {
+    xf_status s = XF_OK;
+    if (position_ids && m->cfg.position_type != XF_POS_LEARNED)
+        s = xf_fail(XF_ERR_ARG, "position ids need learned positions (position_type is %s)",
+                    xf_pos_type_name(m->cfg.position_type));
+    if (!s && block_position_ids && !m->w.wbpe)
+        s = xf_fail(XF_ERR_ARG, "block position ids need a model with block_position_embeddings");
+    if (!s) s = check_positions(m, position_ids, n, "position");
+    if (!s) s = check_positions(m, block_position_ids, n, "block position");
+    if (!s) s = decode_rows(m, tokens, position_ids, block_position_ids, 1, n, pos);
     if (s == XF_OK) *logits = m->dec_logits;
     return s;
 }
 
 xf_status xf_model_decode_beams(xf_model *m, const int32_t *tokens, size_t pos, const float **logits) {
-    xf_status s = decode_rows(m, tokens, m->beams, 1, pos);
+    xf_status s = decode_rows(m, tokens, NULL, NULL, m->beams, 1, pos);
     if (s == XF_OK) *logits = m->dec_logits;
     return s;
 }

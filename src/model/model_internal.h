@@ -65,6 +65,7 @@ typedef struct {
     float *mlmn_w, *mlmn_b;           /* [C] MLM transform norm */
     float *head;                      /* [V,C] lm_head, or wte when tied */
     float *head_b;                    /* [V] lm_head bias */
+    float *wbpe;                      /* [P,C] GLM block positions */
 } xf_top_w;
 
 /* Where a table row's pointer goes: the top struct or layer `layer`'s struct,
@@ -157,6 +158,8 @@ struct xf_model {
     int32_t *types;                   /* [N] token types */
     int32_t *src;                     /* [B*S] encoder inputs */
     int32_t *prefix;                  /* [B] prefix lengths */
+    int32_t *posids, *blkids;         /* [N] GLM position / block position ids of the last batch */
+    int use_pos, use_blk;             /* the last batch gave them (else t + pos0, and block 0) */
     uint8_t *kpad, *spad;             /* [B,T], [B,S] key padding (1 = padding) */
     int use_kpad, use_spad;
     float *rope_cos, *rope_sin;       /* [P, D/2] (rope only) */

@@ -327,6 +327,8 @@ static void emit_stack(emitter *e, const xf_config *c, int st, size_t l0, size_t
     if (c->position_type == XF_POS_LEARNED)
         emit(e, "embed_positions", ".weight", c->max_position_embeddings + c->position_offset, C, I_NORMAL,
              TW(wpe[st]));
+    if (c->block_position_embeddings && st == XF_DEC)
+        emit(e, "embed_block_positions", ".weight", c->max_position_embeddings, C, I_NORMAL, TW(wbpe));
     if (e->nf->token_types && c->type_vocab_size)
         emit(e, e->nf->token_types, ".weight", c->type_vocab_size, C, I_NORMAL, TW(wtt));
     if (c->embed_layernorm) emit_norm(e, "embed_layernorm", C, TW(embn_w[st]), TW(embn_b[st]));

@@ -1,6 +1,8 @@
 /* Token and learned position embeddings: forward against a double reference,
  * backward against central finite differences (tolerance FD_TOL relative, see
  * fd.h), the += rule, repeated tokens, and pos0 > 0. */
+#include <string.h>
+
 #include "kernels/kernels.h"
 #include "test.h"
 #include "kernels/fd.h"
@@ -85,6 +87,44 @@ TEST(test_embed_backward_fd) {
     CHECK(fd_accum_err(awpe, dwpe, EP * EC, FD_PREFILL) < 1e-6);
 }
 
+/* Positions given per token (GLM's 2D positions): out += table[ids[n]], and its
+ * backward (xf_embed_backward on the ids) against finite differences of
+ * L = sum_n,c (out_in[n,c] + table[ids[n],c]) * R[n,c]. */
+typedef struct {
+    const int32_t *ids;
+    double *table;   /* [P,C] */
+    const double *R; /* [N,C] */
+} add_ctx;
+
+static double add_loss(void *vctx) {
+    add_ctx *c = vctx;
+    double L = 0;
+    for (size_t n = 0; n < EN; n++)
+        for (size_t ch = 0; ch < EC; ch++) L += c->table[(size_t)c->ids[n] * EC + ch] * c->R[n * EC + ch];
+    return L;
+}
+
+TEST(test_embed_add_2d_positions) {
+    int32_t ids[EN] = {0, 1, 2, 2, 2, 0, 1, 1, 8, 3}; /* repeats, as part B's span positions */
+    float table[EP * EC], out[EN * EC], base[EN * EC], R[EN * EC];
+    double table_d[EP * EC], R_d[EN * EC], g[EP * EC];
+    fd_seed(4);
+    fd_fill(table, table_d, EP * EC, -1, 1);
+    fd_fill(base, NULL, EN * EC, -1, 1);
+    fd_fill(R, R_d, EN * EC, -1, 1);
+    memcpy(out, base, sizeof out);
+    xf_embed_add_forward(out, ids, table, EN, EC);
+    for (size_t n = 0; n < EN; n++)
+        for (size_t c = 0; c < EC; c++) CHECK(out[n * EC + c] == base[n * EC + c] + table[ids[n] * EC + c]);
+    add_ctx ctx = {ids, table_d, R_d};
+    fd_grad(g, table_d, EP * EC, FD_EPS, add_loss, &ctx);
+    float d[EP * EC] = {0};
+    xf_embed_backward(d, R, ids, EN, EC);
+    double e = fd_rel_err(d, g, EP * EC);
+    CHECK_MSG(e < FD_TOL, "dtable rel err %.3g", e);
+    for (size_t c = 0; c < EC; c++) CHECK(d[4 * EC + c] == 0.0f); /* row 4 is never read */
+}
+
 /* Large enough to take the OpenMP path: channel-blocked backward must not race */
 TEST(test_embed_backward_parallel) {
     enum { N = 512, C = 96, V = 5 };
@@ -107,5 +147,6 @@ int main(void) {
     RUN(test_embed_forward);
     RUN(test_embed_backward_fd);
     RUN(test_embed_backward_parallel);
+    RUN(test_embed_add_2d_positions);
     return test_summary();
 }

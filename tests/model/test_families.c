@@ -317,6 +317,63 @@ TEST(test_grads_prefix_lm) {
     check_grads(&c, &b, 5);
 }
 
+/* GLM's 2D positions (docs/objectives.md §GLM): a prefix LM with learned
+ * positions and block positions, fed explicit position and block ids as the
+ * glm objective makes them (part A: 0..|A|-1 and block 0; part B: the span's
+ * mask position and 1..len). */
+static void logits_of(xf_model *m, const xf_batch *b, float *out);
+static double row_diff(const float *a, const float *b, size_t V);
+
+static xf_config cfg_glm(void) {
+    xf_config c = small();
+    c.arch = XF_ARCH_PREFIX_LM;
+    c.block_position_embeddings = 1;
+    return c;
+}
+
+TEST(test_grads_glm_2d_positions) {
+    xf_config c = cfg_glm();
+    enum { B = 2, T = 8 };
+    /* row 0: A = x x M x (mask at 2), B = [S] y y; row 1: A = M x x, B = [S] y [S] y y */
+    int32_t pos[B * T] = {0, 1, 2, 3, 2, 2, 2, 0, 0, 1, 2, 0, 0, 2, 2, 2};
+    int32_t blk[B * T] = {0, 0, 0, 0, 1, 2, 3, 0, 0, 0, 0, 1, 2, 1, 2, 3};
+    int32_t ids[B * T], tg[B * T], pre[B] = {4, 3}, len[B] = {7, 8};
+    fill_ids(ids, B * T, c.vocab_size, 61);
+    fill_ids(tg, B * T, c.vocab_size, 62);
+    for (size_t i = 0; i < B * T; i++)
+        if (i % T < (size_t)pre[i / T] || i % T >= (size_t)len[i / T]) tg[i] = -1;
+    xf_batch b = {.B = B, .T = T, .ids = ids, .targets = tg, .lengths = len, .prefix_len = pre,
+                  .position_ids = pos, .block_position_ids = blk};
+    check_grads(&c, &b, 63);
+    /* the ids matter: other positions give other logits; out-of-range ids are refused */
+    static float with[B * T * 32], without[B * T * 32];
+    xf_model *m = new_model(&c, 64);
+    CHECK_OK(xf_model_reserve_ex(m, B, T, 0, 0));
+    logits_of(m, &b, with);
+    xf_batch plain = b;
+    plain.position_ids = plain.block_position_ids = NULL;
+    logits_of(m, &plain, without);
+    CHECK(row_diff(with + 5 * c.vocab_size, without + 5 * c.vocab_size, c.vocab_size) > 1e-4);
+    pos[3] = (int32_t)c.max_position_embeddings;
+    CHECK(xf_model_forward_batch(m, &b, NULL, NULL) == XF_ERR_ARG);
+    CHECK_MSG(strstr(xf_last_error(), "position id 12 at position 3") != NULL, "%s", xf_last_error());
+    pos[3] = 3;
+    blk[9] = -1;
+    CHECK(xf_model_forward_batch(m, &b, NULL, NULL) == XF_ERR_ARG);
+    blk[9] = 0;
+    xf_model_free(m);
+    /* a model without the block table refuses block ids; one without learned positions refuses both */
+    xf_config c2 = cfg_prefix();
+    m = new_model(&c2, 65);
+    CHECK_OK(xf_model_reserve_ex(m, B, T, 0, 0));
+    CHECK(xf_model_forward_batch(m, &b, NULL, NULL) == XF_ERR_ARG);
+    xf_model_free(m);
+    c2 = cfg_glm();
+    c2.position_type = XF_POS_ROPE;
+    CHECK(xf_config_validate(&c2, "glm") == XF_ERR_ARG);
+    CHECK_MSG(strstr(xf_last_error(), "block_position_embeddings") != NULL, "%s", xf_last_error());
+}
+
 /* enc-dec batch: 2 rows of T decoder tokens and S source tokens (<= 8), both padded */
 static void check_grads_encdec(const xf_config *c, uint64_t seed, size_t T, size_t S) {
     enum { B = 2 };
@@ -596,6 +653,32 @@ TEST(test_decode_prefix_lm) {
     for (size_t t = n; t < T; t++) {
         CHECK_OK(xf_model_decode(m, &ids[t], 1, t, &lg));
         snprintf(what, sizeof what, "position %zu", t);
+        check_close(lg, full + t * V, V, 1e-4, what);
+    }
+    xf_model_free(m);
+}
+
+/* GLM fill decoding: part A fed at 0 (the prefix), then part B token by token
+ * with xf_model_decode_pos, equals the full forward with the 2D ids. */
+TEST(test_decode_glm_2d_positions) {
+    enum { T = 9, nA = 5 };
+    xf_config c = cfg_glm();
+    size_t V = c.vocab_size;
+    int32_t ids[T], pre = nA, pos[T] = {0, 1, 2, 3, 4, 1, 1, 1, 1}, blk[T] = {0, 0, 0, 0, 0, 1, 2, 3, 4};
+    static float full[T * 64];
+    static char what[96];
+    fill_ids(ids, T, V, 71);
+    xf_model *m = new_model(&c, 72);
+    CHECK_OK(xf_model_reserve_ex(m, 1, T, 0, 0));
+    xf_batch b = {.B = 1, .T = T, .ids = ids, .prefix_len = &pre, .position_ids = pos, .block_position_ids = blk};
+    logits_of(m, &b, full);
+    CHECK_OK(xf_model_cache_reserve_ex(m, 1, T + 2, 0));
+    const float *lg;
+    CHECK_OK(xf_model_decode_pos(m, ids, NULL, NULL, nA, 0, &lg)); /* part A: positions 0.., block 0 */
+    check_close(lg, full + (nA - 1) * V, V, 1e-4, "part A");
+    for (size_t t = nA; t < T; t++) {
+        CHECK_OK(xf_model_decode_pos(m, &ids[t], &pos[t], &blk[t], 1, t, &lg));
+        snprintf(what, sizeof what, "part B position %zu", t);
         check_close(lg, full + t * V, V, 1e-4, what);
     }
     xf_model_free(m);
@@ -1025,6 +1108,8 @@ int main(void) {
     RUN(test_num_params_every_preset);
     RUN(test_grads_bert_encoder);
     RUN(test_grads_prefix_lm);
+    RUN(test_grads_glm_2d_positions);
+    RUN(test_decode_glm_2d_positions);
     RUN(test_grads_t5);
     RUN(test_grads_bart);
     RUN(test_grads_moe_softmax_topk_renorm);
