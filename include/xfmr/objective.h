@@ -11,6 +11,10 @@
  *           encoder_decoder or prefix_lm
  *   bart    BART noising: sentence permutation, then text infilling (30% of
  *           the tokens in Poisson(3) spans, each span one mask); encoder_decoder
+ *   glm     GLM blank infilling: 15% of the tokens in Poisson(3) spans, each
+ *           one [MASK] in part A; the spans shuffled as part B, [START] span
+ *           -> span [END]; 2D positions; prefix_lm or decoder
+ *   gmask   GLM's generation variant: one long span at the end, [gMASK]
  * Nonsensical pairs (mlm on a decoder, clm on an encoder, ...) are refused by
  * xf_objective_check with a message naming both.
  *
@@ -33,16 +37,27 @@
 extern "C" {
 #endif
 
-typedef enum { XF_OBJ_CLM = 0, XF_OBJ_PREFIX, XF_OBJ_SPAN, XF_OBJ_MLM, XF_OBJ_UL2, XF_OBJ_BART, XF_OBJ_COUNT } xf_objective;
+typedef enum {
+    XF_OBJ_CLM = 0, XF_OBJ_PREFIX, XF_OBJ_SPAN, XF_OBJ_MLM, XF_OBJ_UL2, XF_OBJ_BART, XF_OBJ_GLM, XF_OBJ_GMASK,
+    XF_OBJ_COUNT
+} xf_objective;
 
 const char *xf_objective_name(xf_objective o);
-/* Parse "clm", "prefix", "span", "mlm", "ul2", "bart"; XF_ERR_ARG naming the choices otherwise. */
+/* Parse "clm", "prefix", "span", "mlm", "ul2", "bart", "glm", "gmask"; XF_ERR_ARG naming the choices otherwise. */
 xf_status xf_objective_parse(const char *s, xf_objective *out);
 /* The default objective of an architecture: decoder clm, prefix_lm prefix,
  * encoder mlm, encoder_decoder span. */
 xf_objective xf_objective_default(xf_arch arch);
 /* XF_OK if `o` makes sense for `arch`, else XF_ERR_ARG with a one-line reason. */
 xf_status xf_objective_check(xf_objective o, xf_arch arch);
+
+/* GLM's special tokens (xf_glm_tokens_find): [MASK] is the tokenizer's mask;
+ * [gMASK], [sop] (START) and [eop] (END) are the tokens spelled "[gMASK]",
+ * "[sop]", "[eop]" when the tokenizer has them, else <extra_id_2>, <extra_id_0>
+ * and <extra_id_1>. -1: none. */
+typedef struct {
+    int32_t mask, gmask, start, end;
+} xf_glm_tokens;
 
 /* Most sentinels kept in xf_objective_opts (T5 and the byte tokenizer have 100). */
 #define XF_OBJ_MAX_SENTINELS 1024
@@ -71,6 +86,10 @@ typedef struct {
     float bart_mask, bart_lambda, bart_permute;
     int32_t sentence_ends[XF_OBJ_MAX_SENTENCE_ENDS]; /* ids whose text is ".", "!" or "?" (spaces aside) */
     size_t n_sentence_ends;
+    /* glm, gmask (docs/objectives.md §GLM): share of tokens in spans 0.15, Poisson
+     * span mean 3; the gmask span covers [0.5, 1) of the window */
+    float glm_ratio, glm_lambda;
+    xf_glm_tokens glm;
 } xf_objective_opts;
 
 /* Fill defaults and the ids from `tok` and `cfg` (decoder_start_token_id, -1
@@ -91,6 +110,10 @@ typedef struct {
     int32_t *prefix_len;   /* [B] */
     int32_t *src;          /* [B,S] */
     int32_t *src_lengths;  /* [B] */
+    /* glm and gmask: GLM's 2D positions (docs/objectives.md §GLM), or NULL (not
+     * written); other objectives write t and 0 when given */
+    int32_t *position_ids;       /* [B,T] position in part A (part B: its span's mask) */
+    int32_t *block_position_ids; /* [B,T] 0 in part A, 1..len+1 within a part-B span */
 } xf_batch_buf;
 
 /* ---- T5 span corruption (docs/algorithms.md §5, exact) ---------------------- */
@@ -126,6 +149,24 @@ size_t xf_bart_work_size(size_t L);
  * one o->mask, zero-length spans inserted masks). The target is raw itself. */
 xf_status xf_bart_noise(const xf_objective_opts *o, const int32_t *raw, size_t L, struct xf_rng *rng,
                         size_t *work, int32_t *out, size_t cap, size_t *n_out);
+
+/* ---- GLM blank infilling (docs/objectives.md §GLM) ---------------------- */
+
+/* GLM's tokens from `tok`; XF_ERR_ARG naming the tokenizer and the missing token
+ * when one is absent. */
+xf_status xf_glm_tokens_find(const xf_tokenizer *tok, xf_glm_tokens *out);
+/* The raw window of a glm / gmask row of T tokens: the largest L whose worst
+ * case (every span one token) fits, L + 2 * round(ratio * L) <= T, or T - 2 for
+ * gmask; 0 when T is too short. */
+size_t xf_glm_window(const xf_objective_opts *o, size_t T);
+/* Entries of the size_t work array xf_glm_example needs for a window of L. */
+size_t xf_glm_work_size(size_t L);
+/* One example from raw[0..L): part A then part B into ids, targets, pos, blk
+ * (cap entries each; *n written, *n_a of them part A). Targets are -1 in part
+ * A, and in part B the span's tokens then [END]. */
+xf_status xf_glm_example(const xf_objective_opts *o, const int32_t *raw, size_t L, struct xf_rng *rng,
+                         size_t *work, int32_t *ids, int32_t *targets, int32_t *pos, int32_t *blk, size_t cap,
+                         size_t *n, size_t *n_a);
 
 /* ---- batches ------------------------------------------------------------ */
 

@@ -29,7 +29,7 @@ static const char *PREPARE_HELP =
     "                     with --objective: N examples as the model sees them (default 3)\n"
     "  --threads N        encoding threads (default: all cores)\n"
     "Objective preview (docs/objectives.md):\n"
-    "  --objective OBJ    clm, prefix, span, mlm, ul2 or bart\n"
+    "  --objective OBJ    clm, prefix, span, mlm, ul2, bart, glm or gmask\n"
     "  --arch ARCH        decoder, encoder, prefix_lm or encoder_decoder (or --model)\n"
     "  --model SPEC       a preset, config file or checkpoint directory giving the arch\n"
     "  --seq N            sequence length; the source length for encoder_decoder (128)\n"
@@ -130,6 +130,12 @@ static const char *special_name(const viewer *v, int32_t id, char *buf, size_t c
     if (o->kind == XF_OBJ_UL2)
         for (int m = 0; m < 3; m++)
             if (o->mode[m] == id) return modes[m];
+    if (o->kind == XF_OBJ_GLM || o->kind == XF_OBJ_GMASK) {
+        const int32_t g[4] = {o->glm.mask, o->glm.gmask, o->glm.start, o->glm.end};
+        static const char *const names[4] = {"[MASK]", "[gMASK]", "[sop]", "[eop]"};
+        for (int i = 0; i < 4; i++)
+            if (g[i] == id) return names[i];
+    }
     if (id == o->mask) return "<mask>";
     for (size_t k = 0; k < o->n_all_sentinels && k < XF_OBJ_MAX_SENTINELS; k++)
         if (o->sentinel_ids[k] == id) {
@@ -189,6 +195,86 @@ static int show_lm(const viewer *v, const xf_batch_buf *b, size_t r, int32_t *se
     return 0;
 }
 
+/* The bytes of token id as one table cell (specials by name, spaces as U+2423). */
+static int cell(const viewer *v, int32_t id, char *buf, size_t cap) {
+    char name[64];
+    const char *sp = special_name(v, id, name, sizeof name);
+    if (sp) {
+        snprintf(buf, cap, "%s", sp);
+        return 0;
+    }
+    char *text;
+    size_t len, w = 0;
+    if (xf_tokenizer_decode(v->tok, &id, 1, &text, &len)) return xf_cli_fail();
+    for (size_t i = 0; i < len && w + 8 < cap; i++) {
+        unsigned char c = (unsigned char)text[i];
+        if (c == ' ') w += (size_t)snprintf(buf + w, cap - w, "\u2423");
+        else if (c < 0x20 || c == 0x7f) w += (size_t)snprintf(buf + w, cap - w, "\\x%02x", c);
+        else buf[w++] = (char)c;
+    }
+    buf[w] = '\0';
+    free(text);
+    return 0;
+}
+
+/* Tokens ids[0..n) with their position and block position ids under them, one
+ * column per token (GLM's 2D positions). */
+static int show_2d(const viewer *v, const char *label, const int32_t *ids, const int32_t *pos, const int32_t *blk,
+                   size_t n) {
+    enum { CELL = 48 };
+    char(*buf)[CELL] = malloc((3 * n + 1) * sizeof *buf); /* row k, token i: buf[k * n + i] */
+    size_t *width = malloc((3 * n + 1) * sizeof *width);   /* display width of each cell */
+    if (!buf || !width) {
+        free(buf);
+        free(width);
+        return xf_cli_error(1, "prepare: out of memory for the position table");
+    }
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        rc = cell(v, ids[i], buf[i], CELL);
+        snprintf(buf[n + i], CELL, "%d", (int)pos[i]);
+        snprintf(buf[2 * n + i], CELL, "%d", (int)blk[i]);
+        for (int k = 0; k < 3; k++) { /* UTF-8 lead bytes only */
+            size_t w = 0;
+            for (const char *p = buf[k * n + i]; *p; p++) w += ((unsigned char)*p & 0xC0) != 0x80;
+            width[k * n + i] = w;
+        }
+    }
+    static const char *const rows[3] = {"", "  position", "  block"};
+    for (int k = 0; k < 3 && rc == 0; k++) {
+        fprintf(v->f, "%-10s", k == 0 ? label : rows[k]);
+        for (size_t i = 0; i < n; i++) {
+            size_t col = width[i] > width[n + i] ? width[i] : width[n + i];
+            if (width[2 * n + i] > col) col = width[2 * n + i];
+            /* pad the previous cell's remainder here, so lines carry no trailing blanks */
+            fprintf(v->f, " %s", buf[k * n + i]);
+            if (i + 1 < n) fprintf(v->f, "%*s", (int)(col - width[k * n + i]), "");
+        }
+        fputc('\n', v->f);
+    }
+    free(buf);
+    free(width);
+    return rc;
+}
+
+/* Example r of a glm / gmask batch: part A (bidirectional), part B (the spans,
+ * causal), what part B predicts, and both position rows. */
+static int show_glm(const viewer *v, const xf_batch_buf *b, size_t r) {
+    size_t T = b->T, n = (size_t)b->lengths[r], A = (size_t)b->prefix_len[r];
+    if (n > T || A > n) return xf_cli_error(1, "prepare: malformed example %zu", r);
+    const int32_t *ids = b->ids + r * T, *tg = b->targets + r * T, *pos = b->position_ids + r * T,
+                  *blk = b->block_position_ids + r * T;
+    fputs("part A:   ", v->f);
+    if (show(v, ids, A)) return 1;
+    fputs("\npart B:   ", v->f);
+    if (show(v, ids + A, n - A)) return 1;
+    fputs("\npredicts: ", v->f);
+    if (show(v, tg + A, n - A)) return 1;
+    fprintf(v->f, "\nloss on:  %zu tokens (part B)\n", n - A);
+    if (show_2d(v, "A", ids, pos, blk, A)) return 1;
+    return show_2d(v, "B", ids + A, pos + A, blk + A, n - A);
+}
+
 /* Example r of an encoder_decoder batch. */
 static int show_seq2seq(const viewer *v, const xf_batch_buf *b, size_t r) {
     size_t T = b->T, S = b->S, ns = (size_t)b->src_lengths[r], nt = (size_t)b->lengths[r];
@@ -240,12 +326,17 @@ static int objective_preview(const xf_tokenizer *tok, const xf_objective_opts *o
     b.targets = malloc(b.B * b.T * sizeof *b.targets);
     b.lengths = malloc(b.B * sizeof *b.lengths);
     b.prefix_len = malloc(b.B * sizeof *b.prefix_len);
+    int glm = o->kind == XF_OBJ_GLM || o->kind == XF_OBJ_GMASK;
+    if (glm) {
+        b.position_ids = malloc(b.B * b.T * sizeof *b.position_ids);
+        b.block_position_ids = malloc(b.B * b.T * sizeof *b.block_position_ids);
+    }
     if (encdec) {
         b.src = malloc(b.B * b.S * sizeof *b.src);
         b.src_lengths = malloc(b.B * sizeof *b.src_lengths);
     }
     if (!seq || !b.ids || !b.targets || !b.lengths || !b.prefix_len ||
-        (encdec && (!b.src || !b.src_lengths))) {
+        (encdec && (!b.src || !b.src_lengths)) || (glm && (!b.position_ids || !b.block_position_ids))) {
         rc = xf_cli_error(1, "prepare: out of memory for %zu examples", n);
         goto done;
     }
@@ -267,6 +358,7 @@ static int objective_preview(const xf_tokenizer *tok, const xf_objective_opts *o
             fprintf(f, " (%d tokens, prefix %d) ---\n", (int)b.lengths[r], (int)b.prefix_len[r]);
         rc = encdec ? show_seq2seq(&v, &b, r)
              : o->arch == XF_ARCH_ENCODER ? show_mlm(&v, &b, r)
+             : glm                        ? show_glm(&v, &b, r)
                                           : show_lm(&v, &b, r, seq);
     }
     fflush(f);
@@ -278,6 +370,8 @@ done:
     free(b.prefix_len);
     free(b.src);
     free(b.src_lengths);
+    free(b.position_ids);
+    free(b.block_position_ids);
     xf_dataset_free(ds);
     return rc;
 }

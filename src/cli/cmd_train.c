@@ -12,7 +12,7 @@ static const char *TRAIN_HELP =
     "usage: xfmr train --model PRESET|CONFIG|DIR --data FILE --out DIR [flags]\n"
     "       xfmr train --resume --out DIR [--data FILE] [--steps N]\n"
     "  --data FILE         token file (xfmr prepare), UTF-8 text, or FILE.tsv of input<TAB>target lines\n"
-    "  --objective OBJ     clm, prefix, span, mlm, ul2 or bart (default: the architecture's:\n"
+    "  --objective OBJ     clm, prefix, span, mlm, ul2, bart, glm or gmask (default: the architecture's:\n"
     "                      decoder clm, prefix_lm prefix, encoder mlm, encoder_decoder span)\n"
     "  --target-seq N      encoder-decoder decoder length (default: from --seq and the objective)\n"
     "  --noise-density R --mean-span M   span/ul2 corruption (0.15, 3)\n"

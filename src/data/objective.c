@@ -22,7 +22,7 @@
 #include "core/rng.h"
 #include "xfmr/objective.h"
 
-static const char *const k_names[XF_OBJ_COUNT] = {"clm", "prefix", "span", "mlm", "ul2", "bart"};
+static const char *const k_names[XF_OBJ_COUNT] = {"clm", "prefix", "span", "mlm", "ul2", "bart", "glm", "gmask"};
 
 const char *xf_objective_name(xf_objective o) {
     return ((int)o >= 0 && o < XF_OBJ_COUNT) ? k_names[o] : "unknown";
@@ -34,7 +34,7 @@ xf_status xf_objective_parse(const char *s, xf_objective *out) {
             *out = (xf_objective)i;
             return XF_OK;
         }
-    return xf_fail(XF_ERR_ARG, "unknown objective '%s' (choose clm, prefix, span, mlm, ul2 or bart)",
+    return xf_fail(XF_ERR_ARG, "unknown objective '%s' (choose clm, prefix, span, mlm, ul2, bart, glm or gmask)",
                    s ? s : "");
 }
 
@@ -46,6 +46,8 @@ static const char *const k_needs[XF_OBJ_COUNT] = {
     [XF_OBJ_MLM] = "a bidirectional encoder",
     [XF_OBJ_UL2] = "a decoder that reads the corrupted inputs bidirectionally (prefix_lm or encoder_decoder)",
     [XF_OBJ_BART] = "an encoder for the noised text and a decoder that rewrites all of it",
+    [XF_OBJ_GLM] = "one decoder stack that reads part A and writes the blanks as part B (prefix_lm or decoder)",
+    [XF_OBJ_GMASK] = "one decoder stack that reads part A and writes the blanks as part B (prefix_lm or decoder)",
 };
 
 #define OBJ(o) (1u << (o))
@@ -56,10 +58,12 @@ static const struct {
     xf_objective deflt;
     const char *is;
 } k_families[XF_ARCH_COUNT] = {
-    [XF_ARCH_DECODER] = {OBJ(XF_OBJ_CLM) | OBJ(XF_OBJ_PREFIX), XF_OBJ_CLM, "is causal"},
+    [XF_ARCH_DECODER] = {OBJ(XF_OBJ_CLM) | OBJ(XF_OBJ_PREFIX) | OBJ(XF_OBJ_GLM) | OBJ(XF_OBJ_GMASK), XF_OBJ_CLM,
+                         "is causal"},
     [XF_ARCH_ENCODER] = {OBJ(XF_OBJ_MLM), XF_OBJ_MLM, "is bidirectional with no decoder"},
-    [XF_ARCH_PREFIX_LM] = {OBJ(XF_OBJ_CLM) | OBJ(XF_OBJ_PREFIX) | OBJ(XF_OBJ_SPAN) | OBJ(XF_OBJ_UL2), XF_OBJ_PREFIX,
-                           "has one stack that predicts the next token"},
+    [XF_ARCH_PREFIX_LM] = {OBJ(XF_OBJ_CLM) | OBJ(XF_OBJ_PREFIX) | OBJ(XF_OBJ_SPAN) | OBJ(XF_OBJ_UL2) |
+                               OBJ(XF_OBJ_GLM) | OBJ(XF_OBJ_GMASK),
+                           XF_OBJ_PREFIX, "has one stack that predicts the next token"},
     [XF_ARCH_ENCODER_DECODER] = {OBJ(XF_OBJ_PREFIX) | OBJ(XF_OBJ_SPAN) | OBJ(XF_OBJ_UL2) | OBJ(XF_OBJ_BART),
                                  XF_OBJ_SPAN, "learns through its decoder from a source"},
 };
@@ -70,7 +74,7 @@ xf_objective xf_objective_default(xf_arch arch) {
 
 xf_status xf_objective_check(xf_objective o, xf_arch arch) {
     if ((int)o < 0 || o >= XF_OBJ_COUNT)
-        return xf_fail(XF_ERR_ARG, "objective %d is not one of clm, prefix, span, mlm, ul2, bart", (int)o);
+        return xf_fail(XF_ERR_ARG, "objective %d is not one of clm, prefix, span, mlm, ul2, bart, glm, gmask", (int)o);
     if ((int)arch < 0 || arch >= XF_ARCH_COUNT)
         return xf_fail(XF_ERR_ARG, "objective %s: unknown arch %d", xf_objective_name(o), (int)arch);
     unsigned ok = k_families[arch].objectives;
@@ -182,6 +186,12 @@ xf_status xf_objective_opts_init(xf_objective_opts *opts, xf_objective kind, con
                 !is_special(opts, (int32_t)id))
                 opts->sentence_ends[opts->n_sentence_ends++] = (int32_t)id;
         }
+    }
+    if (kind == XF_OBJ_GLM || kind == XF_OBJ_GMASK) {
+        opts->glm_ratio = 0.15f;
+        opts->glm_lambda = 3.0f;
+        xf_status st = xf_glm_tokens_find(tok, &opts->glm);
+        if (st != XF_OK) return st;
     }
     if (kind == XF_OBJ_MLM) {
         if (opts->mask < 0)
@@ -470,6 +480,16 @@ static xf_status check_opts(const xf_objective_opts *o, const xf_dataset *ds, co
                 return xf_fail(XF_ERR_ARG, "objective ul2: mode token [%c] has id %d", "RSX"[m],
                                (int)o->mode[m]);
     }
+    if (o->kind == XF_OBJ_GLM || o->kind == XF_OBJ_GMASK) {
+        int32_t g[4] = {o->glm.mask, o->glm.gmask, o->glm.start, o->glm.end};
+        for (int i = 0; i < 4; i++)
+            if (g[i] < 0 || (size_t)g[i] >= V)
+                return xf_fail(XF_ERR_ARG, "objective %s: special token %s has id %d (vocab size %zu)", on,
+                               (const char *[]){"[MASK]", "[gMASK]", "[sop]", "[eop]"}[i], (int)g[i], V);
+        if (!(o->glm_ratio > 0 && o->glm_ratio < 1) || !(o->glm_lambda > 0 && o->glm_lambda <= 64))
+            return xf_fail(XF_ERR_ARG, "objective %s: ratio %g must be in (0, 1) and lambda %g in (0, 64]", on,
+                           (double)o->glm_ratio, (double)o->glm_lambda);
+    }
     if (o->kind == XF_OBJ_BART && (o->mask < 0 || o->eos < 0))
         return xf_fail(XF_ERR_ARG, "objective bart needs a mask id and an EOS id");
     if (o->kind == XF_OBJ_MLM) {
@@ -562,6 +582,26 @@ static void free_scratch(scratch *sc) {
     free(sc->cand);
 }
 
+/* Row r of a glm / gmask batch from the window in sc->raw: part A then part B,
+ * padded (pad id, target -1, position 0, block 0); prefix_len = |A|. */
+static xf_status glm_row(const xf_objective_opts *o, xf_batch_buf *b, size_t r, size_t W, scratch *sc, xf_rng *rng) {
+    size_t T = b->T, n = 0, na = 0;
+    int32_t *ids = b->ids + r * T, *tg = b->targets + r * T;
+    /* positions go to sc->in and sc->tg (T entries each) when the batch has no room for them */
+    int32_t *pos = b->position_ids ? b->position_ids + r * T : sc->in;
+    int32_t *blk = b->block_position_ids ? b->block_position_ids + r * T : sc->tg;
+    xf_status st = xf_glm_example(o, sc->raw, W, rng, sc->cand, ids, tg, pos, blk, T, &n, &na);
+    if (st != XF_OK) return st;
+    for (size_t i = n; i < T; i++) {
+        ids[i] = pad_id(o);
+        tg[i] = -1;
+        pos[i] = blk[i] = 0;
+    }
+    if (b->lengths) b->lengths[r] = (int32_t)n;
+    if (b->prefix_len) b->prefix_len[r] = (int32_t)na;
+    return XF_OK;
+}
+
 xf_status xf_objective_batch(const xf_objective_opts *o, const xf_dataset *ds, int val,
                              xf_rng *rng, xf_batch_buf *b) {
     if (!o || !ds || !rng) return xf_fail(XF_ERR_ARG, "objective: NULL argument");
@@ -580,6 +620,13 @@ xf_status xf_objective_batch(const xf_objective_opts *o, const xf_dataset *ds, i
                            "(need at least 2)", T);
         break;
     case XF_OBJ_MLM: W = T; break;
+    case XF_OBJ_GLM:
+    case XF_OBJ_GMASK:
+        W = xf_glm_window(o, T);
+        if (W < 2)
+            return xf_fail(XF_ERR_ARG, "objective %s: sequence length %zu leaves no room for parts A and B "
+                           "(need at least 4)", xf_objective_name(o->kind), T);
+        break;
     case XF_OBJ_BART:
         /* the window and its EOS are the target; the noised copy and EOS the source */
         W = (S < T ? S : T) - 1;
@@ -599,7 +646,9 @@ xf_status xf_objective_batch(const xf_objective_opts *o, const xf_dataset *ds, i
                        "objective %s: the %s part has %zu tokens, an example needs %zu",
                        xf_objective_name(o->kind), val ? "validation" : "training", part, W);
     scratch sc;
-    st = alloc_scratch(&sc, W, W + 3, o->kind == XF_OBJ_BART ? xf_bart_work_size(W) : T);
+    int glm = o->kind == XF_OBJ_GLM || o->kind == XF_OBJ_GMASK;
+    st = alloc_scratch(&sc, W, glm ? T : W + 3,
+                       o->kind == XF_OBJ_BART ? xf_bart_work_size(W) : glm ? xf_glm_work_size(W) : T);
     for (size_t r = 0; st == XF_OK && r < B; r++) {
         switch (o->kind) {
         case XF_OBJ_CLM:
@@ -626,6 +675,11 @@ xf_status xf_objective_batch(const xf_objective_opts *o, const xf_dataset *ds, i
             st = xf_batch_put_seq2seq(o, b, r, sc.in, n_in, sc.raw, W + 1);
             break;
         }
+        case XF_OBJ_GLM:
+        case XF_OBJ_GMASK:
+            st = draw_window(ds, val, W, rng, sc.raw);
+            if (st == XF_OK) st = glm_row(o, b, r, W, &sc, rng);
+            break;
         case XF_OBJ_MLM: {
             st = draw_window(ds, val, W, rng, b->ids + r * T);
             if (st != XF_OK) break;
@@ -651,5 +705,10 @@ xf_status xf_objective_batch(const xf_objective_opts *o, const xf_dataset *ds, i
         }
     }
     free_scratch(&sc);
+    /* 1D positions for the other objectives, when asked for */
+    for (size_t i = 0; st == XF_OK && !glm && i < B * T; i++) {
+        if (b->position_ids) b->position_ids[i] = (int32_t)(i % T);
+        if (b->block_position_ids) b->block_position_ids[i] = 0;
+    }
     return st;
 }

@@ -93,6 +93,8 @@ static void run_free(run_state *r) {
     free(r->bb.prefix_len);
     free(r->bb.src);
     free(r->bb.src_lengths);
+    free(r->bb.position_ids);
+    free(r->bb.block_position_ids);
     free(r->streak);
     xf_pairs_free(r->pairs);
     if (r->log) fclose(r->log);
@@ -262,6 +264,11 @@ static xf_status next_batch(run_state *r, const xf_train_opts *o, int val, size_
     if (!r->stream_clm) {
         b->lengths = r->bb.lengths;
         b->prefix_len = r->oo.arch == XF_ARCH_PREFIX_LM ? r->bb.prefix_len : NULL;
+        /* GLM's 2D positions (docs/objectives.md §GLM), where the model has the tables */
+        if (r->bb.position_ids && xf_model_config(r->model)->position_type == XF_POS_LEARNED)
+            b->position_ids = r->bb.position_ids;
+        if (r->bb.block_position_ids && xf_model_config(r->model)->block_position_embeddings)
+            b->block_position_ids = r->bb.block_position_ids;
         if (r->oo.arch == XF_ARCH_ENCODER_DECODER) {
             b->S = r->S;
             b->src = r->bb.src;
@@ -341,6 +348,12 @@ static xf_status setup_objective(run_state *r, const xf_train_paths *p, const xf
     r->bb.src_lengths = malloc(B * sizeof(int32_t));
     if (!r->inputs || !r->targets || !r->bb.lengths || !r->bb.prefix_len || !r->bb.src || !r->bb.src_lengths)
         return xf_fail(XF_ERR_OOM, "out of memory for the batch buffers");
+    if (!tsv && (obj == XF_OBJ_GLM || obj == XF_OBJ_GMASK)) {
+        r->bb.position_ids = malloc(B * r->T * sizeof(int32_t));
+        r->bb.block_position_ids = malloc(B * r->T * sizeof(int32_t));
+        if (!r->bb.position_ids || !r->bb.block_position_ids)
+            return xf_fail(XF_ERR_OOM, "out of memory for the batch buffers");
+    }
     r->bb.ids = r->inputs;
     r->bb.targets = r->targets;
     return XF_OK;
