@@ -53,6 +53,21 @@ xf_status xf_generate_seq2seq(xf_model *m, const int32_t *src, size_t ns, int32_
                               size_t n_new, xf_sampler *s, int32_t stop_id, xf_token_cb cb,
                               void *ctx);
 
+/* GLM blank infilling (docs/objectives.md §GLM), decoder and prefix_lm, batch 1.
+ * The prompt (np >= 1 ids) is part A: it is fed at position 0 (a prefix_lm's
+ * bidirectional prefix), and every id equal to g->mask or g->gmask is a blank.
+ * Blank k, in order, gets part B's span: g->start at the blank's position with
+ * block position 1, then ids sampled one at a time (block positions 2, 3, ...)
+ * until g->end or max_fill ids; each span stays in the cache, so later blanks
+ * see the earlier fills, as in training. Position ids are given to models with
+ * learned positions, block ids to models with block_position_embeddings (as
+ * the trainer gives them). *out (malloc'd, *n_out ids) is the prompt with every
+ * blank replaced by its fill; *ended counts the spans that stopped at g->end
+ * (the others hit max_fill or the context). Reserves the model's KV cache. */
+xf_status xf_generate_glm_fill(xf_model *m, const int32_t *prompt, size_t np, int32_t mask, int32_t gmask,
+                               int32_t start, int32_t end, size_t max_fill, xf_sampler *s, int32_t **out,
+                               size_t *n_out, size_t *blanks, size_t *ended);
+
 /* ---- beam search ----------------------------------------------------------
  * Hugging Face's beam search (BeamSearchScorer, early_stopping=True), batch 1:
  *  - each step, every live beam b extends by every token v with the score

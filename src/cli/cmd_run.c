@@ -12,6 +12,7 @@
 #include "xfmr/generate.h"
 #include "xfmr/memory.h"
 #include "xfmr/model.h"
+#include "xfmr/objective.h"
 #include "xfmr/threads.h"
 #include "xfmr/tokenizer.h"
 
@@ -84,6 +85,58 @@ static int check_vocab(const char *cmd, const char *what, const int32_t *ids, si
     return 0;
 }
 
+/* GLM blank infilling (docs/objectives.md §GLM): the prompt's [MASK]s (and
+ * <mask>) and [gMASK]s are the blanks; each is filled in order, and the text
+ * with the fills in place is printed. */
+static int generate_glm(xf_model *m, const xf_tokenizer *tok, const char *prompt, size_t max_fill,
+                        const xf_sample_opts *so, int quiet) {
+    xf_glm_tokens g;
+    if (xf_glm_tokens_find(tok, &g)) return xf_cli_fail();
+    static const char gm[] = "[gMASK]";
+    int32_t *ids = NULL, *out = NULL;
+    size_t n = 0, cap = 0, nout = 0, blanks = 0, ended = 0, len = strlen(prompt);
+    int rc = 1;
+    for (size_t at = 0; at <= len;) { /* pieces between "[gMASK]"s, each spliced for [MASK] */
+        const char *hit = strstr(prompt + at, gm);
+        size_t end = hit ? (size_t)(hit - prompt) : len, np = 0;
+        int32_t *piece = NULL;
+        if (xf_cli_encode_spliced(tok, prompt + at, end - at, 1, g.mask, &piece, &np, NULL, NULL)) goto out;
+        int bad = xf_cli_append_ids(&ids, &n, &cap, piece, np) || (hit && xf_cli_append_ids(&ids, &n, &cap, &g.gmask, 1));
+        free(piece);
+        if (bad) goto out;
+        if (!hit) break;
+        at = end + sizeof gm - 1;
+    }
+    if (check_vocab("generate", "prompt", ids, n, xf_model_config(m)->vocab_size)) goto out;
+    xf_sampler *s = NULL;
+    double t0 = xf_now_ms();
+    if (xf_sampler_create(&s, xf_model_config(m)->vocab_size, so) ||
+        xf_generate_glm_fill(m, ids, n, g.mask, g.gmask, g.start, g.end, max_fill, s, &out, &nout, &blanks, &ended)) {
+        xf_sampler_free(s);
+        rc = xf_cli_fail();
+        goto out;
+    }
+    xf_sampler_free(s);
+    char *text = NULL;
+    size_t tl = 0;
+    if (xf_tokenizer_decode(tok, out, nout, &text, &tl)) {
+        rc = xf_cli_fail();
+        goto out;
+    }
+    fwrite(text, 1, tl, stdout);
+    putchar('\n');
+    fflush(stdout);
+    free(text);
+    if (!quiet)
+        fprintf(stderr, "[%zu prompt tokens, %zu blanks filled, %zu ended at [eop], %zu tokens out, %.1f s]\n", n,
+                blanks, ended, nout, (xf_now_ms() - t0) / 1e3);
+    rc = 0;
+out:
+    free(ids);
+    free(out);
+    return rc;
+}
+
 int xf_cmd_generate(int argc, char **argv) {
     xf_args a;
     xf_args_init(&a, argc, argv);
@@ -113,6 +166,11 @@ int xf_cmd_generate(int argc, char **argv) {
              "  --threads 0 (default): one thread below 16M parameters, else all cores.\n"
              "  --dtype: the format the block and head weights are read in while decoding\n"
              "    (default f32; bf16/f16 halve the bytes, q8_0 is 32 int8 per f16 scale).\n"
+             "  --glm: GLM blank infilling (docs/objectives.md §GLM): each [MASK] (or <mask>) and\n"
+             "    [gMASK] of the prompt is filled in turn (part B: [sop], then up to -n tokens\n"
+             "    until [eop], with GLM's 2D positions) and the text is printed with the fills in\n"
+             "    place. On by default for a model with block_position_embeddings whose prompt\n"
+             "    holds a mask; decoder and prefix_lm models trained with --objective glm.\n"
              "  Prints the speed on stderr unless --quiet.");
         return 0;
     }
@@ -129,8 +187,11 @@ int xf_cmd_generate(int argc, char **argv) {
     double lp = xf_args_double(&a, "length-penalty", 1.0);
     int print_ids = xf_args_flag(&a, "print-ids");
     int quiet = xf_args_flag(&a, "quiet");
+    int glm = xf_args_flag(&a, "glm");
     const char *dtype = xf_args_str(&a, "dtype", "f32");
     if (xf_args_finish(&a)) return 2;
+    if (glm && (prompt_ids || beams != LONG_MIN || print_ids))
+        return xf_cli_error(2, "generate: --glm fills the masks of a --prompt TEXT (no --ids, --beams or --print-ids)");
     if (n < 0 || topk < 0 || seed < 0) return xf_cli_error(2, "generate: -n, --top-k and --seed must be >= 0");
     if (strcmp(dtype, "f32") && strcmp(dtype, "bf16") && strcmp(dtype, "f16") && strcmp(dtype, "q8_0"))
         return xf_cli_error(2, "generate: --dtype must be f32, bf16, f16 or q8_0, got '%s'", dtype);
@@ -172,6 +233,14 @@ int xf_cmd_generate(int argc, char **argv) {
     if (threads <= 0 && xf_model_num_params(m) < ((size_t)16 << 20)) threads = 1;
     xf_set_threads((int)threads);
     if (xf_model_set_decode_dtype(m, dtype)) goto fail;
+    if (!glm && !prompt_ids && beams == 0 && !print_ids && cfg->block_position_embeddings)
+        glm = strstr(prompt, "[MASK]") || strstr(prompt, "<mask>") || strstr(prompt, "[gMASK]");
+    if (glm) {
+        rc = encdec ? xf_cli_error(1, "generate: --glm needs a decoder or prefix_lm model, %s is %s", dir,
+                                   xf_arch_name(cfg->arch))
+                    : generate_glm(m, tok, prompt, (size_t)n, &so, quiet);
+        goto out;
+    }
     if (prompt_ids ? xf_cli_parse_ids(prompt_ids, &ids, &nids)
                    : encode_text(tok, prompt, strlen(prompt), encdec, &ids, &nids))
         goto out;

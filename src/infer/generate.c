@@ -143,6 +143,58 @@ done:
     return st;
 }
 
+xf_status xf_generate_glm_fill(xf_model *m, const int32_t *prompt, size_t np, int32_t mask, int32_t gmask,
+                               int32_t start, int32_t end, size_t max_fill, xf_sampler *s, int32_t **out,
+                               size_t *n_out, size_t *blanks, size_t *ended) {
+    const xf_config *cfg = xf_model_config(m);
+    xf_status st = need_decoder_only(cfg, "glm fill");
+    if (st) return st;
+    if (!prompt || np == 0 || !s || !out || !n_out || !blanks || !ended)
+        return xf_fail(XF_ERR_ARG, "glm fill: the prompt needs at least one token");
+    size_t P = cfg->max_position_embeddings, nb = 0;
+    if (np > P) return xf_fail(XF_ERR_ARG, "glm fill: the prompt has %zu tokens, more than the model's %zu positions",
+                               np, P);
+    for (size_t i = 0; i < np; i++) nb += prompt[i] == mask || prompt[i] == gmask;
+    if (nb == 0) return xf_fail(XF_ERR_ARG, "glm fill: the prompt has no [MASK] or [gMASK] to fill");
+    int use_pos = cfg->position_type == XF_POS_LEARNED, use_blk = cfg->block_position_embeddings;
+    /* the output: the prompt's np - nb kept ids plus at most every cache slot left */
+    int32_t *res = malloc((np + P) * sizeof *res);
+    if (!res) return xf_fail(XF_ERR_OOM, "glm fill: out of memory");
+    size_t nr = 0, cur = np, done_blanks = 0, done_end = 0;
+    const float *logits = NULL;
+    if ((st = xf_model_cache_reserve(m, P)) || (st = xf_model_decode(m, prompt, np, 0, &logits))) goto fail;
+    for (size_t i = 0; i < np; i++) {
+        if (prompt[i] != mask && prompt[i] != gmask) {
+            res[nr++] = prompt[i];
+            continue;
+        }
+        /* part B's span for blank i: [sop] at (i, 1), then (i, 2), (i, 3), ... */
+        int32_t id = start, p = (int32_t)i, b = 1;
+        for (size_t made = 0; cur < P; made++) {
+            if ((st = xf_model_decode_pos(m, &id, use_pos ? &p : NULL, use_blk ? &b : NULL, 1, cur, &logits)))
+                goto fail;
+            cur++;
+            id = xf_sampler_next(s, logits);
+            if (id == end) {
+                done_end++;
+                break;
+            }
+            if (made == max_fill || b + 1 >= (int32_t)P) break;
+            res[nr++] = id;
+            b++;
+        }
+        done_blanks++;
+    }
+    *out = res;
+    *n_out = nr;
+    *blanks = done_blanks;
+    *ended = done_end;
+    return XF_OK;
+fail:
+    free(res);
+    return st;
+}
+
 /* encoder_decoder with a source of ns ids that fits the context */
 static xf_status check_source(const xf_config *cfg, size_t ns, const char *what) {
     if (cfg->arch != XF_ARCH_ENCODER_DECODER)

@@ -268,12 +268,12 @@ TEST(test_span_apply_format) {
 /* ---- arch / objective matrix ------------------------------------------------------- */
 
 TEST(test_compat_matrix) {
-    /* rows: decoder, encoder, prefix_lm, encoder_decoder; columns: clm prefix span mlm ul2 bart */
+    /* rows: decoder, encoder, prefix_lm, encoder_decoder; columns: clm prefix span mlm ul2 bart glm gmask */
     static const int ok[XF_ARCH_COUNT][XF_OBJ_COUNT] = {
-        [XF_ARCH_DECODER] = {1, 1, 0, 0, 0, 0},
-        [XF_ARCH_ENCODER] = {0, 0, 0, 1, 0, 0},
-        [XF_ARCH_PREFIX_LM] = {1, 1, 1, 0, 1, 0},
-        [XF_ARCH_ENCODER_DECODER] = {0, 1, 1, 0, 1, 1},
+        [XF_ARCH_DECODER] = {1, 1, 0, 0, 0, 0, 1, 1},
+        [XF_ARCH_ENCODER] = {0, 0, 0, 1, 0, 0, 0, 0},
+        [XF_ARCH_PREFIX_LM] = {1, 1, 1, 0, 1, 0, 1, 1},
+        [XF_ARCH_ENCODER_DECODER] = {0, 1, 1, 0, 1, 1, 0, 0},
     };
     for (int a = 0; a < XF_ARCH_COUNT; a++)
         for (int k = 0; k < XF_OBJ_COUNT; k++) {
@@ -290,7 +290,7 @@ TEST(test_compat_matrix) {
         }
     CHECK(xf_objective_check(XF_OBJ_MLM, XF_ARCH_DECODER) == XF_ERR_ARG);
     CHECK(strcmp(xf_last_error(), "objective mlm needs a bidirectional encoder; arch decoder is causal "
-                                  "(use clm or prefix)") == 0);
+                                  "(use clm, prefix, glm or gmask)") == 0);
     for (int a = 0; a < XF_ARCH_COUNT; a++)
         CHECK_OK(xf_objective_check(xf_objective_default((xf_arch)a), (xf_arch)a));
     CHECK(xf_objective_default(XF_ARCH_DECODER) == XF_OBJ_CLM);
