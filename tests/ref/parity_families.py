@@ -112,8 +112,8 @@ def moe(router, E, K, **kw):
 
 def case(name, cfg, B, T, seed, S=None, lengths=None, prefix_len=None, src_lengths=None,
          types=False, targets="random", std=0.3, router_std=None, ecb_std=0.0,
-         expect=()):
-    return {"name": name, "cfg": cfg, "B": B, "T": T, "S": S, "seed": seed,
+         expect=(), glm=False):
+    return {"name": name, "cfg": cfg, "B": B, "T": T, "S": S, "seed": seed, "glm": glm,
             "lengths": lengths, "prefix_len": prefix_len, "src_lengths": src_lengths,
             "types": types, "targets": targets, "std": std, "router_std": router_std,
             "ecb_std": ecb_std, "expect": tuple(expect)}
@@ -132,6 +132,10 @@ CASES = [
          targets="prefix"),
     case("prefix_learned", dict(GPT2, arch="prefix_lm"), 3, 8, 104, prefix_len=[5, 0, 2],
          lengths=[8, 8, 6], targets="prefix"),
+    # GLM's 2D positions: part A at 0..P-1 (block 0), part B's spans at a position of A
+    # (repeats) with block positions 1, 2, .. restarting at each span
+    case("glm_2d", dict(GPT2, arch="prefix_lm", block_position_embeddings=True), 3, 8, 143,
+         prefix_len=[5, 3, 4], lengths=[8, 7, 8], targets="prefix", glm=True),
     case("prefix_rel", dict(GPT2, arch="prefix_lm", position_type="relative",
                             norm_type="rmsnorm", use_bias=False, **SMALL_BUCKETS),
          2, 8, 105, prefix_len=[4, 0], targets="prefix"),
@@ -200,6 +204,17 @@ def make_batch(c, cfg, g):
                               torch.full_like(targets, -1), targets)
     if c["types"]:
         batch["token_types"] = torch.randint(0, cfg["type_vocab_size"], (B, T), generator=g)
+    if c["glm"]:
+        pos = torch.arange(T).repeat(B, 1)
+        blk = torch.zeros(B, T, dtype=torch.int64)
+        for b in range(B):
+            Pb = int(c["prefix_len"][b])
+            for t in range(Pb, T):
+                new_span = t == Pb or bool(torch.rand(1, generator=g) < 0.3)
+                pos[b, t] = (torch.randint(0, Pb, (1,), generator=g) if new_span else pos[b, t - 1])
+                blk[b, t] = 1 if new_span else blk[b, t - 1] + 1
+        batch["position_ids"] = pos
+        batch["block_position_ids"] = blk
     if cfg["arch"] == "encoder_decoder":
         batch["src"] = torch.randint(0, V, (B, c["S"]), generator=g)
         if c["src_lengths"] is not None:
@@ -538,7 +553,11 @@ def naive_forward(p, cfg, batch):
             for t in range(T):
                 x = P[nm.wte()][ids[b][t]].copy()
                 if cfg["position_type"] == "learned":
-                    x = x + P[nm.wpe()][t + cfg["position_offset"]]
+                    pt = t if batch.get("position_ids") is None else int(batch["position_ids"][b][t])
+                    x = x + P[nm.wpe()][pt + cfg["position_offset"]]
+                if nm.single and cfg["block_position_embeddings"]:
+                    bl = 0 if batch.get("block_position_ids") is None else int(batch["block_position_ids"][b][t])
+                    x = x + P[nm.bpe()][bl]
                 if nm.single and cfg["type_vocab_size"] > 0:
                     x = x + P[nm.tte()][types[b][t] if types is not None else 0]
                 if cfg["embed_layernorm"]:
@@ -744,7 +763,7 @@ def selftest(only=None):
             f"logits {el:.3g} moe loss {em:.3g}{info}")
 
     # 5. gradcheck (float64) of CE + MoE losses w.r.t. every trainable tensor
-    gc = ["bert", "enc_rel_rms", "prefix_rope", "prefix_learned", "dec_empty_row", "t5", "bart",
+    gc = ["bert", "enc_rel_rms", "prefix_rope", "prefix_learned", "glm_2d", "dec_empty_row", "t5", "bart",
           "encdec_pad", "moe_mixtral", "moe_switch", "moe_deepseek", "moe_deepseek_groups",
           "moe_v2_groups", "moe_prefix", "moe_encdec"]
     for c in CASES:

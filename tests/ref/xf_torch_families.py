@@ -15,13 +15,16 @@ Entry points
   relative_bucket(rel, bidirectional, num_buckets, max_distance)
 
 batch: dict of int tensors; "ids" [B,T] and optionally "lengths" [B], "prefix_len" [B],
-"token_types" [B,T], "src" [B,S], "src_lengths" [B] (None or absent = not given).
+"token_types" [B,T], "src" [B,S], "src_lengths" [B], "position_ids" [B,T],
+"block_position_ids" [B,T] (None or absent = not given).
 
 Semantics (summary; C hidden, H heads, Hkv kv heads, D = C/H):
   stacks   decoder / prefix_lm: one decoder stack ("model.*"); encoder: one encoder stack
            ("model.*"); encoder_decoder: "encoder.*" (num_hidden_layers) and "decoder.*"
            (num_decoder_layers), sharing "shared.weight".
-  embed    x = wte[ids] (+ wpe[pos + position_offset]) (+ tte[types], single stack only);
+  embed    x = wte[ids] (+ wpe[pos + position_offset]) (+ tte[types], single stack only)
+           (+ wbpe[block], block_position_embeddings: GLM's 2D positions); pos = t, or
+           position_ids when given; block = block_position_ids when given, else 0;
            embed_layernorm: x = Norm(x).
   attention S = scale q k^T + relbias + mask, softmax, o_proj; scale 1/sqrt(D) or 1;
            GQA head h -> kv head h // (H/Hkv); a fully blocked row outputs 0 (before o_proj).
@@ -93,6 +96,7 @@ DEFAULTS = {
     "n_group": 1,
     "topk_group": 1,
     "seq_aux": False,
+    "block_position_embeddings": False,
 }
 
 
@@ -130,6 +134,9 @@ def make_config(d):
         raise ValueError("config: the reference has no router jitter (keep it 0)")
     if cfg["type_vocab_size"] and cfg["arch"] == "encoder_decoder":
         raise ValueError("config: token types are single-stack only")
+    if cfg["block_position_embeddings"] and (cfg["position_type"] != "learned"
+                                             or cfg["arch"] not in ("decoder", "prefix_lm")):
+        raise ValueError("config: block positions need learned positions and one decoder stack")
     return cfg
 
 
@@ -151,6 +158,9 @@ class Names:
 
     def tte(self):
         return "model.token_type_embeddings.weight"
+
+    def bpe(self):
+        return "model.embed_block_positions.weight"
 
     def emb_norm(self):
         return f"{self.stack}.embed_layernorm"
@@ -251,6 +261,8 @@ def param_table(cfg):
     def embeddings(nm):
         if cfg["position_type"] == "learned":
             add(nm.wpe(), (cfg["max_position_embeddings"] + cfg["position_offset"], C), "embed")
+        if nm.single and cfg["block_position_embeddings"]:
+            add(nm.bpe(), (cfg["max_position_embeddings"], C), "embed")
         if nm.single and cfg["type_vocab_size"] > 0:
             add(nm.tte(), (cfg["type_vocab_size"], C), "embed")
         if cfg["embed_layernorm"]:
@@ -570,12 +582,14 @@ def moe_ffn(x, p, cfg, pre, shared_pre, routes):
     return y.view(B, T, C), loss
 
 
-def embed(p, cfg, nm, ids, types):
+def embed(p, cfg, nm, ids, types, pos=None, blk=None):
     B, T = ids.shape
     x = p[nm.wte()][ids.long()]
     if cfg["position_type"] == "learned":
         off = cfg["position_offset"]
-        x = x + p[nm.wpe()][off:off + T]
+        x = x + (p[nm.wpe()][off:off + T] if pos is None else p[nm.wpe()][pos.long() + off])
+    if nm.single and cfg["block_position_embeddings"]:
+        x = x + (p[nm.bpe()][0] if blk is None else p[nm.bpe()][blk.long()])
     if nm.single and cfg["type_vocab_size"] > 0:
         tt = torch.zeros(B, T, dtype=torch.long) if types is None else types.long()
         x = x + p[nm.tte()][tt]
@@ -585,11 +599,11 @@ def embed(p, cfg, nm, ids, types):
 
 
 def run_stack(p, cfg, nm, kind, L, ids, types=None, lengths=None, prefix_len=None,
-              enc=None, routes=None):
+              enc=None, routes=None, pos=None, blk=None):
     """One stack; enc = (encoder output [B,S,C], cross blocked [B,1,T,S]) for the
     decoder of an encoder_decoder.  Returns (final stream, weighted MoE loss)."""
     B, T = ids.shape
-    x = embed(p, cfg, nm, ids, types)
+    x = embed(p, cfg, nm, ids, types, pos, blk)
     dtype = x.dtype
     blocked = self_blocked(kind, B, T, lengths, prefix_len)
     bias = None
@@ -657,7 +671,8 @@ def forward(p, cfg, batch, routes=None):
         nm, kind, L = st[0]
         h, moe_loss = run_stack(p, cfg, nm, kind, L, ids, types=_opt(batch, "token_types"),
                                 lengths=_opt(batch, "lengths"),
-                                prefix_len=_opt(batch, "prefix_len"), routes=routes)
+                                prefix_len=_opt(batch, "prefix_len"), routes=routes,
+                                pos=_opt(batch, "position_ids"), blk=_opt(batch, "block_position_ids"))
     if cfg["mlm_transform"]:
         h = norm(act(lin(h, p, "mlm_head.dense"), cfg["hidden_act"]), p, "mlm_head.norm", cfg)
     if cfg["tie_word_embeddings"]:

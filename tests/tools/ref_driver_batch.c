@@ -5,7 +5,7 @@
  * Loads MODEL_DIR (config.json + model.safetensors) and BATCH (integer tensors,
  * any dtype xf_st_read_i64 accepts): "ids" [B,T], "targets" [B,T] (-1 = ignore),
  * and optionally "lengths" [B], "prefix_len" [B], "token_types" [B,T], "src" [B,S],
- * "src_lengths" [B]. Fills an xf_batch, reserves (B, T, S, training), runs
+ * "src_lengths" [B], "position_ids" [B,T], "block_position_ids" [B,T]. Fills an xf_batch, reserves (B, T, S, training), runs
  * xf_model_forward_batch + xf_model_backward(1.0) and writes (all F32):
  *   "logits" [B,T,V], "loss" [1] (mean CE), "aux_loss" [1] (xf_model_aux_loss),
  *   "grad.<name>" for every tensor of the table (gradient of CE + MoE losses),
@@ -85,12 +85,14 @@ int main(int argc, char **argv) {
         S = ts->shape[1];
     }
     size_t bt[2] = {B, T}, bs[2] = {B, S};
-    int32_t *ids, *tg, *lengths, *prefix_len, *types, *src = NULL, *src_lengths = NULL;
+    int32_t *ids, *tg, *lengths, *prefix_len, *types, *src = NULL, *src_lengths = NULL, *pos, *blk;
     if (read_ints(bf, argv[2], "ids", 2, bt, 0, &ids) ||
         read_ints(bf, argv[2], "targets", 2, bt, 0, &tg) ||
         read_ints(bf, argv[2], "lengths", 1, bt, 1, &lengths) ||
         read_ints(bf, argv[2], "prefix_len", 1, bt, 1, &prefix_len) ||
         read_ints(bf, argv[2], "token_types", 2, bt, 1, &types) ||
+        read_ints(bf, argv[2], "position_ids", 2, bt, 1, &pos) ||
+        read_ints(bf, argv[2], "block_position_ids", 2, bt, 1, &blk) ||
         (ts && (read_ints(bf, argv[2], "src", 2, bs, 0, &src) ||
                 read_ints(bf, argv[2], "src_lengths", 1, bs, 1, &src_lengths))))
         return 1;
@@ -111,6 +113,8 @@ int main(int argc, char **argv) {
     b.S = S;
     b.src = src;
     b.src_lengths = src_lengths;
+    b.position_ids = pos;
+    b.block_position_ids = blk;
 
     if (xf_model_reserve_ex(m, B, T, S, 1)) return fail();
     float loss = 0, aux = 0;
@@ -193,6 +197,8 @@ int main(int argc, char **argv) {
     free(types);
     free(src);
     free(src_lengths);
+    free(pos);
+    free(blk);
     free(logits);
     free(grads);
     free(mom);
