@@ -112,6 +112,24 @@ if [ "$rc" -eq 0 ] && grep -q '1 blanks filled' "$T/err" && grep -q '^The cat sa
 else
     fail generate_gmask_fill "exit $rc: $(cat "$T/out") $(cat "$T/err")"
 fi
+# other families: RoPE prefix LM and decoder (plain positions), gmask
+for combo in prefix-tiny:glm llama-tiny:glm prefix-tiny:gmask gpt2-tiny:gmask; do
+    m=${combo%%:*} o=${combo##*:}
+    run "$X" train --model "$m" --objective "$o" --data "$T/t.txt" --out "$T/$m-$o" --steps 3 --batch 2 --seq 32 \
+        --eval-every 3 --eval-batches 1 --threads 1 --quiet
+    if [ "$rc" -eq 0 ] && grep -q '"val_loss"' "$T/$m-$o/log.jsonl"; then pass "train_${m}_$o"; else
+        fail "train_${m}_$o" "exit $rc: $(head -c 300 "$T/err")"; fi
+done
+# resume bit for bit through glm with 2D positions: 6 steps = 3 + 3
+G=(--model gpt2-tiny --set arch=prefix_lm --set block_position_embeddings=true --set num_hidden_layers=1
+   --data "$T/t.txt" --objective glm --batch 2 --seq 32 --eval-every 0 --threads 1 --quiet --decay-steps 6)
+"$X" train "${G[@]}" --out "$T/r6" --steps 6 2> /dev/null
+"$X" train "${G[@]}" --out "$T/r3" --steps 3 2> /dev/null
+"$X" train --resume --out "$T/r3" --data "$T/t.txt" --steps 6 --quiet 2> "$T/err"
+a=$(grep '"loss"' "$T/r6/log.jsonl" | sed 's/,"tokens_per_s".*//')
+b=$(grep '"loss"' "$T/r3/log.jsonl" | sed 's/,"tokens_per_s".*//')
+if [ -n "$a" ] && [ "$a" = "$b" ] && [ "$(echo "$a" | wc -l)" -eq 6 ]; then pass train_resume_glm; else
+    fail train_resume_glm "$(head -c 200 "$T/err") | $a | $b"; fi
 # --glm with nothing to fill, and on a model with no GLM tokens in its prompt
 expect_fail generate_glm_no_mask "[MASK]" "$X" generate --model "$T/m" --prompt "no blanks here" --glm -n 5
 exit $failed
