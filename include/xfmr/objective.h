@@ -111,7 +111,7 @@ typedef struct {
     int32_t *src;          /* [B,S] */
     int32_t *src_lengths;  /* [B] */
     /* glm and gmask: GLM's 2D positions (docs/objectives.md §GLM), or NULL (not
-     * written); other objectives write t and 0 when given */
+     * written); the other objectives never touch them */
     int32_t *position_ids;       /* [B,T] position in part A (part B: its span's mask) */
     int32_t *block_position_ids; /* [B,T] 0 in part A, 1..len+1 within a part-B span */
 } xf_batch_buf;

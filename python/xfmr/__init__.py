@@ -47,7 +47,8 @@ class XfmrError(RuntimeError):
 class _Batch(ctypes.Structure):  # xf_batch (include/xfmr/model.h)
     _fields_ = [("B", _c_size), ("T", _c_size), ("ids", _c_i32p), ("targets", _c_i32p),
                 ("lengths", _c_i32p), ("prefix_len", _c_i32p), ("token_types", _c_i32p),
-                ("S", _c_size), ("src", _c_i32p), ("src_lengths", _c_i32p)]
+                ("S", _c_size), ("src", _c_i32p), ("src_lengths", _c_i32p),
+                ("position_ids", _c_i32p), ("block_position_ids", _c_i32p)]
 
 
 class _SampleOpts(ctypes.Structure):  # xf_sample_opts (include/xfmr/generate.h)

@@ -705,10 +705,5 @@ xf_status xf_objective_batch(const xf_objective_opts *o, const xf_dataset *ds, i
         }
     }
     free_scratch(&sc);
-    /* 1D positions for the other objectives, when asked for */
-    for (size_t i = 0; st == XF_OK && !glm && i < B * T; i++) {
-        if (b->position_ids) b->position_ids[i] = (int32_t)(i % T);
-        if (b->block_position_ids) b->block_position_ids[i] = 0;
-    }
     return st;
 }
