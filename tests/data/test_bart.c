@@ -12,6 +12,7 @@
 #include "core/rng.h"
 #include "test.h"
 #include "test_tok_util.h"
+#include "test_obj_util.h"
 #include "xfmr/config.h"
 #include "xfmr/data.h"
 #include "xfmr/objective.h"
@@ -19,17 +20,8 @@
 
 enum { EOS = 256, MASK = 259 }; /* the byte tokenizer's */
 
-static xf_tokenizer *byte_tok(void) {
-    xf_tokenizer *tok = NULL;
-    if (xf_tokenizer_load(&tok, "byte") != XF_OK) FAILF("byte tokenizer: %s", xf_last_error());
-    return tok;
-}
-
 static void bart_opts(xf_objective_opts *o, const xf_tokenizer *tok) {
-    xf_config cfg;
-    xf_config_defaults(&cfg);
-    cfg.arch = XF_ARCH_ENCODER_DECODER;
-    CHECK_OK(xf_objective_opts_init(o, XF_OBJ_BART, &cfg, tok));
+    init_opts(o, XF_OBJ_BART, XF_ARCH_ENCODER_DECODER, tok);
 }
 
 /* Which original positions survive in out (ids 0..L-1 are distinct, masks are
@@ -196,11 +188,7 @@ TEST(test_batch_layout) {
     enum { N = 4000, B = 3, T = 40, S = 40 };
     int32_t *ids = malloc(N * sizeof *ids);
     for (size_t i = 0; i < N; i++) ids[i] = (int32_t)("abcdefg hij. klmno pq! "[i % 23]);
-    const char *path = tok_path("bart.bin");
-    CHECK_OK(xf_tokens_write(path, ids, N, xf_tokenizer_vocab_size(tok), xf_tokenizer_hash(tok)));
-    xf_dataset *ds = NULL;
-    CHECK_OK(xf_dataset_open(&ds, path, tok));
-    CHECK_OK(xf_dataset_split(ds, 0.0, 8));
+    xf_dataset *ds = make_ds("bart.bin", ids, N, tok, 0.0, 8);
     xf_batch_buf b = {.B = B, .T = T, .S = S};
     b.ids = calloc(B * T, sizeof(int32_t));
     b.targets = calloc(B * T, sizeof(int32_t));

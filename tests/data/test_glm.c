@@ -14,24 +14,13 @@
 #include "core/rng.h"
 #include "test.h"
 #include "test_tok_util.h"
+#include "test_obj_util.h"
 #include "xfmr/config.h"
 #include "xfmr/data.h"
 #include "xfmr/model.h"
 #include "xfmr/objective.h"
 #include "xfmr/tokenizer.h"
 
-static xf_tokenizer *byte_tok(void) {
-    xf_tokenizer *tok = NULL;
-    if (xf_tokenizer_load(&tok, "byte") != XF_OK) FAILF("byte tokenizer: %s", xf_last_error());
-    return tok;
-}
-
-static void glm_opts(xf_objective_opts *o, xf_objective kind, xf_arch arch, const xf_tokenizer *tok) {
-    xf_config cfg;
-    xf_config_defaults(&cfg);
-    cfg.arch = arch;
-    CHECK_OK(xf_objective_opts_init(o, kind, &cfg, tok));
-}
 
 typedef struct {
     size_t spans, covered, first_len_sum, first_len_n, len1, in_order;
@@ -99,22 +88,37 @@ static void check_example(const xf_objective_opts *o, const int32_t *ids, const 
     free(span_len);
 }
 
+/* One example of a window raw = 0, 1, .. L-1 (L <= LMAX), drawn and checked. */
+enum { LMAX = 200, CAP = 2 * LMAX + 2 };
+typedef struct {
+    size_t L, n, na;
+    int32_t raw[LMAX], ids[CAP], tg[CAP], pos[CAP], blk[CAP];
+    size_t work[5 * (LMAX + 1)];
+} example;
+
+static example *draw(const xf_objective_opts *o, size_t L, xf_rng *rng, shape *sh) {
+    static example e;
+    CHECK(L <= LMAX && xf_glm_work_size(L) <= 5 * (LMAX + 1));
+    e.L = L;
+    for (size_t i = 0; i < L; i++) e.raw[i] = (int32_t)(i % 256);
+    CHECK_OK(xf_glm_example(o, e.raw, L, rng, e.work, e.ids, e.tg, e.pos, e.blk, CAP, &e.n, &e.na));
+    check_example(o, e.ids, e.tg, e.pos, e.blk, e.n, e.na, L, sh);
+    return &e;
+}
+
 TEST(test_glm_structure_and_statistics) {
     xf_tokenizer *tok = byte_tok();
     xf_objective_opts o;
-    glm_opts(&o, XF_OBJ_GLM, XF_ARCH_PREFIX_LM, tok);
-    enum { L = 200, CAP = 2 * L };
-    int32_t raw[L], ids[CAP], tg[CAP], pos[CAP], blk[CAP];
-    size_t *work = malloc(xf_glm_work_size(L) * sizeof *work), n, na;
-    for (size_t i = 0; i < L; i++) raw[i] = (int32_t)(i % 256);
+    init_opts(&o, XF_OBJ_GLM, XF_ARCH_PREFIX_LM, tok);
     xf_rng rng;
     xf_rng_seed(&rng, 11);
     shape sh = {0};
     const int trials = 2000;
     double cover_mid = 0;
     for (int t = 0; t < trials; t++) {
-        CHECK_OK(xf_glm_example(&o, raw, L, &rng, work, ids, tg, pos, blk, CAP, &n, &na));
-        check_example(&o, ids, tg, pos, blk, n, na, L, &sh);
+        const example *e = draw(&o, 200, &rng, &sh);
+        const int32_t *ids = e->ids, *pos = e->pos, *blk = e->blk;
+        size_t n = e->n, na = e->na;
         /* coverage of the middle positions 50..149: which raw tokens went to part B */
         size_t r = 0;
         for (size_t i = 0; i < na; i++) {
@@ -143,28 +147,24 @@ TEST(test_glm_structure_and_statistics) {
     CHECK_MSG(fabs(cm - 0.15) < 0.01, "middle coverage %.4f", cm);
     /* part B is shuffled: about 10 spans are in window order 1 / 10! of the time */
     CHECK_MSG(sh.in_order < (size_t)trials / 100, "%zu of %d part Bs in window order", sh.in_order, trials);
-    free(work);
     xf_tokenizer_free(tok);
 }
 
 TEST(test_gmask_one_span_at_the_end) {
     xf_tokenizer *tok = byte_tok();
     xf_objective_opts o;
-    glm_opts(&o, XF_OBJ_GMASK, XF_ARCH_DECODER, tok);
-    enum { L = 100, CAP = L + 2 };
-    int32_t raw[L], ids[CAP], tg[CAP], pos[CAP], blk[CAP];
-    size_t work[5 * (L + 1)], n, na, lo = L, hi = 0;
+    init_opts(&o, XF_OBJ_GMASK, XF_ARCH_DECODER, tok);
+    enum { L = 100 };
+    size_t lo = L, hi = 0;
     double sum = 0;
-    for (size_t i = 0; i < L; i++) raw[i] = (int32_t)i;
     xf_rng rng;
     xf_rng_seed(&rng, 12);
     const int trials = 2000;
     for (int t = 0; t < trials; t++) {
-        CHECK_OK(xf_glm_example(&o, raw, L, &rng, work, ids, tg, pos, blk, CAP, &n, &na));
-        check_example(&o, ids, tg, pos, blk, n, na, L, NULL);
-        CHECK(ids[na - 1] == o.glm.gmask && n == L + 2);
-        size_t s = n - na - 1;
-        CHECK(pos[na] == (int32_t)(na - 1)); /* part B sits at the [gMASK] */
+        const example *e = draw(&o, L, &rng, NULL);
+        size_t na = e->na, s = e->n - na - 1;
+        CHECK(e->ids[na - 1] == o.glm.gmask && e->n == L + 2);
+        CHECK(e->pos[na] == (int32_t)(na - 1)); /* part B sits at the [gMASK] */
         lo = s < lo ? s : lo;
         hi = s > hi ? s : hi;
         sum += (double)s;
@@ -181,17 +181,13 @@ TEST(test_glm_batch_layout) {
     enum { N = 4000, B = 4, T = 48 };
     int32_t *data = malloc(N * sizeof *data);
     for (size_t i = 0; i < N; i++) data[i] = (int32_t)("abcdefg hij. klmno pq! "[i % 23]);
-    const char *path = tok_path("glm.bin");
-    CHECK_OK(xf_tokens_write(path, data, N, xf_tokenizer_vocab_size(tok), xf_tokenizer_hash(tok)));
-    xf_dataset *ds = NULL;
-    CHECK_OK(xf_dataset_open(&ds, path, tok));
-    CHECK_OK(xf_dataset_split(ds, 0.0, 8));
+    xf_dataset *ds = make_ds("glm.bin", data, N, tok, 0.0, 8);
     static int32_t ids[B * T], tg[B * T], pos[B * T], blk[B * T], len[B], pre[B];
     xf_batch_buf b = {.B = B, .T = T, .ids = ids, .targets = tg, .lengths = len, .prefix_len = pre,
                       .position_ids = pos, .block_position_ids = blk};
     for (int k = 0; k < 2; k++) {
         xf_objective_opts o;
-        glm_opts(&o, k ? XF_OBJ_GMASK : XF_OBJ_GLM, XF_ARCH_PREFIX_LM, tok);
+        init_opts(&o, k ? XF_OBJ_GMASK : XF_OBJ_GLM, XF_ARCH_PREFIX_LM, tok);
         size_t W = xf_glm_window(&o, T);
         /* glm: 36 + 2 * round(5.4) = 46 fits 48, 37 + 2 * round(5.55) = 49 does not; gmask: T - 2 */
         CHECK_MSG(W == (k ? 46u : 36u), "window %zu for T %d", W, T);
@@ -214,7 +210,7 @@ TEST(test_glm_batch_layout) {
     }
     /* without position buffers the same rows come out */
     xf_objective_opts o;
-    glm_opts(&o, XF_OBJ_GLM, XF_ARCH_DECODER, tok);
+    init_opts(&o, XF_OBJ_GLM, XF_ARCH_DECODER, tok);
     static int32_t ids2[B * T];
     xf_batch_buf b2 = {.B = B, .T = T, .ids = ids2, .targets = tg, .lengths = len, .prefix_len = pre};
     xf_rng r1, r2;
@@ -267,14 +263,14 @@ TEST(test_glm_tokens_and_refusals) {
     xf_tokenizer_free(tok);
     /* bad options */
     tok = byte_tok();
-    glm_opts(&o, XF_OBJ_GLM, XF_ARCH_PREFIX_LM, tok);
+    init_opts(&o, XF_OBJ_GLM, XF_ARCH_PREFIX_LM, tok);
     int32_t raw[8] = {1, 2, 3, 4, 5, 6, 7, 8}, buf[4][32];
     size_t work[64], n, na;
     xf_rng rng;
     xf_rng_seed(&rng, 1);
     o.glm_ratio = 1.0f;
     CHECK(xf_glm_example(&o, raw, 8, &rng, work, buf[0], buf[1], buf[2], buf[3], 32, &n, &na) == XF_ERR_ARG);
-    glm_opts(&o, XF_OBJ_GLM, XF_ARCH_PREFIX_LM, tok);
+    init_opts(&o, XF_OBJ_GLM, XF_ARCH_PREFIX_LM, tok);
     CHECK(xf_glm_example(&o, raw, 8, &rng, work, buf[0], buf[1], buf[2], buf[3], 9, &n, &na) == XF_ERR_ARG);
     CHECK_OK(xf_glm_example(&o, raw, 8, &rng, work, buf[0], buf[1], buf[2], buf[3], 10, &n, &na));
     CHECK(n == 10 && na == 8); /* round(1.2) = 1 token covered: one span */
@@ -286,7 +282,7 @@ TEST(test_glm_tokens_and_refusals) {
 TEST(test_glm_no_leakage) {
     xf_tokenizer *tok = byte_tok();
     xf_objective_opts o;
-    glm_opts(&o, XF_OBJ_GLM, XF_ARCH_PREFIX_LM, tok);
+    init_opts(&o, XF_OBJ_GLM, XF_ARCH_PREFIX_LM, tok);
     xf_config c;
     xf_config_defaults(&c);
     c.arch = XF_ARCH_PREFIX_LM;

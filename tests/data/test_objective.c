@@ -10,6 +10,7 @@
 #include "core/rng.h"
 #include "test.h"
 #include "test_tok_util.h"
+#include "test_obj_util.h"
 #include "xfmr/config.h"
 #include "xfmr/data.h"
 #include "xfmr/objective.h"
@@ -19,30 +20,6 @@
  * [R] [S] [X] = <extra_id_99> <extra_id_98> <extra_id_97> = 260 261 262 */
 enum { EOS = 256, PAD = 257, MASK = 259, MODE_R = 260, MODE_S = 261, MODE_X = 262 };
 #define X(k) ((int32_t)(359 - (int)(k)))
-
-static xf_tokenizer *byte_tok(void) {
-    xf_tokenizer *tok = NULL;
-    if (xf_tokenizer_load(&tok, "byte") != XF_OK) FAILF("byte tokenizer: %s", xf_last_error());
-    return tok;
-}
-
-static void init_opts(xf_objective_opts *o, xf_objective kind, xf_arch arch, const xf_tokenizer *tok) {
-    xf_config cfg;
-    xf_config_defaults(&cfg);
-    cfg.arch = arch;
-    CHECK_OK(xf_objective_opts_init(o, kind, &cfg, tok));
-}
-
-/* A dataset of the byte tokenizer's hash holding ids[0..n), split with val_fraction. */
-static xf_dataset *make_ds(const char *name, const int32_t *ids, size_t n, const xf_tokenizer *tok,
-                           double val_fraction, size_t T) {
-    const char *path = tok_path(name);
-    CHECK_OK(xf_tokens_write(path, ids, n, xf_tokenizer_vocab_size(tok), xf_tokenizer_hash(tok)));
-    xf_dataset *ds = NULL;
-    CHECK_OK(xf_dataset_open(&ds, path, tok));
-    CHECK_OK(xf_dataset_split(ds, val_fraction, T));
-    return ds;
-}
 
 /* n ids cycling through 0..255: any unmasked token gives its whole window. */
 static xf_dataset *cyclic_ds(const xf_tokenizer *tok, size_t n) {
