@@ -4,7 +4,7 @@
  *   safetensors_json.c   the strict JSON syntax check of a header (layer 2);
  *   safetensors_write.c  the writer.
  * The file layout and the reader's four layers of checks are described at the
- * top of safetensors.c (docs/formats.md section 1). */
+ * top of safetensors.c (docs/formats.md §1). */
 #ifndef XF_IO_SAFETENSORS_INT_H
 #define XF_IO_SAFETENSORS_INT_H
 

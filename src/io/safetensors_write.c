@@ -1,7 +1,7 @@
 /* safetensors writer (include/xfmr/safetensors.h).
  *
  * It copies the reference writer (huggingface/safetensors @24b0b28,
- * docs/formats.md section 1): "__metadata__" first, tensors sorted by
+ * docs/formats.md §1): "__metadata__" first, tensors sorted by
  * reference dtype order descending then name, offsets back to back, header
  * padded with spaces to a multiple of 8, then the data streamed through the
  * atomic writer (io/file.h). Data is written in host order, so the host must
