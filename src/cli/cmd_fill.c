@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/cli.h"
+#include "cli.h"
 #include "xfmr/model.h"
 #include "xfmr/threads.h"
 #include "xfmr/tokenizer.h"
