@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/strbuf.h"
 #include "io/file.h"
 #include "io/safetensors_int.h"
 
@@ -205,69 +206,6 @@ void xf_st_writer_free(xf_st_writer *w) {
     free(w);
 }
 
-/* Growable header text; `oom` latches the first allocation failure. */
-typedef struct {
-    char *p;
-    size_t len, cap;
-    int oom;
-} sbuf;
-
-static void sb_put(sbuf *b, const char *s, size_t n) {
-    if (b->oom) return;
-    if (n > SIZE_MAX - b->len - 1) {
-        b->oom = 1;
-        return;
-    }
-    if (b->len + n + 1 > b->cap) {
-        size_t nc = b->cap ? b->cap : 256;
-        while (nc < b->len + n + 1) nc = nc > SIZE_MAX / 2 ? b->len + n + 1 : nc * 2;
-        char *np = realloc(b->p, nc);
-        if (np == NULL) {
-            b->oom = 1;
-            return;
-        }
-        b->p = np;
-        b->cap = nc;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-static void sb_cstr(sbuf *b, const char *s) { sb_put(b, s, strlen(s)); }
-
-static void sb_size(sbuf *b, size_t v) {
-    char tmp[32];
-    int w = snprintf(tmp, sizeof tmp, "%zu", v);
-    sb_put(b, tmp, (size_t)w);
-}
-
-/* s as a JSON string: quote, backslash and control characters escaped the
- * way serde_json does; other bytes (valid UTF-8, checked on add) verbatim. */
-static void sb_json_str(sbuf *b, const char *s) {
-    sb_put(b, "\"", 1);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        char esc[8];
-        switch (*p) {
-        case '"': sb_put(b, "\\\"", 2); break;
-        case '\\': sb_put(b, "\\\\", 2); break;
-        case '\b': sb_put(b, "\\b", 2); break;
-        case '\f': sb_put(b, "\\f", 2); break;
-        case '\n': sb_put(b, "\\n", 2); break;
-        case '\r': sb_put(b, "\\r", 2); break;
-        case '\t': sb_put(b, "\\t", 2); break;
-        default:
-            if (*p < 0x20) {
-                snprintf(esc, sizeof esc, "\\u%04x", *p);
-                sb_put(b, esc, 6);
-            } else {
-                sb_put(b, (const char *)p, 1);
-            }
-        }
-    }
-    sb_put(b, "\"", 1);
-}
-
 /* Write order as indices into w->t: reference dtype order (alignment)
  * descending, then name bytewise. Merge sort with tmp[n] as scratch, since
  * qsort has no context argument. */
@@ -292,7 +230,7 @@ xf_status xf_st_writer_write(xf_st_writer *w, const char *path) {
     if (path == NULL || path[0] == '\0') return xf_fail(XF_ERR_ARG, "safetensors: empty file path");
     size_t *ord = malloc((w->n ? w->n : 1) * sizeof *ord);
     size_t *tmp = malloc((w->n ? w->n : 1) * sizeof *tmp);
-    sbuf hb = {0};
+    xf_strbuf hb = {0};
     xf_status s = XF_OK;
     if (ord == NULL || tmp == NULL) {
         s = xf_fail(XF_ERR_OOM, "%s: out of memory writing safetensors", path);
@@ -302,14 +240,14 @@ xf_status xf_st_writer_write(xf_st_writer *w, const char *path) {
     sort_order(w, ord, tmp, w->n);
 
     /* header: {"__metadata__":{...},"name":{"dtype":..,"shape":[..],"data_offsets":[b,e]},...} */
-    sb_cstr(&hb, "{\"" ST_META_KEY "\":{");
+    xf_sb_cstr(&hb, "{\"" ST_META_KEY "\":{");
     for (size_t i = 0; i < w->nm; i++) {
-        if (i) sb_cstr(&hb, ",");
-        sb_json_str(&hb, w->mkey[i]);
-        sb_cstr(&hb, ":");
-        sb_json_str(&hb, w->mval[i]);
+        if (i) xf_sb_cstr(&hb, ",");
+        xf_sb_json_str(&hb, w->mkey[i], strlen(w->mkey[i]));
+        xf_sb_cstr(&hb, ":");
+        xf_sb_json_str(&hb, w->mval[i], strlen(w->mval[i]));
     }
-    sb_cstr(&hb, "}");
+    xf_sb_cstr(&hb, "}");
     size_t off = 0;
     for (size_t k = 0; k < w->n; k++) {
         const st_wtensor *t = &w->t[ord[k]];
@@ -317,24 +255,24 @@ xf_status xf_st_writer_write(xf_st_writer *w, const char *path) {
             s = xf_fail(XF_ERR_ARG, "%s: tensor data would exceed 2^53 bytes", path);
             goto done;
         }
-        sb_cstr(&hb, ",");
-        sb_json_str(&hb, t->name);
-        sb_cstr(&hb, ":{\"dtype\":\"");
-        sb_cstr(&hb, g_dtypes[t->dtype].name);
-        sb_cstr(&hb, "\",\"shape\":[");
+        xf_sb_cstr(&hb, ",");
+        xf_sb_json_str(&hb, t->name, strlen(t->name));
+        xf_sb_cstr(&hb, ":{\"dtype\":\"");
+        xf_sb_cstr(&hb, g_dtypes[t->dtype].name);
+        xf_sb_cstr(&hb, "\",\"shape\":[");
         for (size_t d = 0; d < t->ndim; d++) {
-            if (d) sb_cstr(&hb, ",");
-            sb_size(&hb, t->shape[d]);
+            if (d) xf_sb_cstr(&hb, ",");
+            xf_sb_printf(&hb, "%zu", t->shape[d]);
         }
-        sb_cstr(&hb, "],\"data_offsets\":[");
-        sb_size(&hb, off);
-        sb_cstr(&hb, ",");
-        sb_size(&hb, off + t->nbytes);
-        sb_cstr(&hb, "]}");
+        xf_sb_cstr(&hb, "],\"data_offsets\":[");
+        xf_sb_printf(&hb, "%zu", off);
+        xf_sb_cstr(&hb, ",");
+        xf_sb_printf(&hb, "%zu", off + t->nbytes);
+        xf_sb_cstr(&hb, "]}");
         off += t->nbytes;
     }
-    sb_cstr(&hb, "}");
-    while (!hb.oom && hb.len % 8 != 0) sb_cstr(&hb, " ");
+    xf_sb_cstr(&hb, "}");
+    while (!hb.oom && hb.len % 8 != 0) xf_sb_cstr(&hb, " ");
     if (hb.oom) {
         s = xf_fail(XF_ERR_OOM, "%s: out of memory building the safetensors header", path);
         goto done;
