@@ -47,6 +47,14 @@ $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
 
+# The CLI is a client of the public API: src/cli/*.c see include/ and their own
+# directory only, not src/, and build/xfmr links libxfmr.a, which exports only
+# the public functions (tests/cli/test_cli_includes.sh checks the sources too).
+CLI_CFLAGS = $(filter-out -Isrc,$(CFLAGS)) -Werror=implicit-function-declaration
+$(BUILD)/obj/src/cli/%.o: src/cli/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CLI_CFLAGS) -MMD -MP -c $< -o $@
+
 # ---- the library (docs/library.md) -------------------------------------------
 # libxfmr_internal.a: every object as it is, for the CLI and the tests (which
 # call internal functions). libxfmr.a: the same objects linked into one, with
@@ -107,8 +115,8 @@ $(BUILD)/stage/lib/pkgconfig/xfmr.pc: $(BUILD)/xfmr $(BUILD)/libxfmr.a $(BUILD)/
 	rm -rf $(BUILD)/stage
 	$(call xf_install,$(abspath $(BUILD))/stage,$(abspath $(BUILD))/stage)
 
-$(BUILD)/xfmr: $(CLI_OBJ) $(BUILD)/libxfmr_internal.a
-	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libxfmr_internal.a $(LDLIBS)
+$(BUILD)/xfmr: $(CLI_OBJ) $(BUILD)/libxfmr.a
+	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libxfmr.a $(LDLIBS)
 
 $(BUILD)/tests/%: tests/%.c $(BUILD)/libxfmr_internal.a tests/test.h
 	@mkdir -p $(dir $@)

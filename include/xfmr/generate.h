@@ -29,6 +29,11 @@ void xf_sampler_free(xf_sampler *s); /* NULL-safe */
  * over the kept set, then a multinomial draw; greedy when temperature is 0). */
 int32_t xf_sampler_next(xf_sampler *s, const float *logits);
 
+/* log sum_v exp(z[v]) over logits z[0..n), stably: max + log sum exp(z - max),
+ * the sum in double. log_softmax(z)[v] = z[v] - xf_logsumexp(z, n); -inf when
+ * n is 0. */
+double xf_logsumexp(const float *z, size_t n);
+
 /* Called for every generated id; return nonzero to stop. */
 typedef int (*xf_token_cb)(int32_t id, void *ctx);
 

@@ -10,6 +10,10 @@
 #include "xfmr/config.h"
 #include "xfmr/status.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct {
     size_t params, grads, optimizer, activations, kv_cache; /* bytes */
 } xf_mem_plan;
@@ -35,5 +39,9 @@ xf_status xf_mem_available(size_t *bytes, const char **source);
  * `what` names the job ("train", "generate", "bench train"). When the available
  * memory cannot be determined the plan is accepted. */
 xf_status xf_mem_check(const xf_mem_plan *p, const char *what, const char *hint);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

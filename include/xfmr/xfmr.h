@@ -17,5 +17,9 @@
 #include "xfmr/generate.h"
 #include "xfmr/routes.h"
 #include "xfmr/safetensors.h"
+#include "xfmr/memory.h"
+#include "xfmr/mask.h"
+#include "xfmr/file.h"
+#include "xfmr/system.h"
 
 #endif

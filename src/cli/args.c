@@ -1,5 +1,5 @@
 /* Tiny flag parser and error printing for the CLI (see cli.h). */
-#include "cli/cli.h"
+#include "cli.h"
 
 #include <errno.h>
 #include <stdarg.h>

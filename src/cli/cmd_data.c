@@ -8,9 +8,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cli/cli.h"
-#include "core/clock.h"
-#include "io/file.h"
+#include "cli.h"
+#include "xfmr/system.h"
+#include "xfmr/file.h"
 #include "xfmr/config.h"
 #include "xfmr/data.h"
 #include "xfmr/model.h"

@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cli/cli.h"
+#include "cli.h"
 #include "xfmr/model.h"
 #include "xfmr/tokenizer.h"
 

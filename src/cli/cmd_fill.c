@@ -5,7 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/cli.h"
+#include "cli.h"
+#include "xfmr/generate.h"
 #include "xfmr/model.h"
 #include "xfmr/threads.h"
 #include "xfmr/tokenizer.h"
@@ -130,11 +131,9 @@ int xf_cmd_fill(int argc, char **argv) {
     size_t K = (size_t)top < V ? (size_t)top : V;
     for (size_t k = 0; k < nm; k++) {
         const float *z = xf_model_logits(m) + masks[k] * V;
-        double mx = -INFINITY, sum = 0;
-        for (size_t v = 0; v < V; v++) mx = fmax(mx, z[v]);
-        for (size_t v = 0; v < V; v++) sum += prob[v] = exp((double)z[v] - mx);
+        double lse = xf_logsumexp(z, V);
         for (size_t v = 0; v < V; v++) {
-            prob[v] /= sum;
+            prob[v] = exp((double)z[v] - lse);
             order[v] = (int32_t)v;
         }
         qsort_r(order, V, sizeof *order, by_prob, prob);

@@ -7,10 +7,9 @@
 #include <cblas.h>
 #include <omp.h>
 
-#include "cli/cli.h"
-#include "core/cpu.h"
-#include "core/parallel.h"
-#include "kernels/gemm.h"
+#include "cli.h"
+#include "xfmr/system.h"
+#include "xfmr/threads.h"
 #include "xfmr/model.h"
 #include "xfmr/train.h"
 

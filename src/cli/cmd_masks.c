@@ -21,9 +21,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cli/cli.h"
-#include "cli/doc.h"
-#include "kernels/maskviz.h"
+#include "cli.h"
+#include "doc.h"
+#include "xfmr/mask.h"
 #include "xfmr/config.h"
 
 #define MASKS_MAX_LEN 512

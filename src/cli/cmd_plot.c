@@ -10,9 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/cli.h"
-#include "cli/doc.h"
-#include "io/file.h"
+#include "cli.h"
+#include "doc.h"
+#include "xfmr/file.h"
 
 #define MAX_LOGS 8
 

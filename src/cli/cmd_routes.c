@@ -16,10 +16,10 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include "cli/cli.h"
-#include "cli/doc.h"
-#include "cli/routes_view.h"
-#include "io/file.h"
+#include "cli.h"
+#include "doc.h"
+#include "routes_view.h"
+#include "xfmr/file.h"
 #include "xfmr/model.h"
 #include "xfmr/routes.h"
 #include "xfmr/threads.h"

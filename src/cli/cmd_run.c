@@ -6,9 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/cli.h"
-#include "core/clock.h"
-#include "io/file.h"
+#include "cli.h"
+#include "xfmr/system.h"
+#include "xfmr/file.h"
 #include "xfmr/generate.h"
 #include "xfmr/memory.h"
 #include "xfmr/model.h"

@@ -22,9 +22,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/cli.h"
-#include "core/clock.h"
-#include "io/file.h"
+#include "cli.h"
+#include "xfmr/system.h"
+#include "xfmr/file.h"
 #include "xfmr/tokenizer.h"
 
 #define INPUT_MAX ((size_t)1 << 34) /* 16 GiB */

@@ -1,6 +1,6 @@
 /* Documents the CLI writes (doc.h): in-memory building, atomic saving, XML
  * escaping, the SVG and HTML frames and the line chart. */
-#include "cli/doc.h"
+#include "doc.h"
 
 #include <errno.h>
 #include <math.h>
@@ -9,8 +9,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "cli/cli.h"
-#include "io/file.h"
+#include "cli.h"
+#include "xfmr/file.h"
 
 int doc_open(doc *d) {
     memset(d, 0, sizeof *d);

@@ -1,14 +1,14 @@
 /* xfmr routes' rendering (routes_view.h): colours, text for display, the
  * terminal, HTML and SVG views of a text's routes, and the corpus report. */
-#include "cli/routes_view.h"
+#include "routes_view.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/cli.h"
-#include "cli/doc.h"
+#include "cli.h"
+#include "doc.h"
 #include "xfmr/config.h"
 
 /* ---- colours -----------------------------------------------------------------

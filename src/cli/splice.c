@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/cli.h"
+#include "cli.h"
 #include "xfmr/tokenizer.h"
 
 static const char *const MASK_SPELLINGS[] = {"[MASK]", "<mask>"};

@@ -1,8 +1,8 @@
-/* Monotonic wall clock for progress, ETA and benchmarks. */
+/* Monotonic wall clock for progress, ETA and benchmarks: xf_now_ms, public,
+ * declared in include/xfmr/system.h. */
 #ifndef XF_CLOCK_H
 #define XF_CLOCK_H
 
-/* Milliseconds since an arbitrary fixed point (CLOCK_MONOTONIC). */
-double xf_now_ms(void);
+#include "xfmr/system.h"
 
 #endif

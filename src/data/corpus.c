@@ -22,42 +22,8 @@
 #include <string.h>
 
 #include "core/rng.h"
+#include "core/strbuf.h"
 #include "xfmr/data.h"
-
-/* ---- growing text buffer (an allocation failure is sticky) -------------------- */
-
-typedef struct {
-    char *p;
-    size_t len, cap;
-    int oom;
-} sbuf;
-
-static int reserve(sbuf *b, size_t extra) {
-    if (b->oom) return 0;
-    if (extra <= b->cap - b->len) return 1;
-    if (extra > SIZE_MAX / 2 - b->len) {
-        b->oom = 1;
-        return 0;
-    }
-    size_t cap = b->cap ? b->cap : 4096;
-    while (cap - b->len < extra) cap *= 2;
-    char *np = realloc(b->p, cap);
-    if (!np) {
-        b->oom = 1;
-        return 0;
-    }
-    b->p = np;
-    b->cap = cap;
-    return 1;
-}
-
-static void put(sbuf *b, const char *s, size_t n) {
-    if (!reserve(b, n)) return;
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-}
-
-static void puts_(sbuf *b, const char *s) { put(b, s, strlen(s)); }
 
 /* ---- vocabulary -------------------------------------------------------------- */
 
@@ -129,7 +95,7 @@ typedef struct {
 } who;
 
 typedef struct {
-    sbuf *b;
+    xf_strbuf *b;
     xf_rng *rng;
     who A, F, P, G, R;
     int animal; /* the cast are animals */
@@ -147,44 +113,44 @@ static int chance(story *s, unsigned percent) { return xf_rng_below(s->rng, 100)
 static void expand(story *s, const char *t, int depth);
 
 static void expand_who(story *s, const who *w, const char *field) {
-    sbuf *b = s->b;
+    xf_strbuf *b = s->b;
     static const char *const forms[][3] = {
         /* field, female, male */
         {"he", "she", "he"},   {"He", "She", "He"},   {"him", "her", "him"},
         {"his", "her", "his"}, {"His", "Her", "His"}, {"himself", "herself", "himself"}};
     if (!*field) {
-        puts_(b, w->name);
+        xf_sb_cstr(b, w->name);
         return;
     }
     if (strcmp(field, "'s") == 0) {
-        puts_(b, w->name);
-        puts_(b, "'s");
+        xf_sb_cstr(b, w->name);
+        xf_sb_cstr(b, "'s");
         return;
     }
     if (field[0] != '.') goto unknown;
     field++;
     for (size_t i = 0; i < COUNT(forms); i++)
         if (strcmp(field, forms[i][0]) == 0) {
-            puts_(b, w->female ? forms[i][1] : forms[i][2]);
+            xf_sb_cstr(b, w->female ? forms[i][1] : forms[i][2]);
             return;
         }
     if (strcmp(field, "kind") == 0) {
-        puts_(b, w->kind);
+        xf_sb_cstr(b, w->kind);
         return;
     }
     if (strcmp(field, "desc") == 0) {
-        puts_(b, w->desc_adj);
-        puts_(b, " ");
-        puts_(b, w->kind);
+        xf_sb_cstr(b, w->desc_adj);
+        xf_sb_cstr(b, " ");
+        xf_sb_cstr(b, w->kind);
         return;
     }
 unknown:
-    puts_(b, "{?}");
+    xf_sb_cstr(b, "{?}");
 }
 
 /* Write the text of slot `key` (no braces). */
 static void expand_slot(story *s, const char *key, int depth) {
-    sbuf *b = s->b;
+    xf_strbuf *b = s->b;
     const who *w = NULL;
     switch (key[0]) {
     case 'A': w = &s->A; break;
@@ -207,14 +173,14 @@ static void expand_slot(story *s, const char *key, int depth) {
     } else if (strcmp(key, "noun") == 0) {
         lit = s->noun;
     } else if (strcmp(key, "obj") == 0) {
-        puts_(b, s->obj_adj);
-        puts_(b, " ");
+        xf_sb_cstr(b, s->obj_adj);
+        xf_sb_cstr(b, " ");
         lit = s->noun;
     } else if (strcmp(key, "place") == 0) {
         lit = s->pl->noun;
     } else if (strcmp(key, "at place") == 0) {
-        puts_(b, s->pl->prep);
-        puts_(b, " the ");
+        xf_sb_cstr(b, s->pl->prep);
+        xf_sb_cstr(b, " the ");
         lit = s->pl->noun;
     } else if (strcmp(key, "desc") == 0) {
         expand_who(s, &s->A, ".desc");
@@ -237,7 +203,7 @@ static void expand_slot(story *s, const char *key, int depth) {
     if (tmpl)
         expand(s, tmpl, depth + 1);
     else
-        puts_(b, lit ? lit : "{?}");
+        xf_sb_cstr(b, lit ? lit : "{?}");
 }
 
 static int is_vowel(char c) {
@@ -247,23 +213,23 @@ static int is_vowel(char c) {
 
 /* Append template t with its slots filled in. */
 static void expand(story *s, const char *t, int depth) {
-    sbuf *b = s->b;
+    xf_strbuf *b = s->b;
     if (depth > 4) {
-        puts_(b, "{?}");
+        xf_sb_cstr(b, "{?}");
         return;
     }
     while (*t) {
         const char *open = strchr(t, '{');
         if (!open) {
-            puts_(b, t);
+            xf_sb_cstr(b, t);
             return;
         }
-        put(b, t, (size_t)(open - t));
+        xf_sb_put(b, t, (size_t)(open - t));
         const char *close = strchr(open, '}');
         char key[40];
         size_t kl = close ? (size_t)(close - open - 1) : 0;
         if (!close || kl >= sizeof key) {
-            puts_(b, "{?}");
+            xf_sb_cstr(b, "{?}");
             return;
         }
         memcpy(key, open + 1, kl);
@@ -276,7 +242,7 @@ static void expand(story *s, const char *t, int depth) {
             if (b->oom || b->len == at) continue;
             const char *art = is_vowel(b->p[at]) ? "an " : "a ";
             size_t al = strlen(art);
-            if (!reserve(b, al)) return;
+            if (!xf_sb_reserve(b, al)) return;
             memmove(b->p + at + al, b->p + at, b->len - at);
             memcpy(b->p + at, art, al);
             b->len += al;
@@ -288,8 +254,8 @@ static void expand(story *s, const char *t, int depth) {
 
 /* Append one of n templates as the next sentence(s) of the paragraph. */
 static void say_one(story *s, const char *const *alts, size_t n) {
-    sbuf *b = s->b;
-    if (s->para_open) puts_(b, " ");
+    xf_strbuf *b = s->b;
+    if (s->para_open) xf_sb_cstr(b, " ");
     size_t at = b->len;
     expand(s, alts[pick_i(s, n)], 0);
     if (b->oom) return;
@@ -303,7 +269,7 @@ static void say_one(story *s, const char *const *alts, size_t n) {
             sizeof((const char *const[]){__VA_ARGS__}) / sizeof(const char *))
 
 static void paragraph_end(story *s) {
-    if (s->para_open) puts_(s->b, "\n\n");
+    if (s->para_open) xf_sb_cstr(s->b, "\n\n");
     s->para_open = 0;
 }
 
@@ -754,7 +720,7 @@ static void cast(story *s, who *w, const char *avoid) {
     w->desc_adj = PICK(s, char_adjs);
 }
 
-static void one_story(sbuf *b, xf_rng *rng) {
+static void one_story(xf_strbuf *b, xf_rng *rng) {
     story s;
     memset(&s, 0, sizeof s);
     s.b = b;
@@ -782,8 +748,8 @@ xf_status xf_corpus_generate(char **text, size_t *len, size_t target_bytes, uint
         return xf_fail(XF_ERR_ARG, "corpus: size %zu bytes is not in [1, 2^40]", target_bytes);
     xf_rng rng;
     xf_rng_seed(&rng, seed);
-    sbuf b = {0};
-    reserve(&b, target_bytes + 4096);
+    xf_strbuf b = {0};
+    xf_sb_reserve(&b, target_bytes + 4096);
     while (!b.oom && b.len < target_bytes) one_story(&b, &rng);
     if (b.oom) {
         free(b.p);
@@ -791,7 +757,7 @@ xf_status xf_corpus_generate(char **text, size_t *len, size_t target_bytes, uint
     }
     /* stories end with a blank line; the text ends with a single newline */
     if (b.len >= 2 && b.p[b.len - 1] == '\n' && b.p[b.len - 2] == '\n') b.len--;
-    if (!reserve(&b, 1)) {
+    if (!xf_sb_reserve(&b, 1)) {
         free(b.p);
         return xf_fail(XF_ERR_OOM, "corpus: out of memory for %zu bytes", target_bytes);
     }

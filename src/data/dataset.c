@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/numeric.h"
 #include "core/rng.h"
 #include "io/file.h"
 
@@ -255,18 +256,6 @@ size_t xf_dataset_val_windows(const xf_dataset *ds, size_t T) {
     return (ds->n_val - 1) / T;
 }
 
-/* (a * b) mod m for a, b < m, without overflow. */
-static size_t mulmod(size_t a, size_t b, size_t m) {
-    if (a == 0 || b <= SIZE_MAX / a) return a * b % m;
-    size_t r = 0;
-    while (b) {
-        if (b & 1) r = r >= m - a ? r - (m - a) : r + a;
-        a = a >= m - a ? a - (m - a) : a + a;
-        b >>= 1;
-    }
-    return r;
-}
-
 void xf_dataset_val_batch(const xf_dataset *ds, size_t index, size_t B, size_t T,
                           int32_t *inputs, int32_t *targets) {
     size_t nw = xf_dataset_val_windows(ds, T);
@@ -275,7 +264,7 @@ void xf_dataset_val_batch(const xf_dataset *ds, size_t index, size_t B, size_t T
         memset(targets, 0, B * T * sizeof *targets);
         return;
     }
-    size_t w = mulmod(index % nw, B % nw, nw); /* window of b = 0 */
+    size_t w = xf_mulmod(index % nw, B % nw, nw); /* window of b = 0 */
     for (size_t b = 0; b < B; b++) {
         window(ds, ds->n_train + w * T, T, inputs + b * T, targets + b * T);
         w = w + 1 == nw ? 0 : w + 1;

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/numeric.h"
 #include "core/rng.h"
 #include "io/file.h"
 #include "xfmr/objective.h"
@@ -170,18 +171,6 @@ xf_status xf_pairs_split(xf_pairs *p, double val_fraction) {
     return XF_OK;
 }
 
-/* (a * b) mod m for a, b < m, without overflow. */
-static size_t mulmod(size_t a, size_t b, size_t m) {
-    if (a == 0 || b <= SIZE_MAX / a) return a * b % m;
-    size_t r = 0;
-    while (b) {
-        if (b & 1) r = r >= m - a ? r - (m - a) : r + a;
-        a = a >= m - a ? a - (m - a) : a + a;
-        b >>= 1;
-    }
-    return r;
-}
-
 /* side ++ [eos], cut to cap tokens, into out; returns the count. */
 static size_t with_eos(const xf_objective_opts *o, const int32_t *ids, size_t n, size_t cap,
                        int32_t *out) {
@@ -215,7 +204,7 @@ xf_status xf_pairs_batch(const xf_objective_opts *o, const xf_pairs *p, int val,
     int32_t *seq = malloc((S + 2 * T + 2) * sizeof *seq);
     if (!seq) return xf_fail(XF_ERR_OOM, "%s: out of memory", p->path);
     xf_status st = XF_OK;
-    size_t first = val ? mulmod(index % p->n_val, B % p->n_val, p->n_val) : 0;
+    size_t first = val ? xf_mulmod(index % p->n_val, B % p->n_val, p->n_val) : 0;
     for (size_t r = 0; st == XF_OK && r < B; r++) {
         size_t i = val ? n_train + (first + r) % p->n_val : (size_t)xf_rng_below(rng, n_train);
         const int32_t *in = p->pool + p->off[2 * i], *tg = p->pool + p->off[2 * i + 1];

@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/strbuf.h"
 #include "data/tok_impl.h"
 #include "data/tok_json_fast.h"
 #include "data/tok_json_pipe.h"
@@ -525,67 +526,6 @@ done:
 
 /* -------------------------------------------------------------- writing */
 
-typedef struct {
-    char *p;
-    size_t n, cap;
-    int oom;
-} sbuf;
-
-static void sb_put(sbuf *b, const char *s, size_t n) {
-    if (b->oom) return;
-    if (b->cap - b->n < n + 1) {
-        size_t c = b->cap ? b->cap : 65536;
-        while (c - b->n < n + 1) {
-            if (c > SIZE_MAX / 2) {
-                b->oom = 1;
-                return;
-            }
-            c *= 2;
-        }
-        char *q = realloc(b->p, c);
-        if (!q) {
-            b->oom = 1;
-            return;
-        }
-        b->p = q;
-        b->cap = c;
-    }
-    memcpy(b->p + b->n, s, n);
-    b->n += n;
-    b->p[b->n] = '\0';
-}
-
-static void sb_s(sbuf *b, const char *s) { sb_put(b, s, strlen(s)); }
-
-/* JSON string literal of s[0..n) */
-static void sb_json(sbuf *b, const char *s, size_t n) {
-    sb_put(b, "\"", 1);
-    size_t start = 0;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c >= 0x20 && c != '"' && c != '\\') continue;
-        sb_put(b, s + start, i - start);
-        char esc[8];
-        if (c == '"')
-            sb_s(b, "\\\"");
-        else if (c == '\\')
-            sb_s(b, "\\\\");
-        else if (c == '\n')
-            sb_s(b, "\\n");
-        else if (c == '\t')
-            sb_s(b, "\\t");
-        else if (c == '\r')
-            sb_s(b, "\\r");
-        else {
-            snprintf(esc, sizeof esc, "\\u%04x", c);
-            sb_s(b, esc);
-        }
-        start = i + 1;
-    }
-    sb_put(b, s + start, n - start);
-    sb_put(b, "\"", 1);
-}
-
 xf_status tok_json_write(const xf_tokenizer *t, int legacy_merges, char **out, size_t *len) {
     *out = NULL;
     *len = 0;
@@ -599,53 +539,53 @@ xf_status tok_json_write(const xf_tokenizer *t, int legacy_merges, char **out, s
         *len = t->src_len;
         return XF_OK;
     }
-    sbuf b = {0};
+    xf_strbuf b = {0};
     char num[32];
-    sb_s(&b, "{\n  \"version\": \"1.0\",\n  \"truncation\": null,\n  \"padding\": null,\n  \"added_tokens\": [");
+    xf_sb_cstr(&b, "{\n  \"version\": \"1.0\",\n  \"truncation\": null,\n  \"padding\": null,\n  \"added_tokens\": [");
     int first = 1;
     for (size_t id = 0; id < t->n; id++) {
         if (t->type[id] != TT_CONTROL && t->type[id] != TT_USER) continue;
         snprintf(num, sizeof num, "%zu", id);
-        sb_s(&b, first ? "\n    {\"id\": " : ",\n    {\"id\": ");
-        sb_s(&b, num);
-        sb_s(&b, ", \"content\": ");
-        sb_json(&b, tok_piece(t, id), t->piece_len[id]);
-        sb_s(&b, ", \"single_word\": false, \"lstrip\": false, \"rstrip\": false, \"normalized\": false, \"special\": ");
-        sb_s(&b, t->type[id] == TT_CONTROL ? "true}" : "false}");
+        xf_sb_cstr(&b, first ? "\n    {\"id\": " : ",\n    {\"id\": ");
+        xf_sb_cstr(&b, num);
+        xf_sb_cstr(&b, ", \"content\": ");
+        xf_sb_json_str(&b, tok_piece(t, id), t->piece_len[id]);
+        xf_sb_cstr(&b, ", \"single_word\": false, \"lstrip\": false, \"rstrip\": false, \"normalized\": false, \"special\": ");
+        xf_sb_cstr(&b, t->type[id] == TT_CONTROL ? "true}" : "false}");
         first = 0;
     }
-    sb_s(&b, first ? "],\n" : "\n  ],\n");
-    sb_s(&b, "  \"normalizer\": null,\n  \"pre_tokenizer\": ");
+    xf_sb_cstr(&b, first ? "],\n" : "\n  ],\n");
+    xf_sb_cstr(&b, "  \"normalizer\": null,\n  \"pre_tokenizer\": ");
     char bl[160];
     snprintf(bl, sizeof bl,
              "{\"type\": \"ByteLevel\", \"add_prefix_space\": %s, \"trim_offsets\": true, \"use_regex\": %s}",
              t->add_prefix_space ? "true" : "false",
              (!t->pattern && (t->re || t->n_merges == 0)) ? "true" : "false");
     if (t->pattern) {
-        sb_s(&b, "{\"type\": \"Sequence\", \"pretokenizers\": [{\"type\": \"Split\", \"pattern\": {\"Regex\": ");
-        sb_json(&b, t->pattern, strlen(t->pattern));
-        sb_s(&b, "}, \"behavior\": \"Isolated\", \"invert\": false}, ");
-        sb_s(&b, bl);
-        sb_s(&b, "]}");
+        xf_sb_cstr(&b, "{\"type\": \"Sequence\", \"pretokenizers\": [{\"type\": \"Split\", \"pattern\": {\"Regex\": ");
+        xf_sb_json_str(&b, t->pattern, strlen(t->pattern));
+        xf_sb_cstr(&b, "}, \"behavior\": \"Isolated\", \"invert\": false}, ");
+        xf_sb_cstr(&b, bl);
+        xf_sb_cstr(&b, "]}");
     } else {
-        sb_s(&b, bl);
+        xf_sb_cstr(&b, bl);
     }
-    sb_s(&b, ",\n  \"post_processor\": null,\n  \"decoder\": {\"type\": \"ByteLevel\", \"add_prefix_space\": true, \"trim_offsets\": true, \"use_regex\": true},\n");
-    sb_s(&b, "  \"model\": {\n    \"type\": \"BPE\",\n    \"dropout\": null,\n    \"unk_token\": null,\n"
+    xf_sb_cstr(&b, ",\n  \"post_processor\": null,\n  \"decoder\": {\"type\": \"ByteLevel\", \"add_prefix_space\": true, \"trim_offsets\": true, \"use_regex\": true},\n");
+    xf_sb_cstr(&b, "  \"model\": {\n    \"type\": \"BPE\",\n    \"dropout\": null,\n    \"unk_token\": null,\n"
              "    \"continuing_subword_prefix\": null,\n    \"end_of_word_suffix\": null,\n"
              "    \"fuse_unk\": false,\n    \"byte_fallback\": false,\n    \"ignore_merges\": ");
-    sb_s(&b, t->ignore_merges ? "true" : "false");
-    sb_s(&b, ",\n    \"vocab\": {");
+    xf_sb_cstr(&b, t->ignore_merges ? "true" : "false");
+    xf_sb_cstr(&b, ",\n    \"vocab\": {");
     for (size_t id = 0; id < t->n; id++) {
-        sb_s(&b, id ? ",\n      " : "\n      ");
-        sb_json(&b, tok_piece(t, id), t->piece_len[id]);
+        xf_sb_cstr(&b, id ? ",\n      " : "\n      ");
+        xf_sb_json_str(&b, tok_piece(t, id), t->piece_len[id]);
         snprintf(num, sizeof num, ": %zu", id);
-        sb_s(&b, num);
+        xf_sb_cstr(&b, num);
     }
-    sb_s(&b, "\n    },\n    \"merges\": [");
+    xf_sb_cstr(&b, "\n    },\n    \"merges\": [");
     for (size_t r = 0; r < t->n_merges; r++) {
         int32_t a = t->merge[r][0], c = t->merge[r][1];
-        sb_s(&b, r ? ",\n      " : "\n      ");
+        xf_sb_cstr(&b, r ? ",\n      " : "\n      ");
         if (legacy_merges) {
             if (memchr(tok_piece(t, (size_t)a), ' ', t->piece_len[a]) ||
                 memchr(tok_piece(t, (size_t)c), ' ', t->piece_len[c])) {
@@ -657,22 +597,22 @@ xf_status tok_json_write(const xf_tokenizer *t, int legacy_merges, char **out, s
             memcpy(tmp, tok_piece(t, (size_t)a), la);
             tmp[la] = ' ';
             memcpy(tmp + la + 1, tok_piece(t, (size_t)c), lc);
-            sb_json(&b, tmp, la + 1 + lc);
+            xf_sb_json_str(&b, tmp, la + 1 + lc);
         } else {
-            sb_s(&b, "[");
-            sb_json(&b, tok_piece(t, (size_t)a), t->piece_len[a]);
-            sb_s(&b, ", ");
-            sb_json(&b, tok_piece(t, (size_t)c), t->piece_len[c]);
-            sb_s(&b, "]");
+            xf_sb_cstr(&b, "[");
+            xf_sb_json_str(&b, tok_piece(t, (size_t)a), t->piece_len[a]);
+            xf_sb_cstr(&b, ", ");
+            xf_sb_json_str(&b, tok_piece(t, (size_t)c), t->piece_len[c]);
+            xf_sb_cstr(&b, "]");
         }
     }
-    sb_s(&b, t->n_merges ? "\n    ]\n  }\n}\n" : "]\n  }\n}\n");
+    xf_sb_cstr(&b, t->n_merges ? "\n    ]\n  }\n}\n" : "]\n  }\n}\n");
     if (b.oom) {
         free(b.p);
         return xf_fail(XF_ERR_OOM, "out of memory writing tokenizer.json");
     }
     *out = b.p;
-    *len = b.n;
+    *len = b.len;
     return XF_OK;
 }
 

@@ -394,11 +394,7 @@ xf_status xf_beam_search(xf_model *m, const int32_t *input, size_t n_input, cons
         q.n = 0;
         for (size_t b = 0; b < nlive; b++) {
             const float *z = logits + b * V;
-            float mx = -INFINITY;
-            for (size_t v = 0; v < V; v++) mx = fmaxf(mx, z[v]);
-            double sum = 0;
-            for (size_t v = 0; v < V; v++) sum += exp((double)z[v] - mx);
-            double lse = (double)mx + log(sum);
+            double lse = xf_logsumexp(z, V);
             for (size_t v = 0; v < V; v++)
                 heap_push(&q, (cand){.score = cs[b] + ((double)z[v] - lse), .tok = (int32_t)v, .beam = (uint32_t)b});
         }

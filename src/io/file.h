@@ -1,5 +1,7 @@
 /* Safe file helpers: whole-file reads with a size cap, atomic replacement of a
  * file (temp file + fsync + rename), directory helpers and read-only mmap.
+ * The whole-file read and write and the mmap are public (include/xfmr/file.h);
+ * the streaming atomic writer and the directory helpers are declared here.
  *
  * Every function returns an xf_status and, on failure, leaves a one-line
  * message naming the path and the problem (xf_last_error()). Nothing here
@@ -9,15 +11,8 @@
 
 #include <stddef.h>
 
+#include "xfmr/file.h" /* xf_file_read_all, xf_file_write_atomic, xf_mmap */
 #include "xfmr/status.h"
-
-/* Read the whole file `path` into a new malloc'd buffer.
- * On success *data holds *len bytes followed by one extra NUL byte (not counted
- * in *len), so text can be used as a C string; the caller frees *data.
- * Fails with XF_ERR_IO if the file cannot be opened or read (a directory, say),
- * XF_ERR_FORMAT if it holds more than max_bytes bytes, XF_ERR_OOM if the
- * buffer cannot be allocated. On failure *data is NULL and *len is 0. */
-xf_status xf_file_read_all(const char *path, char **data, size_t *len, size_t max_bytes);
 
 /* Atomic writer. Bytes go to the temporary file "<path>.tmp.<pid>" in the same
  * directory; xf_afile_commit flushes it, fsyncs it, renames it over <path> and
@@ -48,10 +43,6 @@ xf_status xf_afile_commit(xf_afile *f);
 /* Discard: close and remove the temporary file, free f. NULL-safe. */
 void xf_afile_abort(xf_afile *f);
 
-/* Atomically replace `path` with the n bytes at `data` (open + write + commit).
- * Failures as for those three. */
-xf_status xf_file_write_atomic(const char *path, const void *data, size_t n);
-
 /* rename(from, to), then fsync the directory of `to`, so the new name survives
  * a crash. Fails with XF_ERR_IO naming both paths. */
 xf_status xf_rename_durable(const char *from, const char *to);
@@ -64,23 +55,5 @@ int xf_path_is_dir(const char *path);
  * that could not be created (or that exists and is not a directory),
  * XF_ERR_ARG on an empty path, XF_ERR_OOM. */
 xf_status xf_mkdir_p(const char *path);
-
-/* Read-only private mapping of a whole file. An empty file is allowed and
- * gives ptr NULL, len 0. */
-typedef struct {
-    void *ptr;  /* first byte of the mapping, NULL when len is 0 */
-    size_t len; /* file size in bytes when mapped */
-} xf_mmap;
-
-/* Map the regular file `path` into *m (ptr/len as above); release with
- * xf_mmap_close. Fails with XF_ERR_IO if the file cannot be opened, is not a
- * regular file, or cannot be mapped; then *m is {NULL, 0}. If another process
- * truncates the file while it is mapped, touching the lost pages raises
- * SIGBUS: map only files nobody rewrites in place (xfmr writes atomically). */
-xf_status xf_mmap_open(xf_mmap *m, const char *path);
-
-/* Unmap and reset *m to {NULL, 0}. Safe on a zeroed or already closed map and
- * on m == NULL. */
-void xf_mmap_close(xf_mmap *m);
 
 #endif

@@ -19,13 +19,14 @@
  * count. posemb backward splits positions t, each summing b = 0..B-1 in order. */
 #include <string.h>
 
+#include "core/parallel.h"
 #include "kernels/kernels.h"
 
 /* channels per task in xf_embed_backward */
 #define EMBED_CBLOCK 64
 
 void xf_embed_forward(float *out, const int32_t *tokens, const float *wte, size_t N, size_t C) {
-#pragma omp parallel for if (N * C >= 16384)
+#pragma omp parallel for if (N * C >= XF_PAR_MIN)
     for (size_t n = 0; n < N; n++) {
         memcpy(out + n * C, wte + (size_t)tokens[n] * C, C * sizeof(float));
     }
@@ -33,7 +34,7 @@ void xf_embed_forward(float *out, const int32_t *tokens, const float *wte, size_
 
 void xf_embed_backward(float *dwte, const float *dout, const int32_t *tokens, size_t N, size_t C) {
     size_t nblocks = (C + EMBED_CBLOCK - 1) / EMBED_CBLOCK;
-#pragma omp parallel for if (N * C >= 16384)
+#pragma omp parallel for if (N * C >= XF_PAR_MIN)
     for (size_t blk = 0; blk < nblocks; blk++) {
         size_t c0 = blk * EMBED_CBLOCK;
         size_t c1 = c0 + EMBED_CBLOCK < C ? c0 + EMBED_CBLOCK : C;
@@ -61,7 +62,7 @@ void xf_embed_add_forward(float *out, const int32_t *ids, const float *table, si
 
 void xf_posemb_forward(float *out, const float *wpe, size_t B, size_t T, size_t C, size_t pos0) {
     size_t N = B * T;
-#pragma omp parallel for if (N * C >= 16384)
+#pragma omp parallel for if (N * C >= XF_PAR_MIN)
     for (size_t n = 0; n < N; n++) {
         float *o = out + n * C;
         const float *p = wpe + (pos0 + n % T) * C;
@@ -71,7 +72,7 @@ void xf_posemb_forward(float *out, const float *wpe, size_t B, size_t T, size_t 
 }
 
 void xf_posemb_backward(float *dwpe, const float *dout, size_t B, size_t T, size_t C, size_t pos0) {
-#pragma omp parallel for if (B * T * C >= 16384)
+#pragma omp parallel for if (B * T * C >= XF_PAR_MIN)
     for (size_t t = 0; t < T; t++) {
         float *dp = dwpe + (pos0 + t) * C;
         for (size_t b = 0; b < B; b++) {

@@ -30,8 +30,8 @@
 #include <stddef.h>
 
 #include "xfmr/status.h"
+#include "xfmr/system.h" /* xf_gemm_precision, the table of paths, xf_gemm_measure */
 
-typedef enum { XF_GEMM_FP32 = 0, XF_GEMM_BF16 } xf_gemm_precision;
 
 void xf_sgemm(int ta, int tb, size_t M, size_t N, size_t K, float alpha, const float *A,
               size_t lda, const float *B, size_t ldb, float beta, float *C, size_t ldc);
@@ -53,28 +53,5 @@ void xf_sgemm_path(int path, int ta, int tb, size_t M, size_t N, size_t K, float
  * CPU's missing features) when no path supports it on this CPU. */
 xf_status xf_gemm_set_precision(xf_gemm_precision prec);
 xf_gemm_precision xf_gemm_precision_get(void);
-
-/* The table of paths: "avx512", "avx2", "scalar" (fp32) and "avx512-bf16",
- * "scalar-bf16" (bf16). The scalar paths are the references; scalar-bf16 is
- * never selected (bf16 without hardware support is refused, not emulated). */
-int xf_gemm_path_count(void);
-const char *xf_gemm_path_name(int path);
-xf_gemm_precision xf_gemm_path_precision(int path);
-/* Whether this CPU (and OS) runs `path`. */
-int xf_gemm_path_supported(int path);
-/* The path xf_sgemm uses at `prec` (-1: none on this CPU). */
-int xf_gemm_path_selected(xf_gemm_precision prec);
-/* Peak FLOPs per cycle per core of a path's inner instruction on this CPU:
- * 2 FMA pipes x lanes x 2 (a bf16 dot product 2x that); AMD before family 1Ah
- * (Zen 4) runs 512-bit operations on 256-bit pipes, so half of it there. */
-double xf_gemm_path_flops_per_cycle(int path);
-
-/* Achieved GFLOP/s of `path` on one shape (C = op(A) op(B), beta = 0, inputs
- * uniform in [-1, 1)), the best of up to `reps` runs after one warm-up (fewer
- * once budget_ms of wall time is spent; at least one), on the current OpenMP
- * threads. Allocates its operands; 0 when out of memory. For `xfmr info
- * --system` and the benchmarks, never for tests. */
-double xf_gemm_measure(int path, int ta, int tb, size_t M, size_t N, size_t K, int reps,
-                       double budget_ms);
 
 #endif

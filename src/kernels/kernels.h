@@ -23,6 +23,7 @@
 #include <stdint.h>
 
 #include "xfmr/config.h" /* xf_act */
+#include "xfmr/mask.h"   /* xf_mask_kind */
 
 /* Target value meaning "no loss at this position". */
 #define XF_IGNORE_INDEX (-1)
@@ -101,12 +102,6 @@ void xf_rope_backward(float *dx, const float *cos_t, const float *sin_t, size_t 
                       size_t nh, size_t D, size_t pos0);
 
 /* ---- attention.c -------------------------------------------------------- */
-typedef enum {
-    XF_MASK_CAUSAL = 0, /* key j visible from query i iff j <= past + i */
-    XF_MASK_BIDIR,      /* every key visible (encoder, cross-attention) */
-    XF_MASK_PREFIX      /* j < P[b] || j <= past + i   (prefix LM) */
-} xf_mask_kind;
-
 typedef struct {
     xf_mask_kind kind;
     const int32_t *prefix_len; /* [B], XF_MASK_PREFIX only */

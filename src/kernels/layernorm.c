@@ -21,6 +21,7 @@
  * reduction, whose order is fixed at compile time. */
 #include <math.h>
 
+#include "core/parallel.h"
 #include "kernels/kernels.h"
 
 /* channels per task in the dw/db sums */
@@ -28,7 +29,7 @@
 
 void xf_layernorm_forward(float *out, float *mean, float *rstd, const float *inp, const float *w,
                           const float *b, size_t N, size_t C, float eps) {
-#pragma omp parallel for if (N * C >= 16384)
+#pragma omp parallel for if (N * C >= XF_PAR_MIN)
     for (size_t n = 0; n < N; n++) {
         const float *x = inp + n * C;
         float *o = out + n * C;
@@ -63,7 +64,7 @@ void xf_layernorm_forward(float *out, float *mean, float *rstd, const float *inp
 void xf_layernorm_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
                            const float *w, const float *mean, const float *rstd, size_t N,
                            size_t C) {
-#pragma omp parallel for if (N * C >= 16384)
+#pragma omp parallel for if (N * C >= XF_PAR_MIN)
     for (size_t n = 0; n < N; n++) {
         const float *x = inp + n * C;
         const float *dn = dout + n * C;
@@ -90,7 +91,7 @@ void xf_layernorm_backward(float *dinp, float *dw, float *db, const float *dout,
 
     /* forward: out = xhat*w + b  =>  dw += sum_n dout*xhat, db += sum_n dout */
     size_t nblocks = (C + LN_CBLOCK - 1) / LN_CBLOCK;
-#pragma omp parallel for if (N * C >= 16384)
+#pragma omp parallel for if (N * C >= XF_PAR_MIN)
     for (size_t blk = 0; blk < nblocks; blk++) {
         size_t c0 = blk * LN_CBLOCK;
         size_t c1 = c0 + LN_CBLOCK < C ? c0 + LN_CBLOCK : C;

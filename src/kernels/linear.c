@@ -18,6 +18,7 @@
 #include <cblas.h>
 #include <string.h>
 
+#include "core/parallel.h"
 #include "kernels/gemm.h"
 #include "kernels/kernels.h"
 
@@ -45,7 +46,7 @@ void xf_linear_backward(float *dinp, float *dw, float *db, const float *dout, co
     /* forward: out = b (broadcast)  =>  db += sum_n dout[n,:] */
     if (db) {
         size_t nblocks = (OC + LINEAR_OBLOCK - 1) / LINEAR_OBLOCK;
-#pragma omp parallel for if (N * OC >= 16384)
+#pragma omp parallel for if (N * OC >= XF_PAR_MIN)
         for (size_t blk = 0; blk < nblocks; blk++) {
             size_t o0 = blk * LINEAR_OBLOCK;
             size_t o1 = o0 + LINEAR_OBLOCK < OC ? o0 + LINEAR_OBLOCK : OC;

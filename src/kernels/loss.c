@@ -18,6 +18,7 @@
  * Threads: split rows; the valid count is an integer reduction. */
 #include <math.h>
 
+#include "core/parallel.h"
 #include "kernels/kernels.h"
 
 /* logits per exp pass in the forward (a stack buffer: the logits are const) */
@@ -26,7 +27,7 @@
 size_t xf_xent_forward(float *loss, float *lse, const float *logits, const int32_t *targets,
                        size_t N, size_t V) {
     size_t valid = 0;
-#pragma omp parallel for reduction(+ : valid) if (N * V >= 16384)
+#pragma omp parallel for reduction(+ : valid) if (N * V >= XF_PAR_MIN)
     for (size_t n = 0; n < N; n++) {
         const float *z = logits + n * V;
         /* m = max_j z_j */
@@ -59,7 +60,7 @@ size_t xf_xent_forward(float *loss, float *lse, const float *logits, const int32
 
 void xf_xent_backward(float *dlogits, const float *logits, const float *lse,
                       const int32_t *targets, size_t N, size_t V, float scale) {
-#pragma omp parallel for if (N * V >= 16384)
+#pragma omp parallel for if (N * V >= XF_PAR_MIN)
     for (size_t n = 0; n < N; n++) {
         const float *z = logits + n * V;
         float *dz = dlogits + n * V;

@@ -52,11 +52,9 @@
 #include <math.h>
 #include <string.h>
 
+#include "core/parallel.h"
 #include "core/rng.h"
 #include "kernels/kernels.h"
-
-/* work (elements) below which an elementwise loop stays on one thread */
-#define MOE_PAR_MIN 16384
 
 /* ---- layout ------------------------------------------------------------- */
 
@@ -360,7 +358,7 @@ void xf_moe_forward(float *out, xf_moe_act *a, xf_moe_out *res, const float *x, 
     const float *xin = x;
     if (a->jittered) {
         float lo = 1.0f - d->jitter, span = 2.0f * d->jitter;
-#pragma omp parallel for schedule(static) if (N * C >= MOE_PAR_MIN)
+#pragma omp parallel for schedule(static) if (N * C >= XF_PAR_MIN)
         for (size_t t = 0; t < N; t++) {
             xf_rng rng;
             xf_rng_seed(&rng, token_seed(jitter_seed, t));
@@ -378,7 +376,7 @@ void xf_moe_forward(float *out, xf_moe_act *a, xf_moe_out *res, const float *x, 
     xf_linear_forward(a->logits, xin, wr, NULL, N, C, E);
 
     /* 3. route */
-#pragma omp parallel for schedule(static) if (N * E >= MOE_PAR_MIN / 4)
+#pragma omp parallel for schedule(static) if (N * E >= XF_PAR_MIN / 4)
     for (size_t t = 0; t < N; t++) route_token(a, bias, t, d);
 
     /* 4. capacity and slots */
@@ -386,7 +384,7 @@ void xf_moe_forward(float *out, xf_moe_act *a, xf_moe_out *res, const float *x, 
     size_t kept = (size_t)a->start[E];
 
     /* 5. gather the experts' inputs (x, never xr) */
-#pragma omp parallel for schedule(static) if (kept * C >= MOE_PAR_MIN)
+#pragma omp parallel for schedule(static) if (kept * C >= XF_PAR_MIN)
     for (size_t sl = 0; sl < kept; sl++)
         memcpy(a->xs + sl * C, x + (size_t)a->slot_tok[sl] * C, C * sizeof(float));
 
@@ -408,7 +406,7 @@ void xf_moe_forward(float *out, xf_moe_act *a, xf_moe_out *res, const float *x, 
     }
 
     /* 7. combine: out_t = sum over kept r (rank order) of w_tr * ys[slot] */
-#pragma omp parallel for schedule(static) if (N * K * C >= MOE_PAR_MIN)
+#pragma omp parallel for schedule(static) if (N * K * C >= XF_PAR_MIN)
     for (size_t t = 0; t < N; t++) {
         float *o = out + t * C;
         memset(o, 0, C * sizeof(float));
@@ -492,7 +490,7 @@ void xf_moe_backward(float *dx, float *dwr, float *dw1, float *dw2, float *dw3, 
 
     /* forward: out_t = sum_r w_tr ys[slot]  =>  g_tr = <dy_t, ys[slot]>, dys = w_tr dy_t */
     memset(sc.g, 0, N * K * sizeof(float));
-#pragma omp parallel for schedule(static) if (kept * C >= MOE_PAR_MIN)
+#pragma omp parallel for schedule(static) if (kept * C >= XF_PAR_MIN)
     for (size_t sl = 0; sl < kept; sl++) {
         size_t t = (size_t)a->slot_tok[sl], i = t * K + (size_t)a->slot_k[sl];
         const float *dy = dout + t * C, *y = a->ys + sl * C;
@@ -535,7 +533,7 @@ void xf_moe_backward(float *dx, float *dwr, float *dw1, float *dw2, float *dw3, 
                                    a->xs + r0 * C, w3 + e * ws, n, C, I);
         }
         /* forward: xs[slot] = x[slot_tok]  =>  dx_t += sum_r dxs[slot_of[t,r]] */
-#pragma omp parallel for schedule(static) if (N * K * C >= MOE_PAR_MIN)
+#pragma omp parallel for schedule(static) if (N * K * C >= XF_PAR_MIN)
         for (size_t t = 0; t < N; t++) {
             float *dxt = dx + t * C;
             for (size_t r = 0; r < K; r++) {
@@ -549,7 +547,7 @@ void xf_moe_backward(float *dx, float *dwr, float *dw1, float *dw2, float *dw3, 
     }
 
     /* forward: s, p, w from the logits; aux and z  =>  dl */
-#pragma omp parallel for schedule(static) if (N * E >= MOE_PAR_MIN / 4)
+#pragma omp parallel for schedule(static) if (N * E >= XF_PAR_MIN / 4)
     for (size_t t = 0; t < N; t++) router_grad(sc.dl + t * E, a, sc.g, t, N, d, aux_w, z_w);
 
     /* forward: logits = xr Wr^T, xr = x * u  =>  dWr += dl^T xr, dx += (dl Wr) * u */
@@ -557,7 +555,7 @@ void xf_moe_backward(float *dx, float *dwr, float *dw1, float *dw2, float *dw3, 
         float *dxr = sc.dys; /* A*C >= N*C floats, free again */
         memset(dxr, 0, N * C * sizeof(float));
         xf_linear_backward(dxr, dwr, NULL, sc.dl, a->xr, wr, N, C, E);
-#pragma omp parallel for schedule(static) if (N * C >= MOE_PAR_MIN)
+#pragma omp parallel for schedule(static) if (N * C >= XF_PAR_MIN)
         for (size_t t = 0; t < N; t++) {
             float *dxt = dx + t * C;
             const float *g = dxr + t * C, *u = a->u + t * C;

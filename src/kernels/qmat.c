@@ -9,6 +9,7 @@
 #include "kernels/qmat.h"
 
 #include "core/cpu.h"
+#include "core/parallel.h"
 
 #include <immintrin.h>
 #include <math.h>
@@ -57,7 +58,7 @@ void xf_qmat_q8_row(uint8_t *dst, const float *x, size_t n) {
 
 void xf_qmat_pack(uint8_t *dst, const float *w, xf_wtype dt, size_t rows, size_t cols) {
     size_t rb = xf_qmat_row_bytes(dt, cols);
-#pragma omp parallel for schedule(static) if (rows * cols >= 65536)
+#pragma omp parallel for schedule(static) if (rows * cols >= 4 * XF_PAR_MIN)
     for (size_t r = 0; r < rows; r++) {
         const float *src = w + r * cols;
         uint8_t *d = dst + r * rb;
@@ -329,7 +330,7 @@ void xf_qmat_forward(float *out, const float *x, const xf_qmat *w, const float *
     dot_fn dot = pick(w->dt);
     /* chunks of 16 rows; one thread per chunk, the N inputs inside */
     size_t nch = (rows + 15) / 16;
-#pragma omp parallel for schedule(static) if (rows * cols >= 32768)
+#pragma omp parallel for schedule(static) if (rows * cols >= 2 * XF_PAR_MIN)
     for (size_t ch = 0; ch < nch; ch++) {
         size_t r1 = ch * 16 + 16 < rows ? ch * 16 + 16 : rows;
         for (size_t r = ch * 16; r < r1; r++) {

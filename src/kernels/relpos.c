@@ -20,6 +20,7 @@
  * any thread count gives the same bits. */
 #include <math.h>
 
+#include "core/parallel.h"
 #include "kernels/relpos.h"
 
 int32_t xf_relpos_bucket(long rel, int bidirectional, size_t num_buckets, size_t max_distance) {
@@ -49,7 +50,7 @@ void xf_relpos_forward(float *bias, const float *table, size_t H, size_t Tq, siz
                        int bidirectional, size_t num_buckets, size_t max_distance) {
     if (Tq == 0 || Tk == 0) return;
     size_t NO = Tq + Tk - 1;
-#pragma omp parallel for if (H * NO >= 16384)
+#pragma omp parallel for if (H * NO >= XF_PAR_MIN)
     for (size_t x = 0; x < NO; x++) {
         long rel = (long)x - (long)(Tq - 1) - (long)past; /* o - past */
         size_t b = (size_t)xf_relpos_bucket(rel, bidirectional, num_buckets, max_distance);
@@ -61,7 +62,7 @@ void xf_relpos_backward(float *dtable, const double *dbias, size_t H, size_t Tq,
                         size_t past, int bidirectional, size_t num_buckets, size_t max_distance) {
     if (Tq == 0 || Tk == 0) return;
     size_t NO = Tq + Tk - 1;
-#pragma omp parallel for if (H * NO >= 16384)
+#pragma omp parallel for if (H * NO >= XF_PAR_MIN)
     for (size_t h = 0; h < H; h++)
         for (size_t x = 0; x < NO; x++) {
             long rel = (long)x - (long)(Tq - 1) - (long)past;

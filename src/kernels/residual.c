@@ -8,10 +8,11 @@
  *   da += dout, db += dout        (accumulate; da and db must not alias dout)
  *
  * Threads: split elements. */
+#include "core/parallel.h"
 #include "kernels/kernels.h"
 
 /* elements below which the loops stay on one thread */
-#define RES_PAR_MIN 32768
+#define RES_PAR_MIN (2 * XF_PAR_MIN)
 
 void xf_residual_forward(float *out, const float *a, const float *b, size_t n) {
 #pragma omp parallel for simd if (parallel : n >= RES_PAR_MIN)

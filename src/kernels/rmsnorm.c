@@ -16,6 +16,7 @@
  * summing rows n = 0..N-1 in order (no races, thread-count independent). */
 #include <math.h>
 
+#include "core/parallel.h"
 #include "kernels/kernels.h"
 
 /* channels per task in the dw sum */
@@ -23,7 +24,7 @@
 
 void xf_rmsnorm_forward(float *out, float *rstd, const float *inp, const float *w, size_t N,
                         size_t C, float eps) {
-#pragma omp parallel for if (N * C >= 16384)
+#pragma omp parallel for if (N * C >= XF_PAR_MIN)
     for (size_t n = 0; n < N; n++) {
         const float *x = inp + n * C;
         float *o = out + n * C;
@@ -41,7 +42,7 @@ void xf_rmsnorm_forward(float *out, float *rstd, const float *inp, const float *
 
 void xf_rmsnorm_backward(float *dinp, float *dw, const float *dout, const float *inp,
                          const float *w, const float *rstd, size_t N, size_t C) {
-#pragma omp parallel for if (N * C >= 16384)
+#pragma omp parallel for if (N * C >= XF_PAR_MIN)
     for (size_t n = 0; n < N; n++) {
         const float *x = inp + n * C;
         const float *dn = dout + n * C;
@@ -60,7 +61,7 @@ void xf_rmsnorm_backward(float *dinp, float *dw, const float *dout, const float 
 
     /* forward: out = x*rstd*w  =>  dw += sum_n dout*x*rstd */
     size_t nblocks = (C + RMS_CBLOCK - 1) / RMS_CBLOCK;
-#pragma omp parallel for if (N * C >= 16384)
+#pragma omp parallel for if (N * C >= XF_PAR_MIN)
     for (size_t blk = 0; blk < nblocks; blk++) {
         size_t c0 = blk * RMS_CBLOCK;
         size_t c1 = c0 + RMS_CBLOCK < C ? c0 + RMS_CBLOCK : C;

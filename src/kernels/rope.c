@@ -16,6 +16,7 @@
  * Threads: split rows n. */
 #include <math.h>
 
+#include "core/parallel.h"
 #include "kernels/kernels.h"
 
 void xf_rope_table(float *cos_t, float *sin_t, size_t P, size_t D, float theta) {
@@ -38,7 +39,7 @@ void xf_rope_table(float *cos_t, float *sin_t, size_t P, size_t D, float theta) 
 static inline void rope_rotate(float *x, const float *cos_t, const float *sin_t, size_t N,
                                size_t T, size_t nh, size_t D, size_t pos0, float sgn) {
     size_t half = D / 2;
-#pragma omp parallel for if (N * nh * D >= 16384)
+#pragma omp parallel for if (N * nh * D >= XF_PAR_MIN)
     for (size_t n = 0; n < N; n++) {
         size_t pos = pos0 + n % T;
         const float *cs = cos_t + pos * half;

@@ -2,12 +2,13 @@
  * docs/config.md is the contract this file implements. */
 #include "xfmr/config.h"
 
+#include "core/strbuf.h"
+#include "io/file.h"
 #include "model/model_internal.h" /* xf_params_count */
 
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -680,35 +681,16 @@ xf_status xf_config_parse(xf_config *cfg, const char *json, size_t len, const ch
 
 /* ------------------------------------------------------------------ loading */
 
-/* Read a whole small file into a malloc'd, NUL-terminated buffer. */
-static xf_status read_small_file(const char *path, char **out, size_t *out_len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return xf_fail(XF_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    char *buf = malloc(XF_CONFIG_MAX_BYTES + 1);
-    if (!buf) {
-        fclose(f);
-        return xf_fail(XF_ERR_OOM, "%s: out of memory reading the config", path);
-    }
-    size_t n = fread(buf, 1, XF_CONFIG_MAX_BYTES + 1, f);
-    int err = ferror(f);
-    int saved = errno;
-    fclose(f);
-    if (err) {
-        free(buf);
-        return xf_fail(XF_ERR_IO, "%s: read failed: %s", path, strerror(saved));
-    }
-    if (n == 0) {
-        free(buf);
+/* A whole config file (at most XF_CONFIG_MAX_BYTES, not empty) into a
+ * malloc'd, NUL-terminated buffer. */
+static xf_status read_config_file(const char *path, char **out, size_t *out_len) {
+    xf_status s = xf_file_read_all(path, out, out_len, XF_CONFIG_MAX_BYTES);
+    if (s == XF_OK && *out_len == 0) {
+        free(*out);
+        *out = NULL;
         return xf_fail(XF_ERR_FORMAT, "%s: the config file is empty", path);
     }
-    if (n > XF_CONFIG_MAX_BYTES) {
-        free(buf);
-        return xf_fail(XF_ERR_FORMAT, "%s: the config file is larger than %zu bytes", path, XF_CONFIG_MAX_BYTES);
-    }
-    buf[n] = '\0';
-    *out = buf;
-    *out_len = n;
-    return XF_OK;
+    return s;
 }
 
 xf_status xf_config_load(xf_config *cfg, const char *spec) {
@@ -739,7 +721,7 @@ xf_status xf_config_load(xf_config *cfg, const char *spec) {
     }
     char *text = NULL;
     size_t len = 0;
-    xf_status s = read_small_file(file, &text, &len);
+    xf_status s = read_config_file(file, &text, &len);
     if (s == XF_OK) {
         s = xf_config_parse(cfg, text, len, file);
         free(text);
@@ -763,66 +745,40 @@ static void fmt_float(char *buf, size_t cap, float f) {
     snprintf(buf, cap, "%.17g", (double)f); /* the double is exact, so this always round-trips */
 }
 
-typedef struct {
-    char *buf;
-    size_t cap, len;
-    int fail;
-} sbuf;
-
-static void sb_printf(sbuf *b, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 2, 3)))
-#endif
-    ;
-
-static void sb_printf(sbuf *b, const char *fmt, ...) {
-    if (b->fail) return;
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(b->buf + b->len, b->cap - b->len, fmt, ap);
-    va_end(ap);
-    if (n < 0 || (size_t)n >= b->cap - b->len) {
-        b->fail = 1;
-        return;
-    }
-    b->len += (size_t)n;
-}
-
 char *xf_config_to_json(const xf_config *cfg) {
-    sbuf b = {malloc(8192), 8192, 0, 0};
-    if (!b.buf) return NULL;
-    sb_printf(&b, "{\n");
-    sb_printf(&b, "  \"model_type\": \"xfmr\",\n");
-    sb_printf(&b, "  \"arch\": \"%s\",\n", xf_arch_name(cfg->arch));
+    xf_strbuf b = {0};
+    xf_sb_printf(&b, "{\n");
+    xf_sb_printf(&b, "  \"model_type\": \"xfmr\",\n");
+    xf_sb_printf(&b, "  \"arch\": \"%s\",\n", xf_arch_name(cfg->arch));
     for (size_t i = 0; i < N_SIZES; i++)
-        sb_printf(&b, "%s  \"%s\": %zu", i ? ",\n" : "", k_sizes[i].name, size_get(cfg, &k_sizes[i]));
+        xf_sb_printf(&b, "%s  \"%s\": %zu", i ? ",\n" : "", k_sizes[i].name, size_get(cfg, &k_sizes[i]));
     for (size_t i = 0; i < N_EXTRA; i++) {
         const extra_field *f = &k_extra[i];
         const void *slot = (const char *)cfg + f->offset;
         char num[48];
-        sb_printf(&b, ",\n  \"%s\": ", f->name);
+        xf_sb_printf(&b, ",\n  \"%s\": ", f->name);
         switch (f->kind) {
-        case F_SIZE: sb_printf(&b, "%zu", *(const size_t *)slot); break;
-        case F_INT: sb_printf(&b, "%d", *(const int *)slot); break;
-        case F_BOOL: sb_printf(&b, "%s", *(const int *)slot ? "true" : "false"); break;
+        case F_SIZE: xf_sb_printf(&b, "%zu", *(const size_t *)slot); break;
+        case F_INT: xf_sb_printf(&b, "%d", *(const int *)slot); break;
+        case F_BOOL: xf_sb_printf(&b, "%s", *(const int *)slot ? "true" : "false"); break;
         case F_ENUM: {
             int v = *(const int *)slot;
-            sb_printf(&b, "\"%s\"", v >= 0 && v < f->n_names ? f->names[v] : "unknown");
+            xf_sb_printf(&b, "\"%s\"", v >= 0 && v < f->n_names ? f->names[v] : "unknown");
             break;
         }
         case F_FLOAT:
             fmt_float(num, sizeof num, *(const float *)slot);
-            sb_printf(&b, "%s", num);
+            xf_sb_printf(&b, "%s", num);
             break;
         }
     }
-    sb_printf(&b, "\n");
-    sb_printf(&b, "}\n");
-    if (b.fail) { /* cannot happen: every field is bounded, well under 8 KiB in all */
-        free(b.buf);
+    xf_sb_printf(&b, "\n");
+    xf_sb_printf(&b, "}\n");
+    if (b.oom) { /* out of memory */
+        xf_sb_free(&b);
         return NULL;
     }
-    return b.buf;
+    return b.p;
 }
 
 /* ------------------------------------------------------------------ --set overrides */
