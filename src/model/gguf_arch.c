@@ -117,7 +117,7 @@ static const float *param(const xf_model *m, const char *name) {
     return i == (size_t)-1 ? NULL : xf_model_params((xf_model *)m) + xf_model_tensor(m, i)->offset;
 }
 
-static xf_status write_meta(gguf_writer *w, const xf_config *c, int llama, uint32_t ftype) {
+static xf_status write_meta(gguf_writer *w, const xf_config *c, size_t vocab, int llama, uint32_t ftype) {
     const char *a = llama ? "llama" : "gpt2";
     char k[96];
     size_t D = xf_config_head_dim(c);
@@ -132,7 +132,7 @@ static xf_status write_meta(gguf_writer *w, const xf_config *c, int llama, uint3
     U32("feed_forward_length", c->num_experts ? c->moe_intermediate_size : c->intermediate_size);
     U32("attention.head_count", c->num_attention_heads);
     U32("attention.head_count_kv", c->num_key_value_heads);
-    U32("vocab_size", c->vocab_size);
+    U32("vocab_size", vocab);
     if (llama) {
         F32("attention.layer_norm_rms_epsilon", c->norm_eps);
         F32("rope.freq_base", c->rope_theta);
@@ -151,7 +151,7 @@ static xf_status write_meta(gguf_writer *w, const xf_config *c, int llama, uint3
 
 /* One model tensor (table row i) out: its GGUF name, layout change and type. */
 static xf_status write_tensor(gguf_writer *w, const xf_model *m, size_t i, const namemap_row *rows, size_t nrows,
-                              uint32_t mtype, float **buf, size_t *cap) {
+                              size_t vocab, uint32_t mtype, float **buf, size_t *cap) {
     const xf_param_info *p = xf_model_tensor(m, i);
     const xf_config *c = xf_model_config(m);
     long L, E;
@@ -162,6 +162,7 @@ static xf_status write_tensor(gguf_writer *w, const xf_model *m, size_t i, const
     if (namemap_render(r->foreign, L, E, name, sizeof name)) return xf_fail(XF_ERR_ARG, "export gguf: name too long");
     size_t D = xf_config_head_dim(c), C = c->hidden_size, rows_n = p->ndim == 2 ? p->shape[0] : p->numel;
     size_t cols = p->ndim == 2 ? p->shape[1] : 1, n = p->numel, parts = 1;
+    if (interop_vocab_rows(p->name) && vocab < rows_n) rows_n = vocab, n = vocab * cols; /* the live ids' rows */
     if (r->op == OP_EXPERTS) parts = c->num_experts;
     if (r->op == OP_QKV) parts = 3; /* q, then k, then v (k and v follow q: Q + 2 KV rows) */
     size_t need = n * parts + 2 * c->num_key_value_heads * D * cols;
@@ -225,13 +226,14 @@ xf_status gguf_model_export(const xf_model *m, const xf_tokenizer *tok, const ch
     if (s) return s;
     gguf_writer *w;
     if ((s = gguf_writer_create(&w))) return s;
-    s = write_meta(w, c, llama, ftype);
-    if (!s) s = tok_gguf_write(tok, c->vocab_size, w);
+    size_t vocab = interop_live_vocab(m, tok); /* no padding rows: llama.cpp would sample them */
+    s = write_meta(w, c, vocab, llama, ftype);
+    if (!s) s = tok_gguf_write(tok, vocab, w);
     float *buf = NULL;
     size_t cap = 0;
     for (size_t i = 0; !s && i < xf_model_num_tensors(m); i++)
         s = write_tensor(w, m, i, llama ? NAMES_LLAMA : NAMES_GPT2, llama ? N_OF(NAMES_LLAMA) : N_OF(NAMES_GPT2),
-                         mtype, &buf, &cap);
+                         vocab, mtype, &buf, &cap);
     free(buf);
     if (!s) s = gguf_writer_write(w, out);
     gguf_writer_free(w);
