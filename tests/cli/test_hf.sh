@@ -50,6 +50,18 @@ if [ "$rc" -eq 0 ] && grep -q 'parameters:' "$T/out"; then pass hf_cli_info; els
 "$X" export --model "$T/hf" --format xfmr --out "$T/back" 2> /dev/null
 "$X" score --model "$T/back" --text "The quick brown fox" --dump-logits "$T/c.bin" > /dev/null 2>&1
 check_same hf_cli_back_to_xfmr "$T/c.bin" "$T/a.bin"
+# the same round trip for a gpt2-style model (Conv1D, fused c_attn) and a Mixtral MoE:
+# xfmr -> HF -> xfmr and the HF directory itself give the checkpoint's logits bit for bit
+for p in gpt2-tiny mixtral-tiny; do
+    run "$X" train --model $p --data "$T/corpus.txt" --out "$T/ck-$p" --steps 1 --batch 2 --seq 32 --threads 1 --quiet
+    "$X" export --model "$T/ck-$p" --format hf --out "$T/hf-$p" 2> "$T/err" &&
+        "$X" export --model "$T/hf-$p" --format xfmr --out "$T/back-$p" 2>> "$T/err"
+    "$X" score --model "$T/ck-$p" --text "The quick brown fox" --dump-logits "$T/a-$p.bin" > /dev/null 2>> "$T/err"
+    "$X" score --model "$T/hf-$p" --text "The quick brown fox" --dump-logits "$T/h-$p.bin" > /dev/null 2>> "$T/err"
+    "$X" score --model "$T/back-$p" --text "The quick brown fox" --dump-logits "$T/b-$p.bin" > /dev/null 2>> "$T/err"
+    check_same "hf_cli_roundtrip_dir_$p" "$T/h-$p.bin" "$T/a-$p.bin" "$(cat "$T/err")"
+    check_same "hf_cli_roundtrip_xfmr_$p" "$T/b-$p.bin" "$T/a-$p.bin" "$(cat "$T/err")"
+done
 
 # --- bad directories: one line naming the file ----------------------------
 mk() { rm -rf "$T/bad"; cp -r "$T/hf" "$T/bad"; }
