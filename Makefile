@@ -180,7 +180,7 @@ run: all
 
 # bench/bench_gemm (our GEMM against oneDNN's) links libdnnl, and bench/bwprobe
 # measures the read bandwidth for the decode benchmark: both built here only
-bench: all $(BUILD)/bench/bench_gemm $(BUILD)/bench/bwprobe
+bench: all $(BUILD)/bench/bench_gemm $(BUILD)/bench/bwprobe $(BUILD)/bench/load_bench
 	BUILD=$(BUILD) bash bench/all.sh
 	bash bench/decode.sh $(BUILD)
 
@@ -191,6 +191,11 @@ $(BUILD)/bench/bench_gemm: bench/bench_gemm.c $(BUILD)/libxfmr.a
 $(BUILD)/bench/bwprobe: bench/bwprobe.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(LDFLAGS)
+
+# bench/load_bench: xf_model_open of a generated HF dir against reading its bytes (bench/load.sh)
+$(BUILD)/bench/load_bench: bench/load_bench.c $(BUILD)/libxfmr.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libxfmr.a $(LDFLAGS) $(LDLIBS)
 
 clean:
 	rm -rf build

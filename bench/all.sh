@@ -5,6 +5,7 @@
 #   3. training against PyTorch: bench-gpt fp32, bench-gpt bf16 (where the CPU
 #      has AVX512-BF16), bench-t5, bench-moe (bench/run*.sh)
 #   4. thread scaling: xfmr bench-gpt on 1 thread against 2
+#   5. loading a ~500 MB Hugging Face directory against reading its bytes (bench/load.sh)
 # usage: BUILD=build bash bench/all.sh    (env as bench/run.sh: STEPS, BATCH, SEQ)
 set -u
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -36,3 +37,5 @@ echo "== thread scaling (bench-gpt)"
 one=$("$X" bench train --model bench-gpt --steps "${STEPS:-6}" --threads 1 | grep -o '"tokens_per_s":[0-9.]*' | cut -d: -f2)
 two=$("$X" bench train --model bench-gpt --steps "${STEPS:-6}" --threads 2 | grep -o '"tokens_per_s":[0-9.]*' | cut -d: -f2)
 awk -v a="$one" -v b="$two" 'BEGIN { printf "xfmr bench-gpt: 1 thread %s tok/s, 2 threads %s tok/s, scaling %.2fx\n", a, b, (a > 0 ? b / a : 0) }'
+echo "== load (bench/load.sh)"
+bash "$here/load.sh" "$BUILD"

@@ -18,6 +18,7 @@
 #include "io/gguf.h"
 #include "model/gguf_arch.h"
 #include "model/interop.h"
+#include "model/model_internal.h"
 #include "model/namemap.h"
 #include "xfmr/model.h"
 
@@ -118,7 +119,7 @@ static const float *param(const xf_model *m, const char *name) {
     return i == (size_t)-1 ? NULL : xf_model_params((xf_model *)m) + xf_model_tensor(m, i)->offset;
 }
 
-static xf_status write_meta(gguf_writer *w, const xf_config *c, int llama, uint32_t ftype) {
+static xf_status write_meta(gguf_writer *w, const xf_config *c, size_t vocab, int llama, uint32_t ftype) {
     const char *a = llama ? "llama" : "gpt2";
     char k[96];
     size_t D = xf_config_head_dim(c);
@@ -133,7 +134,7 @@ static xf_status write_meta(gguf_writer *w, const xf_config *c, int llama, uint3
     U32("feed_forward_length", c->num_experts ? c->moe_intermediate_size : c->intermediate_size);
     U32("attention.head_count", c->num_attention_heads);
     U32("attention.head_count_kv", c->num_key_value_heads);
-    U32("vocab_size", c->vocab_size);
+    U32("vocab_size", vocab);
     if (llama) {
         F32("attention.layer_norm_rms_epsilon", c->norm_eps);
         F32("rope.freq_base", c->rope_theta);
@@ -152,7 +153,7 @@ static xf_status write_meta(gguf_writer *w, const xf_config *c, int llama, uint3
 
 /* One model tensor (table row i) out: its GGUF name, layout change and type. */
 static xf_status write_tensor(gguf_writer *w, const xf_model *m, size_t i, const namemap_row *rows, size_t nrows,
-                              uint32_t mtype, float **buf, size_t *cap) {
+                              size_t vocab, uint32_t mtype, float **buf, size_t *cap) {
     const xf_param_info *p = xf_model_tensor(m, i);
     const xf_config *c = xf_model_config(m);
     long L, E;
@@ -163,6 +164,7 @@ static xf_status write_tensor(gguf_writer *w, const xf_model *m, size_t i, const
     if (namemap_render(r->foreign, L, E, name, sizeof name)) return xf_fail(XF_ERR_ARG, "export gguf: name too long");
     size_t D = xf_config_head_dim(c), C = c->hidden_size, rows_n = p->ndim == 2 ? p->shape[0] : p->numel;
     size_t cols = p->ndim == 2 ? p->shape[1] : 1, n = p->numel, parts = 1;
+    if (interop_vocab_rows(p->name) && vocab < rows_n) rows_n = vocab, n = vocab * cols; /* the live ids' rows */
     if (r->op == OP_EXPERTS) parts = c->num_experts;
     if (r->op == OP_QKV) parts = 3; /* q, then k, then v (k and v follow q: Q + 2 KV rows) */
     size_t need = n * parts + 2 * c->num_key_value_heads * D * cols;
@@ -226,13 +228,14 @@ xf_status gguf_model_export(const xf_model *m, const xf_tokenizer *tok, const ch
     if (s) return s;
     gguf_writer *w;
     if ((s = gguf_writer_create(&w))) return s;
-    s = write_meta(w, c, llama, ftype);
-    if (!s) s = tok_gguf_write(tok, c->vocab_size, w);
+    size_t vocab = interop_live_vocab(m, tok); /* no padding rows: llama.cpp would sample them */
+    s = write_meta(w, c, vocab, llama, ftype);
+    if (!s) s = tok_gguf_write(tok, vocab, w);
     float *buf = NULL;
     size_t cap = 0;
     for (size_t i = 0; !s && i < xf_model_num_tensors(m); i++)
         s = write_tensor(w, m, i, llama ? NAMES_LLAMA : NAMES_GPT2, llama ? N_OF(NAMES_LLAMA) : N_OF(NAMES_GPT2),
-                         mtype, &buf, &cap);
+                         vocab, mtype, &buf, &cap);
     free(buf);
     if (!s) s = gguf_writer_write(w, out);
     gguf_writer_free(w);
@@ -316,9 +319,28 @@ xf_status gguf_model_config(xf_config *cfg, const char *spec) {
     return s;
 }
 
-/* GGUF tensor t into the model: shape check, dequantise, layout change. */
-static xf_status read_tensor(const gguf_file *f, const gguf_tensor *t, xf_model *m, size_t *filled, float **buf,
-                             size_t *cap) {
+/* xfmr's tensor names in sorted order: one binary search per GGUF tensor, so a
+ * load is O(n log n) in the tensors, not O(n^2). */
+typedef struct {
+    const char *name;
+    size_t i;
+} name_ix;
+
+static int cmp_name_ix(const void *a, const void *b) {
+    return strcmp(((const name_ix *)a)->name, ((const name_ix *)b)->name);
+}
+
+static size_t find_ix(const name_ix *ix, size_t n, const char *name) {
+    name_ix key = {name, 0};
+    const name_ix *hit = bsearch(&key, ix, n, sizeof key, cmp_name_ix);
+    return hit ? hit->i : (size_t)-1;
+}
+
+/* GGUF tensor t into the model: shape check, dequantise, layout change. A
+ * tensor that needs no layout change (one part, no RoPE permutation) is
+ * converted straight into the parameter arena; the others pass through buf. */
+static xf_status read_tensor(const gguf_file *f, const gguf_tensor *t, xf_model *m, const name_ix *ix,
+                             size_t *filled, float **buf, size_t *cap) {
     const char *path = gguf_path(f);
     char name[256], nn[128];
     snprintf(name, sizeof name, "%.*s", (int)t->nlen, t->name);
@@ -326,25 +348,17 @@ static xf_status read_tensor(const gguf_file *f, const gguf_tensor *t, xf_model 
     const namemap_row *r = namemap_find(NAMES_LLAMA, N_OF(NAMES_LLAMA), 1, name, &L, &E);
     if (!r) return xf_fail(XF_ERR_UNSUPPORTED, "%s: tensor '%s' has no place in a llama model", path, name);
     const xf_config *c = xf_model_config(m);
-    size_t parts = r->op == OP_EXPERTS ? c->num_experts : 1;
+    size_t parts = r->op == OP_EXPERTS ? c->num_experts : 1, nt = xf_model_num_tensors(m);
     if ((r->op == OP_EXPERTS) != (t->ndim == 3))
         return xf_fail(XF_ERR_SHAPE, "%s: tensor '%s' has %u dimensions", path, name, t->ndim);
     if (r->op == OP_EXPERTS && t->ne[2] != parts)
         return xf_fail(XF_ERR_SHAPE, "%s: tensor '%s' has %llu experts, expected %zu", path, name,
                        (unsigned long long)t->ne[2], parts);
-    if (t->numel > *cap) {
-        float *b = realloc(*buf, t->numel * sizeof *b);
-        if (!b) return xf_fail(XF_ERR_OOM, "%s: out of memory", path);
-        *buf = b;
-        *cap = t->numel;
-    }
-    xf_status s = gguf_tensor_f32(f, t, *buf);
-    if (s) return s;
-    size_t per = t->numel / parts;
-    for (size_t e = 0; e < parts; e++) {
+    size_t per = t->numel / parts, first = (size_t)-1;
+    for (size_t e = 0; e < parts; e++) { /* every part's place and shape, before any conversion */
         if (namemap_render(r->native, L, r->op == OP_EXPERTS ? (long)e : -1, nn, sizeof nn))
             return xf_fail(XF_ERR_FORMAT, "%s: tensor '%s': bad index", path, name);
-        size_t i = xf_model_find_tensor(m, nn);
+        size_t i = find_ix(ix, nt, nn);
         if (i == (size_t)-1) return xf_fail(XF_ERR_SHAPE, "%s: tensor '%s' does not fit the config (no '%s')", path, name, nn);
         const xf_param_info *p = xf_model_tensor(m, i);
         size_t d0 = p->ndim == 2 ? p->shape[0] : p->numel, d1 = p->ndim == 2 ? p->shape[1] : 1;
@@ -352,15 +366,35 @@ static xf_status read_tensor(const gguf_file *f, const gguf_tensor *t, xf_model 
         if (!ok)
             return xf_fail(XF_ERR_SHAPE, "%s: tensor '%s' has shape [%llu, %llu], expected [%zu, %zu] (ne = {in, out})",
                            path, name, (unsigned long long)t->ne[0], (unsigned long long)t->ne[1], d1, d0);
-        if (filled[i]++) return xf_fail(XF_ERR_FORMAT, "%s: tensor '%s' is given twice", path, nn);
+        if (filled[i]) return xf_fail(XF_ERR_FORMAT, "%s: tensor '%s' is given twice", path, nn);
+        if (e == 0) first = i;
+    }
+    int direct = parts == 1 && r->op != OP_ROPE_Q && r->op != OP_ROPE_K;
+    if (!direct && t->numel > *cap) {
+        float *b = realloc(*buf, t->numel * sizeof *b);
+        if (!b) return xf_fail(XF_ERR_OOM, "%s: out of memory", path);
+        *buf = b;
+        *cap = t->numel;
+    }
+    float *whole = direct ? xf_model_params(m) + xf_model_tensor(m, first)->offset : *buf;
+    xf_status s = gguf_tensor_f32(f, t, whole);
+    if (s) return s;
+    for (size_t e = 0; e < parts; e++) {
+        size_t i = first;
+        if (e) {
+            namemap_render(r->native, L, (long)e, nn, sizeof nn); /* rendered once above */
+            i = find_ix(ix, nt, nn);
+        }
+        const xf_param_info *p = xf_model_tensor(m, i);
         float *dst = xf_model_params(m) + p->offset;
-        const float *src = *buf + e * per;
+        const float *src = whole + e * per;
         if (r->op == OP_ROPE_Q || r->op == OP_ROPE_K) {
             size_t D = xf_config_head_dim(c);
-            interop_rope_from_pairs(dst, src, d0 / D, D, d1);
-        } else {
+            interop_rope_from_pairs(dst, src, p->shape[0] / D, D, p->shape[1]);
+        } else if (!direct) {
             memcpy(dst, src, per * sizeof *dst);
         }
+        filled[i] = 1;
         for (size_t k = 0; k < per; k++)
             if (!isfinite(dst[k])) return xf_fail(XF_ERR_FORMAT, "%s: tensor '%s' holds a NaN or infinity", path, name);
     }
@@ -373,21 +407,29 @@ xf_status gguf_model_open(xf_model **out, const char *spec) {
     xf_config cfg;
     xf_model *m = NULL;
     size_t *filled = NULL;
+    name_ix *ix = NULL;
     float *buf = NULL;
     size_t cap = 0;
     xf_status s = gguf_open(&f, spec);
     if (s) return s;
-    if ((s = read_config(f, &cfg)) || (s = xf_model_create(&m, &cfg))) goto out;
-    filled = calloc(xf_model_num_tensors(m), sizeof *filled);
-    if (!filled) {
+    /* every tensor is written (filled[] is checked below), so the arena is not zeroed first */
+    if ((s = read_config(f, &cfg)) || (s = xf_model_create_unfilled(&m, &cfg))) goto out;
+    size_t nt = xf_model_num_tensors(m);
+    filled = calloc(nt, sizeof *filled);
+    ix = malloc(nt * sizeof *ix);
+    if (!filled || !ix) {
         s = xf_fail(XF_ERR_OOM, "%s: out of memory", spec);
         goto out;
     }
-    for (size_t i = 0; !s && i < gguf_tensor_count(f); i++) s = read_tensor(f, gguf_tensor_at(f, i), m, filled, &buf, &cap);
-    for (size_t i = 0; !s && i < xf_model_num_tensors(m); i++)
+    for (size_t i = 0; i < nt; i++) ix[i] = (name_ix){xf_model_tensor(m, i)->name, i};
+    qsort(ix, nt, sizeof *ix, cmp_name_ix);
+    for (size_t i = 0; !s && i < gguf_tensor_count(f); i++)
+        s = read_tensor(f, gguf_tensor_at(f, i), m, ix, filled, &buf, &cap);
+    for (size_t i = 0; !s && i < nt; i++)
         if (!filled[i]) s = xf_fail(XF_ERR_FORMAT, "%s: no tensor for '%s'", spec, xf_model_tensor(m, i)->name);
 out:
     free(filled);
+    free(ix);
     free(buf);
     gguf_close(f);
     if (s) {

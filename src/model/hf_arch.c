@@ -239,6 +239,9 @@ static const hf_field GLM4_MOE_F[] = {
     F("n_shared_experts", HF_SIZE, num_shared_experts, 0),
     F("first_k_dense_replace", HF_SIZE, first_k_dense_layers, 0),
     F("routed_scaling_factor", HF_FLOAT, routed_scaling_factor, 0),
+    /* group-limited routing (DeepSeek-V3): the best topk_group of n_group groups of experts */
+    F("n_group", HF_SIZE, n_group, 0),
+    F("topk_group", HF_SIZE, topk_group, 0),
 };
 static const hf_must GLM4_MOE_M[] = {LLAMA_MUSTS, {"use_qk_norm", "false"}, {"norm_topk_prob", "true"}};
 
@@ -252,14 +255,9 @@ static void glm4_moe_fixed(xf_config *c) {
     c->router_type = XF_ROUTER_SIGMOID_TOPK_NORM;
 }
 
-/* Group-limited routing is plain top-k when every group may be chosen. */
+/* n_group / topk_group are range-checked by xf_config_validate (n_group divides
+ * the experts, topk_group groups hold at least num_experts_per_tok). */
 static xf_status glm4_moe_post(xf_config *c, const cJSON *root, const char *path) {
-    const cJSON *ng = cJSON_GetObjectItemCaseSensitive(root, "n_group");
-    const cJSON *tg = cJSON_GetObjectItemCaseSensitive(root, "topk_group");
-    double n = ng && cJSON_IsNumber(ng) ? ng->valuedouble : 1, t = tg && cJSON_IsNumber(tg) ? tg->valuedouble : 1;
-    if (t != n)
-        return xf_fail(XF_ERR_UNSUPPORTED, "%s: topk_group = %g: supported value: n_group = %g (xfmr routes over "
-                                           "all experts)", path, t, n);
     if (c->first_k_dense_layers >= c->num_hidden_layers)
         return xf_fail(XF_ERR_UNSUPPORTED, "%s: first_k_dense_replace = %zu leaves no MoE layer (num_hidden_layers "
                                            "%zu)", path, c->first_k_dense_layers, c->num_hidden_layers);
@@ -267,9 +265,7 @@ static xf_status glm4_moe_post(xf_config *c, const cJSON *root, const char *path
 }
 
 static xf_status glm4_moe_export(const xf_config *c, cJSON *out) {
-    (void)c;
-    cJSON_AddNumberToObject(out, "n_group", 1);
-    cJSON_AddNumberToObject(out, "topk_group", 1);
+    (void)c; /* n_group and topk_group are field rows */
     cJSON_AddBoolToObject(out, "norm_topk_prob", 1);
     cJSON_AddBoolToObject(out, "use_qk_norm", 0);
     cJSON_AddNumberToObject(out, "partial_rotary_factor", 1.0);

@@ -15,6 +15,7 @@
 
 #include "io/file.h"
 #include "model/hf_arch.h"
+#include "model/interop.h"
 #include "model/hf_io.h"
 #include "model/model_internal.h"
 #include "xfmr/safetensors.h"
@@ -193,7 +194,7 @@ static void out_free(out_list *l) {
 }
 
 /* HF tensors of m in arch a, layouts undone. */
-static xf_status collect(const xf_model *m, const hf_arch *a, out_list *l) {
+static xf_status collect(const xf_model *m, const hf_arch *a, size_t vocab, out_list *l) {
     char name[256];
     size_t fused = m->Q + 2 * m->KV;
     for (size_t i = 0; i < m->ntensors; i++) {
@@ -212,6 +213,7 @@ static xf_status collect(const xf_model *m, const hf_arch *a, out_list *l) {
             t->shape[0] = op == HF_ROW ? 1 : p->shape[0];
             t->shape[1] = op == HF_ROW ? p->numel : p->shape[1];
             t->data = src;
+            if (interop_vocab_rows(p->name) && vocab < p->shape[0]) t->shape[0] = vocab; /* the live ids' rows */
             continue;
         }
         int qkv = op != HF_T;
@@ -262,11 +264,11 @@ static uint16_t to_f16(float f) {
     return sign | (uint16_t)(r >> 13);
 }
 
-static xf_status write_weights(const xf_model *m, const hf_arch *a, const char *path, xf_dtype dt) {
+static xf_status write_weights(const xf_model *m, const hf_arch *a, size_t vocab, const char *path, xf_dtype dt) {
     out_list l = {0};
     xf_st_writer *w = NULL;
     uint16_t **half = NULL;
-    xf_status s = collect(m, a, &l);
+    xf_status s = collect(m, a, vocab, &l);
     if (!s && dt != XF_DT_F32 && !(half = calloc(l.n ? l.n : 1, sizeof *half)))
         s = xf_fail(XF_ERR_OOM, "export hf: out of memory");
     if (!s) s = xf_st_writer_create(&w);
@@ -338,6 +340,8 @@ xf_status hf_export(const xf_model *m, const xf_tokenizer *tok, const char *out,
     cJSON *cj = NULL;
     xf_status s = pick_arch(m, &a, &cj);
     if (s) return s;
+    size_t vocab = interop_live_vocab(m, tok); /* no padding rows: transformers would sample them */
+    if (vocab < m->cfg.vocab_size) cJSON_ReplaceItemInObject(cj, "vocab_size", cJSON_CreateNumber((double)vocab));
     cJSON_AddStringToObject(cj, "torch_dtype", dt == XF_DT_F16 ? "float16" : dt == XF_DT_BF16 ? "bfloat16" : "float32");
     char *text = cJSON_Print(cj);
     cJSON_Delete(cj);
@@ -346,7 +350,7 @@ xf_status hf_export(const xf_model *m, const xf_tokenizer *tok, const char *out,
     s = xf_mkdir_p(out);
     if (!s && snprintf(path, sizeof path, "%s/model.safetensors", out) >= (int)sizeof path)
         s = xf_fail(XF_ERR_ARG, "%s: path too long", out);
-    if (!s) s = write_weights(m, a, path, dt);
+    if (!s) s = write_weights(m, a, vocab, path, dt);
     if (!s) {
         snprintf(path, sizeof path, "%s/config.json", out);
         s = xf_file_write_atomic(path, text, strlen(text));

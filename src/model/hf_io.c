@@ -506,7 +506,10 @@ static xf_status load_weights(xf_model *m, const hf_arch *a, hf_shards *h) {
         xf_status s = hf_name(a, p->name, &row, name, sizeof name);
         if (s) return s;
         int op = row ? row->op : HF_COPY;
-        if (op == HF_ZERO) continue; /* the parameters start at zero */
+        if (op == HF_ZERO) { /* no HF tensor: the parameter is zero */
+            memset(m->params + p->offset, 0, p->numel * sizeof(float));
+            continue;
+        }
         hf_entry *e = NULL;
         if (a->prefix) {
             snprintf(pref, sizeof pref, "%s%s", a->prefix, name);
@@ -538,7 +541,7 @@ xf_status hf_open(xf_model **out, const char *spec) {
         return s;
     }
     xf_model *m = NULL;
-    if (!(s = xf_model_create(&m, &cfg))) s = load_weights(m, a, &h);
+    if (!(s = xf_model_create_unfilled(&m, &cfg))) s = load_weights(m, a, &h); /* writes every tensor */
     shards_close(&h);
     if (s) {
         xf_model_free(m);

@@ -3,7 +3,9 @@
 
 #include <string.h>
 
+#include "model/model_internal.h"
 #include "xfmr/status.h"
+#include "xfmr/tokenizer.h"
 
 static void permute(float *dst, const float *src, size_t heads, size_t D, size_t cols, int to_pairs) {
     size_t half = D / 2;
@@ -50,4 +52,17 @@ xf_status interop_check_llama(const xf_config *c, const char *what) {
         why = "it has no embedding norm, token types, MLM transform or rescaled head";
     if (why) return xf_fail(XF_ERR_UNSUPPORTED, "%s: this model has no equivalent there: %s", what, why);
     return XF_OK;
+}
+
+size_t interop_live_vocab(const xf_model *m, const xf_tokenizer *tok) {
+    size_t V = m->cfg.vocab_size, n = tok ? xf_tokenizer_vocab_size(tok) : 0;
+    if (n && n < V) return n;
+    return m->V_live && m->V_live < V ? m->V_live : V;
+}
+
+int interop_vocab_rows(const char *name) {
+    static const char *const rows[] = {"model.embed_tokens.weight", "shared.weight", "lm_head.weight", "lm_head.bias"};
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
+        if (!strcmp(name, rows[i])) return 1;
+    return 0;
 }

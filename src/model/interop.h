@@ -25,4 +25,15 @@ float *interop_tensor(xf_model *m, const char *name, size_t n, const char *path)
  * message "<what>: <the first field that differs>". */
 xf_status interop_check_llama(const xf_config *cfg, const char *what);
 
+/* The ids an export writes: a vocabulary padded past the tokenizer's ids
+ * (presets round vocab_size up to a multiple of 64) loses its padding rows, so
+ * that no other tool can sample them. The live count is the tokenizer's id
+ * count when it has fewer ids than the model, else the model's live vocab
+ * (xf_model_set_live_vocab), else vocab_size. */
+size_t interop_live_vocab(const xf_model *m, const struct xf_tokenizer *tok);
+
+/* Whether table row `name` is indexed by id along its first dimension (the
+ * token embedding, the untied head and its bias). */
+int interop_vocab_rows(const char *name);
+
 #endif

@@ -269,7 +269,7 @@ xf_status llama2c_tokenizer(xf_tokenizer **out, const char *spec) {
 
 /* ---- writer ---- */
 
-static xf_status write_model(const xf_model *m, const char *out, int version, int32_t gs) {
+static xf_status write_model(const xf_model *m, const xf_tokenizer *tok, const char *out, int version, int32_t gs) {
     const xf_config *c = xf_model_config(m);
     xf_status s = interop_check_llama(c, "llama2.c");
     if (s) return s;
@@ -284,7 +284,8 @@ static xf_status write_model(const xf_model *m, const char *out, int version, in
         return xf_fail(XF_ERR_UNSUPPORTED, "llama2.c: a size of this model is over the format's int32 fields' bound");
     l2c_header h = {.version = version, .dim = (int32_t)c->hidden_size, .hidden = (int32_t)c->intermediate_size,
                     .layers = (int32_t)c->num_hidden_layers, .heads = (int32_t)c->num_attention_heads,
-                    .kv_heads = (int32_t)c->num_key_value_heads, .vocab = (int32_t)c->vocab_size,
+                    .kv_heads = (int32_t)c->num_key_value_heads,
+                    .vocab = (int32_t)interop_live_vocab(m, tok), /* no padding rows: run.c would sample them */
                     .seq = (int32_t)c->max_position_embeddings, .shared = c->tie_word_embeddings, .gs = gs};
     if (version == 2) {
         while (h.gs > 1 && h.dim % h.gs) h.gs /= 2; /* export.py's back-off */
@@ -335,7 +336,8 @@ static xf_status write_model(const xf_model *m, const char *out, int version, in
             }
             char name[128];
             namemap_render(KINDS[*k].native, (long)l, -1, name, sizeof name);
-            const float *src = interop_tensor(mm, name, n, out);
+            int ids = interop_vocab_rows(name); /* [vocab, C]: the first h.vocab rows are written */
+            const float *src = interop_tensor(mm, name, ids ? c->vocab_size * C : n, out);
             if (!src) {
                 s = XF_ERR_SHAPE;
                 break;
@@ -376,16 +378,15 @@ static xf_status write_model(const xf_model *m, const char *out, int version, in
 }
 
 xf_status llama2c_export(const xf_model *m, const xf_tokenizer *tok, const char *out, const char *dtype) {
-    (void)tok; /* llama2.c's tokenizer.bin is a separate file */
-    if (!dtype || !strcmp(dtype, "f32")) return write_model(m, out, 1, 0);
-    if (!strcmp(dtype, "q8_0")) return write_model(m, out, 2, 64);
+    /* llama2.c's tokenizer.bin is a separate file; tok only gives the live vocab */
+    if (!dtype || !strcmp(dtype, "f32")) return write_model(m, tok, out, 1, 0);
+    if (!strcmp(dtype, "q8_0")) return write_model(m, tok, out, 2, 64);
     return xf_fail(XF_ERR_UNSUPPORTED, "export llama2c: --dtype %s is not supported (f32: version 1, q8_0: version 2)",
                    dtype);
 }
 
 xf_status llama2c_export_v0(const xf_model *m, const xf_tokenizer *tok, const char *out, const char *dtype) {
-    (void)tok;
     if (dtype && strcmp(dtype, "f32"))
         return xf_fail(XF_ERR_UNSUPPORTED, "export llama2c-v0: --dtype %s is not supported (v0 is f32)", dtype);
-    return write_model(m, out, 0, 0);
+    return write_model(m, tok, out, 0, 0);
 }

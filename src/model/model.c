@@ -17,6 +17,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "core/parallel.h"
 #include "core/rng.h"
@@ -24,11 +25,20 @@
 #include "kernels/relpos.h"
 #include "xfmr/status.h"
 
+/* A float array, 64-byte aligned. Arrays of 2 MiB or more are aligned to
+ * 2 MiB and asked for transparent huge pages: a 500 MB arena then takes ~250
+ * first-touch faults instead of ~125000 (the kernel zeroes each page either way). */
+#define HUGE_BYTES ((size_t)2 << 20)
 static void *alloc_floats(size_t n) {
-    if (n > SIZE_MAX / sizeof(float) - 64) return NULL;
+    if (n > (SIZE_MAX - HUGE_BYTES) / sizeof(float)) return NULL;
     size_t bytes = (n * sizeof(float) + 63) & ~(size_t)63;
+    size_t align = bytes >= HUGE_BYTES ? HUGE_BYTES : 64;
+    if (align == HUGE_BYTES) bytes = (bytes + HUGE_BYTES - 1) & ~(HUGE_BYTES - 1);
     void *p = NULL;
-    if (posix_memalign(&p, 64, bytes ? bytes : 64)) return NULL;
+    if (posix_memalign(&p, align, bytes ? bytes : 64)) return NULL;
+#ifdef MADV_HUGEPAGE
+    if (align == HUGE_BYTES) (void)madvise(p, bytes, MADV_HUGEPAGE); /* advice only: ignore a refusal */
+#endif
     return p;
 }
 
@@ -113,7 +123,9 @@ fail:
     return s;
 }
 
-xf_status xf_model_create(xf_model **out, const xf_config *cfg) {
+/* The model with its parameter arena: zeroed, or (zero == 0, for a reader
+ * that writes every tensor) only the padding between tensors zeroed. */
+static xf_status model_create(xf_model **out, const xf_config *cfg, int zero) {
     xf_model *m = NULL;
     xf_status s = model_shell(&m, cfg);
     if (s) return s;
@@ -123,11 +135,25 @@ xf_status xf_model_create(xf_model **out, const xf_config *cfg) {
         xf_model_free(m);
         return xf_fail(XF_ERR_OOM, "out of memory allocating %zu parameters", n);
     }
-    memset(m->params, 0, m->nparams * sizeof(float));
+    if (zero) {
+        memset(m->params, 0, m->nparams * sizeof(float));
+    } else { /* rows are in offset order, each 16-float aligned */
+        size_t at = 0;
+        for (size_t i = 0; i < m->ntensors; i++) {
+            const xf_param_info *p = &m->table[i];
+            if (p->offset > at) memset(m->params + at, 0, (p->offset - at) * sizeof(float));
+            at = p->offset + p->numel;
+        }
+        if (m->nparams > at) memset(m->params + at, 0, (m->nparams - at) * sizeof(float));
+    }
     xf_params_views(m, m->params, &m->w, m->lw);
     *out = m;
     return XF_OK;
 }
+
+xf_status xf_model_create(xf_model **out, const xf_config *cfg) { return model_create(out, cfg, 1); }
+
+xf_status xf_model_create_unfilled(xf_model **out, const xf_config *cfg) { return model_create(out, cfg, 0); }
 
 void xf_model_free(xf_model *m) {
     if (!m) return;

@@ -228,6 +228,10 @@ void xf_model_linear(const xf_model *m, const xf_qmat *q, float *out, const floa
                      const float *b, size_t N, size_t C, size_t OC);
 const xf_layer_q *xf_model_layer_q(const xf_model *m, const xf_layer_w *w);
 void xf_model_free_decode(xf_model *m);
+/* xf_model_create for a reader that writes every tensor of the table: the
+ * arena is not zeroed first (only the padding between tensors is), so each
+ * byte is written once. A tensor the reader skips holds garbage. */
+xf_status xf_model_create_unfilled(xf_model **out, const xf_config *cfg);
 /* model_io.c: the two halves of xf_model_save, for the trainer's checkpoints
  * (src/train/checkpoint.c): DIR/config.json, and the weights alone written
  * atomically to `path` with one extra metadata entry key = value (key may be NULL). */

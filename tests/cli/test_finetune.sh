@@ -3,7 +3,9 @@
 # equals xfmr score on the same batch, from an xfmr checkpoint, its GGUF and
 # its llama2.c exports; --init random starts afresh and the log says which;
 # fine-tuning stories260K.bin (no tokenizer: byte ids) lowers its loss on the
-# corpus. Usage: test_finetune.sh BUILD_DIR
+# corpus. The exports (HF directory, GGUF, llama2.c) keep the live vocab only
+# (docs/formats.md), so they also show the padding rows are not needed for
+# the same loss. Usage: test_finetune.sh BUILD_DIR
 set -u
 X="${1:-build}/xfmr"
 if [ ! -x "$X" ]; then echo "FAIL finetune: no $X"; exit 1; fi
@@ -17,11 +19,12 @@ loss_of() { sed -n 's/.*"loss":\([0-9.]*\).*/\1/p' "$1" | head -1; }
 "$X" corpus --out "$T/c.txt" --bytes 60000 --seed 5 > /dev/null
 run "$X" train --model llama-tiny --data "$T/c.txt" --out "$T/ck" --steps 20 --batch 4 --seq 64 --threads 2 --quiet
 if [ "$rc" -ne 0 ]; then fail "finetune_train" "rc=$rc $(head -c 300 "$T/err")"; exit 1; fi
+"$X" export --model "$T/ck" --format hf --out "$T/ck.hf" 2> /dev/null
 "$X" export --model "$T/ck" --format gguf --out "$T/ck.gguf" 2> /dev/null
 "$X" export --model "$T/ck" --format llama2c --out "$T/ck.bin" 2> /dev/null
 # one window of exactly seq + 1 tokens (byte tokenizer: 65 bytes), no validation split: the batch is known
 head -c 65 "$T/c.txt" > "$T/w.txt"
-for src in ck ck.gguf ck.bin; do
+for src in ck ck.hf ck.gguf ck.bin; do
     run "$X" score --model "$T/ck" --file "$T/w.txt" --threads 1; want=$(loss_of "$T/out")
     rm -rf "$T/ft"
     run "$X" train --model "$T/$src" --data "$T/w.txt" --out "$T/ft" --steps 1 --batch 1 --seq 64 --val-fraction 0 \

@@ -112,6 +112,12 @@ static void round_trip(xf_model *m, const char *dir, const char *want) {
         CHECK_MSG(!memcmp(xf_model_params(m) + a->offset, xf_model_params(m2) + b->offset, a->numel * 4),
                   "tensor %s differs after the round trip", a->name);
     }
+    /* the padding between tensors too: the reader skips zeroing the arena
+     * (xf_model_create_unfilled) and must zero exactly the bytes it does not write */
+    size_t an = xf_model_param_arena_len(m);
+    CHECK(an == xf_model_param_arena_len(m2));
+    CHECK_MSG(!memcmp(xf_model_params(m), xf_model_params(m2), an * sizeof(float)),
+              "the parameter arena differs after the round trip (padding between tensors)");
     size_t n1 = 0, n2 = 0;
     float *l1 = logits_of(m, &n1), *l2 = logits_of(m2, &n2);
     int eq = l1 && l2 && n1 == n2 && !memcmp(l1, l2, n1 * sizeof *l1);
