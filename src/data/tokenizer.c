@@ -124,6 +124,14 @@ xf_status tok_set(xf_tokenizer *t, size_t id, const char *piece, size_t plen, co
     return XF_OK;
 }
 
+xf_status tok_set_raw(xf_tokenizer *t, size_t id, const char *raw, size_t rlen) {
+    if (id >= t->n) return xf_fail(XF_ERR_FORMAT, "token id %zu out of range [0, %zu)", id, t->n);
+    if (rlen > TOK_MAX_TOKEN_BYTES) return xf_fail(XF_ERR_FORMAT, "token %zu decodes to more than %d bytes", id, TOK_MAX_TOKEN_BYTES);
+    xf_status s = pool_add(t, raw, rlen, &t->raw_off[id]);
+    if (!s) t->raw_len[id] = (uint32_t)rlen;
+    return s;
+}
+
 /* ------------------------------------------------------------ piece map */
 
 static size_t pow2_at_least(size_t n) {
@@ -587,7 +595,7 @@ static int spm_strips(const xf_tokenizer *t) {
 
 static int spm_strip_this(const xf_tokenizer *t, int32_t id) {
     int ty = t->type[id];
-    return (ty == TT_NORMAL || ty == TT_USER || ty == TT_UNUSED) && t->raw_len[id] > 0 &&
+    return (ty == TT_NORMAL || ty == TT_USER || ty == TT_UNUSED || (t->pipe && id == t->unk_id)) && t->raw_len[id] > 0 &&
            tok_raw(t, (size_t)id)[0] == ' ';
 }
 
@@ -596,7 +604,9 @@ xf_status xf_tokenizer_decode(const xf_tokenizer *t, const int32_t *ids, size_t 
     if (!t || !text || !len || (!ids && n)) return xf_fail(XF_ERR_ARG, "xf_tokenizer_decode: NULL argument");
     *text = NULL;
     *len = 0;
-    if (t->pipe_custom) return tok_pipe_decode(t, ids, n, text, len);
+    /* tokenizer.json pipelines, and every Unigram / WordPiece one (whose own
+     * layouts keep the reader's hash but decode through the file's decoder) */
+    if (t->pipe_custom || (t->pipe && t->kind != TOK_BYTELEVEL)) return tok_pipe_decode(t, ids, n, text, len);
     size_t total = 0;
     for (size_t i = 0; i < n; i++) {
         if (ids[i] < 0 || (size_t)ids[i] >= t->n)
