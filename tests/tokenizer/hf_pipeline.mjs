@@ -39,8 +39,8 @@ const FAMILIES = [
   // the tokenizer.json layout Hugging Face ships for bert-base-uncased
   { name: "bert", build: buildBert, kind: "WordPiece (BertNormalizer, BertPreTokenizer)", lossless: "none",
   },
-  // Unigram: no npm package ships T5's or ALBERT's tokenizer.json
-  { name: "t5", missing: "no npm package ships a T5/ALBERT (Unigram) tokenizer.json; Unigram is checked against python3-sentencepiece instead", kind: "Unigram", lossless: "none" },
+  // Unigram: no npm package ships T5's or ALBERT's tokenizer.json; t5_ref.mjs
+  // makes T5-style files (Precompiled normalizer) from SentencePiece models
 ];
 
 function buildBert(dir) {
