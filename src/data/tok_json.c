@@ -159,9 +159,16 @@ static xf_status build_bytelevel(xf_tokenizer **out, const entries *e, const cha
     if (!s && n_merges) {
         mids = malloc(n_merges * sizeof *mids);
         if (!mids) s = xf_fail(XF_ERR_OOM, "out of memory for %zu merges", n_merges);
+        int32_t ia[64], ib[64];
+        size_t la[64], lb[64];
         for (size_t r = 0; r < n_merges && !s; r++) {
-            int32_t a = tok_find(t, merge_a[r], strlen(merge_a[r]));
-            int32_t b = tok_find(t, merge_b[r], strlen(merge_b[r]));
+            if (r % 64 == 0) { /* look up 64 at a time (tok_find_many) */
+                size_t m = n_merges - r < 64 ? n_merges - r : 64;
+                for (size_t k = 0; k < m; k++) la[k] = strlen(merge_a[r + k]), lb[k] = strlen(merge_b[r + k]);
+                tok_find_many(t, merge_a + r, la, m, ia);
+                tok_find_many(t, merge_b + r, lb, m, ib);
+            }
+            int32_t a = ia[r % 64], b = ib[r % 64];
             if (a < 0 || b < 0)
                 s = xf_fail(XF_ERR_FORMAT, "%s: merge %zu names unknown token \"%.60s\"", path, r,
                             a < 0 ? merge_a[r] : merge_b[r]);

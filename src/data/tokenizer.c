@@ -140,10 +140,9 @@ static size_t pow2_at_least(size_t n) {
     return c;
 }
 
-int32_t tok_find(const xf_tokenizer *t, const char *s, size_t len) {
+/* probe for s whose tok_str_hash is h */
+static int32_t find_h(const xf_tokenizer *t, const char *s, size_t len, uint64_t h) {
     const tok_strmap *m = &t->pieces;
-    if (!m->cap) return -1;
-    uint64_t h = tok_str_hash(s, len);
     uint32_t tag = (uint32_t)(h >> 32);
     size_t mask = m->cap - 1, i = (size_t)h & mask;
     for (;;) {
@@ -160,6 +159,33 @@ int32_t tok_find(const xf_tokenizer *t, const char *s, size_t len) {
     }
 }
 
+int32_t tok_find(const xf_tokenizer *t, const char *s, size_t len) {
+    if (!t->pieces.cap) return -1;
+    return find_h(t, s, len, tok_str_hash(s, len));
+}
+
+/* Loading a large vocabulary looks up millions of strings at random places of
+ * a table far larger than the caches: hashing a block of them first and
+ * prefetching their slots lets the memory fetches overlap. */
+#define FIND_BLOCK 32
+
+void tok_find_many(const xf_tokenizer *t, const char *const *s, const size_t *len, size_t n, int32_t *ids) {
+    uint64_t h[FIND_BLOCK];
+    if (!t->pieces.cap) {
+        for (size_t i = 0; i < n; i++) ids[i] = -1;
+        return;
+    }
+    size_t mask = t->pieces.cap - 1;
+    for (size_t b = 0; b < n; b += FIND_BLOCK) {
+        size_t m = n - b < FIND_BLOCK ? n - b : FIND_BLOCK;
+        for (size_t k = 0; k < m; k++) {
+            h[k] = tok_str_hash(s[b + k], len[b + k]);
+            __builtin_prefetch(&t->pieces.slot[(size_t)h[k] & mask]);
+        }
+        for (size_t k = 0; k < m; k++) ids[b + k] = find_h(t, s[b + k], len[b + k], h[k]);
+    }
+}
+
 static xf_status build_piece_map(xf_tokenizer *t, const char *what) {
     free(t->pieces.slot);
     t->pieces.cap = pow2_at_least(t->n * 2);
@@ -168,10 +194,16 @@ static xf_status build_piece_map(xf_tokenizer *t, const char *what) {
     memset(t->pieces.slot, 0, t->pieces.cap * sizeof *t->pieces.slot);
     for (size_t i = 0; i < t->pieces.cap; i++) t->pieces.slot[i].id = -1;
     size_t mask = t->pieces.cap - 1;
+    uint64_t hb[FIND_BLOCK];
     for (size_t id = 0; id < t->n; id++) {
+        if (id % FIND_BLOCK == 0) /* hash a block ahead, prefetching its slots */
+            for (size_t k = 0; k < FIND_BLOCK && id + k < t->n; k++) {
+                hb[k] = tok_str_hash(tok_piece(t, id + k), t->piece_len[id + k]);
+                __builtin_prefetch(&t->pieces.slot[(size_t)hb[k] & mask]);
+            }
         const char *p = tok_piece(t, id);
         size_t len = t->piece_len[id];
-        uint64_t h = tok_str_hash(p, len);
+        uint64_t h = hb[id % FIND_BLOCK];
         uint32_t tag = (uint32_t)(h >> 32);
         size_t i = (size_t)h & mask;
         for (;;) {
