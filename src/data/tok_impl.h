@@ -375,5 +375,7 @@ static inline xf_status tok_ivec_push(tok_ivec *a, int32_t x) {
 /* The model stage on one pre-token (pipeline): appends ids to out. */
 xf_status tok_unigram_word(const xf_tokenizer *t, const char *s, size_t n, tok_ivec *out);
 xf_status tok_wordpiece_word(const xf_tokenizer *t, const char *s, size_t n, tok_ivec *out);
+/* BERT's basic tokenizer with t's own flags, then WordPiece: appends to out. */
+xf_status tok_wordpiece_append(const xf_tokenizer *t, const char *text, size_t len, tok_ivec *out);
 
 #endif

@@ -808,6 +808,11 @@ static xf_status model_gap(enc_state *e, const char *s, size_t n, int first) {
 
 static xf_status norm_gap(enc_state *e, const char *s, size_t n, int first) {
     const tok_pipe *p = e->p;
+    /* a WordPiece file in the layout its reader understands (BertNormalizer,
+     * BertPreTokenizer) with no normalized added tokens: the reader's own
+     * basic tokenizer (tok_wordpiece.c, the same ids) is several times faster */
+    if (e->t->kind == TOK_WORDPIECE && !e->t->pipe_custom && p->norm_trie.n_nodes <= 1)
+        return tok_wordpiece_append(e->t, s, n, e->out);
     if (p->n_nz == 0) return split_added(e, &p->norm_trie, s, n, first, model_gap);
     tok_buf nb = {0};
     xf_status st = tok_pipe_normalize(p, s, n, &nb);

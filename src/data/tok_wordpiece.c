@@ -340,6 +340,15 @@ static xf_status encode_word(void *ctx, const char *w, const size_t *cb, size_t 
     return wordpiece(e->t, w, cb, nc, e->tmp, &e->out);
 }
 
+xf_status tok_wordpiece_append(const xf_tokenizer *t, const char *text, size_t len, tok_ivec *out) {
+    wp_enc e = {t, malloc(TOK_MAX_TOKEN_BYTES + sizeof t->wp_prefix), *out};
+    xf_status s = e.tmp ? tok_wordpiece_words(t, text, len, encode_word, &e)
+                        : xf_fail(XF_ERR_OOM, "out of memory encoding %zu bytes", len);
+    free(e.tmp);
+    *out = e.out;
+    return s;
+}
+
 xf_status tok_wordpiece_encode(const xf_tokenizer *t, const char *text, size_t len, int32_t **ids, size_t *n) {
     wp_enc e = {t, malloc(TOK_MAX_TOKEN_BYTES + sizeof t->wp_prefix), {0}};
     xf_status s = e.tmp ? tok_wordpiece_words(t, text, len, encode_word, &e)
