@@ -153,13 +153,12 @@ struct xf_tokenizer {
     size_t wp_max_chars;   /* longer words become [UNK] */
     char wp_prefix[32];    /* continuation prefix, "##" */
     size_t wp_prefix_len;
-    /* tokenizer.json: the pipeline; src_data then holds the file, which is
-     * saved verbatim when the pipeline is more than the legacy layout */
+    /* tokenizer.json: the pipeline (every model: BPE, Unigram, WordPiece);
+     * src_data then holds the file, which is saved verbatim and hashed when
+     * the pipeline is more than the legacy layout (byte-level BPE, or the
+     * layout the Unigram / WordPiece reader understands itself) */
     tok_pipe *pipe;
-    /* a Unigram or WordPiece tokenizer.json: its pipeline read only for the
-     * post-processor (the ids around a sequence); NULL when it adds none */
-    tok_pipe *post;
-    int pipe_custom;       /* the pipeline is not the legacy byte-level layout */
+    int pipe_custom;       /* the pipeline is not such a legacy layout */
 };
 
 /* ---- tokenizer.c: construction helpers -------------------------------- */

@@ -487,6 +487,13 @@ xf_status tok_json_write_model(const xf_tokenizer *t, char **out, size_t *len) {
     *len = 0;
     if (t->kind != TOK_WORDPIECE && !(t->kind == TOK_UNIGRAM && t->uni_hf))
         return xf_fail(XF_ERR_UNSUPPORTED, "tokenizer %s cannot be written as tokenizer.json", t->name);
+    if (t->pipe_custom && t->src_data) {
+        /* a file whose pipeline is beyond the reader's layout: as it was read */
+        if (!(*out = malloc(t->src_len + 1))) return xf_fail(XF_ERR_OOM, "out of memory");
+        memcpy(*out, t->src_data, t->src_len + 1);
+        *len = t->src_len;
+        return XF_OK;
+    }
     cJSON *root = cJSON_CreateObject();
     if (!root) return xf_fail(XF_ERR_OOM, "out of memory writing tokenizer.json");
     cJSON_AddStringToObject(root, "version", "1.0");

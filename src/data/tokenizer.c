@@ -522,7 +522,6 @@ void xf_tokenizer_free(xf_tokenizer *t) {
     free(t->trie);
     free(t->dscore);
     tok_pipe_free(t->pipe);
-    tok_pipe_free(t->post);
     free(t);
 }
 
@@ -587,24 +586,8 @@ xf_status xf_tokenizer_encode_ex(const xf_tokenizer *t, const char *text, size_t
     if (!t || !ids || !n || (!text && len)) return xf_fail(XF_ERR_ARG, "xf_tokenizer_encode_ex: NULL argument");
     if (!t->pipe) {
         if (!(flags & XF_TOK_ADD_SPECIAL)) return xf_tokenizer_encode(t, text, len, ids, n);
-        if (!t->post) return xf_fail(XF_ERR_ARG, "tokenizer %s has no post-processor", t->name);
-        /* the model's ids between the post-processor's (Unigram, WordPiece) */
-        int32_t *core = NULL;
-        size_t nc = 0, pre = t->post->n_post_pre, post = t->post->n_post_post;
-        xf_status s = xf_tokenizer_encode(t, text, len, &core, &nc);
-        if (s) return s;
-        int32_t *all = malloc((pre + nc + post + 1) * sizeof *all);
-        if (!all) {
-            free(core);
-            return xf_fail(XF_ERR_OOM, "out of memory encoding %zu bytes", len);
-        }
-        memcpy(all, t->post->post_pre, pre * sizeof *all);
-        memcpy(all + pre, core, nc * sizeof *all);
-        memcpy(all + pre + nc, t->post->post_post, post * sizeof *all);
-        free(core);
-        *ids = all;
-        *n = pre + nc + post;
-        return XF_OK;
+        /* only tokenizer.json files (t->pipe) have post-processors */
+        return xf_fail(XF_ERR_ARG, "tokenizer %s has no post-processor", t->name);
     }
     *ids = NULL;
     *n = 0;
@@ -613,7 +596,7 @@ xf_status xf_tokenizer_encode_ex(const xf_tokenizer *t, const char *text, size_t
 }
 
 int xf_tokenizer_has_post_processor(const xf_tokenizer *t) {
-    return t && ((t->pipe && t->pipe->has_post) || t->post);
+    return t && t->pipe && t->pipe->has_post;
 }
 
 /* SentencePiece (0.1.97, checked against python3-sentencepiece) drops the
