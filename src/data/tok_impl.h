@@ -153,13 +153,12 @@ struct xf_tokenizer {
     size_t wp_max_chars;   /* longer words become [UNK] */
     char wp_prefix[32];    /* continuation prefix, "##" */
     size_t wp_prefix_len;
-    /* tokenizer.json: the pipeline; src_data then holds the file, which is
-     * saved verbatim when the pipeline is more than the legacy layout */
+    /* tokenizer.json: the pipeline (every model: BPE, Unigram, WordPiece);
+     * src_data then holds the file, which is saved verbatim and hashed when
+     * the pipeline is more than the legacy layout (byte-level BPE, or the
+     * layout the Unigram / WordPiece reader understands itself) */
     tok_pipe *pipe;
-    /* a Unigram or WordPiece tokenizer.json: its pipeline read only for the
-     * post-processor (the ids around a sequence); NULL when it adds none */
-    tok_pipe *post;
-    int pipe_custom;       /* the pipeline is not the legacy byte-level layout */
+    int pipe_custom;       /* the pipeline is not such a legacy layout */
 };
 
 /* ---- tokenizer.c: construction helpers -------------------------------- */
@@ -187,6 +186,8 @@ static inline const char *tok_raw(const xf_tokenizer *t, size_t id) {
 
 /* Id of the piece s[0..len), or -1. */
 int32_t tok_find(const xf_tokenizer *t, const char *s, size_t len);
+/* ids[i] = tok_find(t, s[i], len[i]) for i < n (faster on many lookups). */
+void tok_find_many(const xf_tokenizer *t, const char *const *s, const size_t *len, size_t n, int32_t *ids);
 
 uint64_t tok_fnv1a(uint64_t h, const void *data, size_t n);
 
@@ -301,6 +302,9 @@ void tok_charsmap_free(tok_charsmap *cm);
  * the replacement in *rep / *rep_len. */
 size_t tok_charsmap_match(const tok_charsmap *cm, const char *s, size_t n, const char **rep,
                           size_t *rep_len);
+/* Shortest rule matching a prefix of s[0..n) (Hugging Face's Precompiled
+ * normalizer): 1 and the replacement, or 0 when none. */
+int tok_charsmap_first(const tok_charsmap *cm, const char *s, size_t n, const char **rep, size_t *rep_len);
 /* SentencePiece's normalizer with t's flags (add_dummy_prefix,
  * remove_extra_ws, escape_ws, cmap, USER_DEFINED pieces). *out is malloc'd. */
 xf_status tok_spm_normalize(const xf_tokenizer *t, const char *text, size_t len, char **out,
@@ -333,9 +337,18 @@ xf_status tok_wordpiece_build(xf_tokenizer **out, const char *const *pieces, siz
                               const char *what);
 
 /* ---- tokenizer.json models other than BPE (tok_unigram.c, tok_wordpiece.c):
- * `root` and `model` are cJSON objects of the parsed file. */
-xf_status tok_json_unigram(xf_tokenizer **out, const void *root, const void *model, const char *path);
-xf_status tok_json_wordpiece(xf_tokenizer **out, const void *root, const void *model, const char *path);
+ * `root` and `model` are cJSON objects of the parsed file.
+ * own_pipe = 1: the reader interprets the normalizer and pre-tokenizer itself
+ * (the layouts xfmr writes: Unigram with Metaspace or nothing, WordPiece with
+ * BertNormalizer and BertPreTokenizer) and keeps them in its fields (hash,
+ * writer); 0: it reads only the model, the pipeline (tok_pipe.c) runs the rest.
+ * tok_json_*_own(root) says whether the file's pipeline is such a layout. */
+xf_status tok_json_unigram(xf_tokenizer **out, const void *root, const void *model, int own_pipe, const char *path);
+xf_status tok_json_wordpiece(xf_tokenizer **out, const void *root, const void *model, int own_pipe, const char *path);
+int tok_json_unigram_own(const void *root);
+int tok_json_wordpiece_own(const void *root);
+/* Replace id's raw bytes (what it decodes to in running text). */
+xf_status tok_set_raw(xf_tokenizer *t, size_t id, const char *raw, size_t rlen);
 /* Serialize a Unigram / WordPiece tokenizer as tokenizer.json (malloc'd). */
 xf_status tok_json_write_model(const xf_tokenizer *t, char **out, size_t *len);
 
@@ -357,5 +370,11 @@ static inline xf_status tok_ivec_push(tok_ivec *a, int32_t x) {
     a->v[a->n++] = x;
     return XF_OK;
 }
+
+/* The model stage on one pre-token (pipeline): appends ids to out. */
+xf_status tok_unigram_word(const xf_tokenizer *t, const char *s, size_t n, tok_ivec *out);
+xf_status tok_wordpiece_word(const xf_tokenizer *t, const char *s, size_t n, tok_ivec *out);
+/* BERT's basic tokenizer with t's own flags, then WordPiece: appends to out. */
+xf_status tok_wordpiece_append(const xf_tokenizer *t, const char *text, size_t len, tok_ivec *out);
 
 #endif

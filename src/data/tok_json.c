@@ -160,9 +160,16 @@ static xf_status build_bytelevel(xf_tokenizer **out, const entries *e, const cha
     if (!s && n_merges) {
         mids = malloc(n_merges * sizeof *mids);
         if (!mids) s = xf_fail(XF_ERR_OOM, "out of memory for %zu merges", n_merges);
+        int32_t ia[64], ib[64];
+        size_t la[64], lb[64];
         for (size_t r = 0; r < n_merges && !s; r++) {
-            int32_t a = tok_find(t, merge_a[r], strlen(merge_a[r]));
-            int32_t b = tok_find(t, merge_b[r], strlen(merge_b[r]));
+            if (r % 64 == 0) { /* look up 64 at a time (tok_find_many) */
+                size_t m = n_merges - r < 64 ? n_merges - r : 64;
+                for (size_t k = 0; k < m; k++) la[k] = strlen(merge_a[r + k]), lb[k] = strlen(merge_b[r + k]);
+                tok_find_many(t, merge_a + r, la, m, ia);
+                tok_find_many(t, merge_b + r, lb, m, ib);
+            }
+            int32_t a = ia[r % 64], b = ib[r % 64];
             if (a < 0 || b < 0)
                 s = xf_fail(XF_ERR_FORMAT, "%s: merge %zu names unknown token \"%.60s\"", path, r,
                             a < 0 ? merge_a[r] : merge_b[r]);
@@ -293,7 +300,7 @@ static xf_status add_added(tok_pipe *p, const cJSON *it, const char *content, in
 /* After the tokenizer is built: post-processor ids in range, the added-token
  * tries, and (for a pipeline beyond the legacy layout) the file kept for
  * saving and hashing. */
-static xf_status finish_pipe(xf_tokenizer *t, const char *data, size_t len, const char *path) {
+static xf_status finish_pipe(xf_tokenizer *t, const char *data, size_t len, int keep_file, const char *path) {
     tok_pipe *p = t->pipe;
     for (size_t i = 0; i < p->n_post_pre + p->n_post_post; i++) {
         int32_t id = i < p->n_post_pre ? p->post_pre[i] : p->post_post[i - p->n_post_pre];
@@ -302,7 +309,7 @@ static xf_status finish_pipe(xf_tokenizer *t, const char *data, size_t len, cons
     }
     xf_status s = tok_pipe_build_added(p, t->n);
     if (s) return s;
-    t->pipe_custom = !p->legacy;
+    t->pipe_custom = keep_file;
     if (!t->pipe_custom) {
         tok_seal(t);
     } else {
@@ -316,23 +323,54 @@ static xf_status finish_pipe(xf_tokenizer *t, const char *data, size_t len, cons
     return XF_OK;
 }
 
-/* The post-processor of a Unigram or WordPiece tokenizer.json (BertProcessing,
- * TemplateProcessing ...): read with the rest of the pipeline, kept when it
- * adds ids, each checked against the vocabulary. */
-static xf_status attach_post(xf_tokenizer *t, const cJSON *root, const char *path) {
-    const cJSON *pp = cJSON_GetObjectItemCaseSensitive(root, "post_processor");
-    if (!pp || cJSON_IsNull(pp)) return XF_OK;
-    tok_pipe *p = NULL;
-    xf_status s = tok_json_read_pipe(root, &p, path);
+/* A Unigram or WordPiece tokenizer.json: the model from its own reader, then
+ * the file's whole pipeline around it (added tokens, normalizer,
+ * pre-tokenizer, decoder, post-processor; docs/tokenizers.md §Pipeline). When
+ * the pipeline is a layout the reader understands itself (the ones xfmr
+ * writes), the tokenizer keeps the reader's hash and writer; otherwise the
+ * file is kept, hashed and saved as it is, as for a BPE pipeline. */
+static xf_status model_json(xf_tokenizer **out, const cJSON *root, const cJSON *model, int unigram,
+                            const char *data, size_t len, const char *path) {
+    int own = unigram ? tok_json_unigram_own(root) : tok_json_wordpiece_own(root);
+    xf_status s = unigram ? tok_json_unigram(out, root, model, own, path)
+                          : tok_json_wordpiece(out, root, model, own, path);
     if (s) return s;
-    for (size_t i = 0; i < p->n_post_pre + p->n_post_post && !s; i++) {
-        int32_t id = i < p->n_post_pre ? p->post_pre[i] : p->post_post[i - p->n_post_pre];
-        if (id < 0 || (size_t)id >= t->n)
-            s = xf_fail(XF_ERR_FORMAT, "%s: post_processor id %d is not below the vocabulary size %zu", path,
-                        (int)id, t->n);
+    xf_tokenizer *t = *out;
+    s = tok_json_read_pipe(root, &t->pipe, path);
+    if (!s && t->pipe->byte_level)
+        s = xf_fail(XF_ERR_UNSUPPORTED, "%s: a ByteLevel pre_tokenizer before a %s model is not supported", path,
+                    unigram ? "Unigram" : "WordPiece");
+    const cJSON *added = cJSON_GetObjectItemCaseSensitive(root, "added_tokens"), *it;
+    if (!s && added && !cJSON_IsNull(added) && !cJSON_IsArray(added))
+        s = xf_fail(XF_ERR_FORMAT, "%s: added_tokens is not an array", path);
+    if (!s && cJSON_IsArray(added)) {
+        cJSON_ArrayForEach(it, added) {
+            int32_t id;
+            const char *content = cJSON_IsObject(it) ? jstr(it, "content") : NULL;
+            int special = cJSON_IsObject(it) ? jbool(it, "special", 0) : -1;
+            if (!content || special < 0 || json_id(cJSON_GetObjectItemCaseSensitive(it, "id"), &id)) {
+                s = xf_fail(XF_ERR_FORMAT, "%s: added token needs integer \"id\", string \"content\", boolean \"special\"", path);
+                break;
+            }
+            if (tok_find(t, content, strlen(content)) != id) {
+                s = xf_fail(XF_ERR_UNSUPPORTED, "%s: added token \"%.40s\" (id %d) is not that entry of the %s vocabulary: not supported",
+                            path, content, (int)id, unigram ? "Unigram" : "WordPiece");
+                break;
+            }
+            if ((s = add_added(t->pipe, it, content, id, special, path))) break;
+        }
     }
-    if (!s && p->has_post) t->post = p;
-    else tok_pipe_free(p);
+    if (!s) {
+        /* what each token gives in running text: the file's decoder chain */
+        for (size_t id = 0; id < t->n && !s; id++) {
+            if (t->type[id] != TT_NORMAL && t->type[id] != TT_UNKNOWN && (int32_t)id != t->unk_id) continue;
+            tok_buf b = {0};
+            s = tok_pipe_token_raw(t->pipe, tok_piece(t, id), t->piece_len[id], &b);
+            if (!s && b.n <= TOK_MAX_TOKEN_BYTES) s = tok_set_raw(t, id, b.s ? b.s : "", b.n);
+            tok_buf_free(&b);
+        }
+    }
+    if (!s) s = finish_pipe(t, data, len, !own, path);
     return s;
 }
 
@@ -364,9 +402,7 @@ xf_status tok_json_parse(xf_tokenizer **out, const char *data, size_t len, const
     const cJSON *merges = cJSON_GetObjectItemCaseSensitive(model, "merges");
     /* other models live in their own files (tok_unigram.c, tok_wordpiece.c) */
     if (mtype && (strcmp(mtype, "Unigram") == 0 || strcmp(mtype, "WordPiece") == 0)) {
-        s = strcmp(mtype, "Unigram") == 0 ? tok_json_unigram(out, root, model, path)
-                                          : tok_json_wordpiece(out, root, model, path);
-        if (!s) s = attach_post(*out, root, path);
+        s = model_json(out, root, model, strcmp(mtype, "Unigram") == 0, data, len, path);
         if (s) {
             xf_tokenizer_free(*out);
             *out = NULL;
@@ -508,7 +544,7 @@ xf_status tok_json_parse(xf_tokenizer **out, const char *data, size_t len, const
     s = build_bytelevel(out, &e, ma, mb, nm, pt.pattern, pt.use_regex, pt.add_prefix_space, im,
                         jstr(model, "unk_token"), pipe, path);
     pipe = NULL; /* owned by the tokenizer (or freed) */
-    if (!s) s = finish_pipe(*out, data, len, path);
+    if (!s) s = finish_pipe(*out, data, len, !(*out)->pipe->legacy, path);
     if (s && *out) {
         xf_tokenizer_free(*out);
         *out = NULL;

@@ -125,6 +125,12 @@ static xf_status nz_bert(const cJSON *o, tok_nz *z, const char *path) {
     return XF_OK;
 }
 
+static xf_status nz_precompiled(const cJSON *o, tok_nz *z, const char *path) {
+    const char *b = jstr(o, "precompiled_charsmap");
+    if (!b) return xf_fail(XF_ERR_FORMAT, "%s: Precompiled normalizer needs a string \"precompiled_charsmap\"", path);
+    return tok_precompiled_init(&z->cmap, b, strlen(b), path);
+}
+
 static const struct {
     const char *name;
     int kind;
@@ -135,6 +141,7 @@ static const struct {
     {"Lowercase", NZ_LOWER, nz_plain},   {"StripAccents", NZ_STRIP_ACCENTS, nz_plain},
     {"Strip", NZ_STRIP, nz_strip},       {"Replace", NZ_REPLACE, nz_replace},
     {"Prepend", NZ_PREPEND, nz_prepend}, {"BertNormalizer", NZ_BERT, nz_bert},
+    {"Precompiled", NZ_PRECOMPILED, nz_precompiled},
 };
 
 static xf_status read_nz(const cJSON *o, vec *out, int depth, const char *path) {
@@ -490,7 +497,7 @@ xf_status tok_json_read_pipe(const cJSON *root, tok_pipe **out, const char *path
     for (size_t i = 0; i < p->n_dc && !st; i++) {
         const tok_dc *d = &p->dc[i];
         if ((d->kind == DC_STRIP && d->start > 0 && d->alen == 1 && d->a[0] == ' ') ||
-            (d->kind == DC_METASPACE && d->scheme != PS_NEVER))
+            (d->kind == DC_METASPACE && d->scheme != PS_NEVER) || d->kind == DC_WORDPIECE)
             p->strip_first_space = 1;
     }
     if (st) {

@@ -72,7 +72,7 @@ static xf_status utf8_replace(const char *str, size_t n, tok_buf *out) {
     return st;
 }
 
-static int utf8_valid(const char *s, size_t n) {
+int tok_utf8_valid(const char *s, size_t n) {
     for (size_t i = 0; i < n;) {
         uint32_t cp;
         i += tok_utf8_next(s + i, n - i, &cp);
@@ -394,6 +394,7 @@ static xf_status nz_apply(const tok_nz *z, const char *s, size_t n, tok_buf *out
         xf_status st = tok_buf_put(out, z->a, z->alen);
         return st ? st : tok_buf_put(out, s, n);
     }
+    case NZ_PRECOMPILED: return tok_precompiled_apply(z->cmap, s, n, out);
     case NZ_BERT: {
         tok_buf a = {0}, b = {0};
         xf_status st = XF_OK;
@@ -759,6 +760,15 @@ static int on_legacy_piece(void *ctx, const char *s, size_t n) {
     return c->st != XF_OK;
 }
 
+/* The model on one pre-token: BPE (tok_bytelevel.c), Unigram, WordPiece. */
+static xf_status model_word(enc_state *e, const char *s, size_t n) {
+    switch (e->t->kind) {
+    case TOK_UNIGRAM: return tok_unigram_word(e->t, s, n, e->out);
+    case TOK_WORDPIECE: return tok_wordpiece_word(e->t, s, n, e->out);
+    default: return tok_wordenc_word(e->we, s, n, e->out);
+    }
+}
+
 /* A normalized piece without added tokens: pre-tokenize and run the model. */
 static xf_status model_gap(enc_state *e, const char *s, size_t n, int first) {
     const tok_pipe *p = e->p;
@@ -778,7 +788,7 @@ static xf_status model_gap(enc_state *e, const char *s, size_t n, int first) {
         }
         return st ? st : c.st;
     }
-    if (p->n_pt == 0) return tok_wordenc_word(e->we, s, n, e->out);
+    if (p->n_pt == 0) return model_word(e, s, n);
     e->work.n = 0;
     xf_status st = tok_buf_put(&e->work, s, n);
     spans a = {0}, b = {0};
@@ -790,7 +800,7 @@ static xf_status model_gap(enc_state *e, const char *s, size_t n, int first) {
         b = t;
     }
     for (size_t i = 0; i < a.n && !st; i++)
-        st = tok_wordenc_word(e->we, e->work.s + a.v[i].off, a.v[i].len, e->out);
+        st = model_word(e, e->work.s + a.v[i].off, a.v[i].len);
     free(a.v);
     free(b.v);
     return st;
@@ -798,6 +808,11 @@ static xf_status model_gap(enc_state *e, const char *s, size_t n, int first) {
 
 static xf_status norm_gap(enc_state *e, const char *s, size_t n, int first) {
     const tok_pipe *p = e->p;
+    /* a WordPiece file in the layout its reader understands (BertNormalizer,
+     * BertPreTokenizer) with no normalized added tokens: the reader's own
+     * basic tokenizer (tok_wordpiece.c, the same ids) is several times faster */
+    if (e->t->kind == TOK_WORDPIECE && !e->t->pipe_custom && p->norm_trie.n_nodes <= 1)
+        return tok_wordpiece_append(e->t, s, n, e->out);
     if (p->n_nz == 0) return split_added(e, &p->norm_trie, s, n, first, model_gap);
     tok_buf nb = {0};
     xf_status st = tok_pipe_normalize(p, s, n, &nb);
@@ -817,7 +832,7 @@ xf_status tok_pipe_encode(const xf_tokenizer *t, const char *text, size_t len, i
     e.out = &out;
     tok_buf clean = {0};
     xf_status st = XF_OK;
-    if (!p->byte_level && !utf8_valid(text, len)) {
+    if (!p->byte_level && !tok_utf8_valid(text, len)) {
         st = utf8_replace(text, len, &clean);
         text = clean.s ? clean.s : "";
         len = clean.n;
@@ -940,7 +955,7 @@ static xf_status dc_apply(const tok_dc *d, strlist *in, strlist *out) {
                 j++;
             }
             if (st) break;
-            if (utf8_valid(bs(&tmp), tmp.n)) {
+            if (tok_utf8_valid(bs(&tmp), tmp.n)) {
                 st = sl_push(out, bs(&tmp), tmp.n);
             } else {
                 tok_buf r = {0};
@@ -1122,12 +1137,18 @@ xf_status tok_pipe_token_raw(const tok_pipe *p, const char *piece, size_t len, t
             break;
         }
         case DC_METASPACE: st = replace_all(NULL, d->a, d->alen, " ", 1, s, n, &b); break;
-        case DC_WORDPIECE:
+        case DC_WORDPIECE: {
+            /* cleanup on the token alone: " ," -> ","; the rules that span
+             * two tokens (" ' " -> "'", " do not") cannot apply here */
+            tok_buf w = {0};
             if (n >= d->alen && memcmp(s, d->a, d->alen) == 0)
-                st = tok_buf_put(&b, s + d->alen, n - d->alen);
-            else if (!(st = tok_buf_put(&b, " ", 1)))
-                st = tok_buf_put(&b, s, n);
+                st = tok_buf_put(&w, s + d->alen, n - d->alen);
+            else if (!(st = tok_buf_put(&w, " ", 1)))
+                st = tok_buf_put(&w, s, n);
+            if (!st) st = d->cleanup ? ws_cleanup(bs(&w), w.n, &b) : tok_buf_put(&b, bs(&w), w.n);
+            tok_buf_free(&w);
             break;
+        }
         case DC_BPE: st = replace_all(NULL, d->a, d->alen, " ", 1, s, n, &b); break;
         case DC_CTC: st = replace_all(NULL, d->a, d->alen, "", 0, s, n, &b); break;
         default: st = tok_buf_put(&b, s, n);
@@ -1148,6 +1169,7 @@ void tok_pipe_free(tok_pipe *p) {
         free(p->nz[i].a);
         free(p->nz[i].b);
         if (p->nz[i].re) tok_pipe_regex_free(p->nz[i].re);
+        tok_precompiled_free(p->nz[i].cmap);
     }
     for (size_t i = 0; i < p->n_pt; i++) {
         if (p->pt[i].re) tok_pipe_regex_free(p->pt[i].re);

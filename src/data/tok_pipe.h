@@ -11,7 +11,7 @@
 
 typedef enum {
     NZ_NFC = 1, NZ_NFD, NZ_NFKC, NZ_NFKD, NZ_LOWER, NZ_STRIP_ACCENTS, NZ_STRIP, NZ_REPLACE,
-    NZ_PREPEND, NZ_BERT
+    NZ_PREPEND, NZ_BERT, NZ_PRECOMPILED
 } tok_nz_kind;
 
 typedef struct {
@@ -21,6 +21,7 @@ typedef struct {
     void *re;           /* Replace with a Regex pattern (pcre2_code *) */
     int left, right;    /* Strip */
     int clean, chinese, accents, lower; /* BertNormalizer */
+    tok_charsmap *cmap; /* Precompiled */
 } tok_nz;
 
 typedef enum {
@@ -120,6 +121,17 @@ xf_status tok_pipe_build_added(tok_pipe *p, size_t n);
 /* Compile a regex for a pipeline component (names it in the error). */
 xf_status tok_pipe_regex(void **re, const char *pattern, size_t len, int literal, const char *what);
 void tok_pipe_regex_free(void *re);
+
+/* Valid UTF-8 (shortest forms, no surrogates)? */
+int tok_utf8_valid(const char *s, size_t n);
+
+/* ---- tok_precompiled.c: the Precompiled normalizer -------------------- */
+/* Decode a base64 precompiled_charsmap into a new charsmap (refused by name:
+ * not base64, empty, a trie that does not fit, replacements not UTF-8). */
+xf_status tok_precompiled_init(tok_charsmap **out, const char *b64, size_t n, const char *path);
+void tok_precompiled_free(tok_charsmap *cm);
+/* Hugging Face's application of the charsmap to s[0..n), appended to out. */
+xf_status tok_precompiled_apply(const tok_charsmap *cm, const char *s, size_t n, tok_buf *out);
 
 /* ---- tok_bytelevel.c: the BPE model on one pre-token ------------------ */
 typedef struct tok_wordenc tok_wordenc;

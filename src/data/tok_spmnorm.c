@@ -88,13 +88,17 @@ static inline uint32_t du_label(uint32_t u) { return u & ((1u << 31) | 0xFF); }
 static inline int du_has_leaf(uint32_t u) { return (u >> 8) & 1; }
 static inline uint32_t du_value(uint32_t u) { return u & ((1u << 31) - 1); }
 
-size_t tok_charsmap_match(const tok_charsmap *cm, const char *s, size_t n, const char **rep, size_t *rep_len) {
+/* Common-prefix search of s[0..n) (stops at a NUL byte, as both readers do).
+ * shortest = 1: the first prefix that ends in a leaf (tokenizers'
+ * spm_precompiled); 0: the longest among the first 32 (sentencepiece). Every
+ * unit index is checked against the trie. Returns the prefix length, 0 if none. */
+static size_t charsmap_search(const tok_charsmap *cm, const char *s, size_t n, int shortest, uint32_t *value) {
     if (!cm->n_unit) return 0;
     size_t best = 0, found = 0;
-    uint32_t value = 0;
     size_t pos = du_offset(cm->unit[0]);
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
+        if (c == 0) break;
         pos ^= c;
         if (pos >= cm->n_unit) break;
         uint32_t u = cm->unit[pos];
@@ -102,15 +106,19 @@ size_t tok_charsmap_match(const tok_charsmap *cm, const char *s, size_t n, const
         pos ^= du_offset(u);
         if (pos >= cm->n_unit) break;
         if (du_has_leaf(u)) {
-            /* sentencepiece keeps the first 32 results and takes the longest */
             if (found < TRIE_RESULTS_MAX) {
                 best = i + 1;
-                value = du_value(cm->unit[pos]);
+                *value = du_value(cm->unit[pos]);
             }
             found++;
+            if (shortest) break;
         }
     }
-    if (!best) return 0;
+    return best;
+}
+
+/* The NUL-ended replacement string at offset value (empty when out of range). */
+static void charsmap_string(const tok_charsmap *cm, uint32_t value, const char **rep, size_t *rep_len) {
     if (value >= cm->norm_len) {
         *rep = "";
         *rep_len = 0;
@@ -118,9 +126,21 @@ size_t tok_charsmap_match(const tok_charsmap *cm, const char *s, size_t n, const
         *rep = cm->norm + value;
         *rep_len = strlen(*rep);
     }
+}
+
+size_t tok_charsmap_match(const tok_charsmap *cm, const char *s, size_t n, const char **rep, size_t *rep_len) {
+    uint32_t value = 0;
+    size_t best = charsmap_search(cm, s, n, 0, &value);
+    if (best) charsmap_string(cm, value, rep, rep_len);
     return best;
 }
 
+int tok_charsmap_first(const tok_charsmap *cm, const char *s, size_t n, const char **rep, size_t *rep_len) {
+    uint32_t value = 0;
+    if (!charsmap_search(cm, s, n, 1, &value)) return 0;
+    charsmap_string(cm, value, rep, rep_len);
+    return 1;
+}
 
 /* The replacement for the text at s[0..n): returns the bytes consumed. */
 static size_t norm_prefix(const xf_tokenizer *t, const char *s, size_t n, const char **rep, size_t *rep_len) {

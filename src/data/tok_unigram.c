@@ -304,7 +304,23 @@ done:
     return XF_OK;
 }
 
+xf_status tok_unigram_word(const xf_tokenizer *t, const char *s, size_t n, tok_ivec *out) {
+    if (n == 0) return XF_OK;
+    if (n > (size_t)INT32_MAX - 1) return xf_fail(XF_ERR_ARG, "pre-token too long for Unigram (%zu bytes)", n);
+    vnode vs[129];
+    int32_t rs[129];
+    vnode *v = n < 129 ? vs : malloc((n + 1) * sizeof *v);
+    int32_t *rev = n < 129 ? rs : malloc((n + 1) * sizeof *rev);
+    int prev_unk = 0;
+    xf_status st = v && rev ? encode_part(t, s, n, v, rev, out, &prev_unk)
+                            : xf_fail(XF_ERR_OOM, "out of memory encoding %zu bytes", n);
+    if (v != vs) free(v);
+    if (rev != rs) free(rev);
+    return st;
+}
+
 /* -------------------------------------------------------- tokenizer.json */
+
 
 static int jbool_or(const cJSON *o, const char *key, int def) {
     const cJSON *j = cJSON_GetObjectItemCaseSensitive(o, key);
@@ -341,7 +357,22 @@ static xf_status read_metaspace(const cJSON *p, int *prepend, int *split, const 
     return XF_OK;
 }
 
-xf_status tok_json_unigram(xf_tokenizer **out, const void *root_, const void *model_, const char *path) {
+int tok_json_unigram_own(const void *root_) {
+    const cJSON *root = root_;
+    const cJSON *nz = cJSON_GetObjectItemCaseSensitive(root, "normalizer");
+    const cJSON *pt = cJSON_GetObjectItemCaseSensitive(root, "pre_tokenizer");
+    const cJSON *ptt = cJSON_IsObject(pt) ? cJSON_GetObjectItemCaseSensitive(pt, "type") : NULL;
+    int prepend, split;
+    if (nz && !cJSON_IsNull(nz)) return 0;
+    if (!pt || cJSON_IsNull(pt)) return 1;
+    if (!(cJSON_IsString(ptt) && strcmp(ptt->valuestring, "Metaspace") == 0)) return 0;
+    /* anything read_metaspace refuses goes to the pipeline (which names it) */
+    int ok = read_metaspace(pt, &prepend, &split, "") == XF_OK;
+    xf_clear_error();
+    return ok;
+}
+
+xf_status tok_json_unigram(xf_tokenizer **out, const void *root_, const void *model_, int own_pipe, const char *path) {
     const cJSON *root = root_, *model = model_;
     *out = NULL;
     const cJSON *vocab = cJSON_GetObjectItemCaseSensitive(model, "vocab");
@@ -361,10 +392,10 @@ xf_status tok_json_unigram(xf_tokenizer **out, const void *root_, const void *mo
     const cJSON *nz = cJSON_GetObjectItemCaseSensitive(root, "normalizer");
     const cJSON *pt = cJSON_GetObjectItemCaseSensitive(root, "pre_tokenizer");
     const cJSON *ptt = cJSON_IsObject(pt) ? cJSON_GetObjectItemCaseSensitive(pt, "type") : NULL;
-    if (nz && !cJSON_IsNull(nz))
+    if (own_pipe && nz && !cJSON_IsNull(nz))
         return xf_fail(XF_ERR_UNSUPPORTED, "%s: Unigram with a normalizer is not supported here (load the .model file)", path);
     int prepend = 0, split = 0, meta = 0;
-    if (pt && !cJSON_IsNull(pt)) {
+    if (own_pipe && pt && !cJSON_IsNull(pt)) {
         if (!(cJSON_IsString(ptt) && strcmp(ptt->valuestring, "Metaspace") == 0))
             return xf_fail(XF_ERR_UNSUPPORTED, "%s: Unigram with pre_tokenizer \"%.40s\" is not supported (Metaspace or none)",
                            path, cJSON_IsString(ptt) ? ptt->valuestring : "?");
@@ -456,6 +487,13 @@ xf_status tok_json_write_model(const xf_tokenizer *t, char **out, size_t *len) {
     *len = 0;
     if (t->kind != TOK_WORDPIECE && !(t->kind == TOK_UNIGRAM && t->uni_hf))
         return xf_fail(XF_ERR_UNSUPPORTED, "tokenizer %s cannot be written as tokenizer.json", t->name);
+    if (t->pipe_custom && t->src_data) {
+        /* a file whose pipeline is beyond the reader's layout: as it was read */
+        if (!(*out = malloc(t->src_len + 1))) return xf_fail(XF_ERR_OOM, "out of memory");
+        memcpy(*out, t->src_data, t->src_len + 1);
+        *len = t->src_len;
+        return XF_OK;
+    }
     cJSON *root = cJSON_CreateObject();
     if (!root) return xf_fail(XF_ERR_OOM, "out of memory writing tokenizer.json");
     cJSON_AddStringToObject(root, "version", "1.0");

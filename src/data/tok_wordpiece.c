@@ -30,6 +30,7 @@
 #include <unicode/ustring.h>
 
 #include "data/tok_impl.h"
+#include "data/tok_unicode.h"
 
 #define WP_MAX_CHARS_DEFAULT 100
 
@@ -339,6 +340,15 @@ static xf_status encode_word(void *ctx, const char *w, const size_t *cb, size_t 
     return wordpiece(e->t, w, cb, nc, e->tmp, &e->out);
 }
 
+xf_status tok_wordpiece_append(const xf_tokenizer *t, const char *text, size_t len, tok_ivec *out) {
+    wp_enc e = {t, malloc(TOK_MAX_TOKEN_BYTES + sizeof t->wp_prefix), *out};
+    xf_status s = e.tmp ? tok_wordpiece_words(t, text, len, encode_word, &e)
+                        : xf_fail(XF_ERR_OOM, "out of memory encoding %zu bytes", len);
+    free(e.tmp);
+    *out = e.out;
+    return s;
+}
+
 xf_status tok_wordpiece_encode(const xf_tokenizer *t, const char *text, size_t len, int32_t **ids, size_t *n) {
     wp_enc e = {t, malloc(TOK_MAX_TOKEN_BYTES + sizeof t->wp_prefix), {0}};
     xf_status s = e.tmp ? tok_wordpiece_words(t, text, len, encode_word, &e)
@@ -354,7 +364,36 @@ xf_status tok_wordpiece_encode(const xf_tokenizer *t, const char *text, size_t l
     return XF_OK;
 }
 
+xf_status tok_wordpiece_word(const xf_tokenizer *t, const char *s, size_t n, tok_ivec *out) {
+    if (n == 0) return XF_OK;
+    size_t cbs[65], *cb = cbs, nc = 0;
+    if (n >= 64 && !(cb = malloc((n + 1) * sizeof *cb))) return xf_fail(XF_ERR_OOM, "out of memory encoding %zu bytes", n);
+    char *tmp = malloc(TOK_MAX_TOKEN_BYTES + sizeof t->wp_prefix);
+    xf_status st = XF_OK;
+    if (!tmp) st = xf_fail(XF_ERR_OOM, "out of memory encoding %zu bytes", n);
+    cb[0] = 0;
+    for (size_t i = 0; i < n && !st;) { /* the pipeline gives valid UTF-8 */
+        uint32_t cp;
+        i += tok_utf8_next(s + i, n - i, &cp);
+        cb[++nc] = i;
+    }
+    if (!st) st = wordpiece(t, s, cb, nc, tmp, out);
+    free(tmp);
+    if (cb != cbs) free(cb);
+    return st;
+}
+
 /* -------------------------------------------------------- tokenizer.json */
+
+int tok_json_wordpiece_own(const void *root_) {
+    const cJSON *root = root_;
+    const cJSON *nz = cJSON_GetObjectItemCaseSensitive(root, "normalizer");
+    const cJSON *pt = cJSON_GetObjectItemCaseSensitive(root, "pre_tokenizer");
+    const cJSON *nt = cJSON_IsObject(nz) ? cJSON_GetObjectItemCaseSensitive(nz, "type") : NULL;
+    const cJSON *ptt = cJSON_IsObject(pt) ? cJSON_GetObjectItemCaseSensitive(pt, "type") : NULL;
+    if (nz && !cJSON_IsNull(nz) && !(cJSON_IsString(nt) && strcmp(nt->valuestring, "BertNormalizer") == 0)) return 0;
+    return cJSON_IsString(ptt) && strcmp(ptt->valuestring, "BertPreTokenizer") == 0;
+}
 
 static int jflag(const cJSON *o, const char *key, int def) {
     const cJSON *j = cJSON_GetObjectItemCaseSensitive(o, key);
@@ -362,7 +401,7 @@ static int jflag(const cJSON *o, const char *key, int def) {
     return cJSON_IsBool(j) ? cJSON_IsTrue(j) : -1;
 }
 
-xf_status tok_json_wordpiece(xf_tokenizer **out, const void *root_, const void *model_, const char *path) {
+xf_status tok_json_wordpiece(xf_tokenizer **out, const void *root_, const void *model_, int own_pipe, const char *path) {
     const cJSON *root = root_, *model = model_;
     *out = NULL;
     const cJSON *vocab = cJSON_GetObjectItemCaseSensitive(model, "vocab");
@@ -381,14 +420,14 @@ xf_status tok_json_wordpiece(xf_tokenizer **out, const void *root_, const void *
     const cJSON *pt = cJSON_GetObjectItemCaseSensitive(root, "pre_tokenizer");
     const cJSON *nt = cJSON_IsObject(nz) ? cJSON_GetObjectItemCaseSensitive(nz, "type") : NULL;
     const cJSON *ptt = cJSON_IsObject(pt) ? cJSON_GetObjectItemCaseSensitive(pt, "type") : NULL;
-    if (nz && !cJSON_IsNull(nz) && !(cJSON_IsString(nt) && strcmp(nt->valuestring, "BertNormalizer") == 0))
+    if (own_pipe && nz && !cJSON_IsNull(nz) && !(cJSON_IsString(nt) && strcmp(nt->valuestring, "BertNormalizer") == 0))
         return xf_fail(XF_ERR_UNSUPPORTED, "%s: WordPiece with normalizer \"%.40s\" is not supported (BertNormalizer or none)",
                        path, cJSON_IsString(nt) ? nt->valuestring : "?");
-    if (!(cJSON_IsString(ptt) && strcmp(ptt->valuestring, "BertPreTokenizer") == 0))
+    if (own_pipe && !(cJSON_IsString(ptt) && strcmp(ptt->valuestring, "BertPreTokenizer") == 0))
         return xf_fail(XF_ERR_UNSUPPORTED, "%s: WordPiece with pre_tokenizer \"%.40s\" is not supported (BertPreTokenizer)",
                        path, cJSON_IsString(ptt) ? ptt->valuestring : "none");
     int clean = 0, chinese = 0, lower = 0, strip = 0;
-    if (cJSON_IsObject(nz)) {
+    if (own_pipe && cJSON_IsObject(nz)) {
         clean = jflag(nz, "clean_text", 1);
         chinese = jflag(nz, "handle_chinese_chars", 1);
         lower = jflag(nz, "lowercase", 1);

@@ -124,6 +124,14 @@ xf_status tok_set(xf_tokenizer *t, size_t id, const char *piece, size_t plen, co
     return XF_OK;
 }
 
+xf_status tok_set_raw(xf_tokenizer *t, size_t id, const char *raw, size_t rlen) {
+    if (id >= t->n) return xf_fail(XF_ERR_FORMAT, "token id %zu out of range [0, %zu)", id, t->n);
+    if (rlen > TOK_MAX_TOKEN_BYTES) return xf_fail(XF_ERR_FORMAT, "token %zu decodes to more than %d bytes", id, TOK_MAX_TOKEN_BYTES);
+    xf_status s = pool_add(t, raw, rlen, &t->raw_off[id]);
+    if (!s) t->raw_len[id] = (uint32_t)rlen;
+    return s;
+}
+
 /* ------------------------------------------------------------ piece map */
 
 static size_t pow2_at_least(size_t n) {
@@ -132,10 +140,9 @@ static size_t pow2_at_least(size_t n) {
     return c;
 }
 
-int32_t tok_find(const xf_tokenizer *t, const char *s, size_t len) {
+/* probe for s whose tok_str_hash is h */
+static int32_t find_h(const xf_tokenizer *t, const char *s, size_t len, uint64_t h) {
     const tok_strmap *m = &t->pieces;
-    if (!m->cap) return -1;
-    uint64_t h = tok_str_hash(s, len);
     uint32_t tag = (uint32_t)(h >> 32);
     size_t mask = m->cap - 1, i = (size_t)h & mask;
     for (;;) {
@@ -152,6 +159,33 @@ int32_t tok_find(const xf_tokenizer *t, const char *s, size_t len) {
     }
 }
 
+int32_t tok_find(const xf_tokenizer *t, const char *s, size_t len) {
+    if (!t->pieces.cap) return -1;
+    return find_h(t, s, len, tok_str_hash(s, len));
+}
+
+/* Loading a large vocabulary looks up millions of strings at random places of
+ * a table far larger than the caches: hashing a block of them first and
+ * prefetching their slots lets the memory fetches overlap. */
+#define FIND_BLOCK 32
+
+void tok_find_many(const xf_tokenizer *t, const char *const *s, const size_t *len, size_t n, int32_t *ids) {
+    uint64_t h[FIND_BLOCK];
+    if (!t->pieces.cap) {
+        for (size_t i = 0; i < n; i++) ids[i] = -1;
+        return;
+    }
+    size_t mask = t->pieces.cap - 1;
+    for (size_t b = 0; b < n; b += FIND_BLOCK) {
+        size_t m = n - b < FIND_BLOCK ? n - b : FIND_BLOCK;
+        for (size_t k = 0; k < m; k++) {
+            h[k] = tok_str_hash(s[b + k], len[b + k]);
+            __builtin_prefetch(&t->pieces.slot[(size_t)h[k] & mask]);
+        }
+        for (size_t k = 0; k < m; k++) ids[b + k] = find_h(t, s[b + k], len[b + k], h[k]);
+    }
+}
+
 static xf_status build_piece_map(xf_tokenizer *t, const char *what) {
     free(t->pieces.slot);
     t->pieces.cap = pow2_at_least(t->n * 2);
@@ -160,10 +194,16 @@ static xf_status build_piece_map(xf_tokenizer *t, const char *what) {
     memset(t->pieces.slot, 0, t->pieces.cap * sizeof *t->pieces.slot);
     for (size_t i = 0; i < t->pieces.cap; i++) t->pieces.slot[i].id = -1;
     size_t mask = t->pieces.cap - 1;
+    uint64_t hb[FIND_BLOCK];
     for (size_t id = 0; id < t->n; id++) {
+        if (id % FIND_BLOCK == 0) /* hash a block ahead, prefetching its slots */
+            for (size_t k = 0; k < FIND_BLOCK && id + k < t->n; k++) {
+                hb[k] = tok_str_hash(tok_piece(t, id + k), t->piece_len[id + k]);
+                __builtin_prefetch(&t->pieces.slot[(size_t)hb[k] & mask]);
+            }
         const char *p = tok_piece(t, id);
         size_t len = t->piece_len[id];
-        uint64_t h = tok_str_hash(p, len);
+        uint64_t h = hb[id % FIND_BLOCK];
         uint32_t tag = (uint32_t)(h >> 32);
         size_t i = (size_t)h & mask;
         for (;;) {
@@ -482,7 +522,6 @@ void xf_tokenizer_free(xf_tokenizer *t) {
     free(t->trie);
     free(t->dscore);
     tok_pipe_free(t->pipe);
-    tok_pipe_free(t->post);
     free(t);
 }
 
@@ -547,24 +586,8 @@ xf_status xf_tokenizer_encode_ex(const xf_tokenizer *t, const char *text, size_t
     if (!t || !ids || !n || (!text && len)) return xf_fail(XF_ERR_ARG, "xf_tokenizer_encode_ex: NULL argument");
     if (!t->pipe) {
         if (!(flags & XF_TOK_ADD_SPECIAL)) return xf_tokenizer_encode(t, text, len, ids, n);
-        if (!t->post) return xf_fail(XF_ERR_ARG, "tokenizer %s has no post-processor", t->name);
-        /* the model's ids between the post-processor's (Unigram, WordPiece) */
-        int32_t *core = NULL;
-        size_t nc = 0, pre = t->post->n_post_pre, post = t->post->n_post_post;
-        xf_status s = xf_tokenizer_encode(t, text, len, &core, &nc);
-        if (s) return s;
-        int32_t *all = malloc((pre + nc + post + 1) * sizeof *all);
-        if (!all) {
-            free(core);
-            return xf_fail(XF_ERR_OOM, "out of memory encoding %zu bytes", len);
-        }
-        memcpy(all, t->post->post_pre, pre * sizeof *all);
-        memcpy(all + pre, core, nc * sizeof *all);
-        memcpy(all + pre + nc, t->post->post_post, post * sizeof *all);
-        free(core);
-        *ids = all;
-        *n = pre + nc + post;
-        return XF_OK;
+        /* only tokenizer.json files (t->pipe) have post-processors */
+        return xf_fail(XF_ERR_ARG, "tokenizer %s has no post-processor", t->name);
     }
     *ids = NULL;
     *n = 0;
@@ -573,7 +596,7 @@ xf_status xf_tokenizer_encode_ex(const xf_tokenizer *t, const char *text, size_t
 }
 
 int xf_tokenizer_has_post_processor(const xf_tokenizer *t) {
-    return t && ((t->pipe && t->pipe->has_post) || t->post);
+    return t && t->pipe && t->pipe->has_post;
 }
 
 /* SentencePiece (0.1.97, checked against python3-sentencepiece) drops the
@@ -587,7 +610,7 @@ static int spm_strips(const xf_tokenizer *t) {
 
 static int spm_strip_this(const xf_tokenizer *t, int32_t id) {
     int ty = t->type[id];
-    return (ty == TT_NORMAL || ty == TT_USER || ty == TT_UNUSED) && t->raw_len[id] > 0 &&
+    return (ty == TT_NORMAL || ty == TT_USER || ty == TT_UNUSED || (t->pipe && id == t->unk_id)) && t->raw_len[id] > 0 &&
            tok_raw(t, (size_t)id)[0] == ' ';
 }
 
@@ -596,7 +619,9 @@ xf_status xf_tokenizer_decode(const xf_tokenizer *t, const int32_t *ids, size_t 
     if (!t || !text || !len || (!ids && n)) return xf_fail(XF_ERR_ARG, "xf_tokenizer_decode: NULL argument");
     *text = NULL;
     *len = 0;
-    if (t->pipe_custom) return tok_pipe_decode(t, ids, n, text, len);
+    /* tokenizer.json pipelines, and every Unigram / WordPiece one (whose own
+     * layouts keep the reader's hash but decode through the file's decoder) */
+    if (t->pipe_custom || (t->pipe && t->kind != TOK_BYTELEVEL)) return tok_pipe_decode(t, ids, n, text, len);
     size_t total = 0;
     for (size_t i = 0; i < n; i++) {
         if (ids[i] < 0 || (size_t)ids[i] >= t->n)

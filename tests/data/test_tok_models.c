@@ -6,6 +6,9 @@
  * every new reader (truncated and mutated protobuf, broken charsmaps, absurd
  * vocab.txt lines, malformed Unigram/WordPiece tokenizer.json), each a
  * one-line error naming the file, never a crash. */
+#include <sys/stat.h>
+
+#include "data/tok_impl.h"
 #include "test.h"
 #include "test_tok_util.h"
 #include "xfmr/tokenizer.h"
@@ -281,9 +284,10 @@ TEST(test_model_json_bad) {
         {"uni_unk_frac.json", "{\"model\":{\"type\":\"Unigram\",\"unk_id\":0.5,\"vocab\":[[\"a\",-1]]}}"},
         {"uni_dup.json", "{\"model\":{\"type\":\"Unigram\",\"unk_id\":0,\"vocab\":[[\"a\",-1],[\"a\",-2]]}}"},
         {"uni_bf.json", "{\"model\":{\"type\":\"Unigram\",\"byte_fallback\":1,\"vocab\":[[\"a\",-1]]}}"},
-        {"uni_norm.json", "{\"normalizer\":{\"type\":\"NFKC\"},\"model\":{\"type\":\"Unigram\",\"vocab\":[[\"a\",-1]]}}"},
-        {"uni_pretok.json", "{\"pre_tokenizer\":{\"type\":\"Whitespace\"},\"model\":{\"type\":\"Unigram\",\"vocab\":[[\"a\",-1]]}}"},
-        {"uni_meta.json", "{\"pre_tokenizer\":{\"type\":\"Metaspace\",\"replacement\":\"_\"},\"model\":{\"type\":\"Unigram\",\"vocab\":[[\"a\",-1]]}}"},
+        {"uni_norm.json", "{\"normalizer\":{\"type\":\"NFKX\"},\"model\":{\"type\":\"Unigram\",\"vocab\":[[\"a\",-1]]}}"},
+        {"uni_pretok.json", "{\"pre_tokenizer\":{\"type\":\"ByteLevel\"},\"model\":{\"type\":\"Unigram\",\"vocab\":[[\"a\",-1]]}}"},
+        {"uni_added.json", "{\"added_tokens\":[{\"id\":1,\"content\":\"b\",\"special\":true}],\"model\":{\"type\":\"Unigram\",\"vocab\":[[\"a\",-1]]}}"},
+        {"uni_precompiled.json", "{\"normalizer\":{\"type\":\"Precompiled\",\"precompiled_charsmap\":\"AAAAAA=\"},\"model\":{\"type\":\"Unigram\",\"vocab\":[[\"a\",-1]]}}"},
         {"wp_vocab_arr.json", "{\"pre_tokenizer\":{\"type\":\"BertPreTokenizer\"},\"model\":{\"type\":\"WordPiece\",\"vocab\":[]}}"},
         {"wp_id_range.json", "{\"pre_tokenizer\":{\"type\":\"BertPreTokenizer\"},\"model\":{\"type\":\"WordPiece\",\"vocab\":{\"[UNK]\":0,\"a\":7}}}"},
         {"wp_dup_id.json", "{\"pre_tokenizer\":{\"type\":\"BertPreTokenizer\"},\"model\":{\"type\":\"WordPiece\",\"vocab\":{\"[UNK]\":0,\"a\":0}}}"},
@@ -302,7 +306,42 @@ TEST(test_model_json_bad) {
     xf_tokenizer_free(t);
 }
 
+/* A Unigram / WordPiece tokenizer.json whose pipeline goes beyond its reader's
+ * layout (here NFKC + Lowercase, Whitespace split) runs that pipeline, and is
+ * saved (and converted) as it was read: same bytes, same hash, same ids. */
+TEST(test_model_json_pipeline_kept) {
+    static const char uni[] =
+        "{\"added_tokens\":[{\"id\":0,\"content\":\"<unk>\",\"special\":true}],"
+        "\"normalizer\":{\"type\":\"Sequence\",\"normalizers\":[{\"type\":\"NFKC\"},{\"type\":\"Lowercase\"}]},"
+        "\"pre_tokenizer\":{\"type\":\"Whitespace\"},\"decoder\":null,"
+        "\"model\":{\"type\":\"Unigram\",\"unk_id\":0,\"vocab\":[[\"<unk>\",0],[\"ab\",-1],[\"a\",-2],[\"b\",-2],[\"1\",-3]]}}";
+    xf_tokenizer *t = load_bytes("uni_pipe.json", uni, sizeof uni - 1);
+    /* full-width AB -> ab (NFKC, Lowercase); the <unk> written in the text is
+     * matched only as a special token; ① -> 1 */
+    expect_ids(t, "\xEF\xBC\xA1\xEF\xBC\xA2 ba \xE2\x91\xA0" "c", (int32_t[]){1, 3, 2, 4, 0}, 5);
+    int32_t *ids;
+    size_t n;
+    CHECK_OK(xf_tokenizer_encode_ex(t, "ab<unk>", 7, XF_TOK_PARSE_SPECIAL, &ids, &n));
+    CHECK(n == 2 && ids[0] == 1 && ids[1] == 0);
+    free(ids);
+    char dir[600];
+    snprintf(dir, sizeof dir, "%s", tok_path("kept"));
+    CHECK(mkdir(dir, 0700) == 0);
+    CHECK_OK(xf_tokenizer_save(t, dir));
+    xf_tokenizer *u = NULL;
+    CHECK_OK(xf_tokenizer_load(&u, dir));
+    CHECK(xf_tokenizer_hash(u) == xf_tokenizer_hash(t));
+    char *js = NULL;
+    size_t len = 0;
+    CHECK_OK(tok_json_write_model(t, &js, &len));
+    CHECK(len == sizeof uni - 1 && memcmp(js, uni, len) == 0);
+    free(js);
+    xf_tokenizer_free(u);
+    xf_tokenizer_free(t);
+}
+
 int main(void) {
+    RUN(test_model_json_pipeline_kept);
     RUN(test_unigram_viterbi);
     RUN(test_wordpiece_vocab_txt);
     RUN(test_unigram_model_bad);

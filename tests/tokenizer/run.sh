@@ -14,6 +14,9 @@
 #    through xfmr and transformers.js: ids, post-processor, decode, round trip.
 # 4e. hf_components.mjs: each pipeline component in a variant file, against
 #    Hugging Face's Rust library (the definition) and transformers.js.
+# 4f. t5_convert.py + t5_ref.mjs: T5-style Unigram tokenizer.json (Precompiled
+#     normalizer) converted from python3-sentencepiece models (nmt_nfkc,
+#     nfkc_cf), vs the Rust library, transformers.js and sentencepiece.
 # 2b. cli_bad.sh: xfmr tokenizer on bad input: one-line errors, no crash.
 # 5a. unicode_ref.py: NFC/NFD/NFKC/NFKD/lowercase vs Python's unicodedata.
 # 5. spm_ref.py: Llama 2 tokenizer.model / llama2.c tokenizer.bin vs
@@ -64,6 +67,12 @@ trap 'rm -f "$out"' EXIT
         if [ -x "$build/tests/tools/tok_driver" ]; then
             node "$here/hf_pipeline.mjs" "$build/tests/tools/tok_driver" "$npmroot/npm" "$corpus" "$build/tokwork"
             node "$here/hf_components.mjs" "$xfmr" "$build/tests/tools/tok_driver" "$npmroot/npm" "$corpus" "$build/tokwork"
+            if [ -x /usr/bin/python3 ]; then
+                /usr/bin/python3 "$here/t5_convert.py" "$corpus" "$build/tokwork" &&
+                    node "$here/t5_ref.mjs" "$build/tests/tools/tok_driver" "$npmroot/npm" "$build/tokwork"
+            else
+                echo "$miss t5_reference: /usr/bin/python3 not found"
+            fi
         else
             echo "FAIL hf_pipeline: $build/tests/tools/tok_driver not built"
         fi
