@@ -153,6 +153,43 @@ static char *routes_summary(const char *out, const xf_study_result *r) {
     return buf;
 }
 
+/* With several seeds: per grid row, each measure's mean and range over the seeds. */
+static void spread_cell(const xf_study *s, size_t i0, int which, char *out, size_t cap) {
+    double lo = INFINITY, hi = -INFINITY, sum = 0;
+    size_t n = 0;
+    for (size_t k = 0; k < s->opts.seeds && i0 + k < s->n; k++) {
+        const xf_study_result *r = &s->r[i0 + k];
+        double v = which == 0 ? r->scores.bpb : which == 1 ? r->scores.denoise : r->scores.fill;
+        if (!r->done || isnan(v)) continue;
+        lo = v < lo ? v : lo;
+        hi = v > hi ? v : hi;
+        sum += v;
+        n++;
+    }
+    if (n == 0) snprintf(out, cap, "–");
+    else snprintf(out, cap, "%.4f (%.4f–%.4f, n=%zu)", sum / (double)n, lo, hi, n);
+}
+
+static void write_spread(const xf_study *s, FILE *m, FILE *h) {
+    if (s->opts.seeds < 2) return;
+    fprintf(m, "\n## Spread over seeds\n\nMean (min–max, number of seeds) of each measure over the seeds of a grid "
+               "row (the seeds change the initialisation and the order of the training windows; the held-out sets "
+               "are the same).\n\n| model | bits/byte | denoise loss | fill acc |\n|---|--:|--:|--:|\n");
+    fprintf(h, "<h2>Spread over seeds</h2>\n<p>Mean (min–max, number of seeds) of each measure over the seeds of "
+               "a grid row.</p>\n<table><tr><th>model</th><th>bits/byte</th><th>denoise loss</th><th>fill acc</th>"
+               "</tr>\n");
+    for (size_t i = 0; i < s->n; i += s->opts.seeds) {
+        if (s->r[i].skip[0]) continue;
+        char c[3][96];
+        for (int w = 0; w < 3; w++) spread_cell(s, i, w, c[w], sizeof c[w]);
+        fprintf(m, "| %s | %s | %s | %s |\n", s->r[i].name, c[0], c[1], c[2]);
+        fprintf(h, "<tr><td>");
+        xml_escape(h, s->r[i].name, (size_t)-1);
+        fprintf(h, "</td><td>%s</td><td>%s</td><td>%s</td></tr>\n", c[0], c[1], c[2]);
+    }
+    fprintf(h, "</table>\n");
+}
+
 static int write_chart(const xf_study *s, FILE *f) {
     chart_series *ser = calloc(s->n ? s->n : 1, sizeof *ser);
     if (!ser) return xf_cli_error(1, "out of memory");
@@ -259,6 +296,7 @@ static int write_report(const xf_study *s) {
         }
         fprintf(h, "</ul>\n");
     }
+    write_spread(s, m, h);
     char meas[2048];
     snprintf(meas, sizeof meas, MEASURES, s->lm_tokens, s->lm_bytes, s->n_masked, s->L);
     fprintf(m, "\n## Measures\n\n%s\n## Validation loss against FLOPs\n\n![validation loss against FLOPs](loss_vs_flops.svg)\n",

@@ -16,6 +16,7 @@
 #include "io/file.h"
 #include "train/flops.h"
 #include "train/study.h"
+#include "xfmr/memory.h"
 #include "xfmr/model.h"
 
 /* The default grid: each row dense and MoE. A row whose objective this build
@@ -128,6 +129,10 @@ static xf_status plan_at(const xf_study_row *row, xf_objective obj, const xf_stu
     if (s) return s;
     row_tokens(row->arch, obj, o->seq, &p->T, &p->S);
     p->target_seq = row->arch == XF_ARCH_ENCODER_DECODER ? p->T : 0;
+    /* a model that would not fit is refused before anything is allocated */
+    xf_mem_plan mp;
+    xf_mem_plan_train(&mp, &p->cfg, o->batch, p->T, p->S);
+    if ((s = xf_mem_check(&mp, row->name, "make the grid's model smaller, or the --batch or --seq"))) return s;
     xf_model *m = NULL;
     if ((s = xf_model_create(&m, &p->cfg))) return s;
     p->flops_per_step = xf_train_step_flops(m, o->batch, p->T, p->S);
