@@ -236,6 +236,7 @@ typedef struct {
     double flops_done;     /* by this process, models finished */
     double t0;
     const xf_study_result *r;
+    int asked_stop;        /* the callback asked the model in training to stop */
 } run_ctx;
 
 static int on_train(const xf_train_event *ev, void *p) {
@@ -245,7 +246,9 @@ static int on_train(const xf_train_event *ev, void *p) {
     xf_study_event se = {.is_eval = ev->is_eval, .k = c->k + 1, .n = c->s->n, .name = c->r->name,
                          .step = ev->step, .steps = ev->steps, .loss = ev->is_eval ? ev->val_loss : ev->loss,
                          .eta_s = done > 0 ? el * (c->flops_todo - done) / done : 0, .warning = ev->warning};
-    return c->cb ? c->cb(&se, c->ctx) : 0;
+    int stop = c->cb ? c->cb(&se, c->ctx) : 0;
+    c->asked_stop |= stop != 0;
+    return stop;
 }
 
 /* Train (or resume) one model, then evaluate it. */
@@ -284,8 +287,8 @@ static xf_status run_model(run_ctx *c, xf_study_result *r, const xf_study_plan *
     /* XF_OK also when the callback asked to stop: the checkpoint is saved */
     if ((st = xf_train(&p, &t, on_train, c))) return st;
     if ((st = read_log(r, dir))) return st;
-    /* finished only when the last step's evaluation is in the log */
-    if (r->n_curve == 0 || r->curve_flops[r->n_curve - 1] < (double)r->steps * r->flops_per_step) {
+    /* finished only when not stopped and the last step's evaluation is in the log */
+    if (c->asked_stop || r->n_curve == 0 || r->curve_flops[r->n_curve - 1] < (double)r->steps * r->flops_per_step) {
         *stopped = 1;
         return XF_OK;
     }
