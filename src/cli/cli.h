@@ -23,6 +23,7 @@ int xf_cmd_plot(int argc, char **argv);
 int xf_cmd_masks(int argc, char **argv);
 int xf_cmd_routes(int argc, char **argv);
 int xf_cmd_export(int argc, char **argv);
+int xf_cmd_study(int argc, char **argv);
 
 /* ---- args.c: a tiny flag parser -------------------------------------------
  * Flags are "--name value" or "--name=value"; booleans are "--name".

@@ -270,7 +270,7 @@ static int cmd_text(runner *r, const char *dir, const char *text, const char *ou
 }
 
 
-static int cmd_file(runner *r, const char *dir, const char *file, long max_tokens, const char *out) {
+static int cmd_file(runner *r, const char *dir, const char *file, long max_tokens, const char *out, FILE *txt) {
     char *text = NULL;
     size_t len = 0, n = 0;
     int32_t *ids = NULL;
@@ -329,10 +329,10 @@ static int cmd_file(runner *r, const char *dir, const char *file, long max_token
         done++;
     }
     if (!rc) {
-        report o = {.f = stdout, .html = 0};
+        report o = {.f = txt, .html = 0};
         rep_header(&o, &r->view, dir, file, used, n, done, cls_rows);
         for (size_t i = 0; i < r->nsel; i++) rep_layer(&o, &r->view, r->moe[i], &acc[i]);
-        fflush(stdout);
+        fflush(txt);
     }
     doc d;
     if (!rc && out && !(rc = doc_open(&d))) {
@@ -350,6 +350,14 @@ static int cmd_file(runner *r, const char *dir, const char *file, long max_token
     stream_free(&s);
     free(ids);
     free(text);
+    return rc;
+}
+
+int xf_cli_routes_corpus(const char *dir, const char *file, long max_tokens, FILE *txt, const char *html) {
+    runner r;
+    int rc = runner_open(&r, dir, -1, 0);
+    if (!rc) rc = cmd_file(&r, dir, file, max_tokens, html, txt);
+    runner_free(&r);
     return rc;
 }
 
@@ -394,7 +402,7 @@ int xf_cmd_routes(int argc, char **argv) {
     int rc = runner_open(&r, dir, layer, threads);
     if (!rc)
         rc = text ? cmd_text(&r, dir, text, out, want_colour(cmode))
-                  : cmd_file(&r, dir, file, max_tokens < 0 ? DEFAULT_MAX_TOKENS : max_tokens, out);
+                  : cmd_file(&r, dir, file, max_tokens < 0 ? DEFAULT_MAX_TOKENS : max_tokens, out, stdout);
     runner_free(&r);
     return rc;
 }

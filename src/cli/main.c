@@ -24,6 +24,7 @@ static const struct {
     {"masks", xf_cmd_masks, "draw the attention mask of each family (terminal grid, --svg)"},
     {"export", xf_cmd_export, "write a model as a Hugging Face directory, GGUF or llama2.c file"},
     {"routes", xf_cmd_routes, "show which experts each token goes to in an MoE model (--text, --file)"},
+    {"study", xf_cmd_study, "train a grid of families/objectives/MoE at equal FLOPs and compare them"},
 };
 
 static void usage(FILE *f) {

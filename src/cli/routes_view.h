@@ -82,4 +82,10 @@ void rep_header(report *o, const routes_view *r, const char *dir, const char *fi
                 size_t nwin, const double *cls_rows);
 void rep_layer(report *o, const routes_view *r, size_t moe_i, const xf_routes_acc *a);
 
+/* xfmr routes --file's corpus summary of the MoE checkpoint `dir` over `file`
+ * (at most max_tokens tokens), as text to txt and, with html != NULL, as an
+ * HTML page there (cmd_routes.c; xfmr study reports it per MoE model). 0 or
+ * the exit code (message printed). */
+int xf_cli_routes_corpus(const char *dir, const char *file, long max_tokens, FILE *txt, const char *html);
+
 #endif

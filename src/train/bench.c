@@ -12,6 +12,7 @@
 #include "core/parallel.h"
 #include "core/rng.h"
 #include "model/model_internal.h"
+#include "train/flops.h"
 #include "xfmr/memory.h"
 #include "xfmr/train.h"
 
@@ -30,6 +31,28 @@ static double weight_tokens(const xf_model *m, size_t i, double Ns, double Nm) {
     double n = enc || role == XF_ROLE_CROSS_KV ? Ns : Nm;
     if (role == XF_ROLE_EXPERT) n *= (double)m->moe.K / (double)m->moe.E;
     return n;
+}
+
+/* Training FLOPs of one step of B rows of T main-stack (and S encoder) tokens:
+ * 6 flops per weight per token it sees (2 forward, 4 backward), embeddings
+ * excluded, plus attention's QKᵀ and AV (src/train/flops.h). */
+double xf_train_step_flops(const xf_model *m, size_t batch, size_t T, size_t S) {
+    const xf_config *cfgp = &m->cfg;
+    int encdec = cfgp->arch == XF_ARCH_ENCODER_DECODER;
+    if (!encdec) S = 0;
+    size_t N = batch * T, NS = batch * S;
+    double flops = 0;
+    for (size_t i = 0; i < m->ntensors; i++) {
+        const xf_param_info *p = &m->table[i];
+        if (p->ndim != 2 || p->role == XF_ROLE_EMBED || p->role == XF_ROLE_RELPOS) continue; /* lookups, not matmuls */
+        flops += 6.0 * (double)p->numel * weight_tokens(m, i, (double)NS, (double)N);
+    }
+    if (cfgp->tie_word_embeddings) flops += 6.0 * (double)cfgp->vocab_size * cfgp->hidden_size * (double)N;
+    /* attention: QKᵀ and AV, 4·Tk·C per query token per layer forward, x3 with backward */
+    double C = (double)cfgp->hidden_size;
+    flops += 12.0 * C * ((double)m->Lenc * (double)(encdec ? NS : N) * (double)(encdec ? S : T) +
+                         (double)m->Ldec * (double)N * ((double)T + (encdec ? (double)S : 0.0)));
+    return flops;
 }
 
 xf_status xf_bench_train(const char *model_spec, size_t batch, size_t seq, size_t target_seq, size_t steps,
@@ -100,18 +123,7 @@ xf_status xf_bench_train_config(const xf_config *cfg0, size_t batch, size_t seq,
     }
     qsort(times, steps, sizeof *times, cmp_double);
     double med = steps % 2 ? times[steps / 2] : 0.5 * (times[steps / 2 - 1] + times[steps / 2]);
-    /* 6 flops per weight per token it sees (2 forward, 4 backward), embeddings excluded */
-    double flops = 0;
-    for (size_t i = 0; i < m->ntensors; i++) {
-        const xf_param_info *p = &m->table[i];
-        if (p->ndim != 2 || p->role == XF_ROLE_EMBED || p->role == XF_ROLE_RELPOS) continue; /* lookups, not matmuls */
-        flops += 6.0 * (double)p->numel * weight_tokens(m, i, (double)NS, (double)N);
-    }
-    if (cfg.tie_word_embeddings) flops += 6.0 * (double)cfg.vocab_size * cfg.hidden_size * (double)N;
-    /* attention: QKᵀ and AV, 4·Tk·C per query token per layer forward, x3 with backward */
-    double C = (double)cfg.hidden_size;
-    flops += 12.0 * C * ((double)m->Lenc * (double)(encdec ? NS : N) * (double)(encdec ? S : T) +
-                         (double)m->Ldec * (double)N * ((double)T + (encdec ? (double)S : 0.0)));
+    double flops = xf_train_step_flops(m, batch, T, S);
     res->step_ms = med;
     res->tokens_per_s = (double)(N + NS) / (med / 1e3);
     res->gflops = flops / (med / 1e3) / 1e9;
