@@ -15,7 +15,8 @@
  * Kernels never allocate and never fail: shapes are checked by the caller.
  * Index arithmetic is size_t. OpenMP parallelises over rows inside kernels;
  * xf_sgemm (gemm.h: runtime-dispatched, packed) does the linear layers' matrix
- * multiplies; OpenBLAS (OpenMP build) the remaining ones. */
+ * multiplies and attention's block products; OpenBLAS (OpenMP build) only the
+ * one-row products of decoding (sgemv). */
 #ifndef XF_KERNELS_H
 #define XF_KERNELS_H
 
