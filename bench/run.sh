@@ -10,7 +10,8 @@
 # Runs   BUILD/xfmr bench train --model MODEL --batch B --seq T --steps S --threads THREADS
 # and    bench/bench_torch.py with 1 thread and with THREADS threads, keeps PyTorch's
 # better run (higher tokens/s), prints one summary line and then one JSON line:
-#   {"bench":"train", ..., "xfmr":{...}, "pytorch":{...}, "ratio":xfmr_tok_s/pytorch_tok_s}
+#   {"bench":"train", ..., "xfmr":{...}, "pytorch":{...}, "ratio":xfmr_tok_s/pytorch_tok_s,
+#    "cpu_ratio":pytorch_cpu_ms/xfmr_cpu_ms}   (CPU time per step, each side's median)
 # Exit status: 0 when the xfmr run produced a result (PyTorch missing only nulls the
 # ratio), 1 otherwise.
 set -u
@@ -99,6 +100,12 @@ ratio = None
 if xf and pt and xf.get("tokens_per_s") and pt["tokens_per_s"]:
     ratio = round(xf["tokens_per_s"] / pt["tokens_per_s"], 3)
 
+# CPU time per step (all threads), each side's own median: on a shared machine
+# this ratio moves less than the wall-clock one
+cpu_ratio = None
+if xf and pt and xf.get("cpu_ms") and pt.get("cpu_ms"):
+    cpu_ratio = round(pt["cpu_ms"] / xf["cpu_ms"], 3)
+
 def f(x, k):
     return "n/a" if not x or x.get(k) is None else x[k]
 
@@ -107,10 +114,12 @@ print(f"bench train {os.environ['MODEL']} B={os.environ['BATCH']} T={os.environ[
       f"({f(xf, 'step_ms')} ms/step, {os.environ['THREADS']} threads) | pytorch "
       f"{f(pt, 'tokens_per_s')} tok/s ({f(pt, 'step_ms')} ms/step, {f(pt, 'threads')} threads; "
       f"runs: {', '.join(str(p['threads']) + 't ' + str(p['tokens_per_s']) for p in pts) or 'none'})"
-      f" | xfmr/pytorch = {ratio if ratio is not None else 'n/a'}")
+      f" | xfmr/pytorch = {ratio if ratio is not None else 'n/a'}"
+      f" (CPU ms per step: {f(xf, 'cpu_ms')} vs {f(pt, 'cpu_ms')}, pytorch/xfmr = "
+      f"{cpu_ratio if cpu_ratio is not None else 'n/a'})")
 print(json.dumps({"bench": "train", "model": os.environ["MODEL"],
                   "batch": int(os.environ["BATCH"]), "seq": int(os.environ["SEQ"]),
                   "steps": int(os.environ["STEPS"]), "xfmr": xf, "pytorch": pt,
-                  "pytorch_runs": pts, "ratio": ratio}))
+                  "pytorch_runs": pts, "ratio": ratio, "cpu_ratio": cpu_ratio}))
 EOF
 exit $xf_rc

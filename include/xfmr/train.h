@@ -100,6 +100,7 @@ float xf_clip_grad_norm(xf_model *model, float clip);
 typedef struct {
     double step_ms, tokens_per_s, gflops;
     size_t params;
+    double cpu_ms; /* median process CPU time of a step (all threads): less sensitive to other load */
 } xf_bench_result;
 xf_status xf_bench_train(const char *model_spec, size_t batch, size_t seq, size_t target_seq, size_t steps,
                          int threads, xf_bench_result *r);

@@ -173,8 +173,9 @@ int xf_cmd_bench(int argc, char **argv) {
         xf_bench_train_config(&cfg, (size_t)B, (size_t)T, (size_t)TT, (size_t)steps, (int)threads, dtype, &r))
         return xf_cli_fail();
     printf("{\"impl\":\"xfmr\",\"model\":\"%s\",\"batch\":%ld,\"seq\":%ld,\"target_seq\":%ld,\"threads\":%ld,"
-           "\"dtype\":\"%s\",\"params\":%zu,\"step_ms\":%.2f,\"tokens_per_s\":%.1f,\"gflops\":%.2f}\n",
+           "\"dtype\":\"%s\",\"params\":%zu,\"step_ms\":%.2f,\"tokens_per_s\":%.1f,\"gflops\":%.2f,"
+           "\"cpu_ms\":%.2f}\n",
            spec, B, T, TT, threads, dtype == XF_DTYPE_BF16 ? "bf16" : "fp32", r.params, r.step_ms,
-           r.tokens_per_s, r.gflops);
+           r.tokens_per_s, r.gflops, r.cpu_ms);
     return 0;
 }

@@ -14,7 +14,8 @@
  *   relu       y = max(x, 0), y' = (x > 0)     (y'(0) = 0)
  *   silu       s = sigmoid(x) = 1/(1 + exp(-x)), y = x*s, y' = s*(1 + x*(1 - s))
  *   glu        out = act(g)*u,  dg += dout*u*act'(g),  du += dout*act(g)
- * Backward accumulates (+=).
+ * Backward accumulates (+=); the _write variants write (=) instead, which
+ * spares the caller zeroing the gradient first.
  *
  * exp: libm's expf is a scalar call, so a loop over it cannot use SIMD. vexpf
  * below (Cephes expf: Cody-Waite reduction x = n*ln2 + r, a degree-7 polynomial
@@ -70,7 +71,7 @@ static inline float vexpf(float x) {
     return x < lo ? 0.0f : y;
 }
 
-void xf_exp_inplace(float *x, size_t n) {
+XF_SIMD_CLONES void xf_exp_inplace(float *x, size_t n) {
 #pragma omp simd
     for (size_t i = 0; i < n; i++) x[i] = vexpf(x[i]);
 }
@@ -140,42 +141,51 @@ static inline float silu_grad(float x, float *y) {
 
 /* ---- kernels ---- */
 
-/* The body of every kernel below: i runs over [0, n) in chunks of ACT_CHUNK
- * (parallel when there are two or more), each chunk one vectorised loop whose
- * element step is STEP(name), name the activation's prefix (gelu, gelu_tanh,
- * relu, silu; silu also for any other value), so STEP calls name##_value or
- * name##_grad. Each case is a separate loop with an inlined step: no branch
- * or call per element. */
-#define ACT_KERNEL(n, act, STEP)                                                        \
-    do {                                                                                \
-        size_t nchunks_ = ((n) + ACT_CHUNK - 1) / ACT_CHUNK;                            \
-        _Pragma("omp parallel for if (nchunks_ > 1)")                                   \
-        for (size_t c_ = 0; c_ < nchunks_; c_++) {                                      \
-            size_t i0_ = c_ * ACT_CHUNK;                                                \
-            size_t i1_ = i0_ + ACT_CHUNK < (n) ? i0_ + ACT_CHUNK : (n);                 \
-            switch (act) {                                                              \
-            case XF_ACT_GELU:                                                           \
-                _Pragma("omp simd") for (size_t i = i0_; i < i1_; i++) STEP(gelu);      \
-                break;                                                                  \
-            case XF_ACT_GELU_TANH:                                                      \
-                _Pragma("omp simd") for (size_t i = i0_; i < i1_; i++) STEP(gelu_tanh); \
-                break;                                                                  \
-            case XF_ACT_RELU:                                                           \
-                _Pragma("omp simd") for (size_t i = i0_; i < i1_; i++) STEP(relu);      \
-                break;                                                                  \
-            case XF_ACT_SILU:                                                           \
-            default:                                                                    \
-                _Pragma("omp simd") for (size_t i = i0_; i < i1_; i++) STEP(silu);      \
-                break;                                                                  \
-            }                                                                           \
-        }                                                                               \
+/* Each kernel is a range function (the elements [i0, i1), one vectorised loop
+ * chosen by the activation, compiled per SIMD width by XF_SIMD_CLONES) run over
+ * chunks of ACT_CHUNK, in parallel when there are two or more. STEP(name) is
+ * the element step, name the activation's prefix (gelu, gelu_tanh, relu, silu;
+ * silu also for any other value), so STEP calls name##_value or name##_grad:
+ * no branch or call per element. */
+#define ACT_RANGE(fn, PARAMS, STEP)                                                 \
+    static XF_SIMD_CLONES void fn PARAMS {                                          \
+        switch (act) {                                                              \
+        case XF_ACT_GELU:                                                           \
+            _Pragma("omp simd") for (size_t i = i0; i < i1; i++) STEP(gelu);        \
+            break;                                                                  \
+        case XF_ACT_GELU_TANH:                                                      \
+            _Pragma("omp simd") for (size_t i = i0; i < i1; i++) STEP(gelu_tanh);   \
+            break;                                                                  \
+        case XF_ACT_RELU:                                                           \
+            _Pragma("omp simd") for (size_t i = i0; i < i1; i++) STEP(relu);        \
+            break;                                                                  \
+        case XF_ACT_SILU:                                                           \
+        default:                                                                    \
+            _Pragma("omp simd") for (size_t i = i0; i < i1; i++) STEP(silu);        \
+            break;                                                                  \
+        }                                                                           \
+    }
+
+/* CALL (a range function's call on i0_, i1_) over [0, n) in chunks */
+#define ACT_CHUNKS(n, CALL)                                                         \
+    do {                                                                            \
+        size_t nchunks_ = ((n) + ACT_CHUNK - 1) / ACT_CHUNK;                        \
+        _Pragma("omp parallel for if (nchunks_ > 1)")                               \
+        for (size_t c_ = 0; c_ < nchunks_; c_++) {                                  \
+            size_t i0_ = c_ * ACT_CHUNK;                                            \
+            size_t i1_ = i0_ + ACT_CHUNK < (n) ? i0_ + ACT_CHUNK : (n);             \
+            CALL;                                                                   \
+        }                                                                           \
     } while (0)
 
 /* out = act(inp) */
 #define ACT_FORWARD_STEP(name) out[i] = name##_value(inp[i])
+ACT_RANGE(act_forward_range,
+          (float *out, const float *inp, size_t i0, size_t i1, xf_act act),
+          ACT_FORWARD_STEP)
 
 void xf_act_forward(float *out, const float *inp, size_t n, xf_act act) {
-    ACT_KERNEL(n, act, ACT_FORWARD_STEP);
+    ACT_CHUNKS(n, act_forward_range(out, inp, i0_, i1_, act));
 }
 
 /* forward: out = act(inp)  =>  dinp += dout*act'(inp) */
@@ -184,16 +194,39 @@ void xf_act_forward(float *out, const float *inp, size_t n, xf_act act) {
         float y_;                                      \
         dinp[i] += dout[i] * name##_grad(inp[i], &y_); \
     } while (0)
+ACT_RANGE(act_backward_range,
+          (float *dinp, const float *dout, const float *inp, size_t i0,
+           size_t i1, xf_act act),
+          ACT_BACKWARD_STEP)
 
 void xf_act_backward(float *dinp, const float *dout, const float *inp, size_t n, xf_act act) {
-    ACT_KERNEL(n, act, ACT_BACKWARD_STEP);
+    ACT_CHUNKS(n, act_backward_range(dinp, dout, inp, i0_, i1_, act));
+}
+
+/* forward: out = act(inp)  =>  dinp = dout*act'(inp), written */
+#define ACT_BACKWARD_WRITE_STEP(name)                 \
+    do {                                              \
+        float y_;                                     \
+        dinp[i] = dout[i] * name##_grad(inp[i], &y_); \
+    } while (0)
+ACT_RANGE(act_backward_write_range,
+          (float *dinp, const float *dout, const float *inp, size_t i0, size_t i1, xf_act act),
+          ACT_BACKWARD_WRITE_STEP)
+
+void xf_act_backward_write(float *dinp, const float *dout, const float *inp, size_t n,
+                           xf_act act) {
+    ACT_CHUNKS(n, act_backward_write_range(dinp, dout, inp, i0_, i1_, act));
 }
 
 /* out = act(g)*u */
 #define GLU_FORWARD_STEP(name) out[i] = name##_value(g[i]) * u[i]
+ACT_RANGE(glu_forward_range,
+          (float *out, const float *g, const float *u, size_t i0,
+           size_t i1, xf_act act),
+          GLU_FORWARD_STEP)
 
 void xf_glu_forward(float *out, const float *g, const float *u, size_t n, xf_act act) {
-    ACT_KERNEL(n, act, GLU_FORWARD_STEP);
+    ACT_CHUNKS(n, glu_forward_range(out, g, u, i0_, i1_, act));
 }
 
 /* forward: out = act(g)*u  =>  du += dout*act(g), dg += dout*u*act'(g) */
@@ -204,8 +237,30 @@ void xf_glu_forward(float *out, const float *g, const float *u, size_t n, xf_act
         du[i] += dout[i] * a_;              \
         dg[i] += dout[i] * u[i] * da_;      \
     } while (0)
+ACT_RANGE(glu_backward_range,
+          (float *dg, float *du, const float *dout,
+           const float *g, const float *u, size_t i0, size_t i1, xf_act act),
+          GLU_BACKWARD_STEP)
 
 void xf_glu_backward(float *dg, float *du, const float *dout, const float *g, const float *u,
                      size_t n, xf_act act) {
-    ACT_KERNEL(n, act, GLU_BACKWARD_STEP);
+    ACT_CHUNKS(n, glu_backward_range(dg, du, dout, g, u, i0_, i1_, act));
+}
+
+/* forward: out = act(g)*u  =>  du = dout*act(g), dg = dout*u*act'(g), written */
+#define GLU_BACKWARD_WRITE_STEP(name)       \
+    do {                                    \
+        float a_;                           \
+        float da_ = name##_grad(g[i], &a_); \
+        du[i] = dout[i] * a_;               \
+        dg[i] = dout[i] * u[i] * da_;       \
+    } while (0)
+ACT_RANGE(glu_backward_write_range,
+          (float *dg, float *du, const float *dout, const float *g, const float *u, size_t i0,
+           size_t i1, xf_act act),
+          GLU_BACKWARD_WRITE_STEP)
+
+void xf_glu_backward_write(float *dg, float *du, const float *dout, const float *g,
+                           const float *u, size_t n, xf_act act) {
+    ACT_CHUNKS(n, glu_backward_write_range(dg, du, dout, g, u, i0_, i1_, act));
 }

@@ -439,6 +439,12 @@ void xf_sgemm(int ta, int tb, size_t M, size_t N, size_t K, float alpha, const f
     xf_sgemm_path(current_path(), ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, NULL, C, ldc);
 }
 
+void xf_sgemm_f32(int ta, int tb, size_t M, size_t N, size_t K, float alpha, const float *A,
+                  size_t lda, const float *B, size_t ldb, float beta, float *C, size_t ldc) {
+    xf_sgemm_path(xf_gemm_path_selected(XF_GEMM_FP32), ta, tb, M, N, K, alpha, A, lda, B, ldb,
+                  beta, NULL, C, ldc);
+}
+
 void xf_sgemm_bias(int ta, int tb, size_t M, size_t N, size_t K, const float *A, size_t lda,
                    const float *B, size_t ldb, const float *bias, float *C, size_t ldc) {
     xf_sgemm_path(current_path(), ta, tb, M, N, K, 1.0f, A, lda, B, ldb, 0.0f, bias, C, ldc);

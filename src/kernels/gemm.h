@@ -36,6 +36,11 @@
 void xf_sgemm(int ta, int tb, size_t M, size_t N, size_t K, float alpha, const float *A,
               size_t lda, const float *B, size_t ldb, float beta, float *C, size_t ldc);
 
+/* xf_sgemm at fp32 whatever xf_gemm_set_precision says (attention's products,
+ * which mixed precision keeps in fp32). */
+void xf_sgemm_f32(int ta, int tb, size_t M, size_t N, size_t K, float alpha, const float *A,
+                  size_t lda, const float *B, size_t ldb, float beta, float *C, size_t ldc);
+
 /* C = op(A) @ op(B) + bias (bias [N], broadcast over rows; C not read): the
  * bias is added as each tile is stored, so no separate pass over C. */
 void xf_sgemm_bias(int ta, int tb, size_t M, size_t N, size_t K, const float *A, size_t lda,

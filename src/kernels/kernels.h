@@ -15,7 +15,8 @@
  * Kernels never allocate and never fail: shapes are checked by the caller.
  * Index arithmetic is size_t. OpenMP parallelises over rows inside kernels;
  * xf_sgemm (gemm.h: runtime-dispatched, packed) does the linear layers' matrix
- * multiplies; OpenBLAS (OpenMP build) the remaining ones. */
+ * multiplies and attention's block products; OpenBLAS (OpenMP build) only the
+ * one-row products of decoding (sgemv). */
 #ifndef XF_KERNELS_H
 #define XF_KERNELS_H
 
@@ -24,6 +25,19 @@
 
 #include "xfmr/config.h" /* xf_act */
 #include "xfmr/mask.h"   /* xf_mask_kind */
+
+/* XF_SIMD_CLONES on an elementwise loop function: GCC compiles it three times
+ * (AVX-512, AVX2, the build's baseline) and an ifunc picks the widest the CPU
+ * runs, so `omp simd` loops use 16 lanes on AVX-512 CPUs in a generic x86-64
+ * build (docs/benchmarks.md §Elementwise kernels). ISO C mode keeps FMA
+ * contraction off (-ffp-contract=off), so an elementwise loop gives the same
+ * bits on every clone; `omp simd` reductions differ only in summation order.
+ * Empty elsewhere (clang's fuzz build, other architectures, NATIVE builds). */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !defined(__AVX512F__)
+#define XF_SIMD_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define XF_SIMD_CLONES
+#endif
 
 /* Target value meaning "no loss at this position". */
 #define XF_IGNORE_INDEX (-1)
@@ -51,6 +65,10 @@ void xf_linear_forward(float *out, const float *inp, const float *w, const float
 /* dinp += dout @ w; dw += dout^T @ inp; db += sum_n dout. dinp, db may be NULL. */
 void xf_linear_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
                         const float *w, size_t N, size_t C, size_t OC);
+/* The same with dinp = dout @ w WRITTEN (not accumulated; dinp not NULL): spares
+ * zeroing dinp first. dw and db accumulate as above. */
+void xf_linear_backward_write(float *dinp, float *dw, float *db, const float *dout,
+                              const float *inp, const float *w, size_t N, size_t C, size_t OC);
 
 /* ---- layernorm.c -------------------------------------------------------- */
 /* out = (x-mean)*rstd*w + b per row; caches mean[N], rstd[N]. b may be NULL. */
@@ -75,6 +93,12 @@ void xf_act_backward(float *dinp, const float *dout, const float *inp, size_t n,
 void xf_glu_forward(float *out, const float *g, const float *u, size_t n, xf_act act);
 void xf_glu_backward(float *dg, float *du, const float *dout, const float *g, const float *u,
                      size_t n, xf_act act);
+/* The same two backwards WRITING their gradients (=, not +=): they spare the
+ * caller zeroing them first. */
+void xf_act_backward_write(float *dinp, const float *dout, const float *inp, size_t n,
+                           xf_act act);
+void xf_glu_backward_write(float *dg, float *du, const float *dout, const float *g,
+                           const float *u, size_t n, xf_act act);
 /* x[i] = exp(x[i]) in place, vectorised (libm's expf is not). About 2 ulp;
  * x > 88.37 gives +inf, x < -87.33 gives 0, NaN stays NaN. Shared by the
  * softmax in attention.c and loss.c. */

@@ -10,6 +10,8 @@
  *   dw   += dout^T @ inp      [OC,N] @ [N,C]
  *   db   += sum_n dout[n,:]
  * Backward accumulates (+=): the two GEMMs run with beta = 1.
+ * xf_linear_backward_write writes dinp instead (its GEMM runs with beta = 0),
+ * which spares the caller zeroing dinp first; dw and db still accumulate.
  *
  * Threads: xf_sgemm threads itself (OpenMP); the bias loops split rows
  * (forward) or output-channel blocks (db), each block summing rows n = 0..N-1
@@ -40,8 +42,9 @@ void xf_linear_forward(float *out, const float *inp, const float *w, const float
     xf_sgemm_bias(0, 1, N, OC, C, inp, C, w, C, b, out, OC);
 }
 
-void xf_linear_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
-                        const float *w, size_t N, size_t C, size_t OC) {
+/* The backward with dinp = dinp_beta * dinp + dout @ w (1: accumulate, 0: write). */
+static void linear_backward(float *dinp, float dinp_beta, float *dw, float *db, const float *dout,
+                            const float *inp, const float *w, size_t N, size_t C, size_t OC) {
     if (N == 0 || OC == 0) return;
     /* forward: out = b (broadcast)  =>  db += sum_n dout[n,:] */
     if (db) {
@@ -60,7 +63,19 @@ void xf_linear_backward(float *dinp, float *dw, float *db, const float *dout, co
     if (C == 0) return;
     /* forward: out += inp @ w^T  =>  dinp += dout @ w, dw += dout^T @ inp */
     if (dinp) {
-        xf_sgemm(0, 0, N, C, OC, 1.0f, dout, OC, w, C, 1.0f, dinp, C);
+        xf_sgemm(0, 0, N, C, OC, 1.0f, dout, OC, w, C, dinp_beta, dinp, C);
     }
     xf_sgemm(1, 0, OC, C, N, 1.0f, dout, OC, inp, C, 1.0f, dw, C);
+}
+
+void xf_linear_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
+                        const float *w, size_t N, size_t C, size_t OC) {
+    linear_backward(dinp, 1.0f, dw, db, dout, inp, w, N, C, OC);
+}
+
+void xf_linear_backward_write(float *dinp, float *dw, float *db, const float *dout,
+                              const float *inp, const float *w, size_t N, size_t C, size_t OC) {
+    /* OC = 0: the GEMM below does not run, and dout @ w is zero */
+    if (OC == 0 && N * C > 0) memset(dinp, 0, N * C * sizeof(float));
+    linear_backward(dinp, 0.0f, dw, db, dout, inp, w, N, C, OC);
 }

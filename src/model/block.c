@@ -189,17 +189,14 @@ static void dense_backward(xf_model *m, const xf_layer_w *w, xf_layer_w *g, cons
                            const float *h, const float *d_out, float *d_h, size_t N, size_t I) {
     size_t C = m->C;
     /* out = res + Wd·fh: d(res) is the caller's; d(fh) = d_out·Wd */
-    memset(m->d_fh, 0, N * I * sizeof(float));
-    xf_linear_backward(m->d_fh, g->wd, g->bd, d_out, a->fh, w->wd, N, I, C);
-    memset(m->d_fu, 0, N * I * sizeof(float));
+    xf_linear_backward_write(m->d_fh, g->wd, g->bd, d_out, a->fh, w->wd, N, I, C);
     if (m->cfg.gated_ffn) {
         /* fh = act(fg) ⊙ fu */
-        memset(m->d_fg, 0, N * I * sizeof(float));
-        xf_glu_backward(m->d_fg, m->d_fu, m->d_fh, a->fg, a->fu, N * I, m->cfg.hidden_act);
+        xf_glu_backward_write(m->d_fg, m->d_fu, m->d_fh, a->fg, a->fu, N * I, m->cfg.hidden_act);
         xf_linear_backward(d_h, g->wg, g->bg, m->d_fg, h, w->wg, N, C, I);
     } else {
         /* fh = act(fu) */
-        xf_act_backward(m->d_fu, m->d_fh, a->fu, N * I, m->cfg.hidden_act);
+        xf_act_backward_write(m->d_fu, m->d_fh, a->fu, N * I, m->cfg.hidden_act);
     }
     /* fu = Wu·h */
     xf_linear_backward(d_h, g->wu, g->bu, m->d_fu, h, w->wu, N, C, I);
@@ -229,8 +226,7 @@ static void attn_backward(xf_model *m, const xf_layer_w *w, xf_layer_w *g, const
     size_t B = p->B, T = p->T, N = B * T, C = m->C, Q = m->Q, KV = m->KV, D = m->D;
     size_t H = m->cfg.num_attention_heads, Hkv = m->cfg.num_key_value_heads;
     /* r1 = res + Wo·atty */
-    memset(m->d_atty, 0, N * Q * sizeof(float));
-    xf_linear_backward(m->d_atty, g->wo, g->bo, d_r1, a->atty, w->wo, N, Q, C);
+    xf_linear_backward_write(m->d_atty, g->wo, g->bo, d_r1, a->atty, w->wo, N, Q, C);
     /* atty = Attn(q, k, v) (+ relative bias) */
     memset(m->d_q, 0, N * Q * sizeof(float));
     memset(m->d_k, 0, N * KV * sizeof(float));
@@ -254,8 +250,7 @@ static void cross_backward(xf_model *m, const xf_layer_w *w, xf_layer_w *g, cons
     size_t B = p->B, T = p->T, N = B * T, S = p->S, C = m->C, Q = m->Q, KV = m->KV, D = m->D;
     size_t H = m->cfg.num_attention_heads, Hkv = m->cfg.num_key_value_heads;
     /* rx = res + Wo·catty */
-    memset(m->d_atty, 0, N * Q * sizeof(float));
-    xf_linear_backward(m->d_atty, g->co, g->cbo, d_rx, a->catty, w->co, N, Q, C);
+    xf_linear_backward_write(m->d_atty, g->co, g->cbo, d_rx, a->catty, w->co, N, Q, C);
     /* catty = Attn(cq, ck, cv) */
     memset(m->d_q, 0, N * Q * sizeof(float));
     memset(m->d_ck, 0, B * S * KV * sizeof(float));

@@ -1,5 +1,7 @@
 /* Training benchmark on synthetic tokens: the same step as xf_train (forward,
- * backward, clip, AdamW) timed per step; reports the median.
+ * backward, clip, AdamW) timed per step; reports the median of the wall time
+ * and, separately, of the process CPU time (all threads; on a shared machine
+ * the CPU time moves less with other tenants' load than the wall time).
  *
  * FLOPs per step (for gflops): 6 per matmul weight per token it sees (forward
  * 2, backward 4), counting the LM head and only the active experts, plus
@@ -7,6 +9,7 @@
  * for forward + backward. An encoder-decoder counts source and target tokens. */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/clock.h"
 #include "core/parallel.h"
@@ -16,9 +19,22 @@
 #include "xfmr/memory.h"
 #include "xfmr/train.h"
 
+/* CPU time of the whole process (all threads), ms */
+static double process_cpu_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
+}
+
+/* median of x[0..n) (sorts x) */
+static double median(double *x, size_t n) {
+    qsort(x, n, sizeof *x, cmp_double);
+    return n % 2 ? x[n / 2] : 0.5 * (x[n / 2 - 1] + x[n / 2]);
 }
 
 /* Tokens weight i sees per step: an encoder-decoder's encoder weights and
@@ -94,7 +110,7 @@ xf_status xf_bench_train_config(const xf_config *cfg0, size_t batch, size_t seq,
     in = malloc(N * sizeof(int32_t));
     tg = malloc(N * sizeof(int32_t));
     src = malloc((NS ? NS : 1) * sizeof(int32_t));
-    times = malloc(steps * sizeof(double));
+    times = malloc(2 * steps * sizeof(double)); /* wall, then CPU */
     if (!mom || !vel || !in || !tg || !src || !times) {
         s = xf_fail(XF_ERR_OOM, "out of memory");
         goto done;
@@ -111,7 +127,7 @@ xf_status xf_bench_train_config(const xf_config *cfg0, size_t batch, size_t seq,
             tg[i] = (int32_t)xf_rng_below(&rng, cfg.vocab_size);
         }
         for (size_t i = 0; i < NS; i++) src[i] = (int32_t)xf_rng_below(&rng, cfg.vocab_size);
-        double t0 = xf_now_ms();
+        double t0 = xf_now_ms(), c0 = process_cpu_ms();
         xf_model_zero_grad(m);
         float loss;
         if ((s = xf_model_forward_batch(m, &b, &loss, NULL))) goto done;
@@ -119,10 +135,13 @@ xf_status xf_bench_train_config(const xf_config *cfg0, size_t batch, size_t seq,
         xf_clip_grad_norm(m, 1.0f);
         xf_adamw_step(m, mom, vel, it + 1, 1e-4f, &o);
         xf_model_moe_update_bias(m);
-        if (it) times[it - 1] = xf_now_ms() - t0;
+        if (it) {
+            times[it - 1] = xf_now_ms() - t0;
+            times[steps + it - 1] = process_cpu_ms() - c0;
+        }
     }
-    qsort(times, steps, sizeof *times, cmp_double);
-    double med = steps % 2 ? times[steps / 2] : 0.5 * (times[steps / 2 - 1] + times[steps / 2]);
+    double med = median(times, steps);
+    res->cpu_ms = median(times + steps, steps);
     double flops = xf_train_step_flops(m, batch, T, S);
     res->step_ms = med;
     res->tokens_per_s = (double)(N + NS) / (med / 1e3);

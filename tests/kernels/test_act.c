@@ -1,7 +1,8 @@
 /* Activations (gelu, gelu_tanh, relu, silu) and gated units: forward against
  * a double reference, backward against central finite differences of the
  * double reference (FD_TOL relative, see fd.h) for the input and, for the
- * gated unit, both g and u; the += rule; relu'(0) = 0; extreme inputs
+ * gated unit, both g and u; the += rule; the _write forms (written over NaN,
+ * the same values as accumulating into zeros); relu'(0) = 0; extreme inputs
  * (|x| up to 100) stay finite and match the reference; the vectorised
  * xf_exp_inplace against double exp (EXP_ULP_TOL relative over its whole
  * normal range, then +inf above, 0 below, NaN kept); vector body and scalar
@@ -46,6 +47,13 @@ static double act_loss(void *vctx) {
     return L;
 }
 
+/* a[i] == b[i] for every i (so NaN never matches; -0 matches +0) */
+static int same_values(const float *a, const float *b, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (!(a[i] == b[i])) return 0;
+    return 1;
+}
+
 /* inputs in [-4, 4] kept 0.05 away from relu's kink */
 static void fill_inputs(float *x, double *xd, size_t n) {
     for (size_t i = 0; i < n; i++) {
@@ -81,6 +89,12 @@ TEST(test_act_fd) {
         fd_const(ax, AN, FD_PREFILL);
         xf_act_backward(ax, R, x, AN, a);
         CHECK_MSG(fd_accum_err(ax, dx, AN, FD_PREFILL) < 1e-6, "act %d += rule", (int)a);
+
+        /* the _write form: written over NaN, the same values as 0 + dout*act'
+         * (relu's dout*0 may be -0 where 0 + -0 is +0, hence ==, not memcmp) */
+        fd_const(ax, AN, NAN);
+        xf_act_backward_write(ax, R, x, AN, a);
+        CHECK_MSG(same_values(ax, dx, AN), "act %d _write differs", (int)a);
     }
 }
 
@@ -113,6 +127,12 @@ TEST(test_glu_fd) {
         xf_glu_backward(ag, au, R, g, u, AN, a);
         CHECK_MSG(fd_accum_err(ag, dg, AN, FD_PREFILL) < 1e-6, "glu %d += rule dg", (int)a);
         CHECK_MSG(fd_accum_err(au, du, AN, FD_PREFILL) < 1e-6, "glu %d += rule du", (int)a);
+
+        fd_const(ag, AN, NAN);
+        fd_const(au, AN, NAN);
+        xf_glu_backward_write(ag, au, R, g, u, AN, a);
+        CHECK_MSG(same_values(ag, dg, AN) && same_values(au, du, AN),
+                  "glu %d _write differs", (int)a);
     }
 }
 

@@ -1,6 +1,7 @@
 /* Linear layer: forward against a double reference (with and without bias),
  * backward (dinp, dw, db) against central finite differences of the double
- * reference (FD_TOL relative, see fd.h), NULL dinp/db, the += rule, and a
+ * reference (FD_TOL relative, see fd.h), NULL dinp/db, the += rule, the
+ * _write form (dinp written over NaN, the same bits as 0 + dout @ w), and a
  * larger shape (BLAS/OpenMP paths) against an analytic double reference with
  * 1 vs 2 threads agreeing (to rounding for the BLAS GEMMs, exactly for db). */
 #include <omp.h>
@@ -76,6 +77,21 @@ static void check_linear_small(int with_bias) {
     CHECK(fd_accum_err(ainp, dinp, LN_ * LC, FD_PREFILL) < 1e-6);
     CHECK(fd_accum_err(aw, dw, LOC * LC, FD_PREFILL) < 1e-6);
     if (with_bias) CHECK(fd_accum_err(ab, db, LOC, FD_PREFILL) < 1e-6);
+
+    /* the _write form: dinp written over NaN (the same bits as accumulating
+     * into zeros), dw and db still accumulate */
+    float winp[LN_ * LC], ww[LOC * LC], wb[LOC];
+    fd_const(winp, LN_ * LC, NAN);
+    fd_const(ww, LOC * LC, FD_PREFILL);
+    fd_const(wb, LOC, FD_PREFILL);
+    xf_linear_backward_write(winp, ww, with_bias ? wb : NULL, R, inp, w, LN_, LC, LOC);
+    CHECK_MSG(memcmp(winp, dinp, sizeof winp) == 0, "_write: dinp differs from 0 + dout @ w");
+    CHECK(fd_accum_err(ww, dw, LOC * LC, FD_PREFILL) < 1e-6);
+    if (with_bias) CHECK(fd_accum_err(wb, db, LOC, FD_PREFILL) < 1e-6);
+    /* OC = 0: dout @ w is an empty sum, so dinp becomes zeros */
+    fd_const(winp, LN_ * LC, NAN);
+    xf_linear_backward_write(winp, ww, NULL, R, inp, w, LN_, LC, 0);
+    for (size_t i = 0; i < LN_ * LC; i++) CHECK(winp[i] == 0.0f);
 
     /* dinp = NULL (first layer): dw still accumulates the same */
     float nw[LOC * LC] = {0};
