@@ -36,3 +36,5 @@ echo "== thread scaling (bench-gpt)"
 one=$("$X" bench train --model bench-gpt --steps "${STEPS:-6}" --threads 1 | grep -o '"tokens_per_s":[0-9.]*' | cut -d: -f2)
 two=$("$X" bench train --model bench-gpt --steps "${STEPS:-6}" --threads 2 | grep -o '"tokens_per_s":[0-9.]*' | cut -d: -f2)
 awk -v a="$one" -v b="$two" 'BEGIN { printf "xfmr bench-gpt: 1 thread %s tok/s, 2 threads %s tok/s, scaling %.2fx\n", a, b, (a > 0 ? b / a : 0) }'
+echo "== data (prepare MB/s and peak RSS against corpus size)"
+bash "$here/data.sh" "$BUILD"

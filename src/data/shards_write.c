@@ -143,7 +143,7 @@ static size_t forced_cut(const char *text, size_t len) {
     for (const char *sep = "\n "; *sep; sep++)
         for (size_t p = len; p > len / 2; p--)
             if (text[p - 1] == *sep) return p;
-    size_t p = len;
+    size_t p = len - 1; /* text[p] starts the next piece: not a continuation byte */
     while (p > len / 2 && ((unsigned char)text[p] & 0xC0) == 0x80) p--;
     return p;
 }
