@@ -157,7 +157,7 @@ static xf_status check_header(const char *path, const unsigned char *h, size_t s
 }
 
 /* Open `path` read-only as a regular file: fd and size. */
-static xf_status open_regular(const char *path, int *fd, size_t *size) {
+xf_status xf_data_open_regular(const char *path, int *fd, size_t *size) {
     int f;
     do {
         f = open(path, O_RDONLY | O_CLOEXEC);
@@ -274,7 +274,7 @@ static xf_status open_token_files(xf_dataset *ds, const xf_data_files *f, const 
     for (size_t i = 0; i < f->n; i++) {
         int fd;
         size_t size;
-        xf_status st = open_regular(f->paths[i], &fd, &size);
+        xf_status st = xf_data_open_regular(f->paths[i], &fd, &size);
         if (st != XF_OK) return st;
         if (!has_magic(fd, size)) {
             close(fd);
@@ -318,7 +318,7 @@ static xf_status open_text(xf_dataset *ds, const char *spec, const xf_tokenizer 
 static xf_status not_text(const char *path) {
     int fd;
     size_t size;
-    xf_status st = open_regular(path, &fd, &size);
+    xf_status st = xf_data_open_regular(path, &fd, &size);
     if (st != XF_OK) return st;
     if (size == 0) st = xf_fail(XF_ERR_FORMAT, "%s: empty file, no tokens", path);
     char buf[1 << 16];
@@ -342,7 +342,7 @@ static xf_status open_spec(xf_dataset *ds, const char *spec, const xf_tokenizer 
     if (st != XF_OK) return st;
     int fd;
     size_t size;
-    st = open_regular(f.paths[0], &fd, &size);
+    st = xf_data_open_regular(f.paths[0], &fd, &size);
     int tokens = st == XF_OK && has_magic(fd, size);
     if (st == XF_OK) close(fd);
     if (st == XF_OK && tokens) {

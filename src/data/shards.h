@@ -54,6 +54,10 @@ void xf_data_files_free(xf_data_files *f);
 int xf_data_cut_is_safe(const xf_tokenizer *tok, const char *text, size_t len, size_t lo_limit,
                         size_t p);
 
+/* dataset.c: open `path` read-only, refusing anything but a regular file
+ * (messages name it); *fd and its *size. */
+xf_status xf_data_open_regular(const char *path, int *fd, size_t *size);
+
 /* dataset.c: the 64-byte token file header (data.h), and m ids packed
  * little-endian at `width` bytes each into buf. */
 void xf_tokens_header(unsigned char head[XF_TOKENS_HEADER_BYTES], unsigned width, size_t n,

@@ -173,13 +173,9 @@ static xf_status encode_piece(reader *rd, writer *w, const char *text, size_t le
 /* Stream one text file through the encoder. */
 static xf_status encode_file(reader *rd, writer *w, const char *path) {
     int fd;
-    do {
-        fd = open(path, O_RDONLY | O_CLOEXEC);
-    } while (fd < 0 && errno == EINTR);
-    if (fd < 0) return xf_fail(XF_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    struct stat sb;
-    xf_status st = XF_OK;
-    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) st = xf_fail(XF_ERR_IO, "%s: not a regular file", path);
+    size_t size;
+    xf_status st = xf_data_open_regular(path, &fd, &size);
+    if (st != XF_OK) return st;
     size_t have = 0, consumed = 0, tokens0 = w->ix.tokens + w->in_file;
     int eof = 0;
     while (st == XF_OK) {
