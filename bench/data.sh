@@ -30,7 +30,7 @@ measure() {
 
 base=""
 for gb in $SIZES; do
-    bytes=$(awk -v g="$gb" 'BEGIN{printf "%d", g * 1e9}')
+    bytes=$(awk -v g="$gb" 'BEGIN{printf "%.0f", g * 1e9}')
     # the corpus: 100 MB generated once, repeated (generation holds its text in memory)
     if [ -z "$base" ]; then
         "$X" corpus --out "$D/base.txt" --bytes 100000000 --seed 1 > /dev/null

@@ -26,7 +26,8 @@
 #include "io/file.h"
 
 typedef struct {
-    int fd;          /* the open token file */
+    int fd;          /* the open token file, -1 for ids held in memory */
+    int32_t *mem;    /* small text's ids (fd == -1), owned */
     char *path;      /* for messages */
     size_t first, n; /* global index of its first id, ids in it */
     unsigned width;  /* 2 or 4 */
@@ -79,6 +80,10 @@ static int read_full(int fd, void *buf, size_t n, size_t off) {
  * into the top of out and widened upwards in place: for width 2, id k's bytes
  * sit at 2m + 2k, past the 4k..4k+3 being written. */
 static int seg_read(const segment *s, size_t i, size_t m, int32_t *out) {
+    if (s->mem) {
+        memcpy(out, s->mem + i, m * sizeof *out);
+        return 0;
+    }
     unsigned char *raw = (unsigned char *)out + m * (4 - s->width);
     int e = read_full(s->fd, raw, m * s->width, XF_TOKENS_HEADER_BYTES + i * s->width);
     if (e) return e;
@@ -221,12 +226,8 @@ static xf_status add_segment(xf_dataset *ds, const char *path, int fd, size_t si
         close(fd);
         return st;
     }
-    segment *s = &ds->seg[ds->nseg++]; /* room was made by the caller */
-    s->fd = fd;
-    s->path = p;
-    s->first = ds->n;
-    s->n = th.n;
-    s->width = th.width;
+    ds->seg[ds->nseg++] = (segment){.fd = fd, .path = p, .first = ds->n, .n = th.n, .width = th.width};
+    /* (room was made by the caller) */
     ds->n += th.n;
     ds->vocab = th.vocab;
     ds->hash = th.hash;
@@ -286,6 +287,51 @@ static xf_status open_token_files(xf_dataset *ds, const xf_data_files *f, const 
             return st;
     }
     return check_ids(ds, k0);
+}
+
+#define SMALL_TEXT ((size_t)8 << 20) /* text up to this is encoded in memory */
+
+/* A single small text file: encoded whole in memory (ids as one segment). */
+static xf_status open_small_text(xf_dataset *ds, const char *path, const xf_tokenizer *tok) {
+    char *text = NULL;
+    size_t len = 0;
+    int32_t *ids = NULL;
+    size_t n = 0;
+    xf_status st = xf_file_read_all(path, &text, &len, SMALL_TEXT);
+    if (st == XF_OK && len == 0) st = xf_fail(XF_ERR_FORMAT, "%s: empty file, no tokens", path);
+    const char *nul = st == XF_OK ? memchr(text, '\0', len) : NULL;
+    if (nul)
+        st = xf_fail(XF_ERR_FORMAT, "%s: not a token file (no %s magic) and not text (NUL byte at offset %zu)",
+                     path, XF_TOKENS_MAGIC, (size_t)(nul - text));
+    if (st == XF_OK) st = xf_data_encode(tok, text, len, path, 0, &ids, &n, NULL, NULL);
+    free(text);
+    if (st == XF_OK && n == 0) st = xf_fail(XF_ERR_FORMAT, "%s: text encodes to no tokens", path);
+    segment *grown = st == XF_OK ? realloc(ds->seg, (ds->nseg + 1) * sizeof *grown) : NULL;
+    char *p = st == XF_OK ? strdup(path) : NULL;
+    if (st == XF_OK && grown) ds->seg = grown;
+    if (st == XF_OK && (!grown || !p)) st = xf_fail(XF_ERR_OOM, "%s: out of memory", path);
+    if (st != XF_OK) {
+        free(ids);
+        free(p);
+        return st;
+    }
+    size_t vocab = xf_tokenizer_vocab_size(tok), max = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (ids[i] < 0 || (size_t)ids[i] >= vocab) {
+            st = xf_fail(XF_ERR_FORMAT, "%s: tokenizer %s gave id %d at token %zu (vocab %zu)", path,
+                         xf_tokenizer_name(tok), (int)ids[i], i, vocab);
+            free(ids);
+            free(p);
+            return st;
+        }
+        if ((size_t)ids[i] > max) max = (size_t)ids[i];
+    }
+    ds->seg[ds->nseg++] = (segment){.fd = -1, .mem = ids, .path = p, .first = ds->n, .n = n, .width = 4};
+    ds->n += n;
+    ds->vocab = vocab;
+    ds->max_id = max;
+    ds->hash = 0; /* text: it used tok */
+    return XF_OK;
 }
 
 /* Text: encode it, streaming, into a temporary shard directory, open the
@@ -352,6 +398,8 @@ static xf_status open_spec(xf_dataset *ds, const char *spec, const xf_tokenizer 
         if (st == XF_OK)
             st = xf_fail(XF_ERR_ARG, "%s: not a token file (no %s magic), and reading it as text needs a tokenizer",
                          f.paths[0], XF_TOKENS_MAGIC);
+    } else if (st == XF_OK && f.n == 1 && size <= SMALL_TEXT) {
+        st = open_small_text(ds, f.paths[0], tok);
     } else if (st == XF_OK) {
         st = open_text(ds, spec, tok);
     }
@@ -421,7 +469,8 @@ xf_status xf_dataset_set_val(xf_dataset *ds, xf_dataset *val) {
 void xf_dataset_free(xf_dataset *ds) {
     if (!ds) return;
     for (size_t k = 0; k < ds->nseg; k++) {
-        close(ds->seg[k].fd);
+        if (ds->seg[k].fd >= 0) close(ds->seg[k].fd);
+        free(ds->seg[k].mem);
         free(ds->seg[k].path);
     }
     free(ds->seg);
