@@ -32,9 +32,10 @@ extern "C" {
 
 typedef struct xf_dataset xf_dataset;
 
-/* Open `path`: a token file (recognised by its magic; memory-mapped, every field
- * and every id validated here, in one pass) or else UTF-8 text, tokenized on the
- * fly with `tok` and held in memory as int32.
+/* Open `path`, a data spec (see "data of any size" below): token files
+ * (recognised by their magic; read lazily, every field and every id validated
+ * here, in one pass) or else UTF-8 text, tokenized with `tok` (a single file
+ * up to 8 MiB in memory as int32, larger text streamed to temporary shards).
  * For a token file and tok != NULL the file's tokenizer hash must equal
  * xf_tokenizer_hash(tok) ("FILE was made with tokenizer X, the model uses Y").
  * A file holding no tokens is an error; so is text (no magic) with tok == NULL,
@@ -124,8 +125,9 @@ xf_status xf_corpus_generate(char **text, size_t *len, size_t target_bytes, uint
  *   - a glob pattern (has * ? or [ and names no file): the matching files in
  *     sorted order, all token files or all text.
  * Token files are read lazily with pread (only the window asked for; open
- * reads each once to validate its ids). Text is encoded as it streams through
- * xf_data_prepare into a temporary shard directory that is unlinked at once. */
+ * reads each once to validate its ids). Text over 8 MiB, or several text
+ * files, are encoded as they stream through xf_data_prepare into a temporary
+ * shard directory that is unlinked at once. */
 #define XF_SHARDS_INDEX "index.json"
 #define XF_SHARDS_FORMAT "xfmr-shards"
 #define XF_SHARDS_VERSION 1u

@@ -4,7 +4,8 @@
  * file, the shards of a prepared directory, or the files of a glob), with an
  * optional validation set appended. Ids are read lazily with pread, only the
  * window asked for, so resident memory does not grow with the data (the
- * kernel's page cache holds what was read). Text is encoded, streaming, into a
+ * kernel's page cache holds what was read). A small text file is encoded whole
+ * into one in-memory segment; larger text is encoded, streaming, into a
  * temporary shard directory (xf_data_prepare) whose files are unlinked as soon
  * as they are open. Every token file is treated as hostile: all header fields,
  * the exact size and every id are checked in xf_dataset_open (one buffered

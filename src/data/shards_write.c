@@ -13,7 +13,6 @@
  * Memory: the piece, its ids (int32, twice while xf_data_encode gathers them)
  * and a 64 KiB output buffer. */
 #include <errno.h>
-#include <fcntl.h>
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
