@@ -39,3 +39,5 @@ two=$("$X" bench train --model bench-gpt --steps "${STEPS:-6}" --threads 2 | gre
 awk -v a="$one" -v b="$two" 'BEGIN { printf "xfmr bench-gpt: 1 thread %s tok/s, 2 threads %s tok/s, scaling %.2fx\n", a, b, (a > 0 ? b / a : 0) }'
 echo "== load (bench/load.sh)"
 bash "$here/load.sh" "$BUILD"
+echo "== data (prepare MB/s and peak RSS against corpus size)"
+bash "$here/data.sh" "$BUILD"

@@ -32,9 +32,10 @@ extern "C" {
 
 typedef struct xf_dataset xf_dataset;
 
-/* Open `path`: a token file (recognised by its magic; memory-mapped, every field
- * and every id validated here, in one pass) or else UTF-8 text, tokenized on the
- * fly with `tok` and held in memory as int32.
+/* Open `path`, a data spec (see "data of any size" below): token files
+ * (recognised by their magic; read lazily, every field and every id validated
+ * here, in one pass) or else UTF-8 text, tokenized with `tok` (a single file
+ * up to 8 MiB in memory as int32, larger text streamed to temporary shards).
  * For a token file and tok != NULL the file's tokenizer hash must equal
  * xf_tokenizer_hash(tok) ("FILE was made with tokenizer X, the model uses Y").
  * A file holding no tokens is an error; so is text (no magic) with tok == NULL,
@@ -113,6 +114,78 @@ xf_status xf_data_encode(const xf_tokenizer *tok, const char *text, size_t len, 
  * over). Deterministic for a seed. *text is malloc'd and NUL-terminated
  * (*len excludes the NUL). target_bytes must be in [1, 2^40]. */
 xf_status xf_corpus_generate(char **text, size_t *len, size_t target_bytes, uint64_t seed);
+
+/* ---- data of any size: shards, streaming prepare, global windows ----------------
+ * (docs/data.md §Shards and §Streaming)
+ *
+ * A data spec (--data, --val-data, xf_dataset_open's path) is one of:
+ *   - a file: a token file, or UTF-8 text;
+ *   - a directory holding XF_SHARDS_INDEX (written by xf_data_prepare): its
+ *     shards, in the index's order;
+ *   - a glob pattern (has * ? or [ and names no file): the matching files in
+ *     sorted order, all token files or all text.
+ * Token files are read lazily with pread (only the window asked for; open
+ * reads each once to validate its ids). Text over 8 MiB, or several text
+ * files, are encoded as they stream through xf_data_prepare into a temporary
+ * shard directory that is unlinked at once. */
+#define XF_SHARDS_INDEX "index.json"
+#define XF_SHARDS_FORMAT "xfmr-shards"
+#define XF_SHARDS_VERSION 1u
+
+typedef struct {
+    int sharded;          /* 1: out is a directory of shards plus XF_SHARDS_INDEX; 0: one token file */
+    size_t shard_tokens;  /* ids per shard (0: 64 MiB of ids: 2^25 uint16 or 2^24 uint32) */
+    size_t piece_bytes;   /* text read and encoded per piece (0: 8 MiB; at least 16 KiB) */
+    size_t max_piece_bytes; /* a piece grows up to this while no safe cut is found (0: 256 MiB) */
+    xf_progress_fn progress; /* bytes read so far of the inputs' total; may be NULL */
+    void *ctx;
+} xf_prepare_opts;
+
+typedef struct {
+    size_t tokens, bytes, shards; /* ids written, text bytes read, token files written */
+    size_t unchecked_cuts;        /* pieces cut where no safe cut was found (see data.md) */
+} xf_prepare_result;
+
+/* Encode the text of data spec `data` with `tok` into `out`, in memory bounded
+ * by the piece size (not the input size): text is read piece by piece and cut
+ * only just after a newline where encoding ~1 KiB each side whole and split
+ * agree (as xf_data_encode), so the ids equal the whole-text encoding; a piece
+ * with no such cut grows to max_piece_bytes and is then cut at its last newline
+ * (counted in unchecked_cuts). Several input files are encoded one after the
+ * other, each on its own. Output files are written atomically; a shard
+ * directory's index is written last. Refuses token files as input, empty
+ * input, NUL bytes and text that encodes to no tokens, naming the file. */
+xf_status xf_data_prepare(const xf_tokenizer *tok, const char *data, const char *out,
+                          const xf_prepare_opts *o, xf_prepare_result *r);
+
+/* Use `val` (takes ownership; freed on failure too) as the validation data of
+ * ds: the data becomes ds's tokens followed by val's, and every later
+ * xf_dataset_split makes exactly val's tokens validation, whatever the
+ * fraction. The vocab sizes must agree. */
+xf_status xf_dataset_set_val(xf_dataset *ds, xf_dataset *val);
+
+/* Number of files the dataset reads (1 for a plain token file). */
+size_t xf_dataset_files(const xf_dataset *ds);
+
+/* XF_OK, or the first read error met by the batch functions (they cannot
+ * return one; the affected window is zero-filled and this records why). */
+xf_status xf_dataset_status(const xf_dataset *ds);
+
+/* Global window sampler, independent of the number of processes. Row `row` of
+ * global training batch `g` starts at
+ *   h = mix(seed, g, row)  (SplitMix64 finaliser applied three times)
+ *   start = floor(h * (n_train - T) / 2^64)   in [0, n_train - T - 1]
+ * and covers ids[start .. start + T]. A data-parallel rank r of N, each with
+ * per-rank batch b, reads rows r*b .. r*b + b - 1 of batch g: the union over
+ * ranks is the same global batch for every N, and each rank reads only its own
+ * windows. Needs n_train >= T + 1 (a successful split). */
+size_t xf_dataset_train_start(const xf_dataset *ds, uint64_t seed, uint64_t g, size_t row,
+                              size_t T);
+
+/* Rows row0 .. row0 + rows - 1 of global batch g, laid out [rows, T] as in
+ * xf_dataset_train_batch. */
+void xf_dataset_train_rows(const xf_dataset *ds, uint64_t seed, uint64_t g, size_t row0,
+                           size_t rows, size_t T, int32_t *inputs, int32_t *targets);
 
 #ifdef __cplusplus
 }

@@ -65,6 +65,8 @@ typedef struct {
     int init_random;       /* 1: random weights even when `model` has weights (a checkpoint, .gguf, .bin) */
     const char *const *sets; /* n_sets "KEY=VALUE" config overrides (xf_config_apply_sets) */
     size_t n_sets;
+    const char *val_data;  /* separate validation data (file, shard dir or glob); NULL: the
+                            * tail of `data` (val_fraction) */
 } xf_train_paths;
 
 /* Whether `model` (a train --model SPEC) carries weights: a checkpoint

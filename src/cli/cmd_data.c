@@ -21,9 +21,17 @@
 
 static const char *PREPARE_HELP =
     "usage: xfmr prepare --data IN.txt --out OUT.bin [--tokenizer SPEC] [--preview N]\n"
+    "       xfmr prepare --data IN --out DIR/ [--shard-mb M | --shard-tokens N]\n"
     "       xfmr prepare --data FILE --objective OBJ --arch ARCH|--model SPEC [--preview N]\n"
-    "  --data FILE        UTF-8 text to encode (with --objective and no --out: text or a token file)\n"
+    "  --data FILE        UTF-8 text to encode (with --objective and no --out: text or a token file);\n"
+    "                     a glob ('dir/*.txt', quoted) encodes the files in name order\n"
     "  --out FILE         token file to write (atomically; see docs/data.md)\n"
+    "  --out DIR/         a directory of shards plus index.json (when OUT ends in '/', is a\n"
+    "                     directory, or a shard size is given); train with --data DIR\n"
+    "  --shard-mb M       ids per shard file, in MiB (default 64)\n"
+    "  --shard-tokens N   ids per shard file (instead of --shard-mb)\n"
+    "  --piece-kb K       text read and encoded at a time, in KiB (default 8192): memory\n"
+    "                     is bounded by this, not by the size of the input\n"
     "  --tokenizer SPEC   byte (default), a tokenizer file or a checkpoint directory\n"
     "  --preview N        print the first N windows of 64 tokens, decoded, on stderr;\n"
     "                     with --objective: N examples as the model sees them (default 3)\n"
@@ -37,9 +45,11 @@ static const char *PREPARE_HELP =
     "  --seed S           which examples are drawn (1)\n"
     "  Sentinels print as <extra_id_k>, the mask token as <mask>, UL2's mode tokens\n"
     "  as [R] [S] [X]; a prefix LM's prefix and target are split by ' || '.\n"
-    "Large text is encoded in parallel, cut only at newline boundaries that give\n"
-    "the same ids as encoding the text whole. Prints one JSON line:\n"
-    "  {\"tokens\":N,\"bytes\":B,\"vocab_size\":V,\"tokenizer\":\"name\",\"out\":\"OUT.bin\"}\n";
+    "Text streams through in pieces, encoded in parallel and cut only at newline\n"
+    "boundaries that give the same ids as encoding the text whole. Prints one JSON line:\n"
+    "  {\"tokens\":N,\"bytes\":B,\"vocab_size\":V,\"tokenizer\":\"name\",\"out\":\"OUT.bin\"}\n"
+    "with ,\"shards\":K for a shard directory and ,\"unchecked_cuts\":C when a piece had\n"
+    "to be cut without a safe boundary (see docs/data.md §Streaming).\n";
 
 static const char *CORPUS_HELP =
     "usage: xfmr corpus --out FILE [--bytes N] [--seed S]\n"
@@ -79,20 +89,28 @@ static void on_progress(size_t done, size_t total, void *ctx) {
     m->shown = 1;
 }
 
-/* Decoded text of the first n_windows windows of 64 tokens, on stderr. */
-static int preview(const xf_tokenizer *tok, const int32_t *ids, size_t n, long n_windows) {
+/* Decoded text of the first n_windows windows of 64 tokens of data `path`, on stderr. */
+static int preview(const xf_tokenizer *tok, const char *path, long n_windows) {
+    xf_dataset *ds;
+    if (xf_dataset_open(&ds, path, tok)) return xf_cli_fail();
+    size_t n = xf_dataset_len(ds);
+    int32_t ids[64];
     for (long w = 0; w < n_windows; w++) {
         size_t start = (size_t)w * 64;
         if (start >= n) break;
         size_t m = n - start < 64 ? n - start : 64;
         char *text;
         size_t len;
-        if (xf_tokenizer_decode(tok, ids + start, m, &text, &len)) return xf_cli_fail();
+        if (xf_dataset_copy(ds, start, m, ids) || xf_tokenizer_decode(tok, ids, m, &text, &len)) {
+            xf_dataset_free(ds);
+            return xf_cli_fail();
+        }
         fprintf(stderr, "--- window %ld (tokens %zu..%zu) ---\n", w, start, start + m - 1);
         fwrite(text, 1, len, stderr);
         fputc('\n', stderr);
         free(text);
     }
+    xf_dataset_free(ds);
     return 0;
 }
 
@@ -421,7 +439,15 @@ int xf_cmd_prepare(int argc, char **argv) {
     long seq = xf_args_long(&a, "seq", NOT_GIVEN);
     long target_seq = xf_args_long(&a, "target-seq", NOT_GIVEN);
     long seed = xf_args_long(&a, "seed", NOT_GIVEN);
+    long shard_mb = xf_args_long(&a, "shard-mb", NOT_GIVEN);
+    long shard_tokens = xf_args_long(&a, "shard-tokens", NOT_GIVEN);
+    long piece_kb = xf_args_long(&a, "piece-kb", 8192);
     if (xf_args_finish(&a)) return 2;
+    if ((shard_mb != NOT_GIVEN && (shard_mb < 1 || shard_mb > (1L << 20))) ||
+        (shard_tokens != NOT_GIVEN && (shard_tokens < 1 || shard_tokens > (1L << 40))) ||
+        (shard_mb != NOT_GIVEN && shard_tokens != NOT_GIVEN) || piece_kb < 16 || piece_kb > (1L << 22))
+        return xf_cli_error(2, "prepare: one of --shard-mb in [1, 2^20] or --shard-tokens in [1, 2^40]; "
+                            "--piece-kb in [16, 2^22]");
     if (!objective && (arch || model || seq != NOT_GIVEN || target_seq != NOT_GIVEN ||
                        seed != NOT_GIVEN))
         return xf_cli_error(2, "prepare: --arch, --model, --seq, --target-seq and --seed go with "
@@ -454,51 +480,43 @@ int xf_cmd_prepare(int argc, char **argv) {
         xf_tokenizer_free(tok);
         return rc;
     }
-    xf_mmap text = {0};
-    int32_t *ids = NULL;
-    size_t n = 0;
-    rc = 1;
-    if (xf_mmap_open(&text, in)) goto fail;
-    if (text.len == 0) {
-        rc = xf_cli_error(1, "%s: empty file, nothing to prepare", in);
-        goto done;
-    }
-    size_t ml = strlen(XF_TOKENS_MAGIC);
-    if (text.len >= ml && memcmp(text.ptr, XF_TOKENS_MAGIC, ml) == 0) {
-        rc = xf_cli_error(1, "%s: is already a token file (train on it directly)", in);
-        goto done;
-    }
+    xf_prepare_opts po = {.piece_bytes = (size_t)piece_kb << 10};
+    size_t ol = strlen(out);
+    po.sharded = shard_mb != NOT_GIVEN || shard_tokens != NOT_GIVEN || (ol && out[ol - 1] == '/') ||
+                 xf_path_is_dir(out);
+    size_t width = xf_tokenizer_vocab_size(tok) <= 65536 ? 2 : 4;
+    if (shard_tokens != NOT_GIVEN) po.shard_tokens = (size_t)shard_tokens;
+    if (shard_mb != NOT_GIVEN) po.shard_tokens = ((size_t)shard_mb << 20) / width;
     meter m = {.t0 = (xf_now_ms() / 1e3), .last = 0, .shown = 0};
-    int tty = isatty(2);
-    if (xf_data_encode(tok, text.ptr, text.len, in, 0, &ids, &n, tty ? on_progress : NULL, &m)) {
-        if (m.shown) fputc('\n', stderr);
-        goto fail;
+    if (isatty(2)) {
+        po.progress = on_progress;
+        po.ctx = &m;
     }
+    xf_prepare_result r;
+    xf_status st = xf_data_prepare(tok, in, out, &po, &r);
     if (m.shown) fputc('\n', stderr);
-    if (n == 0) {
-        rc = xf_cli_error(1, "%s: text encodes to no tokens", in);
+    if (st) {
+        rc = xf_cli_fail();
         goto done;
     }
-    if (xf_tokens_write(out, ids, n, xf_tokenizer_vocab_size(tok), xf_tokenizer_hash(tok)))
-        goto fail;
-    printf("{\"tokens\":%zu,\"bytes\":%zu,\"vocab_size\":%zu,\"tokenizer\":", n, text.len,
+    if (r.unchecked_cuts)
+        fprintf(stderr, "xfmr: warning: %zu pieces were cut where no boundary kept the ids of the whole text "
+                "(docs/data.md §Streaming)\n", r.unchecked_cuts);
+    printf("{\"tokens\":%zu,\"bytes\":%zu,\"vocab_size\":%zu,\"tokenizer\":", r.tokens, r.bytes,
            xf_tokenizer_vocab_size(tok));
     json_str(stdout, xf_tokenizer_name(tok));
     fputs(",\"out\":", stdout);
     json_str(stdout, out);
+    if (po.sharded) printf(",\"shards\":%zu", r.shards);
+    if (r.unchecked_cuts) printf(",\"unchecked_cuts\":%zu", r.unchecked_cuts);
     fputs("}\n", stdout);
     fflush(stdout);
     if (objective)
         rc = objective_preview(tok, &opts, out, (size_t)n_preview, (size_t)seq, (size_t)target_seq,
                                (uint64_t)seed, stderr);
     else
-        rc = n_preview ? preview(tok, ids, n, n_preview) : 0;
-    goto done;
-fail:
-    rc = xf_cli_fail();
+        rc = n_preview ? preview(tok, out, n_preview) : 0;
 done:
-    free(ids);
-    xf_mmap_close(&text);
     xf_tokenizer_free(tok);
     return rc;
 }

@@ -11,7 +11,9 @@
 static const char *TRAIN_HELP =
     "usage: xfmr train --model PRESET|CONFIG|DIR --data FILE --out DIR [flags]\n"
     "       xfmr train --resume --out DIR [--data FILE] [--steps N]\n"
-    "  --data FILE         token file (xfmr prepare), UTF-8 text, or FILE.tsv of input<TAB>target lines\n"
+    "  --data FILE         token file (xfmr prepare), UTF-8 text, or FILE.tsv of input<TAB>target lines;\n"
+    "                      also a shard directory (xfmr prepare --out DIR/) or a quoted glob of files\n"
+    "  --val-data FILE     separate validation data (same forms); replaces --val-fraction\n"
     "  --objective OBJ     clm, prefix, span, mlm, ul2, bart, glm or gmask (default: the architecture's:\n"
     "                      decoder clm, prefix_lm prefix, encoder mlm, encoder_decoder span)\n"
     "  --target-seq N      encoder-decoder decoder length (default: from --seq and the objective)\n"
@@ -92,6 +94,7 @@ int xf_cmd_train(int argc, char **argv) {
     if (p.resume && p.out && xf_train_load_opts(p.out, &o)) return xf_cli_fail();
     p.model = xf_args_str(&a, "model", NULL);
     p.data = xf_args_str(&a, "data", NULL);
+    p.val_data = xf_args_str(&a, "val-data", NULL);
     p.tokenizer = xf_args_str(&a, "tokenizer", NULL);
     const char *init = xf_args_str(&a, "init", NULL);
     const char *sets[64];

@@ -1,30 +1,49 @@
 /* Token files, the training dataset and the parallel text encoder (xfmr/data.h).
  *
- * A dataset is either a memory-mapped token file (ids read in place, 2 or 4
- * bytes little-endian each) or text encoded at open time (ids held as int32).
- * Every token file is treated as hostile: all header fields, the exact size and
- * every id are checked in xf_dataset_open, so the batch functions never fail. */
+ * A dataset is an ordered list of token files ("segments": one plain token
+ * file, the shards of a prepared directory, or the files of a glob), with an
+ * optional validation set appended. Ids are read lazily with pread, only the
+ * window asked for, so resident memory does not grow with the data (the
+ * kernel's page cache holds what was read). A small text file is encoded whole
+ * into one in-memory segment; larger text is encoded, streaming, into a
+ * temporary shard directory (xf_data_prepare) whose files are unlinked as soon
+ * as they are open. Every token file is treated as hostile: all header fields,
+ * the exact size and every id are checked in xf_dataset_open (one buffered
+ * pass), so the batch functions never meet a bad id. */
 #include "xfmr/data.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/numeric.h"
 #include "core/rng.h"
+#include "data/shards.h"
 #include "io/file.h"
 
+typedef struct {
+    int fd;          /* the open token file, -1 for ids held in memory */
+    int32_t *mem;    /* small text's ids (fd == -1), owned */
+    char *path;      /* for messages */
+    size_t first, n; /* global index of its first id, ids in it */
+    unsigned width;  /* 2 or 4 */
+} segment;
+
 struct xf_dataset {
-    char *path;                /* for messages */
-    xf_mmap map;               /* token file mapping ({NULL, 0} for text) */
-    const unsigned char *raw;  /* token file ids: n * width bytes at map.ptr + 64 */
-    unsigned width;            /* 2 or 4 for a token file, 0 for text */
-    int32_t *ids;              /* text: n ids */
+    char *path;                /* the spec, for messages */
+    segment *seg;              /* nseg segments in order; seg[k].first ascending */
+    size_t nseg;
     size_t n, n_train, n_val;  /* n_train + n_val == n */
-    uint64_t hash;             /* token file's tokenizer hash, 0 for text */
+    size_t val_set;            /* tokens of an attached validation set (last segments), 0: none */
+    uint64_t hash;             /* the files' tokenizer hash, 0 for text */
     size_t vocab, max_id;
+    int *read_err;             /* first errno met by a batch read (0: none); heap, so const readers can set it */
 };
 
 /* ---- little-endian fields --------------------------------------------------- */
@@ -43,14 +62,63 @@ static void wr64(unsigned char *p, uint64_t v) {
     for (int i = 0; i < 8; i++) p[i] = (unsigned char)(v >> (8 * i));
 }
 
-/* Id number i (i < ds->n). */
-static inline int32_t get_id(const xf_dataset *ds, size_t i) {
-    if (ds->ids) return ds->ids[i];
-    if (ds->width == 2) {
-        const unsigned char *p = ds->raw + 2 * i;
-        return (int32_t)((uint32_t)p[0] | (uint32_t)p[1] << 8);
+/* ---- reading ids -------------------------------------------------------------- */
+
+/* pread exactly n bytes at off; 0 or an errno value (EIO for a short file). */
+static int read_full(int fd, void *buf, size_t n, size_t off) {
+    char *p = buf;
+    while (n > 0) {
+        ssize_t r = pread(fd, p, n, (off_t)off);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) return r < 0 ? errno : EIO;
+        p += r;
+        off += (size_t)r;
+        n -= (size_t)r;
     }
-    return (int32_t)rd32(ds->raw + 4 * i);
+    return 0;
+}
+
+/* ids [i, i + m) of segment s (in range) into out as int32. The bytes are read
+ * into the top of out and widened upwards in place: for width 2, id k's bytes
+ * sit at 2m + 2k, past the 4k..4k+3 being written. */
+static int seg_read(const segment *s, size_t i, size_t m, int32_t *out) {
+    if (s->mem) {
+        memcpy(out, s->mem + i, m * sizeof *out);
+        return 0;
+    }
+    unsigned char *raw = (unsigned char *)out + m * (4 - s->width);
+    int e = read_full(s->fd, raw, m * s->width, XF_TOKENS_HEADER_BYTES + i * s->width);
+    if (e) return e;
+    if (s->width == 2)
+        for (size_t k = 0; k < m; k++) out[k] = (int32_t)((uint32_t)raw[2 * k] | (uint32_t)raw[2 * k + 1] << 8);
+    else
+        for (size_t k = 0; k < m; k++) out[k] = (int32_t)rd32(raw + 4 * k);
+    return 0;
+}
+
+/* The segment holding global id i (i < ds->n). */
+static size_t seg_of(const xf_dataset *ds, size_t i) {
+    size_t lo = 0, hi = ds->nseg; /* seg[lo].first <= i < seg[hi].first */
+    while (hi - lo > 1) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (ds->seg[mid].first <= i) lo = mid; else hi = mid;
+    }
+    return lo;
+}
+
+/* ids [start, start + n) (in range) into out; 0 or an errno value. */
+static int read_ids(const xf_dataset *ds, size_t start, size_t n, int32_t *out) {
+    size_t k = n ? seg_of(ds, start) : 0;
+    while (n > 0) {
+        const segment *s = &ds->seg[k++];
+        size_t i = start - s->first, m = s->n - i < n ? s->n - i : n;
+        int e = seg_read(s, i, m, out);
+        if (e) return e;
+        out += m;
+        start += m;
+        n -= m;
+    }
+    return 0;
 }
 
 /* ---- opening ---------------------------------------------------------------- */
@@ -58,15 +126,19 @@ static inline int32_t get_id(const xf_dataset *ds, size_t i) {
 /* Header offsets (see data.h). */
 enum { H_MAGIC = 0, H_VERSION = 8, H_WIDTH = 12, H_NTOK = 16, H_HASH = 24, H_VOCAB = 32, H_PAD = 36 };
 
-static xf_status open_token_file(xf_dataset *ds, const xf_tokenizer *tok) {
-    const char *path = ds->path;
-    const unsigned char *h = ds->map.ptr;
-    size_t size = ds->map.len;
+typedef struct {
+    unsigned width;
+    size_t n, vocab;
+    uint64_t hash;
+} tok_header;
+
+/* Check a token file's header h against its size (see data.h). */
+static xf_status check_header(const char *path, const unsigned char *h, size_t size, tok_header *out) {
     if (size < XF_TOKENS_HEADER_BYTES)
         return xf_fail(XF_ERR_FORMAT, "%s: truncated token file header (%zu bytes, need %u)", path,
                        size, XF_TOKENS_HEADER_BYTES);
     uint32_t version = rd32(h + H_VERSION), width = rd32(h + H_WIDTH), vocab = rd32(h + H_VOCAB);
-    uint64_t ntok = rd64(h + H_NTOK), hash = rd64(h + H_HASH);
+    uint64_t ntok = rd64(h + H_NTOK);
     if (version != XF_TOKENS_VERSION)
         return xf_fail(XF_ERR_FORMAT, "%s: token file version %u is not supported (expected %u)",
                        path, version, XF_TOKENS_VERSION);
@@ -84,87 +156,278 @@ static xf_status open_token_file(xf_dataset *ds, const xf_tokenizer *tok) {
                        "%s: header says %llu tokens of %u bytes but the file holds %zu bytes of ids",
                        path, (unsigned long long)ntok, width, payload);
     if (ntok == 0) return xf_fail(XF_ERR_FORMAT, "%s: token file holds no tokens", path);
-    if (tok) {
-        uint64_t want = xf_tokenizer_hash(tok);
-        if (hash != want)
-            return xf_fail(XF_ERR_SHAPE,
-                           "%s was made with tokenizer %016llx, the model uses %s (%016llx)", path,
-                           (unsigned long long)hash, xf_tokenizer_name(tok),
-                           (unsigned long long)want);
-        if (vocab != xf_tokenizer_vocab_size(tok))
-            return xf_fail(XF_ERR_FORMAT,
-                           "%s: header vocab size %u disagrees with tokenizer %s (%zu) of the same hash",
-                           path, vocab, xf_tokenizer_name(tok), xf_tokenizer_vocab_size(tok));
-    }
-    ds->raw = h + XF_TOKENS_HEADER_BYTES;
-    ds->width = width;
-    ds->n = (size_t)ntok;
-    ds->hash = hash;
-    ds->vocab = vocab;
-    uint32_t max = 0;
-    for (size_t i = 0; i < ds->n; i++) {
-        uint32_t id = (uint32_t)get_id(ds, i);
-        if (id >= vocab)
-            return xf_fail(XF_ERR_FORMAT, "%s: token %zu has id %u, not below the vocab size %u",
-                           path, i, id, vocab);
-        if (id > max) max = id;
-    }
-    ds->max_id = max;
+    out->width = width;
+    out->n = (size_t)ntok;
+    out->vocab = vocab;
+    out->hash = rd64(h + H_HASH);
     return XF_OK;
 }
 
-static xf_status open_text_file(xf_dataset *ds, const xf_tokenizer *tok) {
-    const char *path = ds->path;
-    const char *text = ds->map.ptr;
-    size_t len = ds->map.len;
-    if (len == 0) return xf_fail(XF_ERR_FORMAT, "%s: empty file, no tokens", path);
-    const char *nul = memchr(text, '\0', len);
-    if (nul)
-        return xf_fail(XF_ERR_FORMAT,
-                       "%s: not a token file (no %s magic) and not text (NUL byte at offset %zu)",
-                       path, XF_TOKENS_MAGIC, (size_t)(nul - text));
-    if (!tok)
-        return xf_fail(XF_ERR_ARG,
-                       "%s: not a token file (no %s magic), and reading it as text needs a tokenizer",
-                       path, XF_TOKENS_MAGIC);
-    xf_status st = xf_data_encode(tok, text, len, path, 0, &ds->ids, &ds->n, NULL, NULL);
-    xf_mmap_close(&ds->map);
-    if (st != XF_OK) return st;
-    if (ds->n == 0) return xf_fail(XF_ERR_FORMAT, "%s: text encodes to no tokens", path);
-    size_t vocab = xf_tokenizer_vocab_size(tok), max = 0;
-    for (size_t i = 0; i < ds->n; i++) {
-        int32_t id = ds->ids[i];
-        if (id < 0 || (size_t)id >= vocab)
-            return xf_fail(XF_ERR_FORMAT, "%s: tokenizer %s gave id %d at token %zu (vocab %zu)",
-                           path, xf_tokenizer_name(tok), (int)id, i, vocab);
-        if ((size_t)id > max) max = (size_t)id;
+/* Open `path` read-only as a regular file: fd and size. */
+xf_status xf_data_open_regular(const char *path, int *fd, size_t *size) {
+    int f;
+    do {
+        f = open(path, O_RDONLY | O_CLOEXEC);
+    } while (f < 0 && errno == EINTR);
+    if (f < 0) return xf_fail(XF_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    struct stat sb;
+    if (fstat(f, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        close(f);
+        return xf_fail(XF_ERR_IO, "%s: not a regular file", path);
     }
+    if ((uintmax_t)sb.st_size > (uintmax_t)(SIZE_MAX / 2)) {
+        close(f);
+        return xf_fail(XF_ERR_IO, "%s: file of %jd bytes is too large", path, (intmax_t)sb.st_size);
+    }
+    *fd = f;
+    *size = (size_t)sb.st_size;
+    return XF_OK;
+}
+
+/* 1 if the file starts with the token file magic (0 on a short or unreadable file). */
+static int has_magic(int fd, size_t size) {
+    size_t ml = strlen(XF_TOKENS_MAGIC);
+    unsigned char m[16];
+    return size >= ml && read_full(fd, m, ml, 0) == 0 && memcmp(m, XF_TOKENS_MAGIC, ml) == 0;
+}
+
+/* Append segment `path` (a token file; fd is taken) to ds and check it against
+ * the tokenizer, the segments before it and the index entry (want_n, 0: none). */
+static xf_status add_segment(xf_dataset *ds, const char *path, int fd, size_t size,
+                             const xf_tokenizer *tok, const xf_shard_index *ix, size_t want_n) {
+    unsigned char h[XF_TOKENS_HEADER_BYTES];
+    tok_header th = {0};
+    xf_status st = XF_OK;
+    int e = size >= XF_TOKENS_HEADER_BYTES ? read_full(fd, h, sizeof h, 0) : 0;
+    if (e) st = xf_fail(XF_ERR_IO, "%s: cannot read the header: %s", path, strerror(e));
+    if (st == XF_OK) st = check_header(path, h, size, &th);
+    if (st == XF_OK && tok) {
+        uint64_t want = xf_tokenizer_hash(tok);
+        if (th.hash != want)
+            st = xf_fail(XF_ERR_SHAPE, "%s was made with tokenizer %016llx, the model uses %s (%016llx)", path,
+                         (unsigned long long)th.hash, xf_tokenizer_name(tok), (unsigned long long)want);
+        else if (th.vocab != xf_tokenizer_vocab_size(tok))
+            st = xf_fail(XF_ERR_FORMAT, "%s: header vocab size %zu disagrees with tokenizer %s (%zu) of the same hash",
+                         path, th.vocab, xf_tokenizer_name(tok), xf_tokenizer_vocab_size(tok));
+    }
+    if (st == XF_OK && ix && (th.width != ix->width || th.vocab != ix->vocab || th.hash != ix->hash ||
+                              th.n != want_n))
+        st = xf_fail(XF_ERR_FORMAT,
+                     "%s: header (%zu tokens, %u bytes per id, vocab %zu, tokenizer %016llx) disagrees with "
+                     "the shard index (%zu, %u, %zu, %016llx)", path, th.n, th.width, th.vocab,
+                     (unsigned long long)th.hash, want_n, ix->width, ix->vocab, (unsigned long long)ix->hash);
+    if (st == XF_OK && ds->nseg && (th.vocab != ds->vocab || th.hash != ds->hash))
+        st = xf_fail(XF_ERR_FORMAT, "%s: vocab %zu / tokenizer %016llx differ from %s (%zu / %016llx)", path,
+                     th.vocab, (unsigned long long)th.hash, ds->seg[0].path, ds->vocab,
+                     (unsigned long long)ds->hash);
+    if (st == XF_OK && th.n > SIZE_MAX / 4 - ds->n)
+        st = xf_fail(XF_ERR_FORMAT, "%s: too many tokens in all", path);
+    char *p = st == XF_OK ? strdup(path) : NULL;
+    if (st == XF_OK && !p) st = xf_fail(XF_ERR_OOM, "%s: out of memory", path);
+    if (st != XF_OK) {
+        close(fd);
+        return st;
+    }
+    ds->seg[ds->nseg++] = (segment){.fd = fd, .path = p, .first = ds->n, .n = th.n, .width = th.width};
+    /* (room was made by the caller) */
+    ds->n += th.n;
+    ds->vocab = th.vocab;
+    ds->hash = th.hash;
+    return XF_OK;
+}
+
+/* One pass over every id of segments [k0, nseg): each < vocab; records max_id. */
+static xf_status check_ids(xf_dataset *ds, size_t k0) {
+    enum { BLOCK = 1 << 18 };
+    int32_t *buf = malloc(BLOCK * sizeof *buf);
+    if (!buf) return xf_fail(XF_ERR_OOM, "%s: out of memory", ds->path);
+    xf_status st = XF_OK;
+    size_t max = ds->max_id;
+    for (size_t k = k0; st == XF_OK && k < ds->nseg; k++) {
+        const segment *s = &ds->seg[k];
+        for (size_t i = 0; st == XF_OK && i < s->n; i += BLOCK) {
+            size_t m = s->n - i < BLOCK ? s->n - i : BLOCK;
+            int e = seg_read(s, i, m, buf);
+            if (e) {
+                st = xf_fail(XF_ERR_IO, "%s: read failed: %s", s->path, strerror(e));
+                break;
+            }
+            for (size_t j = 0; j < m; j++) {
+                uint32_t id = (uint32_t)buf[j];
+                if (id >= ds->vocab) {
+                    st = xf_fail(XF_ERR_FORMAT, "%s: token %zu has id %u, not below the vocab size %zu",
+                                 s->path, i + j, id, ds->vocab);
+                    break;
+                }
+                if (id > max) max = id;
+            }
+        }
+    }
+    free(buf);
+    ds->max_id = max;
+    return st;
+}
+
+/* Open the token files of f as segments. */
+static xf_status open_token_files(xf_dataset *ds, const xf_data_files *f, const xf_tokenizer *tok) {
+    segment *grown = realloc(ds->seg, (ds->nseg + f->n) * sizeof *grown);
+    if (!grown) return xf_fail(XF_ERR_OOM, "%s: out of memory", ds->path);
+    ds->seg = grown;
+    size_t k0 = ds->nseg;
+    for (size_t i = 0; i < f->n; i++) {
+        int fd;
+        size_t size;
+        xf_status st = xf_data_open_regular(f->paths[i], &fd, &size);
+        if (st != XF_OK) return st;
+        if (!has_magic(fd, size)) {
+            close(fd);
+            return xf_fail(XF_ERR_FORMAT, "%s: not a token file (no %s magic), while %s is one: "
+                           "a data set is all token files or all text", f->paths[i], XF_TOKENS_MAGIC,
+                           i ? f->paths[0] : "the data's first file");
+        }
+        if ((st = add_segment(ds, f->paths[i], fd, size, tok, f->ix, f->ix ? f->ix->counts[i] : 0)))
+            return st;
+    }
+    return check_ids(ds, k0);
+}
+
+#define SMALL_TEXT ((size_t)8 << 20) /* text up to this is encoded in memory */
+
+/* A single small text file: encoded whole in memory (ids as one segment). */
+static xf_status open_small_text(xf_dataset *ds, const char *path, const xf_tokenizer *tok) {
+    char *text = NULL;
+    size_t len = 0;
+    int32_t *ids = NULL;
+    size_t n = 0;
+    xf_status st = xf_file_read_all(path, &text, &len, SMALL_TEXT);
+    if (st == XF_OK && len == 0) st = xf_fail(XF_ERR_FORMAT, "%s: empty file, no tokens", path);
+    const char *nul = st == XF_OK ? memchr(text, '\0', len) : NULL;
+    if (nul)
+        st = xf_fail(XF_ERR_FORMAT, "%s: not a token file (no %s magic) and not text (NUL byte at offset %zu)",
+                     path, XF_TOKENS_MAGIC, (size_t)(nul - text));
+    if (st == XF_OK) st = xf_data_encode(tok, text, len, path, 0, &ids, &n, NULL, NULL);
+    free(text);
+    if (st == XF_OK && n == 0) st = xf_fail(XF_ERR_FORMAT, "%s: text encodes to no tokens", path);
+    segment *grown = st == XF_OK ? realloc(ds->seg, (ds->nseg + 1) * sizeof *grown) : NULL;
+    char *p = st == XF_OK ? strdup(path) : NULL;
+    if (st == XF_OK && grown) ds->seg = grown;
+    if (st == XF_OK && (!grown || !p)) st = xf_fail(XF_ERR_OOM, "%s: out of memory", path);
+    if (st != XF_OK) {
+        free(ids);
+        free(p);
+        return st;
+    }
+    size_t vocab = xf_tokenizer_vocab_size(tok), max = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (ids[i] < 0 || (size_t)ids[i] >= vocab) {
+            st = xf_fail(XF_ERR_FORMAT, "%s: tokenizer %s gave id %d at token %zu (vocab %zu)", path,
+                         xf_tokenizer_name(tok), (int)ids[i], i, vocab);
+            free(ids);
+            free(p);
+            return st;
+        }
+        if ((size_t)ids[i] > max) max = (size_t)ids[i];
+    }
+    ds->seg[ds->nseg++] = (segment){.fd = -1, .mem = ids, .path = p, .first = ds->n, .n = n, .width = 4};
+    ds->n += n;
     ds->vocab = vocab;
     ds->max_id = max;
-    ds->hash = 0;
+    ds->hash = 0; /* text: it used tok */
     return XF_OK;
+}
+
+/* Text: encode it, streaming, into a temporary shard directory, open the
+ * shards and unlink them (the open descriptors keep the data). */
+static xf_status open_text(xf_dataset *ds, const char *spec, const xf_tokenizer *tok) {
+    const char *base = getenv("TMPDIR");
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s/xfmr-data-XXXXXX", base && *base ? base : "/tmp");
+    if (!mkdtemp(dir))
+        return xf_fail(XF_ERR_IO, "%s: cannot make a temporary directory for the encoded text in %s: %s", spec,
+                       base && *base ? base : "/tmp", strerror(errno));
+    xf_prepare_opts o = {.sharded = 1};
+    xf_prepare_result r;
+    xf_status st = xf_data_prepare(tok, spec, dir, &o, &r);
+    xf_data_files f = {0};
+    if (st == XF_OK) st = xf_data_files_resolve(&f, dir);
+    if (st == XF_OK) st = open_token_files(ds, &f, tok);
+    if (st == XF_OK) ds->hash = 0; /* text: it used tok */
+    for (size_t i = 0; i < f.n; i++) unlink(f.paths[i]);
+    xf_data_files_free(&f);
+    char ipath[4200];
+    snprintf(ipath, sizeof ipath, "%s/%s", dir, XF_SHARDS_INDEX);
+    unlink(ipath);
+    rmdir(dir);
+    return st;
+}
+
+/* Why file `path` (no token magic) cannot be text: empty, or a NUL byte
+ * (most likely a damaged token file); XF_OK when neither. Reads in blocks. */
+static xf_status not_text(const char *path) {
+    int fd;
+    size_t size;
+    xf_status st = xf_data_open_regular(path, &fd, &size);
+    if (st != XF_OK) return st;
+    if (size == 0) st = xf_fail(XF_ERR_FORMAT, "%s: empty file, no tokens", path);
+    char buf[1 << 16];
+    for (size_t off = 0; st == XF_OK && off < size; off += sizeof buf) {
+        size_t m = size - off < sizeof buf ? size - off : sizeof buf;
+        int e = read_full(fd, buf, m, off);
+        const char *nul = e ? NULL : memchr(buf, '\0', m);
+        if (e) st = xf_fail(XF_ERR_IO, "%s: read failed: %s", path, strerror(e));
+        else if (nul)
+            st = xf_fail(XF_ERR_FORMAT, "%s: not a token file (no %s magic) and not text (NUL byte at offset %zu)",
+                         path, XF_TOKENS_MAGIC, off + (size_t)(nul - buf));
+    }
+    close(fd);
+    return st;
+}
+
+/* Open spec's files and append them to ds. */
+static xf_status open_spec(xf_dataset *ds, const char *spec, const xf_tokenizer *tok) {
+    xf_data_files f;
+    xf_status st = xf_data_files_resolve(&f, spec);
+    if (st != XF_OK) return st;
+    int fd;
+    size_t size;
+    st = xf_data_open_regular(f.paths[0], &fd, &size);
+    int tokens = st == XF_OK && has_magic(fd, size);
+    if (st == XF_OK) close(fd);
+    if (st == XF_OK && tokens) {
+        st = open_token_files(ds, &f, tok);
+    } else if (st == XF_OK && !tok) {
+        st = not_text(f.paths[0]);
+        if (st == XF_OK)
+            st = xf_fail(XF_ERR_ARG, "%s: not a token file (no %s magic), and reading it as text needs a tokenizer",
+                         f.paths[0], XF_TOKENS_MAGIC);
+    } else if (st == XF_OK && f.n == 1 && size <= SMALL_TEXT) {
+        st = open_small_text(ds, f.paths[0], tok);
+    } else if (st == XF_OK) {
+        st = open_text(ds, spec, tok);
+    }
+    xf_data_files_free(&f);
+    return st;
+}
+
+/* A fresh dataset named `spec`. */
+static xf_dataset *dataset_new(const char *spec) {
+    xf_dataset *ds = calloc(1, sizeof *ds);
+    if (!ds) return NULL;
+    ds->path = strdup(spec);
+    ds->read_err = calloc(1, sizeof *ds->read_err);
+    if (!ds->path || !ds->read_err) {
+        xf_dataset_free(ds);
+        return NULL;
+    }
+    return ds;
 }
 
 xf_status xf_dataset_open(xf_dataset **out, const char *path, const xf_tokenizer *tok) {
     *out = NULL;
     if (!path || !*path) return xf_fail(XF_ERR_ARG, "dataset: empty path");
-    xf_dataset *ds = calloc(1, sizeof *ds);
+    xf_dataset *ds = dataset_new(path);
     if (!ds) return xf_fail(XF_ERR_OOM, "%s: out of memory", path);
-    size_t pl = strlen(path);
-    ds->path = malloc(pl + 1);
-    if (!ds->path) {
-        free(ds);
-        return xf_fail(XF_ERR_OOM, "%s: out of memory", path);
-    }
-    memcpy(ds->path, path, pl + 1);
-    xf_status st = xf_mmap_open(&ds->map, path);
-    if (st == XF_OK) {
-        size_t ml = strlen(XF_TOKENS_MAGIC);
-        if (ds->map.len >= ml && memcmp(ds->map.ptr, XF_TOKENS_MAGIC, ml) == 0)
-            st = open_token_file(ds, tok);
-        else
-            st = open_text_file(ds, tok);
-    }
+    xf_status st = open_spec(ds, path, tok);
     if (st != XF_OK) {
         xf_dataset_free(ds);
         return st;
@@ -175,10 +438,45 @@ xf_status xf_dataset_open(xf_dataset **out, const char *path, const xf_tokenizer
     return XF_OK;
 }
 
+xf_status xf_dataset_set_val(xf_dataset *ds, xf_dataset *val) {
+    xf_status st = XF_OK;
+    if (ds->val_set)
+        st = xf_fail(XF_ERR_ARG, "%s: already has a validation set", ds->path);
+    else if (val->vocab != ds->vocab)
+        st = xf_fail(XF_ERR_SHAPE, "%s: vocab size %zu differs from the training data's %s (%zu)", val->path,
+                     val->vocab, ds->path, ds->vocab);
+    else if (val->n > SIZE_MAX / 4 - ds->n)
+        st = xf_fail(XF_ERR_FORMAT, "%s: too many tokens in all", val->path);
+    segment *grown = st == XF_OK ? realloc(ds->seg, (ds->nseg + val->nseg) * sizeof *grown) : NULL;
+    if (st == XF_OK && !grown) st = xf_fail(XF_ERR_OOM, "%s: out of memory", val->path);
+    if (st != XF_OK) {
+        xf_dataset_free(val);
+        return st;
+    }
+    ds->seg = grown;
+    for (size_t k = 0; k < val->nseg; k++) {
+        ds->seg[ds->nseg] = val->seg[k];
+        ds->seg[ds->nseg++].first += ds->n;
+    }
+    val->nseg = 0; /* the descriptors moved */
+    ds->n += val->n;
+    ds->val_set = val->n;
+    if (val->max_id > ds->max_id) ds->max_id = val->max_id;
+    ds->n_train = ds->n - ds->val_set;
+    ds->n_val = ds->val_set;
+    xf_dataset_free(val);
+    return XF_OK;
+}
+
 void xf_dataset_free(xf_dataset *ds) {
     if (!ds) return;
-    xf_mmap_close(&ds->map);
-    free(ds->ids);
+    for (size_t k = 0; k < ds->nseg; k++) {
+        if (ds->seg[k].fd >= 0) close(ds->seg[k].fd);
+        free(ds->seg[k].mem);
+        free(ds->seg[k].path);
+    }
+    free(ds->seg);
+    free(ds->read_err);
     free(ds->path);
     free(ds);
 }
@@ -189,6 +487,13 @@ size_t xf_dataset_vocab_size(const xf_dataset *ds) { return ds->vocab; }
 size_t xf_dataset_max_id(const xf_dataset *ds) { return ds->max_id; }
 size_t xf_dataset_train_len(const xf_dataset *ds) { return ds->n_train; }
 size_t xf_dataset_val_len(const xf_dataset *ds) { return ds->n_val; }
+size_t xf_dataset_files(const xf_dataset *ds) { return ds->nseg; }
+
+xf_status xf_dataset_status(const xf_dataset *ds) {
+    int e = __atomic_load_n(ds->read_err, __ATOMIC_RELAXED);
+    if (e) return xf_fail(XF_ERR_IO, "%s: reading a window failed: %s", ds->path, strerror(e));
+    return XF_OK;
+}
 
 /* ---- split and batches -------------------------------------------------------- */
 
@@ -199,6 +504,17 @@ xf_status xf_dataset_split(xf_dataset *ds, double val_fraction, size_t T) {
                        val_fraction);
     if (T == 0) return xf_fail(XF_ERR_ARG, "%s: sequence length 0", path);
     size_t n = ds->n;
+    if (ds->val_set) {
+        /* a separate validation set: exactly its tokens, whatever the fraction */
+        if (ds->val_set < T + 1 || n - ds->val_set < T + 1)
+            return xf_fail(XF_ERR_SHAPE,
+                           "%s: training data (%zu tokens) and validation data (%zu tokens) each need at "
+                           "least %zu tokens for sequence length %zu", path, n - ds->val_set, ds->val_set,
+                           T + 1, T);
+        ds->n_val = ds->val_set;
+        ds->n_train = n - ds->val_set;
+        return XF_OK;
+    }
     if (T >= n)
         return xf_fail(XF_ERR_SHAPE,
                        "%s: %zu tokens are too few for sequence length %zu (need at least %zu for "
@@ -221,20 +537,20 @@ xf_status xf_dataset_split(xf_dataset *ds, double val_fraction, size_t T) {
     return XF_OK;
 }
 
-/* Copy the T+1 ids at `start` into inputs (first T) and targets (last T). */
+/* The T+1 ids at `start` into inputs (first T) and targets (last T); tg is
+ * used as scratch for the T+1 ids. A failed read zero-fills both and is
+ * recorded for xf_dataset_status. */
 static void window(const xf_dataset *ds, size_t start, size_t T, int32_t *in, int32_t *tg) {
-    if (ds->ids) {
-        memcpy(in, ds->ids + start, T * sizeof *in);
-        memcpy(tg, ds->ids + start + 1, T * sizeof *tg);
+    int e = read_ids(ds, start, T, in);
+    if (!e) e = read_ids(ds, start + T, 1, tg + T - 1);
+    if (e) {
+        int zero = 0;
+        __atomic_compare_exchange_n(ds->read_err, &zero, e, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+        memset(in, 0, T * sizeof *in);
+        memset(tg, 0, T * sizeof *tg);
         return;
     }
-    int32_t prev = get_id(ds, start);
-    for (size_t t = 0; t < T; t++) {
-        int32_t next = get_id(ds, start + t + 1);
-        in[t] = prev;
-        tg[t] = next;
-        prev = next;
-    }
+    if (T > 1) memcpy(tg, in + 1, (T - 1) * sizeof *tg);
 }
 
 void xf_dataset_train_batch(const xf_dataset *ds, xf_rng *rng, size_t B, size_t T,
@@ -249,6 +565,30 @@ void xf_dataset_train_batch(const xf_dataset *ds, xf_rng *rng, size_t B, size_t 
         size_t start = (size_t)xf_rng_below(rng, (uint64_t)(ds->n_train - T));
         window(ds, start, T, inputs + b * T, targets + b * T);
     }
+}
+
+/* SplitMix64's finaliser (a bijection of 64-bit words). */
+static uint64_t mix64(uint64_t z) {
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+size_t xf_dataset_train_start(const xf_dataset *ds, uint64_t seed, uint64_t g, size_t row, size_t T) {
+    if (T == 0 || ds->n_train <= T) return 0;
+    uint64_t h = mix64(seed ^ mix64(g + 0x9e3779b97f4a7c15ull * (mix64((uint64_t)row) | 1)));
+    return (size_t)(((unsigned __int128)h * (uint64_t)(ds->n_train - T)) >> 64);
+}
+
+void xf_dataset_train_rows(const xf_dataset *ds, uint64_t seed, uint64_t g, size_t row0, size_t rows,
+                           size_t T, int32_t *inputs, int32_t *targets) {
+    if (T == 0 || ds->n_train <= T) {
+        memset(inputs, 0, rows * T * sizeof *inputs);
+        memset(targets, 0, rows * T * sizeof *targets);
+        return;
+    }
+    for (size_t r = 0; r < rows; r++)
+        window(ds, xf_dataset_train_start(ds, seed, g, row0 + r, T), T, inputs + r * T, targets + r * T);
 }
 
 size_t xf_dataset_val_windows(const xf_dataset *ds, size_t T) {
@@ -275,15 +615,35 @@ xf_status xf_dataset_copy(const xf_dataset *ds, size_t start, size_t n, int32_t 
     if (start > ds->n || n > ds->n - start)
         return xf_fail(XF_ERR_ARG, "%s: tokens %zu..+%zu are past the end (%zu tokens)", ds->path,
                        start, n, ds->n);
-    if (ds->ids) {
-        memcpy(out, ds->ids + start, n * sizeof *out);
-        return XF_OK;
-    }
-    for (size_t i = 0; i < n; i++) out[i] = get_id(ds, start + i);
+    int e = read_ids(ds, start, n, out);
+    if (e) return xf_fail(XF_ERR_IO, "%s: reading tokens %zu..+%zu failed: %s", ds->path, start, n, strerror(e));
     return XF_OK;
 }
 
 /* ---- writing ------------------------------------------------------------------ */
+
+void xf_tokens_header(unsigned char head[XF_TOKENS_HEADER_BYTES], unsigned width, size_t n,
+                      size_t vocab_size, uint64_t tok_hash) {
+    memset(head, 0, XF_TOKENS_HEADER_BYTES);
+    memcpy(head + H_MAGIC, XF_TOKENS_MAGIC, strlen(XF_TOKENS_MAGIC));
+    wr32(head + H_VERSION, XF_TOKENS_VERSION);
+    wr32(head + H_WIDTH, width);
+    wr64(head + H_NTOK, (uint64_t)n);
+    wr64(head + H_HASH, tok_hash);
+    wr32(head + H_VOCAB, (uint32_t)vocab_size);
+}
+
+void xf_tokens_pack(unsigned char *buf, const int32_t *ids, size_t m, unsigned width) {
+    for (size_t j = 0; j < m; j++) {
+        uint32_t v = (uint32_t)ids[j];
+        if (width == 2) {
+            buf[2 * j] = (unsigned char)v;
+            buf[2 * j + 1] = (unsigned char)(v >> 8);
+        } else {
+            wr32(buf + 4 * j, v);
+        }
+    }
+}
 
 xf_status xf_tokens_write(const char *path, const int32_t *ids, size_t n, size_t vocab_size,
                           uint64_t tok_hash) {
@@ -298,14 +658,7 @@ xf_status xf_tokens_write(const char *path, const int32_t *ids, size_t n, size_t
                            (int)ids[i], vocab_size);
 
     unsigned char head[XF_TOKENS_HEADER_BYTES];
-    memset(head, 0, sizeof head);
-    memcpy(head + H_MAGIC, XF_TOKENS_MAGIC, strlen(XF_TOKENS_MAGIC));
-    wr32(head + H_VERSION, XF_TOKENS_VERSION);
-    wr32(head + H_WIDTH, width);
-    wr64(head + H_NTOK, (uint64_t)n);
-    wr64(head + H_HASH, tok_hash);
-    wr32(head + H_VOCAB, (uint32_t)vocab_size);
-
+    xf_tokens_header(head, width, n, vocab_size, tok_hash);
     xf_afile *f;
     xf_status st = xf_afile_open(&f, path);
     if (st != XF_OK) return st;
@@ -314,15 +667,7 @@ xf_status xf_tokens_write(const char *path, const int32_t *ids, size_t n, size_t
     unsigned char buf[CHUNK * 4];
     for (size_t i = 0; st == XF_OK && i < n; i += CHUNK) {
         size_t m = n - i < CHUNK ? n - i : CHUNK;
-        for (size_t j = 0; j < m; j++) {
-            uint32_t v = (uint32_t)ids[i + j];
-            if (width == 2) {
-                buf[2 * j] = (unsigned char)v;
-                buf[2 * j + 1] = (unsigned char)(v >> 8);
-            } else {
-                wr32(buf + 4 * j, v);
-            }
-        }
+        xf_tokens_pack(buf, ids + i, m, width);
         st = xf_afile_write(f, buf, m * width);
     }
     if (st != XF_OK) {
@@ -345,7 +690,7 @@ static int same_ids(const int32_t *a, size_t na, const int32_t *b, size_t nb) {
 
 /* 1 if encoding text[lo..hi) whole equals encoding text[lo..p) then text[p..hi),
  * with lo/hi about ENC_CHECK_SPAN bytes from p (kept on UTF-8 character starts). */
-static int cut_is_safe(const xf_tokenizer *tok, const char *text, size_t len, size_t lo_limit,
+int xf_data_cut_is_safe(const xf_tokenizer *tok, const char *text, size_t len, size_t lo_limit,
                        size_t p) {
     size_t lo = p - lo_limit > ENC_CHECK_SPAN ? p - ENC_CHECK_SPAN : lo_limit;
     size_t hi = len - p > ENC_CHECK_SPAN ? p + ENC_CHECK_SPAN : len;
@@ -373,7 +718,7 @@ static size_t find_cut(const xf_tokenizer *tok, const char *text, size_t len, si
     for (size_t p = target; p < end && tries < ENC_MAX_CANDIDATES; p++) {
         if (p <= lo_limit || text[p - 1] != '\n') continue;
         tries++;
-        if (cut_is_safe(tok, text, len, lo_limit, p)) return p;
+        if (xf_data_cut_is_safe(tok, text, len, lo_limit, p)) return p;
     }
     return 0;
 }

@@ -175,6 +175,29 @@ xf_status xf_afile_write(xf_afile *f, const void *data, size_t n) {
     return XF_OK;
 }
 
+/* Overwrite n bytes at offset off of what was written so far (a header whose
+ * counts are known only at the end). The buffered bytes are flushed first. */
+xf_status xf_afile_write_at(xf_afile *f, size_t off, const void *data, size_t n) {
+    if (f->err == 0 && fflush(f->fp) != 0) f->err = errno != 0 ? errno : EIO;
+    if (f->err != 0)
+        return xf_fail(XF_ERR_IO, "%s: an earlier write to %s failed: %s", f->path, f->tmp,
+                       strerror(f->err));
+    const char *p = data;
+    while (n > 0) {
+        ssize_t w = pwrite(fileno(f->fp), p, n, (off_t)off);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) {
+            f->err = w < 0 ? errno : EIO;
+            return xf_fail(XF_ERR_IO, "%s: write to temporary file %s failed: %s", f->path, f->tmp,
+                           strerror(f->err));
+        }
+        p += w;
+        off += (size_t)w;
+        n -= (size_t)w;
+    }
+    return XF_OK;
+}
+
 void xf_afile_abort(xf_afile *f) {
     if (f == NULL) return;
     if (f->fp != NULL) fclose(f->fp);

@@ -33,6 +33,11 @@ xf_status xf_afile_open(xf_afile **out, const char *path);
  * should xf_afile_abort. f stays owned by the caller either way. */
 xf_status xf_afile_write(xf_afile *f, const void *data, size_t n);
 
+/* Overwrite n bytes at byte offset off of the bytes written so far (for a
+ * header whose counts are known only at the end); off + n must not pass the
+ * end. Failures are sticky as for xf_afile_write. */
+xf_status xf_afile_write_at(xf_afile *f, size_t off, const void *data, size_t n);
+
 /* Flush, fsync, close, rename over the target, fsync the directory. Frees f
  * whatever happens. Fails with XF_ERR_IO naming the step; a failure before the
  * rename removes the temporary file and leaves the target untouched. If only

@@ -330,10 +330,16 @@ static xf_status setup_objective(run_state *r, const xf_train_paths *p, const xf
                            cfg->max_position_embeddings);
     }
     if (tsv) {
+        if (p->val_data) return xf_fail(XF_ERR_ARG, "--val-data is not supported with input<TAB>target data (%s)", p->data);
         if ((s = xf_pairs_open(&r->pairs, p->data, r->tok))) return s;
         if ((s = xf_pairs_split(r->pairs, o->val_fraction))) return s;
     } else {
         if ((s = xf_dataset_open(&r->data, p->data, r->tok))) return s;
+        if (p->val_data) { /* docs/data.md §Validation data */
+            xf_dataset *val;
+            if ((s = xf_dataset_open(&val, p->val_data, r->tok))) return s;
+            if ((s = xf_dataset_set_val(r->data, val))) return s;
+        }
         if ((s = xf_dataset_split(r->data, o->val_fraction, o->seq))) return s;
     }
     size_t B = o->batch;

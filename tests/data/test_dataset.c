@@ -391,30 +391,10 @@ TEST(test_parallel_encode_byte) {
     xf_tokenizer_free(tok);
 }
 
-/* A byte-level BPE with the GPT-2 pre-tokenizer whose merges make the cut point
- * matter: "\n\n" merges only when the regex keeps both newlines together, which
- * it does at the end of a chunk but not before a word. */
-static char *bpe_json(void) {
-    size_t cap = 1 << 16, n = 0;
-    char *s = malloc(cap);
-    n += (size_t)snprintf(s + n, cap - n,
-                          "{\"version\":\"1.0\",\"added_tokens\":[],\"pre_tokenizer\":{\"type\":"
-                          "\"ByteLevel\",\"add_prefix_space\":false,\"use_regex\":true},"
-                          "\"model\":{\"type\":\"BPE\",\"vocab\":{");
-    tok_byte_vocab_json(s, cap, &n); /* bytes in GPT-2 spelling, ids = byte values */
-    /* U+010A = newline, U+0120 = space */
-    n += (size_t)snprintf(s + n, cap - n,
-                          "\"\xC4\x8A\xC4\x8A\":256,\"\xC4\xA0t\":257,\"he\":258,\"\xC4\xA0the\":259,"
-                          "\".\xC4\x8A\":260},\"merges\":[[\"\xC4\x8A\",\"\xC4\x8A\"],"
-                          "[\"\xC4\xA0\",\"t\"],[\"h\",\"e\"],[\"\xC4\xA0t\",\"he\"],"
-                          "[\".\",\"\xC4\x8A\"]]}}");
-    return s;
-}
-
 TEST(test_parallel_encode_bpe) {
     char path[512];
     tmp_path(path, sizeof path, "bpe.json");
-    char *js = bpe_json();
+    char *js = tok_bpe_newline_json();
     write_bytes(path, js, strlen(js));
     free(js);
     xf_tokenizer *tok;
