@@ -29,6 +29,11 @@ CFLAGS  ?= $(OPT) -g
 CFLAGS  += -std=c11 -D_GNU_SOURCE $(WARN) -fopenmp -Iinclude -Isrc -I$(BLAS_INC) $(ARCHFLAGS) $(SANFLAGS) $(EXTRA_CFLAGS)
 LDLIBS  = -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR) -lopenblas -lcjson -lpcre2-8 -licuuc -lm
 LDFLAGS += -fopenmp $(SANFLAGS)
+# Open MPI (src/dist/, docs/scale-out.md): its flags from pkg-config, else mpicc.
+MPI_CFLAGS ?= $(shell pkg-config --cflags ompi-c 2>/dev/null || mpicc --showme:compile 2>/dev/null)
+MPI_LIBS   ?= $(shell pkg-config --libs ompi-c 2>/dev/null || mpicc --showme:link 2>/dev/null)
+CFLAGS  += $(MPI_CFLAGS)
+LDLIBS  += $(MPI_LIBS)
 
 LIB_SRC  = $(sort $(shell find src -name '*.c' -not -path 'src/cli/*'))
 CLI_SRC  = $(sort $(wildcard src/cli/*.c))

@@ -11,6 +11,7 @@
 
 #include "kernels/gemm.h"
 #include "model/model_internal.h"
+#include "train/adamw.h"
 #include "xfmr/train.h"
 
 xf_status xf_dtype_parse(const char *name, int *dtype) {
@@ -39,6 +40,11 @@ float xf_lr_at(const xf_train_opts *o, size_t it) {
 
 void xf_adamw_step(xf_model *model, float *m, float *v, size_t t, float lr,
                    const xf_train_opts *o) {
+    xf_adamw_range(model, m, v, 0, model->nparams, t, lr, o);
+}
+
+void xf_adamw_range(xf_model *model, float *m, float *v, size_t lo, size_t hi, size_t t, float lr,
+                    const xf_train_opts *o) {
     const float b1 = o->beta1, b2 = o->beta2, eps = o->eps;
     const float bc1 = 1.0f - powf(b1, (float)t), bc2 = 1.0f - powf(b2, (float)t);
     float *p = model->params, *g = model->grads;
@@ -46,14 +52,15 @@ void xf_adamw_step(xf_model *model, float *m, float *v, size_t t, float lr,
         const xf_param_info *info = &model->table[i];
         if (!info->trainable) continue; /* a buffer (the MoE balancing bias) */
         const float decay = info->decay ? lr * o->weight_decay : 0.0f;
-        const size_t off = info->offset, n = info->numel;
+        const size_t a = info->offset > lo ? info->offset : lo;
+        const size_t b = info->offset + info->numel < hi ? info->offset + info->numel : hi;
 #pragma omp parallel for schedule(static)
-        for (size_t j = off; j < off + n; j++) {
-            float gj = g[j];
+        for (size_t j = a; j < b; j++) {
+            float gj = g[j], *mj = &m[j - lo], *vj = &v[j - lo];
             p[j] -= decay * p[j];
-            m[j] = b1 * m[j] + (1.0f - b1) * gj;
-            v[j] = b2 * v[j] + (1.0f - b2) * gj * gj;
-            float mhat = m[j] / bc1, vhat = v[j] / bc2;
+            *mj = b1 * *mj + (1.0f - b1) * gj;
+            *vj = b2 * *vj + (1.0f - b2) * gj * gj;
+            float mhat = *mj / bc1, vhat = *vj / bc2;
             p[j] -= lr * mhat / (sqrtf(vhat) + eps);
         }
     }
