@@ -4,6 +4,8 @@
 
 #include <mpi.h>
 #include <pthread.h>
+#include <signal.h>
+#include <unistd.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -159,6 +161,18 @@ xf_status xf_dist_allreduce_sum_f64(double *x, size_t n) {
     return rc == MPI_SUCCESS ? XF_OK : mpi_fail(rc, "allreduce");
 }
 
+xf_status xf_dist_allgather_i32(const int32_t *mine, int32_t *all, size_t n) {
+    if (g.size <= 1) {
+        memcpy(all, mine, n * sizeof(int32_t));
+        return XF_OK;
+    }
+    if (n > INT32_MAX) return xf_fail(XF_ERR_ARG, "all-gather of %zu ints: too many", n);
+    enter("all-gather");
+    int rc = MPI_Allgather(mine, (int)n, MPI_INT32_T, all, (int)n, MPI_INT32_T, MPI_COMM_WORLD);
+    leave();
+    return rc == MPI_SUCCESS ? XF_OK : mpi_fail(rc, "all-gather");
+}
+
 /* Broadcast of each rank's range from its owner, in pieces that fit an int. */
 xf_status xf_dist_allgather(float *x, size_t n) {
     if (g.size <= 1) return XF_OK;
@@ -244,4 +258,15 @@ void xf_dist_finalize(void) {
     g.on = 0;
     g.rank = 0;
     g.size = 1;
+}
+
+void xf_dist_test_fault(size_t step) {
+    const char *e = getenv("XFMR_TEST_RANK_FAULT");
+    int r = -1;
+    size_t s = 0;
+    char kind[8] = "";
+    if (!e || sscanf(e, "%d:%zu:%7s", &r, &s, kind) != 3 || r != g.rank || s != step) return;
+    if (!strcmp(kind, "kill")) raise(SIGKILL);
+    if (!strcmp(kind, "hang"))
+        for (;;) pause();
 }

@@ -15,6 +15,7 @@
 #define XFMR_DIST_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "xfmr/status.h"
 
@@ -28,6 +29,8 @@ int xf_dist_size(void);
 /* x[0..n) <- the sum over ranks of every rank's x, identical bits on every rank. */
 xf_status xf_dist_allreduce_sum(float *x, size_t n);
 xf_status xf_dist_allreduce_sum_f64(double *x, size_t n);
+/* all[r*n .. r*n + n) <- rank r's mine[0..n), on every rank. */
+xf_status xf_dist_allgather_i32(const int32_t *mine, int32_t *all, size_t n);
 /* x has the same length on every rank; rank r owns [lo(r), lo(r+1)) with
  * lo(r) = n*r/N (xf_dist_range): afterwards every rank holds every range. */
 xf_status xf_dist_allgather(float *x, size_t n);
@@ -46,5 +49,9 @@ void xf_dist_finalize(void);
 /* Called from the watchdog thread with a one-line message when a collective
  * hangs; the job is then aborted. The CLI prints it. */
 void xf_dist_on_hang(void (*fn)(const char *msg));
+
+/* Test hook (tests/cli/test_mpi.sh): XFMR_TEST_RANK_FAULT=R:S:kill|hang makes
+ * rank R, about to run step S (1-based), die by SIGKILL or stop forever. */
+void xf_dist_test_fault(size_t step);
 
 #endif

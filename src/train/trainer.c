@@ -88,6 +88,7 @@ typedef struct {
 } run_state;
 
 static void run_free(run_state *r) {
+    xf_dp_moe_detach(r->model);
     xf_model_free(r->model);
     xf_tokenizer_free(r->tok);
     xf_dataset_free(r->data);
@@ -486,6 +487,7 @@ static xf_status open_run(run_state *r, const xf_train_paths *p, const xf_train_
         return xf_fail(XF_ERR_ARG, "--batch %zu (the global batch) must divide by the %d ranks", o->batch, r->size);
     r->Bl = o->batch / (size_t)r->size;
     r->row0 = r->Bl * (size_t)r->rank;
+    if ((s = xf_dp_moe_attach(r->model))) return s;
     if (xf_tokenizer_vocab_size(r->tok) > cfg.vocab_size)
         return xf_fail(XF_ERR_SHAPE, "tokenizer %s has %zu ids but the model's vocab_size is %zu",
                        xf_tokenizer_name(r->tok), xf_tokenizer_vocab_size(r->tok), cfg.vocab_size);
@@ -656,6 +658,7 @@ xf_status xf_train(const xf_train_paths *p, const xf_train_opts *o, xf_train_cb 
     long attempts = 0;
     while (r.step < o->steps) {
         double t0 = xf_now_ms();
+        xf_dist_test_fault(r.step + 1);
         xf_model_zero_grad(r.model);
         xf_model_moe_reset_stats(r.model);
         xf_model_set_noise_seed(r.model, o->seed + r.step);
@@ -672,9 +675,12 @@ xf_status xf_train(const xf_train_paths *p, const xf_train_opts *o, xf_train_cb 
                  * rank's mean weighted by its share of them (not a mean of means) */
                 size_t all = xf_dp_valid(r.bb.targets, o->batch * r.T);
                 double w = all ? (double)valid / (double)all : 0.0;
-                if ((s = xf_model_backward(r.model, (float)(w / (double)o->accum)))) goto done;
+                if ((s = xf_dp_moe_check(r.model))) goto done;
+                /* the MoE losses are partials of the global batch's (xf_dp_moe_attach) */
+                if ((s = xf_model_backward_ex(r.model, (float)(w / (double)o->accum), 1.0f / (float)o->accum)))
+                    goto done;
                 dl[0] += (double)l * w / (double)o->accum;
-                dl[1] += (double)xf_model_aux_loss(r.model) / (double)(o->accum * (size_t)r.size);
+                dl[1] += (double)xf_model_aux_loss(r.model) / (double)o->accum;
                 continue;
             }
             if ((s = xf_model_backward(r.model, 1.0f / (float)o->accum))) goto done;
