@@ -177,9 +177,15 @@ run: all
 
 # bench/bench_gemm (our GEMM against oneDNN's) links libdnnl, and bench/bwprobe
 # measures the read bandwidth for the decode benchmark: both built here only
-bench: all $(BUILD)/bench/bench_gemm $(BUILD)/bench/bwprobe
+bench: all $(BUILD)/bench/bench_gemm $(BUILD)/bench/bwprobe $(BUILD)/bench/mpi_probe
 	BUILD=$(BUILD) bash bench/all.sh
 	bash bench/decode.sh $(BUILD)
+	bash bench/mpi.sh $(BUILD)
+
+# bench/mpi.sh's allreduce probe (src/dist over Open MPI)
+$(BUILD)/bench/mpi_probe: bench/mpi_probe.c $(BUILD)/libxfmr_internal.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libxfmr_internal.a $(LDFLAGS) $(LDLIBS)
 
 $(BUILD)/bench/bench_gemm: bench/bench_gemm.c $(BUILD)/libxfmr.a
 	@mkdir -p $(dir $@)
