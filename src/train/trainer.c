@@ -617,7 +617,8 @@ static xf_status check_memory(const xf_train_paths *p, const xf_train_opts *o) {
     int encdec = cfg.arch == XF_ARCH_ENCODER_DECODER;
     size_t T = encdec && o->target_seq ? o->target_seq : o->seq, S = encdec ? o->seq : 0;
     xf_mem_plan plan;
-    xf_mem_plan_train(&plan, &cfg, o->batch, T, S);
+    size_t P = (size_t)xf_dist_size(), B = o->batch / P ? o->batch / P : 1; /* this rank's rows */
+    xf_mem_plan_train(&plan, &cfg, B, T, S);
     return xf_mem_check(&plan, "train", "use a smaller --batch or --seq (--accum keeps the tokens per step), "
                                         "or a smaller model");
 }
