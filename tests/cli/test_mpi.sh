@@ -6,7 +6,8 @@
 # parallel's bit for bit, with the optimizer state per rank shrinking as 1/N; a
 # checkpoint saved at 2 ranks resumed at 3 (with and without ZeRO-1) and at 1;
 # MoE (dropless top-2 with the aux loss, the sigmoid router with its balancing
-# bias, capacity with drops) equal to the single process with the same global
+# bias, capacity with drops) and the T5 and prefix-LM families equal to the
+# single process, MoE with the same global
 # per-expert counts; a --batch that does not divide; a killed rank and a hung
 # rank stop the job in bounded time with the last checkpoint intact and
 # resumable. SKIP without mpirun (FAIL in CI, where make deps installs it).
@@ -95,21 +96,28 @@ cmp_losses mpi_resume_2_to_3_equals_single s1 r3 1e-5
 cmp_losses mpi_resume_2_to_1_equals_single s1 r1 1e-5
 
 # MoE: routing, loads, capacity and the MoE losses on the global batch
-M=(--data c.txt --batch 6 --seq 32 --eval-every 0 --lr 1e-3 --warmup 3 --threads 1 --quiet)
+M=(--data c.txt --seq 32 --eval-every 0 --lr 1e-3 --warmup 3 --threads 1 --quiet)
 # (15 steps: a routing decision is discontinuous in the weights, so any rounding
 # difference flips a near-tie sooner or later; one process on 1 and 2 threads
 # flips one by step 7, 3 ranks by step 16: docs/scale-out.md §MoE)
 for m in mixtral-tiny deepseek-tiny; do
-    "$X" train --model $m "${M[@]}" --steps 15 --out ${m}1 2> /dev/null
-    "${MPI[@]}" -np 3 "$X" train --model $m "${M[@]}" --steps 15 --zero 1 --out ${m}3 2> /dev/null
+    "$X" train --model $m "${M[@]}" --batch 6 --steps 15 --out ${m}1 2> /dev/null
+    "${MPI[@]}" -np 3 "$X" train --model $m "${M[@]}" --batch 6 --steps 15 --zero 1 --out ${m}3 2> /dev/null
     cmp_losses mpi_moe_${m%-tiny}_np3_equals_single_15_steps ${m}1 ${m}3 1e-5
 done
 # capacity with drops: exact until a near-tie routes differently (routing is
 # discontinuous in the weights; docs/scale-out.md §MoE)
-"$X" train --model switch-tiny "${M[@]}" --steps 5 --out sw1 2> /dev/null
-"${MPI[@]}" -np 2 "$X" train --model switch-tiny "${M[@]}" --steps 5 --out sw2 2> /dev/null
+"$X" train --model switch-tiny "${M[@]}" --batch 6 --steps 5 --out sw1 2> /dev/null
+"${MPI[@]}" -np 2 "$X" train --model switch-tiny "${M[@]}" --batch 6 --steps 5 --out sw2 2> /dev/null
 cmp_losses mpi_moe_capacity_np2_equals_single_5_steps sw1 sw2 1e-5
 if grep -q '"dropped":0\.[0-9]' sw2/log.jsonl; then pass mpi_moe_capacity_drops; else fail mpi_moe_capacity_drops "no drops logged"; fi
+
+# the other families: padded rows, prefixes and sources are sliced with their rows
+for m in t5-tiny prefix-tiny; do
+    "$X" train --model $m "${M[@]}" --batch 4 --steps 8 --out ${m}1 2> /dev/null
+    "${MPI[@]}" -np 2 "$X" train --model $m "${M[@]}" --batch 4 --steps 8 --out ${m}2 2> /dev/null
+    cmp_losses mpi_family_${m%-tiny}_np2_equals_single ${m}1 ${m}2 1e-5
+done
 
 # --batch is the global batch: it must divide by the ranks
 run "${MPI[@]}" -np 2 "$X" train "${B[@]}" --steps 2 --batch 5 --out bad
