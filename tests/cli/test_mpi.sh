@@ -25,8 +25,12 @@ if ! command -v mpirun > /dev/null; then
 fi
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 export OMPI_MCA_btl_base_warn_component_unused=0
-# Open MPI's own allocations live as long as the process (LeakSanitizer in make SAN=1)
+# Open MPI's own allocations live as long as the process (LeakSanitizer in make
+# SAN=1): suppressed by module, which needs full stacks (the fast unwinder stops
+# in Open MPI's frames) and its components kept loaded until exit
 export LSAN_OPTIONS="${LSAN_OPTIONS:+$LSAN_OPTIONS:}suppressions=$(cd "$(dirname "$0")" && pwd)/lsan_mpi.supp"
+export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}fast_unwind_on_malloc=0"
+export OMPI_MCA_mca_base_component_disable_dlclose=1
 MPI=(mpirun --oversubscribe -q)
 cd "$T" || exit 1
 "$X" corpus --out c.txt --bytes 60000 --seed 5 > /dev/null
