@@ -173,39 +173,30 @@ xf_status xf_dist_allgather_i32(const int32_t *mine, int32_t *all, size_t n) {
     return rc == MPI_SUCCESS ? XF_OK : mpi_fail(rc, "all-gather");
 }
 
-/* Broadcast of each rank's range from its owner, in pieces that fit an int. */
-xf_status xf_dist_allgather(float *x, size_t n) {
+/* Every rank's range of x (xf_dist_range) moved in pieces that fit an int:
+ * to every rank (broadcast from its owner), or only to rank 0 (sent from
+ * `mine`, rank r's range, to rank 0's x). */
+static xf_status move_ranges(float *x, size_t n, const float *mine, int to_all) {
     if (g.size <= 1) return XF_OK;
-    enter("all-gather");
+    const size_t piece = (size_t)1 << 28;
+    enter(to_all ? "all-gather" : "gather");
     int rc = MPI_SUCCESS;
-    for (int r = 0; r < g.size && rc == MPI_SUCCESS; r++) {
+    for (int r = to_all ? 0 : 1; r < g.size && rc == MPI_SUCCESS; r++) {
         size_t lo, hi;
         xf_dist_range(n, r, g.size, &lo, &hi);
-        for (size_t off = lo; off < hi && rc == MPI_SUCCESS; off += (size_t)1 << 28) {
-            size_t c = hi - off < ((size_t)1 << 28) ? hi - off : (size_t)1 << 28;
-            rc = MPI_Bcast(x + off, (int)c, MPI_FLOAT, r, MPI_COMM_WORLD);
+        for (size_t off = lo; off < hi && rc == MPI_SUCCESS; off += piece) {
+            int c = (int)(hi - off < piece ? hi - off : piece);
+            if (to_all) rc = MPI_Bcast(x + off, c, MPI_FLOAT, r, MPI_COMM_WORLD);
+            else if (g.rank == 0) rc = MPI_Recv(x + off, c, MPI_FLOAT, r, 7, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+            else if (g.rank == r) rc = MPI_Send(mine + (off - lo), c, MPI_FLOAT, 0, 7, MPI_COMM_WORLD);
         }
     }
     leave();
-    return rc == MPI_SUCCESS ? XF_OK : mpi_fail(rc, "all-gather");
+    return rc == MPI_SUCCESS ? XF_OK : mpi_fail(rc, to_all ? "all-gather" : "gather");
 }
 
-xf_status xf_dist_gather0(float *x, size_t n, const float *mine) {
-    if (g.size <= 1) return XF_OK;
-    enter("gather");
-    int rc = MPI_SUCCESS;
-    for (int r = 1; r < g.size && rc == MPI_SUCCESS; r++) {
-        size_t lo, hi;
-        xf_dist_range(n, r, g.size, &lo, &hi);
-        for (size_t off = lo; off < hi && rc == MPI_SUCCESS; off += (size_t)1 << 28) {
-            size_t c = hi - off < ((size_t)1 << 28) ? hi - off : (size_t)1 << 28;
-            if (g.rank == 0) rc = MPI_Recv(x + off, (int)c, MPI_FLOAT, r, 7, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
-            else if (g.rank == r) rc = MPI_Send(mine + (off - lo), (int)c, MPI_FLOAT, 0, 7, MPI_COMM_WORLD);
-        }
-    }
-    leave();
-    return rc == MPI_SUCCESS ? XF_OK : mpi_fail(rc, "gather");
-}
+xf_status xf_dist_allgather(float *x, size_t n) { return move_ranges(x, n, NULL, 1); }
+xf_status xf_dist_gather0(float *x, size_t n, const float *mine) { return move_ranges(x, n, mine, 0); }
 
 xf_status xf_dist_alltoallv(const void *send, const size_t *scount, void *recv, const size_t *rcount, size_t elem) {
     if (g.size <= 1) {
