@@ -32,6 +32,11 @@ CFLAGS  += -std=c11 -D_GNU_SOURCE $(WARN) -fopenmp -Iinclude -Isrc -I$(BLAS_INC)
 CFLAGS  += -fno-math-errno
 LDLIBS  = -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR) -lopenblas -lcjson -lpcre2-8 -licuuc -lm
 LDFLAGS += -fopenmp $(SANFLAGS)
+# Open MPI (src/dist/, docs/scale-out.md): its flags from pkg-config, else mpicc.
+MPI_CFLAGS ?= $(shell pkg-config --cflags ompi-c 2>/dev/null || mpicc --showme:compile 2>/dev/null)
+MPI_LIBS   ?= $(shell pkg-config --libs ompi-c 2>/dev/null || mpicc --showme:link 2>/dev/null)
+CFLAGS  += $(MPI_CFLAGS)
+LDLIBS  += $(MPI_LIBS)
 
 LIB_SRC  = $(sort $(shell find src -name '*.c' -not -path 'src/cli/*'))
 CLI_SRC  = $(sort $(wildcard src/cli/*.c))
@@ -183,9 +188,15 @@ run: all
 
 # bench/bench_gemm (our GEMM against oneDNN's) links libdnnl, and bench/bwprobe
 # measures the read bandwidth for the decode benchmark: both built here only
-bench: all $(BUILD)/bench/bench_gemm $(BUILD)/bench/bwprobe $(BUILD)/bench/load_bench
+bench: all $(BUILD)/bench/bench_gemm $(BUILD)/bench/bwprobe $(BUILD)/bench/load_bench $(BUILD)/bench/mpi_probe
 	BUILD=$(BUILD) bash bench/all.sh
 	bash bench/decode.sh $(BUILD)
+	bash bench/mpi.sh $(BUILD)
+
+# bench/mpi.sh's allreduce probe (src/dist over Open MPI)
+$(BUILD)/bench/mpi_probe: bench/mpi_probe.c $(BUILD)/libxfmr_internal.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libxfmr_internal.a $(LDFLAGS) $(LDLIBS)
 
 $(BUILD)/bench/bench_gemm: bench/bench_gemm.c $(BUILD)/libxfmr.a
 	@mkdir -p $(dir $@)

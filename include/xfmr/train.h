@@ -32,6 +32,8 @@ typedef struct {
                             saved in the checkpoint: pass it again on --resume */
     size_t skip_nonfinite; /* 0: a non-finite loss or gradient norm stops the run; N: skip such a
                               step (no update) and stop after N of them in a row */
+    int zero;              /* launched by mpirun (docs/scale-out.md): 1 shards the AdamW moments
+                              across the ranks (ZeRO-1); 0 keeps them whole on every rank */
 } xf_train_opts;
 
 enum { XF_DTYPE_FP32 = 0, XF_DTYPE_BF16 = 1 };

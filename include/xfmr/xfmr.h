@@ -21,5 +21,6 @@
 #include "xfmr/mask.h"
 #include "xfmr/file.h"
 #include "xfmr/system.h"
+#include "xfmr/dist.h"
 
 #endif

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "xfmr/dist.h"
 #include "xfmr/objective.h"
 #include "xfmr/train.h"
 
@@ -45,7 +46,11 @@ static const char *TRAIN_HELP =
     "  --quiet             no progress line\n"
     "  --skip-nonfinite N  skip a step whose loss or gradient norm is not finite (no update),\n"
     "                      giving up after N in a row (default 0: stop at the first)\n"
-    "Ctrl-C (SIGINT/SIGTERM) saves a checkpoint at the current step and stops (exit 130).\n";
+    "Ctrl-C (SIGINT/SIGTERM) saves a checkpoint at the current step and stops (exit 130).\n"
+    "Many processes (docs/scale-out.md): mpirun -np N xfmr train ... splits each global --batch\n"
+    "(divisible by N) over N data-parallel ranks; rank 0 alone prints, logs and saves.\n"
+    "  --zero 1            shard the AdamW moments over the ranks (ZeRO-1); 0 (default) keeps them whole\n"
+    "  XFMR_DIST_TIMEOUT=S a rank that waits S seconds (300) for the others aborts the job\n";
 
 typedef struct {
     int tty, quiet;
@@ -57,12 +62,28 @@ typedef struct {
 static volatile sig_atomic_t g_interrupted;
 static void on_signal(int sig) { g_interrupted = sig; }
 
+/* A collective that waited too long (dist.h's watchdog): say so; the job is then aborted. */
+static void on_hang(const char *msg) { fprintf(stderr, "xfmr: %s\n", msg); }
+
+/* Under mpirun: leave the world cleanly on success; on failure say which rank
+ * failed and end the whole job (the other ranks may wait in a collective). */
+static int dist_exit(int code) {
+    if (xf_dist_size() <= 1) return code;
+    if (code == 0 || code == 130) {
+        xf_dist_finalize();
+        return code;
+    }
+    fprintf(stderr, "xfmr: rank %d of %d failed; aborting the job\n", xf_dist_rank(), xf_dist_size());
+    xf_dist_abort(code);
+    return code;
+}
+
 static int on_event(const xf_train_event *ev, void *ctx) {
     progress *p = ctx;
     p->step = ev->step;
     if (p->init[0] && !p->quiet) fprintf(stderr, "%s\n", p->init);
     p->init[0] = '\0';
-    if (ev->warning) fprintf(stderr, "%sxfmr: warning: %s\n", p->tty ? "\r\033[K" : "", ev->warning);
+    if (ev->warning && xf_dist_rank() == 0) fprintf(stderr, "%sxfmr: warning: %s\n", p->tty ? "\r\033[K" : "", ev->warning);
     if (p->quiet) return g_interrupted != 0;
     if (ev->is_eval) {
         fprintf(stderr, "%sstep %zu: val_loss %.4f\n", p->tty ? "\r\033[K" : "", ev->step, ev->val_loss);
@@ -128,6 +149,7 @@ int xf_cmd_train(int argc, char **argv) {
     o.mlm_probability = (float)xf_args_double(&a, "mlm-probability", o.mlm_probability);
     const char *ul2w = xf_args_str(&a, "ul2-weights", NULL);
     const char *dtype = xf_args_str(&a, "dtype", "fp32");
+    long zero = xf_args_long(&a, "zero", 0);
     progress pr = {.tty = isatty(2), .quiet = xf_args_flag(&a, "quiet")};
     if (xf_args_finish(&a)) return 2;
     if (steps < 0 || decay < 0 || batch <= 0 || seq <= 0 || accum <= 0 || warmup < 0 ||
@@ -140,6 +162,8 @@ int xf_cmd_train(int argc, char **argv) {
         o.objective = (int)ob;
     }
     if (xf_dtype_parse(dtype, &o.dtype)) return xf_cli_fail();
+    if (zero != 0 && zero != 1) return xf_cli_error(2, "train: --zero must be 0 or 1, got %ld", zero);
+    o.zero = (int)zero;
     if (target_seq < 0) return xf_cli_error(2, "train: --target-seq must be >= 0");
     o.target_seq = (size_t)target_seq;
     if (!(o.noise_density >= 0 && o.noise_density < 1) || !(o.mean_span >= 0 && o.mean_span <= 1e6) ||
@@ -182,13 +206,21 @@ int xf_cmd_train(int argc, char **argv) {
     o.skip_nonfinite = (size_t)skip_nonfinite;
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
+    if (xf_dist_init()) return xf_cli_fail();
+    xf_dist_on_hang(on_hang);
+    if (xf_dist_rank() > 0) { /* rank 0 alone shows progress */
+        pr.quiet = 1;
+        pr.tty = 0;
+        pr.init[0] = '\0';
+    }
     xf_status st = xf_train(&p, &o, on_event, &pr);
     if (pr.tty && !pr.quiet && (st || g_interrupted)) fputc('\n', stderr);
-    if (st) return xf_cli_fail();
+    if (st) return dist_exit(xf_cli_fail());
     if (g_interrupted) {
-        fprintf(stderr, "xfmr: interrupted: checkpoint saved at step %zu in %s (continue with --resume)\n",
-                pr.step, p.out);
-        return 130;
+        if (xf_dist_rank() == 0)
+            fprintf(stderr, "xfmr: interrupted: checkpoint saved at step %zu in %s (continue with --resume)\n",
+                    pr.step, p.out);
+        return dist_exit(130);
     }
-    return 0;
+    return dist_exit(0);
 }

@@ -266,15 +266,46 @@ static size_t seq_tokens(size_t N, const xf_moe_dims *d) {
  * sequence, or of the call), with scale = (E/K) / (n_seq * T_b^2): the
  * derivative of mean_b (E/K) sum_j (load_bj / T_b) (sum_{t in b} p_tj / T_b). */
 static const int32_t *aux_row(const xf_moe_act *a, size_t t, size_t N, const xf_moe_dims *d, double *scale) {
-    double EK = (double)d->E / (double)d->K;
-    if (!a->seq_load) {
-        *scale = EK / ((double)N * (double)N);
+    double EK = (double)d->E / (double)d->K, P = d->world ? (double)d->world->size : 1.0;
+    if (!a->seq_load) { /* a world's loads are the global batch's, over its P*N tokens */
+        *scale = EK / ((double)N * (double)N * P * P);
         return a->load;
     }
     size_t T = seq_tokens(N, d), b = t / T, nseq = (N + T - 1) / T;
     size_t Tb = (b + 1) * T <= N ? T : N - b * T;
-    *scale = EK / ((double)nseq * (double)Tb * (double)Tb);
+    *scale = EK / ((double)nseq * P * (double)Tb * (double)Tb);
     return a->seq_load + b * d->E;
+}
+
+/* A world's step 4 (moe.h xf_moe_world): every rank's choices per rank r and
+ * expert e, [size][K][E]. a->load becomes the global load, *cap the capacity of
+ * the global batch, and the result [K,E] holds, per rank r and expert e, the
+ * choices the global GShard order puts before this rank's first one: all
+ * ranks' choices at ranks < r, then lower ranks' choices at rank r. NULL alone. */
+static int32_t *world_counts(xf_moe_act *a, size_t N, const xf_moe_dims *d, size_t *cap) {
+    xf_moe_world *w = d->world;
+    if (!w || w->size <= 1) return NULL;
+    size_t E = d->E, K = d->K, KE = K * E, P = (size_t)w->size;
+    int32_t *mine = w->scratch + P * KE, *all = w->scratch;
+    memset(mine, 0, KE * sizeof(int32_t));
+    for (size_t i = 0; i < N * K; i++) mine[(i % K) * E + (size_t)a->choice[i]]++;
+    if (w->allgather(mine, all, KE)) {
+        w->failed = 1;
+        return NULL;
+    }
+    *cap = xf_moe_capacity(N * P, d);
+    int32_t *before = mine; /* mine is no longer needed */
+    memset(before, 0, KE * sizeof(int32_t));
+    memset(a->load, 0, E * sizeof(int32_t));
+    for (size_t q = 0; q < P; q++)
+        for (size_t r = 0; r < K; r++)
+            for (size_t e = 0; e < E; e++) {
+                int32_t c = all[q * KE + r * E + e];
+                a->load[e] += c;
+                for (size_t r2 = r + 1; r2 < K; r2++) before[r2 * E + e] += c;
+                if (q < (size_t)w->rank) before[r * E + e] += c;
+            }
+    return before;
 }
 
 /* Step 4: load (before capacity), capacity in GShard order (every rank-0
@@ -287,22 +318,26 @@ static void assign_slots(xf_moe_act *a, size_t N, const xf_moe_dims *d) {
     memset(a->load, 0, E * sizeof(int32_t));
     memset(a->count, 0, E * sizeof(int32_t));
     for (size_t i = 0; i < A; i++) a->load[a->choice[i]]++;
+    int32_t *before = world_counts(a, N, d, &cap); /* [K,E] global choices ahead of ours, or NULL */
     if (a->seq_load) {
         size_t T = seq_tokens(N, d), nseq = (N + T - 1) / T;
         memset(a->seq_load, 0, nseq * E * sizeof(int32_t));
         for (size_t i = 0; i < A; i++) a->seq_load[(i / K) / T * E + (size_t)a->choice[i]]++;
     }
-    for (size_t r = 0; r < K; r++)
+    for (size_t r = 0; r < K; r++) {
+        int32_t *ahead = before ? before + r * E : NULL;
         for (size_t t = 0; t < N; t++) {
             size_t i = t * K + r;
             int32_t e = a->choice[i];
-            if ((size_t)a->count[e] < cap) {
+            /* kept while fewer than cap choices of e precede it (all kept until then) */
+            if (ahead ? (size_t)ahead[e]++ < cap : (size_t)a->count[e] < cap) {
                 a->count[e]++;
                 a->sel[i] = e;
             } else {
                 a->sel[i] = -1;
             }
         }
+    }
     a->start[0] = 0;
     for (size_t e = 0; e < E; e++) {
         a->start[e + 1] = a->start[e] + a->count[e];
@@ -339,7 +374,7 @@ static void moe_stats(xf_moe_out *res, const xf_moe_act *a, size_t N, const xf_m
         aux += an * scale;
     }
     res->aux = aux;
-    res->z = zs / (double)N;
+    res->z = zs / ((double)N * (d->world ? (double)d->world->size : 1.0));
     res->entropy = ent;
     res->assigned = N * K;
     res->dropped = N * K - (size_t)a->start[E];
@@ -361,7 +396,7 @@ void xf_moe_forward(float *out, xf_moe_act *a, xf_moe_out *res, const float *x, 
 #pragma omp parallel for schedule(static) if (N * C >= XF_PAR_MIN)
         for (size_t t = 0; t < N; t++) {
             xf_rng rng;
-            xf_rng_seed(&rng, token_seed(jitter_seed, t));
+            xf_rng_seed(&rng, token_seed(jitter_seed, d->world ? t + (size_t)d->world->rank * N : t));
             float *ut = a->u + t * C, *xrt = a->xr + t * C;
             const float *xt = x + t * C;
             for (size_t c = 0; c < C; c++) {
@@ -436,7 +471,8 @@ static void router_grad(float *dl, const xf_moe_act *a, const float *g, size_t t
     double rs = d->route_scale, qs;
     const int32_t *load = aux_row(a, t, N, d, &qs);
     qs *= (double)aux_w;
-    double zc = (double)z_w * 2.0 / (double)N * (double)a->lse[t];
+    double Nw = (double)N * (d->world ? (double)d->world->size : 1.0);
+    double zc = (double)z_w * 2.0 / Nw * (double)a->lse[t];
     /* sum of the chosen scores, and gbar = sum_{S} wn_i g_i with wn = s / that */
     double den = 0, gbar = 0;
     for (size_t r = 0; r < K; r++) den += s[ch[r]];

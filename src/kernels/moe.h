@@ -68,7 +68,22 @@ typedef struct {
     size_t topk_group;    /* TG groups a token may use (TG >= G: no limit) */
     int seq_aux;          /* 1: the aux loss per sequence of seq_len tokens */
     size_t seq_len;       /* tokens per sequence of this call (seq_aux; 0 = the whole call) */
+    struct xf_moe_world *world; /* NULL: this call is the whole batch; else its share (below) */
 } xf_moe_dims;
+
+/* Data parallelism (docs/scale-out.md §MoE): the call holds rank `rank`'s N
+ * tokens of a global batch of size*N (ranks in order), and routing decisions
+ * that depend on the whole batch are taken on it: the loads of the aux loss,
+ * the capacity (GShard order over the global batch), the 1/N of the aux and z
+ * losses, the jitter stream of a token (its global index). `allgather` gives
+ * every rank's n counts in rank order (all: [size*n]); it returns nonzero on
+ * failure, which sets `failed` (the call then routes as if alone). */
+typedef struct xf_moe_world {
+    int rank, size;
+    int (*allgather)(const int32_t *mine, int32_t *all, size_t n);
+    int32_t *scratch;     /* [(size + 1) * K * E] */
+    int failed;
+} xf_moe_world;
 
 /* Carve, forward and backward take the same dims, except that a forward may
  * turn jitter off (jitter = 0, evaluation) on an act carved with jitter > 0.

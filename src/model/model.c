@@ -803,7 +803,9 @@ static void stack_backward(xf_model *m, int st, xf_pass *p) {
                            m->cfg.relative_attention_num_buckets, m->cfg.relative_attention_max_distance);
 }
 
-xf_status xf_model_backward(xf_model *m, float loss_scale) {
+xf_status xf_model_backward(xf_model *m, float loss_scale) { return xf_model_backward_ex(m, loss_scale, loss_scale); }
+
+xf_status xf_model_backward_ex(xf_model *m, float loss_scale, float aux_scale) {
     if (!m->training || !m->grads) return xf_fail(XF_ERR_ARG, "model was not reserved for training");
     if (!m->have_targets) return xf_fail(XF_ERR_ARG, "backward needs a forward with targets");
     size_t B = m->B_last, T = m->T_last, S = m->S_last, N = B * T, C = m->C;
@@ -817,7 +819,7 @@ xf_status xf_model_backward(xf_model *m, float loss_scale) {
     head_backward(m, x_last, dlogits, N);
     xf_pass p;
     pass_init(m, &p, ms, B, T, 0, T);
-    p.aux_scale = loss_scale;
+    p.aux_scale = aux_scale;
     if (encdec) {
         pass_cross(m, &p, S, S, m->cfg.norm_placement == XF_NORM_PRE ? m->henc : m->sres[XF_ENC][m->Lenc]);
         p.d_enc = m->d_enc;
@@ -831,7 +833,7 @@ xf_status xf_model_backward(xf_model *m, float loss_scale) {
     /* enc = Nf_enc(x_enc) (pre) or x_enc; then the encoder stack and its embeddings */
     xf_pass pe;
     pass_init(m, &pe, XF_ENC, B, S, 0, S);
-    pe.aux_scale = loss_scale;
+    pe.aux_scale = aux_scale;
     if (m->cfg.norm_placement == XF_NORM_PRE) {
         memset(m->d_res, 0, B * S * C * sizeof(float));
         xf_model_norm_backward(m, m->d_res, m->g.lnf_w[XF_ENC], m->g.lnf_b[XF_ENC], m->d_enc,

@@ -238,4 +238,9 @@ xf_status xf_model_create_unfilled(xf_model **out, const xf_config *cfg);
 xf_status xf_model_save_config(const xf_model *m, const char *dir);
 xf_status xf_model_save_weights(const xf_model *m, const char *path, const char *key, const char *value);
 
+/* xf_model_backward with the MoE losses' gradient scaled by aux_scale rather
+ * than loss_scale (data parallelism: each rank's share of the CE mean differs,
+ * its MoE losses are already partials of the global ones, docs/scale-out.md). */
+xf_status xf_model_backward_ex(xf_model *m, float loss_scale, float aux_scale);
+
 #endif

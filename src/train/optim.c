@@ -12,6 +12,7 @@
 #include "kernels/gemm.h"
 #include "kernels/kernels.h"
 #include "model/model_internal.h"
+#include "train/adamw.h"
 #include "xfmr/train.h"
 
 xf_status xf_dtype_parse(const char *name, int *dtype) {
@@ -59,6 +60,11 @@ static XF_SIMD_CLONES void adamw_range(float *p, const float *g, float *m, float
 
 void xf_adamw_step(xf_model *model, float *m, float *v, size_t t, float lr,
                    const xf_train_opts *o) {
+    xf_adamw_range(model, m, v, 0, model->nparams, t, lr, o);
+}
+
+void xf_adamw_range(xf_model *model, float *m, float *v, size_t lo, size_t hi, size_t t, float lr,
+                    const xf_train_opts *o) {
     const float b1 = o->beta1, b2 = o->beta2, eps = o->eps;
     const float bc1 = 1.0f - powf(b1, (float)t), bc2 = 1.0f - powf(b2, (float)t);
     float *p = model->params, *g = model->grads;
@@ -66,13 +72,14 @@ void xf_adamw_step(xf_model *model, float *m, float *v, size_t t, float lr,
         const xf_param_info *info = &model->table[i];
         if (!info->trainable) continue; /* a buffer (the MoE balancing bias) */
         const float decay = info->decay ? lr * o->weight_decay : 0.0f;
-        const size_t off = info->offset, n = info->numel;
-        const size_t nchunks = (n + ADAMW_CHUNK - 1) / ADAMW_CHUNK;
+        const size_t a = info->offset > lo ? info->offset : lo;
+        const size_t b = info->offset + info->numel < hi ? info->offset + info->numel : hi;
+        if (a >= b) continue;
+        const size_t n = b - a, nchunks = (n + ADAMW_CHUNK - 1) / ADAMW_CHUNK;
 #pragma omp parallel for schedule(static) if (nchunks > 1)
         for (size_t c = 0; c < nchunks; c++) {
-            size_t j0 = off + c * ADAMW_CHUNK;
-            size_t j1 = j0 + ADAMW_CHUNK < off + n ? j0 + ADAMW_CHUNK : off + n;
-            adamw_range(p, g, m, v, j0, j1, b1, b2, bc1, bc2, lr, eps, decay);
+            size_t j0 = c * ADAMW_CHUNK, j1 = j0 + ADAMW_CHUNK < n ? j0 + ADAMW_CHUNK : n;
+            adamw_range(p + a, g + a, m + (a - lo), v + (a - lo), j0, j1, b1, b2, bc1, bc2, lr, eps, decay);
         }
     }
 }

@@ -24,8 +24,11 @@
 #include "core/clock.h"
 #include "core/parallel.h"
 #include "core/rng.h"
+#include "dist/dist.h"
+#include "dist/dp.h"
 #include "io/file.h"
 #include "model/model_internal.h"
+#include "train/adamw.h"
 #include "train/checkpoint.h"
 #include "xfmr/data.h"
 #include "xfmr/memory.h"
@@ -65,7 +68,10 @@ typedef struct {
     xf_model *model;
     xf_tokenizer *tok;
     xf_dataset *data;
-    float *m, *v;   /* AdamW moments, parameter-arena layout */
+    float *m, *v;   /* AdamW moments, parameter-arena layout (ZeRO-1: this rank's [zlo, zhi)) */
+    /* data parallel (docs/scale-out.md): rank of size, rows [row0, row0 + Bl) of each global batch */
+    int rank, size;
+    size_t Bl, row0, zlo, zhi;
     xf_rng rng;     /* data windows */
     size_t step;    /* optimizer steps done */
     int32_t *inputs, *targets; /* [B*T] */
@@ -82,6 +88,7 @@ typedef struct {
 } run_state;
 
 static void run_free(run_state *r) {
+    xf_dp_moe_detach(r->model);
     xf_model_free(r->model);
     xf_tokenizer_free(r->tok);
     xf_dataset_free(r->data);
@@ -117,7 +124,42 @@ static const char *tensor_at(const xf_model *m, size_t i) {
     return "(padding)";
 }
 
+static xf_status save_state_at0(const run_state *r, const xf_train_opts *o, const char *dir, const float *m,
+                                const float *v);
+
+/* Every rank calls it: under ZeRO-1 rank 0 gathers the moments; rank 0 alone
+ * writes, and every rank returns its status (a failed save stops them all). */
 static xf_status save_state(const run_state *r, const xf_train_opts *o, const char *dir) {
+    const float *m = r->m, *v = r->v;
+    float *fm = NULL, *fv = NULL;
+    xf_status s = XF_OK;
+    size_t np = r->model->nparams;
+    if (o->zero && r->size > 1) {
+        if (r->rank == 0 && (!(fm = malloc(np * sizeof(float))) || !(fv = malloc(np * sizeof(float)))))
+            s = xf_fail(XF_ERR_OOM, "out of memory gathering the optimizer state for the checkpoint");
+        if (fm) memcpy(fm, r->m, (r->zhi - r->zlo) * sizeof(float));
+        if (fv) memcpy(fv, r->v, (r->zhi - r->zlo) * sizeof(float));
+        xf_status g1 = xf_dist_gather0(fm, np, r->m), g2 = xf_dist_gather0(fv, np, r->v);
+        if (!s) s = g1 ? g1 : g2;
+        m = fm;
+        v = fv;
+    }
+    if (!s && r->rank == 0) s = save_state_at0(r, o, dir, m, v);
+    free(fm);
+    free(fv);
+    if (r->size > 1) {
+        double failed = s != XF_OK;
+        xf_status a = xf_dist_allreduce_sum_f64(&failed, 1);
+        if (a) return a;
+        if (failed > 0 && !s)
+            return xf_fail(XF_ERR_IO, "rank %d: rank 0 could not save the checkpoint (its message says why)",
+                           r->rank);
+    }
+    return s;
+}
+
+static xf_status save_state_at0(const run_state *r, const xf_train_opts *o, const char *dir, const float *m,
+                                const float *v) {
     /* the weights go out only when every one is finite: a checkpoint is never
      * replaced by a diverged model */
     const float *w = r->model->params;
@@ -156,8 +198,8 @@ static xf_status save_state(const run_state *r, const xf_train_opts *o, const ch
              o->weight_decay, o->beta1, o->beta2, o->eps, o->grad_clip, o->val_fraction,
              (unsigned long long)o->seed, o->objective, o->target_seq, o->noise_density, o->mean_span,
              o->mlm_probability, o->ul2_weights[0], o->ul2_weights[1], o->ul2_weights[2]);
-    s = xf_st_writer_add(wr, "optimizer.exp_avg", XF_DT_F32, 1, &np, r->m);
-    if (!s) s = xf_st_writer_add(wr, "optimizer.exp_avg_sq", XF_DT_F32, 1, &np, r->v);
+    s = xf_st_writer_add(wr, "optimizer.exp_avg", XF_DT_F32, 1, &np, m);
+    if (!s) s = xf_st_writer_add(wr, "optimizer.exp_avg_sq", XF_DT_F32, 1, &np, v);
     if (!s) s = xf_st_writer_add(wr, "step", XF_DT_I64, 1, &one, &step);
     if (!s) s = xf_st_writer_add(wr, "rng", XF_DT_I64, 1, &four, rng);
     if (!s) s = xf_st_writer_meta(wr, "train_opts", opts);
@@ -178,10 +220,19 @@ static xf_status load_state(run_state *r, const char *dir) {
     xf_st_file *f = NULL;
     xf_status s = xf_st_open(&f, path);
     if (s) return s;
-    size_t np = r->model->nparams, one = 1, four = 4;
+    size_t np = r->model->nparams, one = 1, four = 4, nz = r->zhi - r->zlo;
     int64_t step = 0, rng[4];
-    s = xf_st_read_f32(f, "optimizer.exp_avg", r->m, 1, &np);
-    if (!s) s = xf_st_read_f32(f, "optimizer.exp_avg_sq", r->v, 1, &np);
+    int shard = nz != np; /* ZeRO-1: read the whole moments, keep this rank's range */
+    float *m = shard ? malloc(np * sizeof(float)) : r->m, *v = shard ? malloc(np * sizeof(float)) : r->v;
+    s = m && v ? XF_OK : xf_fail(XF_ERR_OOM, "out of memory reading %s", path);
+    if (!s) s = xf_st_read_f32(f, "optimizer.exp_avg", m, 1, &np);
+    if (!s) s = xf_st_read_f32(f, "optimizer.exp_avg_sq", v, 1, &np);
+    if (shard) {
+        if (!s) memcpy(r->m, m + r->zlo, nz * sizeof(float));
+        if (!s) memcpy(r->v, v + r->zlo, nz * sizeof(float));
+        free(m);
+        free(v);
+    }
     if (!s) s = xf_st_read_i64(f, "step", &step, 1, &one);
     if (!s) s = xf_st_read_i64(f, "rng", rng, 1, &four);
     if (!s && step < 0) s = xf_fail(XF_ERR_FORMAT, "%s: negative step %lld", path, (long long)step);
@@ -256,23 +307,26 @@ static xf_status next_batch(run_state *r, const xf_train_opts *o, int val, size_
         s = xf_objective_batch(&r->oo, r->data, val, rng, &r->bb);
     }
     if (s) return s;
+    /* every rank draws the whole global batch (the data order does not depend
+     * on the world size) and keeps its rows [row0, row0 + Bl) */
+    size_t r0 = r->row0;
     memset(b, 0, sizeof *b);
-    b->B = o->batch;
+    b->B = r->Bl;
     b->T = r->T;
-    b->ids = r->bb.ids;
-    b->targets = r->bb.targets;
+    b->ids = r->bb.ids + r0 * r->T;
+    b->targets = r->bb.targets + r0 * r->T;
     if (!r->stream_clm) {
-        b->lengths = r->bb.lengths;
-        b->prefix_len = r->oo.arch == XF_ARCH_PREFIX_LM ? r->bb.prefix_len : NULL;
+        b->lengths = r->bb.lengths + r0;
+        b->prefix_len = r->oo.arch == XF_ARCH_PREFIX_LM ? r->bb.prefix_len + r0 : NULL;
         /* GLM's 2D positions (docs/objectives.md §GLM), where the model has the tables */
         if (r->bb.position_ids && xf_model_config(r->model)->position_type == XF_POS_LEARNED)
-            b->position_ids = r->bb.position_ids;
+            b->position_ids = r->bb.position_ids + r0 * r->T;
         if (r->bb.block_position_ids && xf_model_config(r->model)->block_position_embeddings)
-            b->block_position_ids = r->bb.block_position_ids;
+            b->block_position_ids = r->bb.block_position_ids + r0 * r->T;
         if (r->oo.arch == XF_ARCH_ENCODER_DECODER) {
             b->S = r->S;
-            b->src = r->bb.src;
-            b->src_lengths = r->bb.src_lengths;
+            b->src = r->bb.src + r0 * r->S;
+            b->src_lengths = r->bb.src_lengths + r0;
         }
     }
     return XF_OK;
@@ -291,6 +345,11 @@ static float evaluate(run_state *r, const xf_train_opts *o) {
         size_t valid = 0;
         xf_batch b;
         if (next_batch(r, o, 1, i, &b) || xf_model_forward_batch(r->model, &b, &loss, &valid)) return NAN;
+        if (r->size > 1) { /* the global batch's mean: losses and counts summed over the ranks */
+            double lv[2] = {(double)loss * (double)valid, (double)valid};
+            if (xf_dist_allreduce_sum_f64(lv, 2)) return NAN;
+            loss = lv[1] > 0 ? (float)(lv[0] / lv[1]) : 0.0f;
+        }
         sum += loss;
         n++;
     }
@@ -443,6 +502,11 @@ static xf_status open_run(run_state *r, const xf_train_paths *p, const xf_train_
         if ((s = open_start(r, p, &cfg, &from_weights))) return s;
     }
     if ((s = check_opts(o, &cfg))) return s;
+    if (o->batch % (size_t)r->size)
+        return xf_fail(XF_ERR_ARG, "--batch %zu (the global batch) must divide by the %d ranks", o->batch, r->size);
+    r->Bl = o->batch / (size_t)r->size;
+    r->row0 = r->Bl * (size_t)r->rank;
+    if ((s = xf_dp_moe_attach(r->model))) return s;
     if (xf_tokenizer_vocab_size(r->tok) > cfg.vocab_size)
         return xf_fail(XF_ERR_SHAPE, "tokenizer %s has %zu ids but the model's vocab_size is %zu",
                        xf_tokenizer_name(r->tok), xf_tokenizer_vocab_size(r->tok), cfg.vocab_size);
@@ -450,10 +514,13 @@ static xf_status open_run(run_state *r, const xf_train_paths *p, const xf_train_
     if (!p->data) return xf_fail(XF_ERR_ARG, "--data is required");
     if ((s = setup_objective(r, p, o, &cfg))) return s;
     /* the activations first: they check batch x seq and say how much they need */
-    if ((s = xf_model_reserve_ex(r->model, o->batch, r->T, r->S, 1))) return s;
+    if ((s = xf_model_reserve_ex(r->model, r->Bl, r->T, r->S, 1))) return s;
     size_t np = r->model->nparams;
-    r->m = calloc(np, sizeof(float));
-    r->v = calloc(np, sizeof(float));
+    r->zlo = 0;
+    r->zhi = np;
+    if (o->zero) xf_dist_range(np, r->rank, r->size, &r->zlo, &r->zhi);
+    r->m = calloc(r->zhi - r->zlo + 1, sizeof(float));
+    r->v = calloc(r->zhi - r->zlo + 1, sizeof(float));
     size_t nmoe = xf_model_num_moe_layers(r->model);
     r->streak = calloc(nmoe * cfg.num_experts + 1, sizeof(size_t));
     if (!r->m || !r->v || !r->streak)
@@ -464,6 +531,10 @@ static xf_status open_run(run_state *r, const xf_train_paths *p, const xf_train_
         if (!from_weights) xf_model_init_weights(r->model, o->seed);
         xf_rng_seed(&r->rng, o->seed ^ 0x5DEECE66Dull);
         r->step = 0;
+    }
+    if (r->rank > 0) { /* rank 0 alone writes the log and checkpoints */
+        r->log = fopen("/dev/null", "w");
+        return r->log ? XF_OK : xf_fail(XF_ERR_IO, "/dev/null: cannot open");
     }
     /* every input is valid: now the output directory may be touched */
     if ((s = xf_mkdir_p(p->out))) return s;
@@ -565,7 +636,8 @@ static xf_status check_memory(const xf_train_paths *p, const xf_train_opts *o) {
     int encdec = cfg.arch == XF_ARCH_ENCODER_DECODER;
     size_t T = encdec && o->target_seq ? o->target_seq : o->seq, S = encdec ? o->seq : 0;
     xf_mem_plan plan;
-    xf_mem_plan_train(&plan, &cfg, o->batch, T, S);
+    size_t P = (size_t)xf_dist_size(), B = o->batch / P ? o->batch / P : 1; /* this rank's rows */
+    xf_mem_plan_train(&plan, &cfg, B, T, S);
     return xf_mem_check(&plan, "train", "use a smaller --batch or --seq (--accum keeps the tokens per step), "
                                         "or a smaller model");
 }
@@ -584,15 +656,19 @@ xf_status xf_train(const xf_train_paths *p, const xf_train_opts *o, xf_train_cb 
     xf_set_threads(o->threads);
     /* the dtype is checked before open_run touches the output directory */
     char note[1024] = "";
-    xf_status s = xf_train_set_dtype(o->dtype);
-    if (!s && p->resume) s = xf_ckpt_recover(p->out, note, sizeof note);
+    xf_status s = xf_dist_init(); /* a world of 1 without mpirun */
+    r.rank = xf_dist_rank();
+    r.size = xf_dist_size();
+    if (!s) s = xf_train_set_dtype(o->dtype);
+    if (!s && p->resume && r.rank == 0) s = xf_ckpt_recover(p->out, note, sizeof note);
+    if (!s && p->resume) s = xf_dist_barrier(); /* the others read what rank 0 recovered */
     if (!s) s = check_memory(p, o);
     if (!s) s = open_run(&r, p, o);
     if (s) goto done;
     size_t dropped = 0;
     char logpath[4096];
     snprintf(logpath, sizeof logpath, "%s/log.jsonl", p->out);
-    if ((s = trim_torn_log(logpath, &dropped))) goto done;
+    if (r.rank == 0 && (s = trim_torn_log(logpath, &dropped))) goto done;
     if (dropped)
         snprintf(note + strlen(note), sizeof note - strlen(note), "%s%.300s: dropped a torn last line (%zu bytes)",
                  note[0] ? "; " : "", logpath, dropped);
@@ -602,18 +678,41 @@ xf_status xf_train(const xf_train_paths *p, const xf_train_opts *o, xf_train_cb 
     long attempts = 0;
     while (r.step < o->steps) {
         double t0 = xf_now_ms();
+        xf_dist_test_fault(r.step + 1);
         xf_model_zero_grad(r.model);
         xf_model_moe_reset_stats(r.model);
         xf_model_set_noise_seed(r.model, o->seed + r.step);
         float loss = 0, aux = 0;
+        double dl[2] = {0, 0}; /* data parallel: this rank's share of the loss and the aux loss */
         for (size_t micro = 0; micro < o->accum; micro++) {
             float l = 0;
+            size_t valid = 0;
             xf_batch b;
             if ((s = next_batch(&r, o, 0, 0, &b))) goto done;
-            if ((s = xf_model_forward_batch(r.model, &b, &l, NULL))) goto done;
+            if ((s = xf_model_forward_batch(r.model, &b, &l, &valid))) goto done;
+            if (r.size > 1) {
+                /* the global mean over the valid targets of all ranks' rows: this
+                 * rank's mean weighted by its share of them (not a mean of means) */
+                size_t all = xf_dp_valid(r.bb.targets, o->batch * r.T);
+                double w = all ? (double)valid / (double)all : 0.0;
+                if ((s = xf_dp_moe_check(r.model))) goto done;
+                /* the MoE losses are partials of the global batch's (xf_dp_moe_attach) */
+                if ((s = xf_model_backward_ex(r.model, (float)(w / (double)o->accum), 1.0f / (float)o->accum)))
+                    goto done;
+                dl[0] += (double)l * w / (double)o->accum;
+                dl[1] += (double)xf_model_aux_loss(r.model) / (double)o->accum;
+                continue;
+            }
             if ((s = xf_model_backward(r.model, 1.0f / (float)o->accum))) goto done;
             loss += l / (float)o->accum;
             aux += xf_model_aux_loss(r.model) / (float)o->accum;
+        }
+        if (r.size > 1) { /* gradients, losses and MoE statistics summed over the ranks */
+            if ((s = xf_dist_allreduce_sum(r.model->grads, r.model->nparams))) goto done;
+            if ((s = xf_dist_allreduce_sum_f64(dl, 2))) goto done;
+            if ((s = xf_dp_sum_moe_stats(r.model))) goto done;
+            loss = (float)dl[0];
+            aux = (float)dl[1];
         }
         float norm = xf_clip_grad_norm(r.model, o->grad_clip);
         if (++attempts == test_nonfinite_at()) loss = NAN;
@@ -639,7 +738,12 @@ xf_status xf_train(const xf_train_paths *p, const xf_train_opts *o, xf_train_cb 
         }
         nonfinite_run = 0;
         float lr = xf_lr_at(o, r.step);
-        xf_adamw_step(r.model, r.m, r.v, r.step + 1, lr, o);
+        if (r.zhi - r.zlo == r.model->nparams) {
+            xf_adamw_step(r.model, r.m, r.v, r.step + 1, lr, o);
+        } else { /* ZeRO-1: this rank's range, then every rank's updated range to all */
+            xf_adamw_range(r.model, r.m, r.v, r.zlo, r.zhi, r.step + 1, lr, o);
+            if ((s = xf_dist_allgather(r.model->params, r.model->nparams))) goto done;
+        }
         xf_model_moe_update_bias(r.model);
         r.step++;
         double ms = xf_now_ms() - t0;
@@ -653,6 +757,9 @@ xf_status xf_train(const xf_train_paths *p, const xf_train_opts *o, xf_train_cb 
                 "{\"step\":%zu,\"loss\":%.6f,\"lr\":%.6g,\"grad_norm\":%.6f,\"tokens_per_s\":%.1f,"
                 "\"ms\":%.2f",
                 r.step, loss, lr, norm, ev.tokens_per_s, ms);
+        if (r.size > 1) /* the world, and what the optimizer state costs each rank */
+            fprintf(r.log, ",\"world_size\":%d,\"zero\":%d,\"optimizer_bytes_per_rank\":%zu", r.size, o->zero,
+                    2 * (r.zhi - r.zlo) * sizeof(float));
         if (xf_model_num_moe_layers(r.model)) {
             fprintf(r.log, ",\"aux_loss\":%.6g", aux);
             ev.warning = log_moe(&r);
@@ -663,6 +770,11 @@ xf_status xf_train(const xf_train_paths *p, const xf_train_opts *o, xf_train_cb 
             ev.warning = note; /* what recovery repaired, shown once */
         }
         int stop = cb && cb(&ev, ctx);
+        if (r.size > 1) { /* stop together: a signal may reach the ranks at different steps */
+            double st = stop;
+            if ((s = xf_dist_allreduce_sum_f64(&st, 1))) goto done;
+            stop = st > 0;
+        }
         note[0] = '\0';
         int last = r.step == o->steps;
         if (o->eval_every && o->eval_batches && have_val(&r) && (r.step % o->eval_every == 0 || last)) {
@@ -670,7 +782,7 @@ xf_status xf_train(const xf_train_paths *p, const xf_train_opts *o, xf_train_cb 
             ee.val_loss = evaluate(&r, o);
             fprintf(r.log, "{\"step\":%zu,\"val_loss\":%.6f}\n", r.step, ee.val_loss);
             if ((s = log_flush(r.log, p->out))) goto done;
-            if (cb) stop |= cb(&ee, ctx);
+            if (cb && cb(&ee, ctx) && r.size == 1) stop = 1; /* many ranks: the next step's vote */
         }
         if ((o->save_every && r.step % o->save_every == 0) || last || stop)
             if ((s = save_state(&r, o, p->out))) goto done;

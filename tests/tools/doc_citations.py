@@ -24,7 +24,7 @@ OUR_DOCS = r"(?:algorithms|formats|architecture|testing|config|data|objectives|m
 CITE = re.compile(r"docs/([A-Za-z0-9_.-]+?)\.md")
 REF = re.compile(r"§\s?")
 CHAIN = re.compile(r"(?:,\s*|\s+and\s+)§")
-BARE = re.compile(r"(?<![/\w])([a-z_]+)\.md(?:'s)?\s+§")
+BARE = re.compile(r"(?<![/\w-])([a-z_]+)\.md(?:'s)?\s+§")
 WORDY = re.compile(r"docs/[A-Za-z0-9_.-]+\.md\s+sections?\s+\d")
 
 
