@@ -50,6 +50,9 @@ xf_status xf_mmap_open(xf_mmap *m, const char *path);
  * on m == NULL. */
 void xf_mmap_close(xf_mmap *m);
 
+/* 1 if `path` names a directory (following symlinks), else 0. */
+int xf_path_is_dir(const char *path);
+
 #ifdef __cplusplus
 }
 #endif

@@ -22,5 +22,6 @@
 #include "xfmr/file.h"
 #include "xfmr/system.h"
 #include "xfmr/dist.h"
+#include "xfmr/study.h"
 
 #endif

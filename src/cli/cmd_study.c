@@ -10,10 +10,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cli/cli.h"
-#include "cli/doc.h"
-#include "cli/routes_view.h"
-#include "train/study.h"
+#include "cli.h"
+#include "doc.h"
+#include "routes_view.h"
+#include "xfmr/study.h"
 
 static const char *STUDY_HELP =
     "usage: xfmr study --data FILE --budget FLOPS --out DIR [--grid default|FILE.json] [--seeds N] [flags]\n"

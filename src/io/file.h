@@ -52,9 +52,6 @@ void xf_afile_abort(xf_afile *f);
  * a crash. Fails with XF_ERR_IO naming both paths. */
 xf_status xf_rename_durable(const char *from, const char *to);
 
-/* 1 if `path` names a directory (following symlinks), else 0. */
-int xf_path_is_dir(const char *path);
-
 /* Create directory `path` and any missing parents (mode 0777 minus umask).
  * An existing directory is fine. Fails with XF_ERR_IO naming the component
  * that could not be created (or that exists and is not a directory),

@@ -13,7 +13,7 @@
 
 #include "core/clock.h"
 #include "io/file.h"
-#include "train/study.h"
+#include "xfmr/study.h"
 #include "xfmr/train.h"
 
 #define STATE_VERSION 1

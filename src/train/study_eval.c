@@ -19,7 +19,7 @@
 #include <string.h>
 
 #include "core/rng.h"
-#include "train/study.h"
+#include "xfmr/study.h"
 #include "xfmr/model.h"
 
 #define EVAL_ROWS 8

@@ -15,7 +15,7 @@
 
 #include "io/file.h"
 #include "train/flops.h"
-#include "train/study.h"
+#include "xfmr/study.h"
 #include "xfmr/memory.h"
 #include "xfmr/model.h"
 

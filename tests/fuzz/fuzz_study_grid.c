@@ -2,7 +2,7 @@
  * accepted grid must have a name, a known family, a short objective, and
  * config overrides that build a valid config (row_config ran at load). */
 #include "fuzz.h"
-#include "train/study.h"
+#include "xfmr/study.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     static xf_study_grid g;

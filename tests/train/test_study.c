@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #include "test.h"
-#include "train/study.h"
+#include "xfmr/study.h"
 #include "xfmr/xfmr.h"
 
 static char g_dir[64];

@@ -17,6 +17,10 @@
 #include "xfmr/status.h"
 #include "xfmr/tokenizer.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define XF_STUDY_MAX_ROWS 64
 #define XF_STUDY_MAX_SETS 24
 #define XF_STUDY_SET_LEN 160
@@ -170,5 +174,9 @@ typedef int (*xf_study_cb)(const xf_study_event *ev, void *ctx);
  * with xf_study_free), also when interrupted. */
 xf_status xf_study_run(const xf_study_opts *o, xf_study_cb cb, void *ctx, xf_study **out);
 void xf_study_free(xf_study *s);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif
