@@ -163,6 +163,15 @@ TEST(test_hf_roundtrip_t5) { rt_preset("t5-tiny", NULL, "t5", "t5"); }
 TEST(test_hf_roundtrip_t5v11) { rt_preset("t5-tiny", t5v11, "t5v11", "t5"); }
 TEST(test_hf_roundtrip_bart) { rt_preset("bart-tiny", NULL, "bart", "bart"); }
 TEST(test_hf_roundtrip_deepseek) { rt_preset("deepseek-tiny", NULL, "deepseek", "glm4_moe"); }
+/* group-limited routing (n_group / topk_group) both ways; 8 experts also give the
+ * balancing bias [8] a padding gap in the arena, which the reader must zero */
+static void grouped8(xf_config *c) {
+    c->num_experts = 8;
+    c->n_group = 2;
+    c->topk_group = 1;
+    if (c->num_experts_per_tok > 4) c->num_experts_per_tok = 4;
+}
+TEST(test_hf_roundtrip_deepseek_grouped) { rt_preset("deepseek-tiny", grouped8, "deepseek_grouped", "glm4_moe"); }
 
 /* Models no HF architecture expresses: refused, saying why, nothing written. */
 static void refused(const char *preset, void (*edit)(xf_config *), const char *why) {
@@ -549,6 +558,7 @@ int main(void) {
     RUN(test_hf_roundtrip_t5v11);
     RUN(test_hf_roundtrip_bart);
     RUN(test_hf_roundtrip_deepseek);
+    RUN(test_hf_roundtrip_deepseek_grouped);
     RUN(test_hf_refuse_prefix_lm);
     RUN(test_hf_refuse_rope_encoder);
     RUN(test_hf_refuse_moe_every_other);
