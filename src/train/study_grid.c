@@ -25,9 +25,14 @@
 static const struct {
     xf_arch arch;
     const char *objective;
+    const char *sets[2]; /* config changes of the row (GLM: its learned 2D positions) */
 } DEFAULT_GRID[] = {
-    {XF_ARCH_DECODER, "clm"},          {XF_ARCH_PREFIX_LM, "prefix"},      {XF_ARCH_PREFIX_LM, "glm"},
-    {XF_ARCH_ENCODER_DECODER, "span"}, {XF_ARCH_ENCODER_DECODER, "bart"}, {XF_ARCH_ENCODER, "mlm"},
+    {XF_ARCH_DECODER, "clm", {NULL}},
+    {XF_ARCH_PREFIX_LM, "prefix", {NULL}},
+    {XF_ARCH_PREFIX_LM, "glm", {"position_type=learned", "block_position_embeddings=true"}},
+    {XF_ARCH_ENCODER_DECODER, "span", {NULL}},
+    {XF_ARCH_ENCODER_DECODER, "bart", {NULL}},
+    {XF_ARCH_ENCODER, "mlm", {NULL}},
 };
 
 /* Shapes from small to large: width C, layers L, heads H (head size 32). */
@@ -57,6 +62,8 @@ static void default_grid(xf_study_grid *g) {
             r->arch = DEFAULT_GRID[i].arch;
             r->moe = moe;
             snprintf(r->objective, sizeof r->objective, "%s", DEFAULT_GRID[i].objective);
+            for (size_t k = 0; k < 2 && DEFAULT_GRID[i].sets[k]; k++)
+                snprintf(r->sets[r->n_sets++], XF_STUDY_SET_LEN, "%s", DEFAULT_GRID[i].sets[k]);
             snprintf(r->name, sizeof r->name, "%s-%s%s", short_arch(r->arch), DEFAULT_GRID[i].objective,
                      moe ? "-moe" : "");
         }
