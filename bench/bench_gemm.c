@@ -39,7 +39,7 @@ typedef struct {
 static void run_xf(void *v) {
     run_ctx *c = v;
     const shape *s = c->s;
-    xf_sgemm_path(c->path, s->ta, s->tb, s->M, s->N, s->K, 1.0f, c->A, s->ta ? s->M : s->K, c->B,
+    sgemm_path(c->path, s->ta, s->tb, s->M, s->N, s->K, 1.0f, c->A, s->ta ? s->M : s->K, c->B,
                   s->tb ? s->K : s->N, 0.0f, NULL, c->C, s->N);
 }
 

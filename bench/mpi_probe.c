@@ -30,12 +30,12 @@ int main(void) {
     for (size_t n = 2; n <= maxn; n *= 8) {
         double t[2][REPS];
         for (int k = 0; k < REPS; k++) {
-            xf_dist_barrier();
+            dist_barrier();
             double t0 = MPI_Wtime();
-            xf_dist_allreduce_sum(x, n);
+            dist_allreduce_sum(x, n);
             t[0][k] = MPI_Wtime() - t0;
             for (size_t i = 0; i < n; i++) x[i] = (float)(i % 7);
-            xf_dist_barrier();
+            dist_barrier();
             t0 = MPI_Wtime();
             MPI_Allreduce(x, y, (int)n, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
             t[1][k] = MPI_Wtime() - t0;

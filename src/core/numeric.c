@@ -4,7 +4,7 @@
 #include <math.h>
 #include <stdint.h>
 
-size_t xf_mulmod(size_t a, size_t b, size_t m) {
+size_t mulmod(size_t a, size_t b, size_t m) {
     if (a == 0 || b <= SIZE_MAX / a) return a * b % m;
     size_t r = 0;
     while (b) {

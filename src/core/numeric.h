@@ -10,6 +10,6 @@
 /* (a * b) mod m for a, b < m (m > 0), exact for every size_t: the plain
  * product when it fits, else double-and-add with every partial sum kept below
  * m (so nothing overflows). */
-size_t xf_mulmod(size_t a, size_t b, size_t m);
+size_t mulmod(size_t a, size_t b, size_t m);
 
 #endif

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-int xf_sb_reserve(xf_strbuf *b, size_t extra) {
+int sb_reserve(xf_strbuf *b, size_t extra) {
     if (b->oom) return 0;
     if (extra >= SIZE_MAX / 2 - b->len) { /* len + extra + 1 and its doubling stay in range */
         b->oom = 1;
@@ -27,16 +27,16 @@ int xf_sb_reserve(xf_strbuf *b, size_t extra) {
     return 1;
 }
 
-void xf_sb_put(xf_strbuf *b, const char *s, size_t n) {
-    if (!xf_sb_reserve(b, n)) return;
+void sb_put(xf_strbuf *b, const char *s, size_t n) {
+    if (!sb_reserve(b, n)) return;
     if (n) memcpy(b->p + b->len, s, n);
     b->len += n;
     b->p[b->len] = '\0';
 }
 
-void xf_sb_cstr(xf_strbuf *b, const char *s) { xf_sb_put(b, s, strlen(s)); }
+void sb_cstr(xf_strbuf *b, const char *s) { sb_put(b, s, strlen(s)); }
 
-void xf_sb_printf(xf_strbuf *b, const char *fmt, ...) {
+void sb_printf(xf_strbuf *b, const char *fmt, ...) {
     if (b->oom) return;
     va_list ap;
     va_start(ap, fmt);
@@ -46,40 +46,40 @@ void xf_sb_printf(xf_strbuf *b, const char *fmt, ...) {
         b->oom = 1;
         return;
     }
-    if (!xf_sb_reserve(b, (size_t)n)) return;
+    if (!sb_reserve(b, (size_t)n)) return;
     va_start(ap, fmt);
     vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
     va_end(ap);
     b->len += (size_t)n;
 }
 
-void xf_sb_json_str(xf_strbuf *b, const char *s, size_t n) {
-    xf_sb_put(b, "\"", 1);
+void sb_json_str(xf_strbuf *b, const char *s, size_t n) {
+    sb_put(b, "\"", 1);
     size_t start = 0; /* s[start..i) is copied verbatim in one go */
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
         if (c >= 0x20 && c != '"' && c != '\\') continue;
-        xf_sb_put(b, s + start, i - start);
+        sb_put(b, s + start, i - start);
         char esc[8];
         switch (c) {
-        case '"': xf_sb_put(b, "\\\"", 2); break;
-        case '\\': xf_sb_put(b, "\\\\", 2); break;
-        case '\b': xf_sb_put(b, "\\b", 2); break;
-        case '\f': xf_sb_put(b, "\\f", 2); break;
-        case '\n': xf_sb_put(b, "\\n", 2); break;
-        case '\r': xf_sb_put(b, "\\r", 2); break;
-        case '\t': xf_sb_put(b, "\\t", 2); break;
+        case '"': sb_put(b, "\\\"", 2); break;
+        case '\\': sb_put(b, "\\\\", 2); break;
+        case '\b': sb_put(b, "\\b", 2); break;
+        case '\f': sb_put(b, "\\f", 2); break;
+        case '\n': sb_put(b, "\\n", 2); break;
+        case '\r': sb_put(b, "\\r", 2); break;
+        case '\t': sb_put(b, "\\t", 2); break;
         default:
             snprintf(esc, sizeof esc, "\\u%04x", c);
-            xf_sb_put(b, esc, 6);
+            sb_put(b, esc, 6);
         }
         start = i + 1;
     }
-    xf_sb_put(b, s + start, n - start);
-    xf_sb_put(b, "\"", 1);
+    sb_put(b, s + start, n - start);
+    sb_put(b, "\"", 1);
 }
 
-void xf_sb_free(xf_strbuf *b) {
+void sb_free(xf_strbuf *b) {
     free(b->p);
     *b = (xf_strbuf){0};
 }

@@ -28,7 +28,7 @@
 #include "data/sample.h"
 #include "xfmr/objective.h"
 
-size_t xf_sample_poisson(double lambda, xf_rng *rng) {
+size_t sample_poisson(double lambda, xf_rng *rng) {
     double limit = exp(-lambda), p = 1.0;
     size_t k = 0;
     do {
@@ -38,7 +38,7 @@ size_t xf_sample_poisson(double lambda, xf_rng *rng) {
     return k - 1;
 }
 
-void xf_sample_partial_shuffle(size_t *idx, size_t n, size_t k, xf_rng *rng) {
+void sample_partial_shuffle(size_t *idx, size_t n, size_t k, xf_rng *rng) {
     for (size_t j = 0; j < k && j < n; j++) {
         size_t r = j + (size_t)xf_rng_below(rng, (uint64_t)(n - j));
         size_t t = idx[j];
@@ -79,9 +79,9 @@ xf_status xf_bart_noise(const xf_objective_opts *o, const int32_t *raw, size_t L
     size_t np = (size_t)ceil((double)ns * (double)o->bart_permute);
     if (np > ns) np = ns;
     for (size_t s = 0; s < ns; s++) b[s] = s;
-    xf_sample_partial_shuffle(b, ns, np, rng);
+    sample_partial_shuffle(b, ns, np, rng);
     for (size_t j = 0; j < np; j++) c[j] = b[j];
-    xf_sample_partial_shuffle(c, np, np, rng);
+    sample_partial_shuffle(c, np, np, rng);
     for (size_t s = 0; s < ns; s++) keep[s] = s; /* keep[slot] = sentence placed there */
     for (size_t j = 0; j < np; j++) keep[b[j]] = c[j];
     size_t n = 0;
@@ -96,7 +96,7 @@ xf_status xf_bart_noise(const xf_objective_opts *o, const int32_t *raw, size_t L
     if (M > L) M = L;
     size_t nspan = 0, inserts = 0, sum = 0;
     while (sum < M && inserts <= L) {
-        size_t len = xf_sample_poisson((double)o->bart_lambda, rng);
+        size_t len = sample_poisson((double)o->bart_lambda, rng);
         if (len > M - sum) len = M - sum;
         if (len == 0) {
             inserts++;
@@ -109,7 +109,7 @@ xf_status xf_bart_noise(const xf_objective_opts *o, const int32_t *raw, size_t L
         a[i] = i;
         keep[i] = 1;
     }
-    xf_sample_partial_shuffle(a, L, nspan, rng);
+    sample_partial_shuffle(a, L, nspan, rng);
     for (size_t s = 0; s < nspan; s++) x[a[s]] = o->mask;
     for (size_t s = 0; s < nspan; s++)
         for (size_t j = 1; j < b[s] && a[s] + j < L; j++) keep[a[s] + j] = 0;
@@ -125,7 +125,7 @@ xf_status xf_bart_noise(const xf_objective_opts *o, const int32_t *raw, size_t L
         c[i] = i;
         keep[i] = 0;
     }
-    xf_sample_partial_shuffle(c, total, inserts, rng);
+    sample_partial_shuffle(c, total, inserts, rng);
     for (size_t j = 0; j < inserts; j++) keep[c[j]] = 1;
     size_t k = 0, w = 0;
     for (size_t i = 0; i < total && w < cap; i++) out[w++] = keep[i] ? o->mask : x[k++];

@@ -119,33 +119,33 @@ static void expand_who(story *s, const who *w, const char *field) {
         {"he", "she", "he"},   {"He", "She", "He"},   {"him", "her", "him"},
         {"his", "her", "his"}, {"His", "Her", "His"}, {"himself", "herself", "himself"}};
     if (!*field) {
-        xf_sb_cstr(b, w->name);
+        sb_cstr(b, w->name);
         return;
     }
     if (strcmp(field, "'s") == 0) {
-        xf_sb_cstr(b, w->name);
-        xf_sb_cstr(b, "'s");
+        sb_cstr(b, w->name);
+        sb_cstr(b, "'s");
         return;
     }
     if (field[0] != '.') goto unknown;
     field++;
     for (size_t i = 0; i < COUNT(forms); i++)
         if (strcmp(field, forms[i][0]) == 0) {
-            xf_sb_cstr(b, w->female ? forms[i][1] : forms[i][2]);
+            sb_cstr(b, w->female ? forms[i][1] : forms[i][2]);
             return;
         }
     if (strcmp(field, "kind") == 0) {
-        xf_sb_cstr(b, w->kind);
+        sb_cstr(b, w->kind);
         return;
     }
     if (strcmp(field, "desc") == 0) {
-        xf_sb_cstr(b, w->desc_adj);
-        xf_sb_cstr(b, " ");
-        xf_sb_cstr(b, w->kind);
+        sb_cstr(b, w->desc_adj);
+        sb_cstr(b, " ");
+        sb_cstr(b, w->kind);
         return;
     }
 unknown:
-    xf_sb_cstr(b, "{?}");
+    sb_cstr(b, "{?}");
 }
 
 /* Write the text of slot `key` (no braces). */
@@ -173,14 +173,14 @@ static void expand_slot(story *s, const char *key, int depth) {
     } else if (strcmp(key, "noun") == 0) {
         lit = s->noun;
     } else if (strcmp(key, "obj") == 0) {
-        xf_sb_cstr(b, s->obj_adj);
-        xf_sb_cstr(b, " ");
+        sb_cstr(b, s->obj_adj);
+        sb_cstr(b, " ");
         lit = s->noun;
     } else if (strcmp(key, "place") == 0) {
         lit = s->pl->noun;
     } else if (strcmp(key, "at place") == 0) {
-        xf_sb_cstr(b, s->pl->prep);
-        xf_sb_cstr(b, " the ");
+        sb_cstr(b, s->pl->prep);
+        sb_cstr(b, " the ");
         lit = s->pl->noun;
     } else if (strcmp(key, "desc") == 0) {
         expand_who(s, &s->A, ".desc");
@@ -203,7 +203,7 @@ static void expand_slot(story *s, const char *key, int depth) {
     if (tmpl)
         expand(s, tmpl, depth + 1);
     else
-        xf_sb_cstr(b, lit ? lit : "{?}");
+        sb_cstr(b, lit ? lit : "{?}");
 }
 
 static int is_vowel(char c) {
@@ -215,21 +215,21 @@ static int is_vowel(char c) {
 static void expand(story *s, const char *t, int depth) {
     xf_strbuf *b = s->b;
     if (depth > 4) {
-        xf_sb_cstr(b, "{?}");
+        sb_cstr(b, "{?}");
         return;
     }
     while (*t) {
         const char *open = strchr(t, '{');
         if (!open) {
-            xf_sb_cstr(b, t);
+            sb_cstr(b, t);
             return;
         }
-        xf_sb_put(b, t, (size_t)(open - t));
+        sb_put(b, t, (size_t)(open - t));
         const char *close = strchr(open, '}');
         char key[40];
         size_t kl = close ? (size_t)(close - open - 1) : 0;
         if (!close || kl >= sizeof key) {
-            xf_sb_cstr(b, "{?}");
+            sb_cstr(b, "{?}");
             return;
         }
         memcpy(key, open + 1, kl);
@@ -242,7 +242,7 @@ static void expand(story *s, const char *t, int depth) {
             if (b->oom || b->len == at) continue;
             const char *art = is_vowel(b->p[at]) ? "an " : "a ";
             size_t al = strlen(art);
-            if (!xf_sb_reserve(b, al)) return;
+            if (!sb_reserve(b, al)) return;
             memmove(b->p + at + al, b->p + at, b->len - at);
             memcpy(b->p + at, art, al);
             b->len += al;
@@ -255,7 +255,7 @@ static void expand(story *s, const char *t, int depth) {
 /* Append one of n templates as the next sentence(s) of the paragraph. */
 static void say_one(story *s, const char *const *alts, size_t n) {
     xf_strbuf *b = s->b;
-    if (s->para_open) xf_sb_cstr(b, " ");
+    if (s->para_open) sb_cstr(b, " ");
     size_t at = b->len;
     expand(s, alts[pick_i(s, n)], 0);
     if (b->oom) return;
@@ -269,7 +269,7 @@ static void say_one(story *s, const char *const *alts, size_t n) {
             sizeof((const char *const[]){__VA_ARGS__}) / sizeof(const char *))
 
 static void paragraph_end(story *s) {
-    if (s->para_open) xf_sb_cstr(s->b, "\n\n");
+    if (s->para_open) sb_cstr(s->b, "\n\n");
     s->para_open = 0;
 }
 
@@ -749,7 +749,7 @@ xf_status xf_corpus_generate(char **text, size_t *len, size_t target_bytes, uint
     xf_rng rng;
     xf_rng_seed(&rng, seed);
     xf_strbuf b = {0};
-    xf_sb_reserve(&b, target_bytes + 4096);
+    sb_reserve(&b, target_bytes + 4096);
     while (!b.oom && b.len < target_bytes) one_story(&b, &rng);
     if (b.oom) {
         free(b.p);
@@ -757,7 +757,7 @@ xf_status xf_corpus_generate(char **text, size_t *len, size_t target_bytes, uint
     }
     /* stories end with a blank line; the text ends with a single newline */
     if (b.len >= 2 && b.p[b.len - 1] == '\n' && b.p[b.len - 2] == '\n') b.len--;
-    if (!xf_sb_reserve(&b, 1)) {
+    if (!sb_reserve(&b, 1)) {
         free(b.p);
         return xf_fail(XF_ERR_OOM, "corpus: out of memory for %zu bytes", target_bytes);
     }

@@ -164,7 +164,7 @@ static xf_status check_header(const char *path, const unsigned char *h, size_t s
 }
 
 /* Open `path` read-only as a regular file: fd and size. */
-xf_status xf_data_open_regular(const char *path, int *fd, size_t *size) {
+xf_status data_open_regular(const char *path, int *fd, size_t *size) {
     int f;
     do {
         f = open(path, O_RDONLY | O_CLOEXEC);
@@ -277,7 +277,7 @@ static xf_status open_token_files(xf_dataset *ds, const xf_data_files *f, const 
     for (size_t i = 0; i < f->n; i++) {
         int fd;
         size_t size;
-        xf_status st = xf_data_open_regular(f->paths[i], &fd, &size);
+        xf_status st = data_open_regular(f->paths[i], &fd, &size);
         if (st != XF_OK) return st;
         if (!has_magic(fd, size)) {
             close(fd);
@@ -349,11 +349,11 @@ static xf_status open_text(xf_dataset *ds, const char *spec, const xf_tokenizer 
     xf_prepare_result r;
     xf_status st = xf_data_prepare(tok, spec, dir, &o, &r);
     xf_data_files f = {0};
-    if (st == XF_OK) st = xf_data_files_resolve(&f, dir);
+    if (st == XF_OK) st = data_files_resolve(&f, dir);
     if (st == XF_OK) st = open_token_files(ds, &f, tok);
     if (st == XF_OK) ds->hash = 0; /* text: it used tok */
     for (size_t i = 0; i < f.n; i++) unlink(f.paths[i]);
-    xf_data_files_free(&f);
+    data_files_free(&f);
     char ipath[4200];
     snprintf(ipath, sizeof ipath, "%s/%s", dir, XF_SHARDS_INDEX);
     unlink(ipath);
@@ -366,7 +366,7 @@ static xf_status open_text(xf_dataset *ds, const char *spec, const xf_tokenizer 
 static xf_status not_text(const char *path) {
     int fd;
     size_t size;
-    xf_status st = xf_data_open_regular(path, &fd, &size);
+    xf_status st = data_open_regular(path, &fd, &size);
     if (st != XF_OK) return st;
     if (size == 0) st = xf_fail(XF_ERR_FORMAT, "%s: empty file, no tokens", path);
     char buf[1 << 16];
@@ -386,11 +386,11 @@ static xf_status not_text(const char *path) {
 /* Open spec's files and append them to ds. */
 static xf_status open_spec(xf_dataset *ds, const char *spec, const xf_tokenizer *tok) {
     xf_data_files f;
-    xf_status st = xf_data_files_resolve(&f, spec);
+    xf_status st = data_files_resolve(&f, spec);
     if (st != XF_OK) return st;
     int fd;
     size_t size;
-    st = xf_data_open_regular(f.paths[0], &fd, &size);
+    st = data_open_regular(f.paths[0], &fd, &size);
     int tokens = st == XF_OK && has_magic(fd, size);
     if (st == XF_OK) close(fd);
     if (st == XF_OK && tokens) {
@@ -405,7 +405,7 @@ static xf_status open_spec(xf_dataset *ds, const char *spec, const xf_tokenizer 
     } else if (st == XF_OK) {
         st = open_text(ds, spec, tok);
     }
-    xf_data_files_free(&f);
+    data_files_free(&f);
     return st;
 }
 
@@ -604,7 +604,7 @@ void xf_dataset_val_batch(const xf_dataset *ds, size_t index, size_t B, size_t T
         memset(targets, 0, B * T * sizeof *targets);
         return;
     }
-    size_t w = xf_mulmod(index % nw, B % nw, nw); /* window of b = 0 */
+    size_t w = mulmod(index % nw, B % nw, nw); /* window of b = 0 */
     for (size_t b = 0; b < B; b++) {
         window(ds, ds->n_train + w * T, T, inputs + b * T, targets + b * T);
         w = w + 1 == nw ? 0 : w + 1;
@@ -622,7 +622,7 @@ xf_status xf_dataset_copy(const xf_dataset *ds, size_t start, size_t n, int32_t 
 
 /* ---- writing ------------------------------------------------------------------ */
 
-void xf_tokens_header(unsigned char head[XF_TOKENS_HEADER_BYTES], unsigned width, size_t n,
+void tokens_header(unsigned char head[XF_TOKENS_HEADER_BYTES], unsigned width, size_t n,
                       size_t vocab_size, uint64_t tok_hash) {
     memset(head, 0, XF_TOKENS_HEADER_BYTES);
     memcpy(head + H_MAGIC, XF_TOKENS_MAGIC, strlen(XF_TOKENS_MAGIC));
@@ -633,7 +633,7 @@ void xf_tokens_header(unsigned char head[XF_TOKENS_HEADER_BYTES], unsigned width
     wr32(head + H_VOCAB, (uint32_t)vocab_size);
 }
 
-void xf_tokens_pack(unsigned char *buf, const int32_t *ids, size_t m, unsigned width) {
+void tokens_pack(unsigned char *buf, const int32_t *ids, size_t m, unsigned width) {
     for (size_t j = 0; j < m; j++) {
         uint32_t v = (uint32_t)ids[j];
         if (width == 2) {
@@ -658,23 +658,23 @@ xf_status xf_tokens_write(const char *path, const int32_t *ids, size_t n, size_t
                            (int)ids[i], vocab_size);
 
     unsigned char head[XF_TOKENS_HEADER_BYTES];
-    xf_tokens_header(head, width, n, vocab_size, tok_hash);
+    tokens_header(head, width, n, vocab_size, tok_hash);
     xf_afile *f;
-    xf_status st = xf_afile_open(&f, path);
+    xf_status st = afile_open(&f, path);
     if (st != XF_OK) return st;
-    st = xf_afile_write(f, head, sizeof head);
+    st = afile_write(f, head, sizeof head);
     enum { CHUNK = 16384 };
     unsigned char buf[CHUNK * 4];
     for (size_t i = 0; st == XF_OK && i < n; i += CHUNK) {
         size_t m = n - i < CHUNK ? n - i : CHUNK;
-        xf_tokens_pack(buf, ids + i, m, width);
-        st = xf_afile_write(f, buf, m * width);
+        tokens_pack(buf, ids + i, m, width);
+        st = afile_write(f, buf, m * width);
     }
     if (st != XF_OK) {
-        xf_afile_abort(f);
+        afile_abort(f);
         return st;
     }
-    return xf_afile_commit(f);
+    return afile_commit(f);
 }
 
 /* ---- parallel encoding ---------------------------------------------------------- */
@@ -690,7 +690,7 @@ static int same_ids(const int32_t *a, size_t na, const int32_t *b, size_t nb) {
 
 /* 1 if encoding text[lo..hi) whole equals encoding text[lo..p) then text[p..hi),
  * with lo/hi about ENC_CHECK_SPAN bytes from p (kept on UTF-8 character starts). */
-int xf_data_cut_is_safe(const xf_tokenizer *tok, const char *text, size_t len, size_t lo_limit,
+int data_cut_is_safe(const xf_tokenizer *tok, const char *text, size_t len, size_t lo_limit,
                        size_t p) {
     size_t lo = p - lo_limit > ENC_CHECK_SPAN ? p - ENC_CHECK_SPAN : lo_limit;
     size_t hi = len - p > ENC_CHECK_SPAN ? p + ENC_CHECK_SPAN : len;
@@ -718,7 +718,7 @@ static size_t find_cut(const xf_tokenizer *tok, const char *text, size_t len, si
     for (size_t p = target; p < end && tries < ENC_MAX_CANDIDATES; p++) {
         if (p <= lo_limit || text[p - 1] != '\n') continue;
         tries++;
-        if (xf_data_cut_is_safe(tok, text, len, lo_limit, p)) return p;
+        if (data_cut_is_safe(tok, text, len, lo_limit, p)) return p;
     }
     return 0;
 }

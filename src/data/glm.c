@@ -137,7 +137,7 @@ xf_status xf_glm_example(const xf_objective_opts *o, const int32_t *raw, size_t 
     size_t M = covered(o, L), ns = 0, sum = 0;
     while (sum < M) {
         size_t k = 0;
-        for (int tries = 0; k == 0 && tries < 1000; tries++) k = xf_sample_poisson((double)o->glm_lambda, rng);
+        for (int tries = 0; k == 0 && tries < 1000; tries++) k = sample_poisson((double)o->glm_lambda, rng);
         if (k == 0) k = 1; /* P(0)^1000 is 0 for lambda >= 0.7; a tiny lambda gets length 1 */
         if (k > M - sum) k = M - sum;
         len[ns++] = k;
@@ -147,7 +147,7 @@ xf_status xf_glm_example(const xf_objective_opts *o, const int32_t *raw, size_t 
     if (nb > cap) return xf_fail(XF_ERR_ARG, "glm: %zu tokens do not fit %zu", nb, cap);
     /* slot[i] = 1: item i is a span (the first ns of a random permutation of the items) */
     for (size_t i = 0; i < items; i++) order[i] = i;
-    xf_sample_partial_shuffle(order, items, ns, rng);
+    sample_partial_shuffle(order, items, ns, rng);
     for (size_t i = 0; i < items; i++) slot[i] = 0;
     for (size_t j = 0; j < ns; j++) slot[order[j]] = 1;
     /* part A */
@@ -168,7 +168,7 @@ xf_status xf_glm_example(const xf_objective_opts *o, const int32_t *raw, size_t 
     }
     /* part B: the spans shuffled */
     for (size_t j = 0; j < ns; j++) order[j] = j;
-    xf_sample_partial_shuffle(order, ns, ns, rng);
+    sample_partial_shuffle(order, ns, ns, rng);
     size_t b = a;
     for (size_t j = 0; j < ns; j++) {
         size_t s = order[j];

@@ -204,7 +204,7 @@ xf_status xf_pairs_batch(const xf_objective_opts *o, const xf_pairs *p, int val,
     int32_t *seq = malloc((S + 2 * T + 2) * sizeof *seq);
     if (!seq) return xf_fail(XF_ERR_OOM, "%s: out of memory", p->path);
     xf_status st = XF_OK;
-    size_t first = val ? xf_mulmod(index % p->n_val, B % p->n_val, p->n_val) : 0;
+    size_t first = val ? mulmod(index % p->n_val, B % p->n_val, p->n_val) : 0;
     for (size_t r = 0; st == XF_OK && r < B; r++) {
         size_t i = val ? n_train + (first + r) % p->n_val : (size_t)xf_rng_below(rng, n_train);
         const int32_t *in = p->pool + p->off[2 * i], *tg = p->pool + p->off[2 * i + 1];

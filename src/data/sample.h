@@ -7,8 +7,8 @@
 #include "core/rng.h"
 
 /* One Poisson(lambda) draw: Knuth's product of uniforms (lambda is small: 3 by default). */
-size_t xf_sample_poisson(double lambda, xf_rng *rng);
+size_t sample_poisson(double lambda, xf_rng *rng);
 /* The first k of a uniformly random permutation of idx[0..n) (partial Fisher-Yates). */
-void xf_sample_partial_shuffle(size_t *idx, size_t n, size_t k, xf_rng *rng);
+void sample_partial_shuffle(size_t *idx, size_t n, size_t k, xf_rng *rng);
 
 #endif

@@ -12,7 +12,7 @@
 
 #include "io/file.h"
 
-void xf_shard_index_free(xf_shard_index *ix) {
+void shard_index_free(xf_shard_index *ix) {
     if (!ix) return;
     for (size_t i = 0; ix->files && i < ix->n; i++) free(ix->files[i]);
     free(ix->files);
@@ -113,18 +113,18 @@ static xf_status parse_obj(xf_shard_index *ix, const cJSON *root, const char *di
     return XF_OK;
 }
 
-xf_status xf_shard_index_parse(xf_shard_index *ix, const char *text, size_t len, const char *dir,
+xf_status shard_index_parse(xf_shard_index *ix, const char *text, size_t len, const char *dir,
                                const char *name) {
     memset(ix, 0, sizeof *ix);
     cJSON *root = cJSON_ParseWithLength(text, len);
     if (!root) return xf_fail(XF_ERR_FORMAT, "%s: shard index is not valid JSON", name);
     xf_status st = parse_obj(ix, root, dir, name);
     cJSON_Delete(root);
-    if (st != XF_OK) xf_shard_index_free(ix);
+    if (st != XF_OK) shard_index_free(ix);
     return st;
 }
 
-xf_status xf_shard_index_write(const char *dir, const xf_shard_index *ix, const char *tok_name) {
+xf_status shard_index_write(const char *dir, const xf_shard_index *ix, const char *tok_name) {
     char *path = join(dir, XF_SHARDS_INDEX);
     cJSON *root = cJSON_CreateObject(), *arr = NULL;
     char hash[17];
@@ -159,10 +159,10 @@ xf_status xf_shard_index_write(const char *dir, const xf_shard_index *ix, const 
 
 /* ---- data specs ------------------------------------------------------------------ */
 
-void xf_data_files_free(xf_data_files *f) {
+void data_files_free(xf_data_files *f) {
     if (!f) return;
     if (f->ix) {
-        xf_shard_index_free(f->ix); /* owns the paths */
+        shard_index_free(f->ix); /* owns the paths */
         free(f->ix);
     } else {
         for (size_t i = 0; f->paths && i < f->n; i++) free(f->paths[i]);
@@ -185,7 +185,7 @@ static xf_status from_dir(xf_data_files *f, const char *dir) {
     xf_status st = xf_file_read_all(ipath, &text, &len, (size_t)256 << 20);
     xf_shard_index *ix = calloc(1, sizeof *ix);
     if (st == XF_OK && !ix) st = xf_fail(XF_ERR_OOM, "%s: out of memory", ipath);
-    if (st == XF_OK) st = xf_shard_index_parse(ix, text, len, dir, ipath);
+    if (st == XF_OK) st = shard_index_parse(ix, text, len, dir, ipath);
     free(text);
     free(ipath);
     if (st != XF_OK) {
@@ -226,11 +226,11 @@ static xf_status from_glob(xf_data_files *f, const char *pattern) {
         f->n = i + 1;
     }
     globfree(&g);
-    if (st != XF_OK) xf_data_files_free(f);
+    if (st != XF_OK) data_files_free(f);
     return st;
 }
 
-xf_status xf_data_files_resolve(xf_data_files *f, const char *spec) {
+xf_status data_files_resolve(xf_data_files *f, const char *spec) {
     memset(f, 0, sizeof *f);
     if (!spec || !*spec) return xf_fail(XF_ERR_ARG, "data: empty path");
     struct stat sb;

@@ -30,13 +30,13 @@ typedef struct {
 
 /* Parse index text (len bytes, need not be NUL-terminated) of directory dir;
  * `name` (the index path) prefixes messages. On failure *ix is empty. */
-xf_status xf_shard_index_parse(xf_shard_index *ix, const char *text, size_t len, const char *dir,
+xf_status shard_index_parse(xf_shard_index *ix, const char *text, size_t len, const char *dir,
                                const char *name);
-void xf_shard_index_free(xf_shard_index *ix);
+void shard_index_free(xf_shard_index *ix);
 
 /* Write dir/XF_SHARDS_INDEX atomically for ix (files are written as their base
  * names) with tokenizer name tok_name. */
-xf_status xf_shard_index_write(const char *dir, const xf_shard_index *ix, const char *tok_name);
+xf_status shard_index_write(const char *dir, const xf_shard_index *ix, const char *tok_name);
 
 /* A data spec resolved to the files it names, in order. ix is set (and owns
  * the order) when the spec was a shard directory. */
@@ -46,22 +46,22 @@ typedef struct {
     xf_shard_index *ix;
 } xf_data_files;
 
-xf_status xf_data_files_resolve(xf_data_files *f, const char *spec);
-void xf_data_files_free(xf_data_files *f);
+xf_status data_files_resolve(xf_data_files *f, const char *spec);
+void data_files_free(xf_data_files *f);
 
 /* dataset.c: 1 if cutting text[..len) at p (lo_limit < p < len) leaves the
  * encoding of ~1 KiB each side unchanged. */
-int xf_data_cut_is_safe(const xf_tokenizer *tok, const char *text, size_t len, size_t lo_limit,
+int data_cut_is_safe(const xf_tokenizer *tok, const char *text, size_t len, size_t lo_limit,
                         size_t p);
 
 /* dataset.c: open `path` read-only, refusing anything but a regular file
  * (messages name it); *fd and its *size. */
-xf_status xf_data_open_regular(const char *path, int *fd, size_t *size);
+xf_status data_open_regular(const char *path, int *fd, size_t *size);
 
 /* dataset.c: the 64-byte token file header (data.h), and m ids packed
  * little-endian at `width` bytes each into buf. */
-void xf_tokens_header(unsigned char head[XF_TOKENS_HEADER_BYTES], unsigned width, size_t n,
+void tokens_header(unsigned char head[XF_TOKENS_HEADER_BYTES], unsigned width, size_t n,
                       size_t vocab_size, uint64_t tok_hash);
-void xf_tokens_pack(unsigned char *buf, const int32_t *ids, size_t m, unsigned width);
+void tokens_pack(unsigned char *buf, const int32_t *ids, size_t m, unsigned width);
 
 #endif

@@ -4,7 +4,7 @@
  *
  * Text is read piece by piece (8 MiB). A piece ends just after a newline p
  * where encoding ~1 KiB each side of p whole and in two parts agree
- * (xf_data_cut_is_safe, the check the parallel encoder uses), searched
+ * (data_cut_is_safe, the check the parallel encoder uses), searched
  * backwards from the end of what was read, leaving at least the check span of
  * real text after p. The piece [0, p) is encoded (in parallel by
  * xf_data_encode), its ids written, and the rest moved to the front. With no
@@ -65,10 +65,10 @@ static xf_status file_open(writer *w) {
         return xf_fail(XF_ERR_OOM, "%s: out of memory", w->out);
     }
     unsigned char head[XF_TOKENS_HEADER_BYTES];
-    xf_tokens_header(head, w->width, 0, w->vocab, w->hash); /* the count is written at the end */
-    xf_status st = xf_afile_open(&w->f, path);
-    if (st == XF_OK && (st = xf_afile_write(w->f, head, sizeof head)) != XF_OK) {
-        xf_afile_abort(w->f);
+    tokens_header(head, w->width, 0, w->vocab, w->hash); /* the count is written at the end */
+    xf_status st = afile_open(&w->f, path);
+    if (st == XF_OK && (st = afile_write(w->f, head, sizeof head)) != XF_OK) {
+        afile_abort(w->f);
         w->f = NULL;
     }
     if (st != XF_OK || !w->sharded) {
@@ -82,10 +82,10 @@ static xf_status file_open(writer *w) {
 
 static xf_status file_close(writer *w) {
     unsigned char head[XF_TOKENS_HEADER_BYTES];
-    xf_tokens_header(head, w->width, w->in_file, w->vocab, w->hash);
-    xf_status st = xf_afile_write_at(w->f, 0, head, sizeof head);
-    if (st == XF_OK) st = xf_afile_commit(w->f);
-    else xf_afile_abort(w->f);
+    tokens_header(head, w->width, w->in_file, w->vocab, w->hash);
+    xf_status st = afile_write_at(w->f, 0, head, sizeof head);
+    if (st == XF_OK) st = afile_commit(w->f);
+    else afile_abort(w->f);
     w->f = NULL;
     if (w->sharded) w->ix.counts[w->ix.n - 1] = w->in_file;
     w->ix.tokens += w->in_file;
@@ -105,8 +105,8 @@ static xf_status put_ids(writer *w, const int32_t *ids, size_t n, const char *na
         size_t room = w->sharded ? w->shard_tokens - w->in_file : SIZE_MAX;
         size_t m = n < room ? n : room;
         if (m > per) m = per;
-        xf_tokens_pack(w->buf, ids, m, w->width);
-        if ((st = xf_afile_write(w->f, w->buf, m * w->width)) != XF_OK) return st;
+        tokens_pack(w->buf, ids, m, w->width);
+        if ((st = afile_write(w->f, w->buf, m * w->width)) != XF_OK) return st;
         w->in_file += m;
         ids += m;
         n -= m;
@@ -118,7 +118,7 @@ static xf_status put_ids(writer *w, const int32_t *ids, size_t n, const char *na
 static xf_status finish(writer *w, const xf_tokenizer *tok) {
     xf_status st = XF_OK;
     if (w->f) st = file_close(w);
-    if (st == XF_OK && w->sharded) st = xf_shard_index_write(w->out, &w->ix, xf_tokenizer_name(tok));
+    if (st == XF_OK && w->sharded) st = shard_index_write(w->out, &w->ix, xf_tokenizer_name(tok));
     return st;
 }
 
@@ -132,7 +132,7 @@ static size_t safe_cut(const xf_tokenizer *tok, const char *text, size_t len) {
     for (size_t p = len - CUT_CONTEXT; p > len / 2 && tries < CUT_TRIES; p--) {
         if (text[p - 1] != '\n') continue;
         tries++;
-        if (xf_data_cut_is_safe(tok, text, len, 0, p)) return p;
+        if (data_cut_is_safe(tok, text, len, 0, p)) return p;
     }
     return 0;
 }
@@ -173,7 +173,7 @@ static xf_status encode_piece(reader *rd, writer *w, const char *text, size_t le
 static xf_status encode_file(reader *rd, writer *w, const char *path) {
     int fd;
     size_t size;
-    xf_status st = xf_data_open_regular(path, &fd, &size);
+    xf_status st = data_open_regular(path, &fd, &size);
     if (st != XF_OK) return st;
     size_t have = 0, consumed = 0, tokens0 = w->ix.tokens + w->in_file;
     int eof = 0;
@@ -260,7 +260,7 @@ xf_status xf_data_prepare(const xf_tokenizer *tok, const char *data, const char 
     if (rd.max_cap < rd.cap) rd.max_cap = rd.cap;
 
     xf_data_files f;
-    xf_status st = xf_data_files_resolve(&f, data);
+    xf_status st = data_files_resolve(&f, data);
     if (st != XF_OK) {
         free(w);
         return st;
@@ -270,7 +270,7 @@ xf_status xf_data_prepare(const xf_tokenizer *tok, const char *data, const char 
         if (stat(f.paths[i], &sb) == 0 && sb.st_size > 0) rd.total += (size_t)sb.st_size;
     }
     if (w->sharded) {
-        st = xf_mkdir_p(out);
+        st = mkdir_p(out);
         if (st == XF_OK) { /* a stale index must not describe a half-rewritten directory */
             size_t len = strlen(out) + sizeof XF_SHARDS_INDEX + 2;
             char *ip = malloc(len);
@@ -289,12 +289,12 @@ xf_status xf_data_prepare(const xf_tokenizer *tok, const char *data, const char 
         r->bytes = rd.done;
     }
     if (st == XF_OK) st = finish(w, tok);
-    if (st != XF_OK && w->f) xf_afile_abort(w->f);
+    if (st != XF_OK && w->f) afile_abort(w->f);
     r->tokens = w->ix.tokens;
     r->shards = w->sharded ? w->ix.n : 1;
     free(rd.buf);
-    xf_shard_index_free(&w->ix);
+    shard_index_free(&w->ix);
     free(w);
-    xf_data_files_free(&f);
+    data_files_free(&f);
     return st;
 }

@@ -577,51 +577,51 @@ xf_status tok_json_write(const xf_tokenizer *t, int legacy_merges, char **out, s
     }
     xf_strbuf b = {0};
     char num[32];
-    xf_sb_cstr(&b, "{\n  \"version\": \"1.0\",\n  \"truncation\": null,\n  \"padding\": null,\n  \"added_tokens\": [");
+    sb_cstr(&b, "{\n  \"version\": \"1.0\",\n  \"truncation\": null,\n  \"padding\": null,\n  \"added_tokens\": [");
     int first = 1;
     for (size_t id = 0; id < t->n; id++) {
         if (t->type[id] != TT_CONTROL && t->type[id] != TT_USER) continue;
         snprintf(num, sizeof num, "%zu", id);
-        xf_sb_cstr(&b, first ? "\n    {\"id\": " : ",\n    {\"id\": ");
-        xf_sb_cstr(&b, num);
-        xf_sb_cstr(&b, ", \"content\": ");
-        xf_sb_json_str(&b, tok_piece(t, id), t->piece_len[id]);
-        xf_sb_cstr(&b, ", \"single_word\": false, \"lstrip\": false, \"rstrip\": false, \"normalized\": false, \"special\": ");
-        xf_sb_cstr(&b, t->type[id] == TT_CONTROL ? "true}" : "false}");
+        sb_cstr(&b, first ? "\n    {\"id\": " : ",\n    {\"id\": ");
+        sb_cstr(&b, num);
+        sb_cstr(&b, ", \"content\": ");
+        sb_json_str(&b, tok_piece(t, id), t->piece_len[id]);
+        sb_cstr(&b, ", \"single_word\": false, \"lstrip\": false, \"rstrip\": false, \"normalized\": false, \"special\": ");
+        sb_cstr(&b, t->type[id] == TT_CONTROL ? "true}" : "false}");
         first = 0;
     }
-    xf_sb_cstr(&b, first ? "],\n" : "\n  ],\n");
-    xf_sb_cstr(&b, "  \"normalizer\": null,\n  \"pre_tokenizer\": ");
+    sb_cstr(&b, first ? "],\n" : "\n  ],\n");
+    sb_cstr(&b, "  \"normalizer\": null,\n  \"pre_tokenizer\": ");
     char bl[160];
     snprintf(bl, sizeof bl,
              "{\"type\": \"ByteLevel\", \"add_prefix_space\": %s, \"trim_offsets\": true, \"use_regex\": %s}",
              t->add_prefix_space ? "true" : "false",
              (!t->pattern && (t->re || t->n_merges == 0)) ? "true" : "false");
     if (t->pattern) {
-        xf_sb_cstr(&b, "{\"type\": \"Sequence\", \"pretokenizers\": [{\"type\": \"Split\", \"pattern\": {\"Regex\": ");
-        xf_sb_json_str(&b, t->pattern, strlen(t->pattern));
-        xf_sb_cstr(&b, "}, \"behavior\": \"Isolated\", \"invert\": false}, ");
-        xf_sb_cstr(&b, bl);
-        xf_sb_cstr(&b, "]}");
+        sb_cstr(&b, "{\"type\": \"Sequence\", \"pretokenizers\": [{\"type\": \"Split\", \"pattern\": {\"Regex\": ");
+        sb_json_str(&b, t->pattern, strlen(t->pattern));
+        sb_cstr(&b, "}, \"behavior\": \"Isolated\", \"invert\": false}, ");
+        sb_cstr(&b, bl);
+        sb_cstr(&b, "]}");
     } else {
-        xf_sb_cstr(&b, bl);
+        sb_cstr(&b, bl);
     }
-    xf_sb_cstr(&b, ",\n  \"post_processor\": null,\n  \"decoder\": {\"type\": \"ByteLevel\", \"add_prefix_space\": true, \"trim_offsets\": true, \"use_regex\": true},\n");
-    xf_sb_cstr(&b, "  \"model\": {\n    \"type\": \"BPE\",\n    \"dropout\": null,\n    \"unk_token\": null,\n"
+    sb_cstr(&b, ",\n  \"post_processor\": null,\n  \"decoder\": {\"type\": \"ByteLevel\", \"add_prefix_space\": true, \"trim_offsets\": true, \"use_regex\": true},\n");
+    sb_cstr(&b, "  \"model\": {\n    \"type\": \"BPE\",\n    \"dropout\": null,\n    \"unk_token\": null,\n"
              "    \"continuing_subword_prefix\": null,\n    \"end_of_word_suffix\": null,\n"
              "    \"fuse_unk\": false,\n    \"byte_fallback\": false,\n    \"ignore_merges\": ");
-    xf_sb_cstr(&b, t->ignore_merges ? "true" : "false");
-    xf_sb_cstr(&b, ",\n    \"vocab\": {");
+    sb_cstr(&b, t->ignore_merges ? "true" : "false");
+    sb_cstr(&b, ",\n    \"vocab\": {");
     for (size_t id = 0; id < t->n; id++) {
-        xf_sb_cstr(&b, id ? ",\n      " : "\n      ");
-        xf_sb_json_str(&b, tok_piece(t, id), t->piece_len[id]);
+        sb_cstr(&b, id ? ",\n      " : "\n      ");
+        sb_json_str(&b, tok_piece(t, id), t->piece_len[id]);
         snprintf(num, sizeof num, ": %zu", id);
-        xf_sb_cstr(&b, num);
+        sb_cstr(&b, num);
     }
-    xf_sb_cstr(&b, "\n    },\n    \"merges\": [");
+    sb_cstr(&b, "\n    },\n    \"merges\": [");
     for (size_t r = 0; r < t->n_merges; r++) {
         int32_t a = t->merge[r][0], c = t->merge[r][1];
-        xf_sb_cstr(&b, r ? ",\n      " : "\n      ");
+        sb_cstr(&b, r ? ",\n      " : "\n      ");
         if (legacy_merges) {
             if (memchr(tok_piece(t, (size_t)a), ' ', t->piece_len[a]) ||
                 memchr(tok_piece(t, (size_t)c), ' ', t->piece_len[c])) {
@@ -633,16 +633,16 @@ xf_status tok_json_write(const xf_tokenizer *t, int legacy_merges, char **out, s
             memcpy(tmp, tok_piece(t, (size_t)a), la);
             tmp[la] = ' ';
             memcpy(tmp + la + 1, tok_piece(t, (size_t)c), lc);
-            xf_sb_json_str(&b, tmp, la + 1 + lc);
+            sb_json_str(&b, tmp, la + 1 + lc);
         } else {
-            xf_sb_cstr(&b, "[");
-            xf_sb_json_str(&b, tok_piece(t, (size_t)a), t->piece_len[a]);
-            xf_sb_cstr(&b, ", ");
-            xf_sb_json_str(&b, tok_piece(t, (size_t)c), t->piece_len[c]);
-            xf_sb_cstr(&b, "]");
+            sb_cstr(&b, "[");
+            sb_json_str(&b, tok_piece(t, (size_t)a), t->piece_len[a]);
+            sb_cstr(&b, ", ");
+            sb_json_str(&b, tok_piece(t, (size_t)c), t->piece_len[c]);
+            sb_cstr(&b, "]");
         }
     }
-    xf_sb_cstr(&b, t->n_merges ? "\n    ]\n  }\n}\n" : "]\n  }\n}\n");
+    sb_cstr(&b, t->n_merges ? "\n    ]\n  }\n}\n" : "]\n  }\n}\n");
     if (b.oom) {
         free(b.p);
         return xf_fail(XF_ERR_OOM, "out of memory writing tokenizer.json");

@@ -98,7 +98,7 @@ int xf_dist_rank(void) { return g.rank; }
 int xf_dist_size(void) { return g.size; }
 void xf_dist_on_hang(void (*fn)(const char *msg)) { g.on_hang = fn; }
 
-void xf_dist_range(size_t n, int r, int size, size_t *lo, size_t *hi) {
+void dist_range(size_t n, int r, int size, size_t *lo, size_t *hi) {
     /* n*r/size without overflowing n*r */
     size_t q = n / (size_t)size, rem = n % (size_t)size;
     *lo = q * (size_t)r + rem * (size_t)r / (size_t)size;
@@ -111,11 +111,11 @@ static xf_status reduce_bucket(float *x, size_t n) {
     int P = g.size;
     size_t lo, hi;
     for (int r = 0; r < P; r++) {
-        xf_dist_range(n, r, P, &lo, &hi);
+        dist_range(n, r, P, &lo, &hi);
         g.sc[r] = (int)(hi - lo);
         g.sd[r] = (int)lo;
     }
-    xf_dist_range(n, g.rank, P, &lo, &hi);
+    dist_range(n, g.rank, P, &lo, &hi);
     int mine = (int)(hi - lo);
     for (int r = 0; r < P; r++) {
         g.rc[r] = mine;
@@ -133,7 +133,7 @@ static xf_status reduce_bucket(float *x, size_t n) {
     return XF_OK;
 }
 
-xf_status xf_dist_allreduce_sum(float *x, size_t n) {
+xf_status dist_allreduce_sum(float *x, size_t n) {
     if (g.size <= 1) return XF_OK;
     enter("allreduce");
     xf_status s = XF_OK;
@@ -143,7 +143,7 @@ xf_status xf_dist_allreduce_sum(float *x, size_t n) {
     return s;
 }
 
-xf_status xf_dist_allreduce_sum_f64(double *x, size_t n) {
+xf_status dist_allreduce_sum_f64(double *x, size_t n) {
     if (g.size <= 1 || n == 0) return XF_OK;
     if (n > (size_t)1 << 20) return xf_fail(XF_ERR_ARG, "allreduce of %zu doubles: at most 2^20", n);
     double *all = malloc(n * (size_t)g.size * sizeof(double));
@@ -161,7 +161,7 @@ xf_status xf_dist_allreduce_sum_f64(double *x, size_t n) {
     return rc == MPI_SUCCESS ? XF_OK : mpi_fail(rc, "allreduce");
 }
 
-xf_status xf_dist_allgather_i32(const int32_t *mine, int32_t *all, size_t n) {
+xf_status dist_allgather_i32(const int32_t *mine, int32_t *all, size_t n) {
     if (g.size <= 1) {
         memcpy(all, mine, n * sizeof(int32_t));
         return XF_OK;
@@ -173,7 +173,7 @@ xf_status xf_dist_allgather_i32(const int32_t *mine, int32_t *all, size_t n) {
     return rc == MPI_SUCCESS ? XF_OK : mpi_fail(rc, "all-gather");
 }
 
-/* Every rank's range of x (xf_dist_range) moved in pieces that fit an int:
+/* Every rank's range of x (dist_range) moved in pieces that fit an int:
  * to every rank (broadcast from its owner), or only to rank 0 (sent from
  * `mine`, rank r's range, to rank 0's x). */
 static xf_status move_ranges(float *x, size_t n, const float *mine, int to_all) {
@@ -183,7 +183,7 @@ static xf_status move_ranges(float *x, size_t n, const float *mine, int to_all) 
     int rc = MPI_SUCCESS;
     for (int r = to_all ? 0 : 1; r < g.size && rc == MPI_SUCCESS; r++) {
         size_t lo, hi;
-        xf_dist_range(n, r, g.size, &lo, &hi);
+        dist_range(n, r, g.size, &lo, &hi);
         for (size_t off = lo; off < hi && rc == MPI_SUCCESS; off += piece) {
             int c = (int)(hi - off < piece ? hi - off : piece);
             if (to_all) rc = MPI_Bcast(x + off, c, MPI_FLOAT, r, MPI_COMM_WORLD);
@@ -195,10 +195,10 @@ static xf_status move_ranges(float *x, size_t n, const float *mine, int to_all) 
     return rc == MPI_SUCCESS ? XF_OK : mpi_fail(rc, to_all ? "all-gather" : "gather");
 }
 
-xf_status xf_dist_allgather(float *x, size_t n) { return move_ranges(x, n, NULL, 1); }
-xf_status xf_dist_gather0(float *x, size_t n, const float *mine) { return move_ranges(x, n, mine, 0); }
+xf_status dist_allgather(float *x, size_t n) { return move_ranges(x, n, NULL, 1); }
+xf_status dist_gather0(float *x, size_t n, const float *mine) { return move_ranges(x, n, mine, 0); }
 
-xf_status xf_dist_alltoallv(const void *send, const size_t *scount, void *recv, const size_t *rcount, size_t elem) {
+xf_status dist_alltoallv(const void *send, const size_t *scount, void *recv, const size_t *rcount, size_t elem) {
     if (g.size <= 1) {
         if (scount[0] != rcount[0]) return xf_fail(XF_ERR_ARG, "all-to-all: %zu items sent, %zu expected", scount[0], rcount[0]);
         if (scount[0]) memcpy(recv, send, scount[0] * elem);
@@ -222,7 +222,7 @@ xf_status xf_dist_alltoallv(const void *send, const size_t *scount, void *recv, 
     return rc == MPI_SUCCESS ? XF_OK : mpi_fail(rc, "all-to-all");
 }
 
-xf_status xf_dist_barrier(void) {
+xf_status dist_barrier(void) {
     if (g.size <= 1) return XF_OK;
     enter("barrier");
     int rc = MPI_Barrier(MPI_COMM_WORLD);
@@ -251,7 +251,7 @@ void xf_dist_finalize(void) {
     g.size = 1;
 }
 
-void xf_dist_test_fault(size_t step) {
+void dist_test_fault(size_t step) {
     const char *e = getenv("XFMR_TEST_RANK_FAULT");
     int r = -1;
     size_t s = 0;

@@ -25,24 +25,24 @@ enum { XF_DIST_BUCKET = 1 << 20 }; /* floats per allreduce bucket (4 MiB) */
 
 
 /* x[0..n) <- the sum over ranks of every rank's x, identical bits on every rank. */
-xf_status xf_dist_allreduce_sum(float *x, size_t n);
-xf_status xf_dist_allreduce_sum_f64(double *x, size_t n);
+xf_status dist_allreduce_sum(float *x, size_t n);
+xf_status dist_allreduce_sum_f64(double *x, size_t n);
 /* all[r*n .. r*n + n) <- rank r's mine[0..n), on every rank. */
-xf_status xf_dist_allgather_i32(const int32_t *mine, int32_t *all, size_t n);
+xf_status dist_allgather_i32(const int32_t *mine, int32_t *all, size_t n);
 /* x has the same length on every rank; rank r owns [lo(r), lo(r+1)) with
- * lo(r) = n*r/N (xf_dist_range): afterwards every rank holds every range. */
-xf_status xf_dist_allgather(float *x, size_t n);
+ * lo(r) = n*r/N (dist_range): afterwards every rank holds every range. */
+xf_status dist_allgather(float *x, size_t n);
 /* The range of n items rank r owns in a world of `size`. */
-void xf_dist_range(size_t n, int r, int size, size_t *lo, size_t *hi);
+void dist_range(size_t n, int r, int size, size_t *lo, size_t *hi);
 /* Rank 0 receives every rank's own range of x (the others send theirs). */
-xf_status xf_dist_gather0(float *x, size_t n, const float *mine);
+xf_status dist_gather0(float *x, size_t n, const float *mine);
 /* MPI_Alltoallv over bytes: item counts per peer, elem bytes per item. */
-xf_status xf_dist_alltoallv(const void *send, const size_t *scount, void *recv, const size_t *rcount, size_t elem);
-xf_status xf_dist_barrier(void);
+xf_status dist_alltoallv(const void *send, const size_t *scount, void *recv, const size_t *rcount, size_t elem);
+xf_status dist_barrier(void);
 
 
 /* Test hook (tests/cli/test_mpi.sh): XFMR_TEST_RANK_FAULT=R:S:kill|hang makes
  * rank R, about to run step S (1-based), die by SIGKILL or stop forever. */
-void xf_dist_test_fault(size_t step);
+void dist_test_fault(size_t step);
 
 #endif

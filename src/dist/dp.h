@@ -10,17 +10,17 @@
 #include "xfmr/status.h"
 
 /* Targets that count in the loss (not XF_IGNORE_INDEX) among n. */
-size_t xf_dp_valid(const int32_t *targets, size_t n);
+size_t dp_valid(const int32_t *targets, size_t n);
 /* Every MoE layer's accumulated statistics (kept token counts, drops,
  * entropy, aux and z partials) summed over the ranks, so the logs see the
  * global batch (the loads for the balancing bias are global already). */
-xf_status xf_dp_sum_moe_stats(xf_model *m);
+xf_status dp_sum_moe_stats(xf_model *m);
 /* Makes the model's MoE layers route on the global batch (kernels/moe.h
  * xf_moe_world) in a world of more than one rank; a no-op otherwise. Undone
- * and freed by xf_dp_moe_detach. */
-xf_status xf_dp_moe_attach(xf_model *m);
-void xf_dp_moe_detach(xf_model *m);
+ * and freed by dp_moe_detach. */
+xf_status dp_moe_attach(xf_model *m);
+void dp_moe_detach(xf_model *m);
 /* Whether a collective inside the MoE routing failed since the last call. */
-xf_status xf_dp_moe_check(xf_model *m);
+xf_status dp_moe_check(xf_model *m);
 
 #endif

@@ -118,7 +118,7 @@ static void afile_free(xf_afile *f) {
     free(f);
 }
 
-xf_status xf_afile_open(xf_afile **out, const char *path) {
+xf_status afile_open(xf_afile **out, const char *path) {
     *out = NULL;
     if (path == NULL || path[0] == '\0') return xf_fail(XF_ERR_ARG, "write: empty file path");
     size_t pl = strlen(path);
@@ -161,7 +161,7 @@ xf_status xf_afile_open(xf_afile **out, const char *path) {
     return XF_OK;
 }
 
-xf_status xf_afile_write(xf_afile *f, const void *data, size_t n) {
+xf_status afile_write(xf_afile *f, const void *data, size_t n) {
     if (f->err != 0)
         return xf_fail(XF_ERR_IO, "%s: an earlier write to %s failed: %s", f->path, f->tmp,
                        strerror(f->err));
@@ -177,7 +177,7 @@ xf_status xf_afile_write(xf_afile *f, const void *data, size_t n) {
 
 /* Overwrite n bytes at offset off of what was written so far (a header whose
  * counts are known only at the end). The buffered bytes are flushed first. */
-xf_status xf_afile_write_at(xf_afile *f, size_t off, const void *data, size_t n) {
+xf_status afile_write_at(xf_afile *f, size_t off, const void *data, size_t n) {
     if (f->err == 0 && fflush(f->fp) != 0) f->err = errno != 0 ? errno : EIO;
     if (f->err != 0)
         return xf_fail(XF_ERR_IO, "%s: an earlier write to %s failed: %s", f->path, f->tmp,
@@ -198,7 +198,7 @@ xf_status xf_afile_write_at(xf_afile *f, size_t off, const void *data, size_t n)
     return XF_OK;
 }
 
-void xf_afile_abort(xf_afile *f) {
+void afile_abort(xf_afile *f) {
     if (f == NULL) return;
     if (f->fp != NULL) fclose(f->fp);
     unlink(f->tmp);
@@ -230,31 +230,31 @@ static int sync_parent_dir(const char *path) {
     return rc;
 }
 
-xf_status xf_rename_durable(const char *from, const char *to) {
+xf_status rename_durable(const char *from, const char *to) {
     if (rename(from, to) != 0) return xf_fail(XF_ERR_IO, "%s: cannot rename %s over it: %s", to, from, strerror(errno));
     int e = sync_parent_dir(to);
     if (e != 0) return xf_fail(XF_ERR_IO, "%s: renamed, but syncing its directory failed: %s", to, strerror(e));
     return XF_OK;
 }
 
-xf_status xf_afile_commit(xf_afile *f) {
+xf_status afile_commit(xf_afile *f) {
     xf_status s = XF_OK;
     if (f->err != 0) {
         s = xf_fail(XF_ERR_IO, "%s: not written: an earlier write to %s failed: %s", f->path,
                     f->tmp, strerror(f->err));
-        xf_afile_abort(f);
+        afile_abort(f);
         return s;
     }
     if (fflush(f->fp) != 0) {
         s = xf_fail(XF_ERR_IO, "%s: flushing temporary file %s failed: %s", f->path, f->tmp,
                     strerror(errno));
-        xf_afile_abort(f);
+        afile_abort(f);
         return s;
     }
     if (fsync(fileno(f->fp)) != 0) {
         s = xf_fail(XF_ERR_IO, "%s: fsync of temporary file %s failed: %s", f->path, f->tmp,
                     strerror(errno));
-        xf_afile_abort(f);
+        afile_abort(f);
         return s;
     }
     FILE *fp = f->fp;
@@ -262,13 +262,13 @@ xf_status xf_afile_commit(xf_afile *f) {
     if (fclose(fp) != 0) {
         s = xf_fail(XF_ERR_IO, "%s: closing temporary file %s failed: %s", f->path, f->tmp,
                     strerror(errno));
-        xf_afile_abort(f);
+        afile_abort(f);
         return s;
     }
     if (rename(f->tmp, f->path) != 0) {
         s = xf_fail(XF_ERR_IO, "%s: cannot rename temporary file %s over it: %s", f->path, f->tmp,
                     strerror(errno));
-        xf_afile_abort(f);
+        afile_abort(f);
         return s;
     }
     int e = sync_parent_dir(f->path);
@@ -281,14 +281,14 @@ xf_status xf_afile_commit(xf_afile *f) {
 
 xf_status xf_file_write_atomic(const char *path, const void *data, size_t n) {
     xf_afile *f;
-    xf_status s = xf_afile_open(&f, path);
+    xf_status s = afile_open(&f, path);
     if (s != XF_OK) return s;
-    s = xf_afile_write(f, data, n);
+    s = afile_write(f, data, n);
     if (s != XF_OK) {
-        xf_afile_abort(f);
+        afile_abort(f);
         return s;
     }
-    return xf_afile_commit(f);
+    return afile_commit(f);
 }
 
 /* ---- directories -------------------------------------------------------- */
@@ -310,7 +310,7 @@ static xf_status mkdir_one(const char *dir, const char *path) {
     return xf_fail(XF_ERR_IO, "%s: cannot create directory %s: %s", path, dir, strerror(e));
 }
 
-xf_status xf_mkdir_p(const char *path) {
+xf_status mkdir_p(const char *path) {
     if (path == NULL || path[0] == '\0') return xf_fail(XF_ERR_ARG, "mkdir: empty directory path");
     size_t pl = strlen(path);
     char *buf = malloc(pl + 1);

@@ -443,12 +443,12 @@ xf_status gguf_tensor_f32(const gguf_file *f, const gguf_tensor *t, float *dst) 
     switch (t->type) {
     case GGML_F32: memcpy(dst, p, n * 4); break;
     case GGML_F16:
-        for (size_t i = 0; i < n; i++) dst[i] = xf_f16_to_f32((uint16_t)(p[2 * i] | (p[2 * i + 1] << 8)));
+        for (size_t i = 0; i < n; i++) dst[i] = num_f16_to_f32((uint16_t)(p[2 * i] | (p[2 * i + 1] << 8)));
         break;
     case GGML_BF16:
-        for (size_t i = 0; i < n; i++) dst[i] = xf_bf16_to_f32((uint16_t)(p[2 * i] | (p[2 * i + 1] << 8)));
+        for (size_t i = 0; i < n; i++) dst[i] = num_bf16_to_f32((uint16_t)(p[2 * i] | (p[2 * i + 1] << 8)));
         break;
-    case GGML_Q8_0: xf_q8_0_dequantize(p, n, dst); break;
+    case GGML_Q8_0: q8_0_dequantize(p, n, dst); break;
     default:
         return xf_fail(XF_ERR_UNSUPPORTED, "%s: tensor '%.*s' has type %u", f->path, (int)t->nlen, t->name, t->type);
     }
@@ -600,9 +600,9 @@ xf_status gguf_w_tensor(gguf_writer *w, const char *name, uint32_t ndim, const u
     uint16_t *h = (uint16_t *)(void *)t->data;
     switch (type) {
     case GGML_F32: memcpy(t->data, data, nb); break;
-    case GGML_F16: for (size_t i = 0; i < n; i++) h[i] = xf_f32_to_f16(data[i]); break;
-    case GGML_BF16: for (size_t i = 0; i < n; i++) h[i] = xf_f32_to_bf16(data[i]); break;
-    default: xf_q8_0_quantize(data, n, t->data); break;
+    case GGML_F16: for (size_t i = 0; i < n; i++) h[i] = num_f32_to_f16(data[i]); break;
+    case GGML_BF16: for (size_t i = 0; i < n; i++) h[i] = num_f32_to_bf16(data[i]); break;
+    default: q8_0_quantize(data, n, t->data); break;
     }
     w->nt++;
     return XF_OK;
@@ -613,12 +613,12 @@ static size_t pad_to(size_t off, size_t a) { return (a - off % a) % a; }
 xf_status gguf_writer_write(gguf_writer *w, const char *path) {
     static const uint8_t zeros[GGUF_DEFAULT_ALIGNMENT] = {0};
     xf_afile *af;
-    xf_status s = xf_afile_open(&af, path);
+    xf_status s = afile_open(&af, path);
     if (s) return s;
     uint32_t version = 3;
     uint64_t nt = w->nt, nkv = w->nkv;
     size_t off = 0;
-#define W(p, n) do { if (!s) s = xf_afile_write(af, (p), (n)); off += (n); } while (0)
+#define W(p, n) do { if (!s) s = afile_write(af, (p), (n)); off += (n); } while (0)
     W("GGUF", 4);
     W(&version, 4);
     W(&nt, 8);
@@ -643,8 +643,8 @@ xf_status gguf_writer_write(gguf_writer *w, const char *path) {
     }
 #undef W
     if (s) {
-        xf_afile_abort(af);
+        afile_abort(af);
         return s;
     }
-    return xf_afile_commit(af);
+    return afile_commit(af);
 }

@@ -4,7 +4,7 @@
 #include <math.h>
 #include <string.h>
 
-float xf_f16_to_f32(uint16_t h) {
+float num_f16_to_f32(uint16_t h) {
     uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
     uint32_t exp = (h >> 10) & 0x1Fu, man = h & 0x3FFu, bits;
     if (exp == 0x1F) {
@@ -27,7 +27,7 @@ float xf_f16_to_f32(uint16_t h) {
 }
 
 /* Round to nearest even; overflow gives Inf, NaN stays a (quiet) NaN. */
-uint16_t xf_f32_to_f16(float x) {
+uint16_t num_f32_to_f16(float x) {
     uint32_t b;
     memcpy(&b, &x, 4);
     uint16_t sign = (uint16_t)((b >> 16) & 0x8000u);
@@ -48,14 +48,14 @@ uint16_t xf_f32_to_f16(float x) {
     return (uint16_t)(sign | q);
 }
 
-float xf_bf16_to_f32(uint16_t h) {
+float num_bf16_to_f32(uint16_t h) {
     uint32_t bits = (uint32_t)h << 16;
     float x;
     memcpy(&x, &bits, 4);
     return x;
 }
 
-uint16_t xf_f32_to_bf16(float x) {
+uint16_t num_f32_to_bf16(float x) {
     uint32_t b;
     memcpy(&b, &x, 4);
     if ((b & 0x7FFFFFFFu) > 0x7F800000u) return (uint16_t)((b >> 16) | 0x40u); /* quiet NaN */
@@ -64,14 +64,14 @@ uint16_t xf_f32_to_bf16(float x) {
 }
 
 /* Block: d = max|x| / 127 (stored as f16), q_i = round(x_i / d). */
-void xf_q8_0_quantize(const float *x, size_t n, uint8_t *out) {
+void q8_0_quantize(const float *x, size_t n, uint8_t *out) {
     for (size_t b = 0; b < n / XF_Q8_0_BLOCK; b++) {
         const float *v = x + b * XF_Q8_0_BLOCK;
         uint8_t *o = out + b * XF_Q8_0_BYTES;
         float amax = 0;
         for (int i = 0; i < XF_Q8_0_BLOCK; i++) amax = fmaxf(amax, fabsf(v[i]));
         float d = amax / 127.0f, id = d != 0 ? 1.0f / d : 0.0f;
-        uint16_t dh = xf_f32_to_f16(d);
+        uint16_t dh = num_f32_to_f16(d);
         o[0] = (uint8_t)(dh & 0xFF);
         o[1] = (uint8_t)(dh >> 8);
         for (int i = 0; i < XF_Q8_0_BLOCK; i++) {
@@ -82,10 +82,10 @@ void xf_q8_0_quantize(const float *x, size_t n, uint8_t *out) {
     }
 }
 
-void xf_q8_0_dequantize(const uint8_t *in, size_t n, float *y) {
+void q8_0_dequantize(const uint8_t *in, size_t n, float *y) {
     for (size_t b = 0; b < n / XF_Q8_0_BLOCK; b++) {
         const uint8_t *o = in + b * XF_Q8_0_BYTES;
-        float d = xf_f16_to_f32((uint16_t)(o[0] | (o[1] << 8)));
+        float d = num_f16_to_f32((uint16_t)(o[0] | (o[1] << 8)));
         for (int i = 0; i < XF_Q8_0_BLOCK; i++) y[b * XF_Q8_0_BLOCK + i] = (float)(int8_t)o[2 + i] * d;
     }
 }

@@ -12,13 +12,13 @@
 #define XF_Q8_0_BLOCK 32                 /* values per block */
 #define XF_Q8_0_BYTES (2 + XF_Q8_0_BLOCK) /* f16 scale + 32 int8 */
 
-float xf_f16_to_f32(uint16_t h);
-uint16_t xf_f32_to_f16(float x);
-float xf_bf16_to_f32(uint16_t h);
-uint16_t xf_f32_to_bf16(float x);
+float num_f16_to_f32(uint16_t h);
+uint16_t num_f32_to_f16(float x);
+float num_bf16_to_f32(uint16_t h);
+uint16_t num_f32_to_bf16(float x);
 
 /* n values (a multiple of XF_Q8_0_BLOCK) <-> n/32 blocks of XF_Q8_0_BYTES. */
-void xf_q8_0_quantize(const float *x, size_t n, uint8_t *out);
-void xf_q8_0_dequantize(const uint8_t *in, size_t n, float *y);
+void q8_0_quantize(const float *x, size_t n, uint8_t *out);
+void q8_0_dequantize(const uint8_t *in, size_t n, float *y);
 
 #endif

@@ -529,7 +529,7 @@ xf_status xf_st_read_f32(const xf_st_file *f, const char *name, float *dst, size
         break;
     case XF_DT_F16:
         for (size_t i = 0; i < n; i++)
-            dst[i] = xf_f16_to_f32((uint16_t)(src[2 * i] | (src[2 * i + 1] << 8)));
+            dst[i] = num_f16_to_f32((uint16_t)(src[2 * i] | (src[2 * i + 1] << 8)));
         break;
     case XF_DT_BF16:
         for (size_t i = 0; i < n; i++) {

@@ -240,14 +240,14 @@ xf_status xf_st_writer_write(xf_st_writer *w, const char *path) {
     sort_order(w, ord, tmp, w->n);
 
     /* header: {"__metadata__":{...},"name":{"dtype":..,"shape":[..],"data_offsets":[b,e]},...} */
-    xf_sb_cstr(&hb, "{\"" ST_META_KEY "\":{");
+    sb_cstr(&hb, "{\"" ST_META_KEY "\":{");
     for (size_t i = 0; i < w->nm; i++) {
-        if (i) xf_sb_cstr(&hb, ",");
-        xf_sb_json_str(&hb, w->mkey[i], strlen(w->mkey[i]));
-        xf_sb_cstr(&hb, ":");
-        xf_sb_json_str(&hb, w->mval[i], strlen(w->mval[i]));
+        if (i) sb_cstr(&hb, ",");
+        sb_json_str(&hb, w->mkey[i], strlen(w->mkey[i]));
+        sb_cstr(&hb, ":");
+        sb_json_str(&hb, w->mval[i], strlen(w->mval[i]));
     }
-    xf_sb_cstr(&hb, "}");
+    sb_cstr(&hb, "}");
     size_t off = 0;
     for (size_t k = 0; k < w->n; k++) {
         const st_wtensor *t = &w->t[ord[k]];
@@ -255,24 +255,24 @@ xf_status xf_st_writer_write(xf_st_writer *w, const char *path) {
             s = xf_fail(XF_ERR_ARG, "%s: tensor data would exceed 2^53 bytes", path);
             goto done;
         }
-        xf_sb_cstr(&hb, ",");
-        xf_sb_json_str(&hb, t->name, strlen(t->name));
-        xf_sb_cstr(&hb, ":{\"dtype\":\"");
-        xf_sb_cstr(&hb, g_dtypes[t->dtype].name);
-        xf_sb_cstr(&hb, "\",\"shape\":[");
+        sb_cstr(&hb, ",");
+        sb_json_str(&hb, t->name, strlen(t->name));
+        sb_cstr(&hb, ":{\"dtype\":\"");
+        sb_cstr(&hb, g_dtypes[t->dtype].name);
+        sb_cstr(&hb, "\",\"shape\":[");
         for (size_t d = 0; d < t->ndim; d++) {
-            if (d) xf_sb_cstr(&hb, ",");
-            xf_sb_printf(&hb, "%zu", t->shape[d]);
+            if (d) sb_cstr(&hb, ",");
+            sb_printf(&hb, "%zu", t->shape[d]);
         }
-        xf_sb_cstr(&hb, "],\"data_offsets\":[");
-        xf_sb_printf(&hb, "%zu", off);
-        xf_sb_cstr(&hb, ",");
-        xf_sb_printf(&hb, "%zu", off + t->nbytes);
-        xf_sb_cstr(&hb, "]}");
+        sb_cstr(&hb, "],\"data_offsets\":[");
+        sb_printf(&hb, "%zu", off);
+        sb_cstr(&hb, ",");
+        sb_printf(&hb, "%zu", off + t->nbytes);
+        sb_cstr(&hb, "]}");
         off += t->nbytes;
     }
-    xf_sb_cstr(&hb, "}");
-    while (!hb.oom && hb.len % 8 != 0) xf_sb_cstr(&hb, " ");
+    sb_cstr(&hb, "}");
+    while (!hb.oom && hb.len % 8 != 0) sb_cstr(&hb, " ");
     if (hb.oom) {
         s = xf_fail(XF_ERR_OOM, "%s: out of memory building the safetensors header", path);
         goto done;
@@ -286,17 +286,17 @@ xf_status xf_st_writer_write(xf_st_writer *w, const char *path) {
     unsigned char len8[8];
     for (int k = 0; k < 8; k++) len8[k] = (unsigned char)((uint64_t)hb.len >> (8 * k));
     xf_afile *af;
-    if ((s = xf_afile_open(&af, path)) != XF_OK) goto done;
-    s = xf_afile_write(af, len8, 8);
-    if (s == XF_OK) s = xf_afile_write(af, hb.p, hb.len);
+    if ((s = afile_open(&af, path)) != XF_OK) goto done;
+    s = afile_write(af, len8, 8);
+    if (s == XF_OK) s = afile_write(af, hb.p, hb.len);
     for (size_t k = 0; s == XF_OK && k < w->n; k++) {
         const st_wtensor *t = &w->t[ord[k]];
-        if (t->nbytes) s = xf_afile_write(af, t->data, t->nbytes);
+        if (t->nbytes) s = afile_write(af, t->data, t->nbytes);
     }
     if (s != XF_OK)
-        xf_afile_abort(af);
+        afile_abort(af);
     else
-        s = xf_afile_commit(af);
+        s = afile_commit(af);
 done:
     free(ord);
     free(tmp);

@@ -184,7 +184,7 @@ ACT_RANGE(act_forward_range,
           (float *out, const float *inp, size_t i0, size_t i1, xf_act act),
           ACT_FORWARD_STEP)
 
-void xf_act_forward(float *out, const float *inp, size_t n, xf_act act) {
+void act_forward(float *out, const float *inp, size_t n, xf_act act) {
     ACT_CHUNKS(n, act_forward_range(out, inp, i0_, i1_, act));
 }
 
@@ -199,7 +199,7 @@ ACT_RANGE(act_backward_range,
            size_t i1, xf_act act),
           ACT_BACKWARD_STEP)
 
-void xf_act_backward(float *dinp, const float *dout, const float *inp, size_t n, xf_act act) {
+void act_backward(float *dinp, const float *dout, const float *inp, size_t n, xf_act act) {
     ACT_CHUNKS(n, act_backward_range(dinp, dout, inp, i0_, i1_, act));
 }
 
@@ -213,7 +213,7 @@ ACT_RANGE(act_backward_write_range,
           (float *dinp, const float *dout, const float *inp, size_t i0, size_t i1, xf_act act),
           ACT_BACKWARD_WRITE_STEP)
 
-void xf_act_backward_write(float *dinp, const float *dout, const float *inp, size_t n,
+void act_backward_write(float *dinp, const float *dout, const float *inp, size_t n,
                            xf_act act) {
     ACT_CHUNKS(n, act_backward_write_range(dinp, dout, inp, i0_, i1_, act));
 }
@@ -225,7 +225,7 @@ ACT_RANGE(glu_forward_range,
            size_t i1, xf_act act),
           GLU_FORWARD_STEP)
 
-void xf_glu_forward(float *out, const float *g, const float *u, size_t n, xf_act act) {
+void glu_forward(float *out, const float *g, const float *u, size_t n, xf_act act) {
     ACT_CHUNKS(n, glu_forward_range(out, g, u, i0_, i1_, act));
 }
 
@@ -242,7 +242,7 @@ ACT_RANGE(glu_backward_range,
            const float *g, const float *u, size_t i0, size_t i1, xf_act act),
           GLU_BACKWARD_STEP)
 
-void xf_glu_backward(float *dg, float *du, const float *dout, const float *g, const float *u,
+void glu_backward(float *dg, float *du, const float *dout, const float *g, const float *u,
                      size_t n, xf_act act) {
     ACT_CHUNKS(n, glu_backward_range(dg, du, dout, g, u, i0_, i1_, act));
 }
@@ -260,7 +260,7 @@ ACT_RANGE(glu_backward_write_range,
            size_t i1, xf_act act),
           GLU_BACKWARD_WRITE_STEP)
 
-void xf_glu_backward_write(float *dg, float *du, const float *dout, const float *g,
+void glu_backward_write(float *dg, float *du, const float *dout, const float *g,
                            const float *u, size_t n, xf_act act) {
     ACT_CHUNKS(n, glu_backward_write_range(dg, du, dout, g, u, i0_, i1_, act));
 }

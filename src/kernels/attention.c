@@ -49,7 +49,7 @@
  * heads of a group inside, so the dk/dv rows shared by those heads have one
  * writer; with dbias (shared across the batch) it splits kv-heads only and
  * loops b inside. Every result is summed in an order fixed by the shapes, so 1
- * and N threads give identical results. The block products are xf_sgemm_f32
+ * and N threads give identical results. The block products are sgemm_fp32
  * (gemm.h: our packed GEMM, chosen by cpuid, fp32 also under --dtype bf16),
  * which runs on the calling thread inside the parallel region; the elementwise
  * loops are `omp simd` (xf_exp_inplace is compiled per SIMD width). */
@@ -135,7 +135,7 @@ static void block_logits(float *S, size_t *vis, const float *qb, const float *kb
                          const float *bias_h, const uint8_t *pad, const xf_mask *mask, size_t b,
                          size_t i0, size_t rows, size_t j0, size_t nk, size_t Tq, size_t Tk,
                          size_t HD, size_t KD, size_t D, float scale) {
-    xf_sgemm_f32(0, 1, rows, nk, D, scale,
+    sgemm_fp32(0, 1, rows, nk, D, scale,
                 qb + i0 * HD, HD, kb + j0 * KD, KD, 0.0f, S, ATT_KB);
     for (size_t r = 0; r < rows; r++) {
         size_t i = i0 + r, n = block_visible(visible_end(mask, b, i, Tk), j0, nk);
@@ -146,7 +146,7 @@ static void block_logits(float *S, size_t *vis, const float *qb, const float *kb
     }
 }
 
-void xf_attention_forward(float *out, float *lse, const float *q, const float *k, const float *v,
+void attention_forward(float *out, float *lse, const float *q, const float *k, const float *v,
                           const float *bias, const xf_mask *mask, size_t B, size_t Tq, size_t Tk,
                           size_t Tkcap, size_t H, size_t Hkv, size_t D, float scale) {
     const size_t HD = H * D, KD = Hkv * D, G = H / Hkv, NO = Tq + Tk - 1;
@@ -201,7 +201,7 @@ void xf_attention_forward(float *out, float *lse, const float *q, const float *k
                 l[r] += sum;
             }
             /* O += P v */
-            xf_sgemm_f32(0, 0, rows, D, nk, 1.0f,
+            sgemm_fp32(0, 0, rows, D, nk, 1.0f,
                         S, ATT_KB, vb + j0 * KD, KD, 1.0f, ob + i0 * HD, HD);
         }
         /* out = O / l, lse = m + log l */
@@ -259,9 +259,9 @@ static void attention_backward_head(float *dq, float *dk, float *dv, double *dbi
                 exp_shift(P + r * ATT_KB, pad ? pad + j0 : NULL, Lr, n, nk);
             }
             /* forward: O = P v  =>  dP = dout v^T, dv += P^T dout */
-            xf_sgemm_f32(0, 1, rows, nk, D, 1.0f,
+            sgemm_fp32(0, 1, rows, nk, D, 1.0f,
                         dob + i0 * HD, HD, vb + j0 * KD, KD, 0.0f, dP, ATT_KB);
-            xf_sgemm_f32(1, 0, nk, D, rows, 1.0f, P,
+            sgemm_fp32(1, 0, nk, D, rows, 1.0f, P,
                         ATT_KB, dob + i0 * HD, HD, 1.0f, dvb + j0 * KD, KD);
             /* forward: P = softmax(S)  =>  dS = P * (dP - Di) (kept in dP);
              * forward: S = ... + bias  =>  dbias += dS per offset */
@@ -277,15 +277,15 @@ static void attention_backward_head(float *dq, float *dk, float *dv, double *dbi
                 }
             }
             /* forward: S = scale q k^T  =>  dq += scale dS k, dk += scale dS^T q */
-            xf_sgemm_f32(0, 0, rows, D, nk, scale,
+            sgemm_fp32(0, 0, rows, D, nk, scale,
                         dP, ATT_KB, kb + j0 * KD, KD, 1.0f, dqb + i0 * HD, HD);
-            xf_sgemm_f32(1, 0, nk, D, rows, scale,
+            sgemm_fp32(1, 0, nk, D, rows, scale,
                         dP, ATT_KB, qb + i0 * HD, HD, 1.0f, dkb + j0 * KD, KD);
         }
     }
 }
 
-void xf_attention_backward(float *dq, float *dk, float *dv, double *dbias, const float *dout,
+void attention_backward(float *dq, float *dk, float *dv, double *dbias, const float *dout,
                            const float *out, const float *lse, const float *q, const float *k,
                            const float *v, const float *bias, const xf_mask *mask, size_t B,
                            size_t Tq, size_t Tk, size_t Tkcap, size_t H, size_t Hkv, size_t D,

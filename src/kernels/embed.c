@@ -22,17 +22,17 @@
 #include "core/parallel.h"
 #include "kernels/kernels.h"
 
-/* channels per task in xf_embed_backward */
+/* channels per task in embedding_backward */
 #define EMBED_CBLOCK 64
 
-void xf_embed_forward(float *out, const int32_t *tokens, const float *wte, size_t N, size_t C) {
+void embedding_forward(float *out, const int32_t *tokens, const float *wte, size_t N, size_t C) {
 #pragma omp parallel for if (N * C >= XF_PAR_MIN)
     for (size_t n = 0; n < N; n++) {
         memcpy(out + n * C, wte + (size_t)tokens[n] * C, C * sizeof(float));
     }
 }
 
-void xf_embed_backward(float *dwte, const float *dout, const int32_t *tokens, size_t N, size_t C) {
+void embedding_backward(float *dwte, const float *dout, const int32_t *tokens, size_t N, size_t C) {
     size_t nblocks = (C + EMBED_CBLOCK - 1) / EMBED_CBLOCK;
 #pragma omp parallel for if (N * C >= XF_PAR_MIN)
     for (size_t blk = 0; blk < nblocks; blk++) {
@@ -48,7 +48,7 @@ void xf_embed_backward(float *dwte, const float *dout, const int32_t *tokens, si
     }
 }
 
-void xf_embed_add_forward(float *out, const int32_t *ids, const float *table, size_t N, size_t C) {
+void embed_add_forward(float *out, const int32_t *ids, const float *table, size_t N, size_t C) {
 #pragma omp parallel for if (N * C >= 16384)
     for (size_t n = 0; n < N; n++) {
         float *o = out + n * C;
@@ -58,9 +58,9 @@ void xf_embed_add_forward(float *out, const int32_t *ids, const float *table, si
     }
 }
 
-/* embed_add's backward: d table[ids[n],:] += dout[n,:], which is xf_embed_backward. */
+/* embed_add's backward: d table[ids[n],:] += dout[n,:], which is embedding_backward. */
 
-void xf_posemb_forward(float *out, const float *wpe, size_t B, size_t T, size_t C, size_t pos0) {
+void posemb_forward(float *out, const float *wpe, size_t B, size_t T, size_t C, size_t pos0) {
     size_t N = B * T;
 #pragma omp parallel for if (N * C >= XF_PAR_MIN)
     for (size_t n = 0; n < N; n++) {
@@ -71,7 +71,7 @@ void xf_posemb_forward(float *out, const float *wpe, size_t B, size_t T, size_t 
     }
 }
 
-void xf_posemb_backward(float *dwpe, const float *dout, size_t B, size_t T, size_t C, size_t pos0) {
+void posemb_backward(float *dwpe, const float *dout, size_t B, size_t T, size_t C, size_t pos0) {
 #pragma omp parallel for if (B * T * C >= XF_PAR_MIN)
     for (size_t t = 0; t < T; t++) {
         float *dp = dwpe + (pos0 + t) * C;

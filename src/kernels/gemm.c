@@ -96,12 +96,12 @@ typedef struct {
 } gemm_path;
 
 static const gemm_path PATHS[] = {
-    {"avx512", XF_GEMM_FP32, has_avx512, 1, 12, 32, 96, 384, 1536, 16, xf_gemm_ukr_avx512_12x32,
-     xf_gemm_pack_rows_avx512, NULL},
-    {"avx2", XF_GEMM_FP32, has_avx2, 1, 6, 16, 96, 256, 1024, 8, xf_gemm_ukr_avx2_6x16, NULL, NULL},
+    {"avx512", XF_GEMM_FP32, has_avx512, 1, 12, 32, 96, 384, 1536, 16, gemm_ukr_avx512_12x32,
+     gemm_pack_rows_avx512, NULL},
+    {"avx2", XF_GEMM_FP32, has_avx2, 1, 6, 16, 96, 256, 1024, 8, gemm_ukr_avx2_6x16, NULL, NULL},
     {"scalar", XF_GEMM_FP32, has_any, 1, S_MR, S_NR, 64, 256, 512, 1, ukr_scalar, NULL, NULL},
     {"avx512-bf16", XF_GEMM_BF16, has_avx512bf16, 1, 12, 32, 96, 512, 1536, 32,
-     xf_gemm_ukr_avx512bf16_12x32, xf_gemm_pack_rows_bf16_avx512, xf_gemm_bf16_interleave_avx512},
+     gemm_ukr_avx512bf16_12x32, gemm_pack_rows_bf16_avx512, gemm_bf16_interleave_avx512},
     {"scalar-bf16", XF_GEMM_BF16, has_any, 0, S_MR, S_NR, 64, 256, 512, 2, ukr_scalar_bf16, NULL,
      NULL},
 };
@@ -144,7 +144,7 @@ int xf_gemm_path_selected(xf_gemm_precision prec) {
     return s;
 }
 
-xf_status xf_gemm_set_precision(xf_gemm_precision prec) {
+xf_status gemm_set_precision(xf_gemm_precision prec) {
     if (prec == XF_GEMM_BF16 && xf_gemm_path_selected(XF_GEMM_BF16) < 0) {
         const xf_cpu_info *ci = xf_cpu();
         return xf_fail(XF_ERR_UNSUPPORTED,
@@ -155,7 +155,7 @@ xf_status xf_gemm_set_precision(xf_gemm_precision prec) {
     return XF_OK;
 }
 
-xf_gemm_precision xf_gemm_precision_get(void) { return g_prec; }
+xf_gemm_precision gemm_precision_get(void) { return g_prec; }
 
 /* ---- packing ------------------------------------------------------------- */
 
@@ -422,7 +422,7 @@ static void gemm_run(const gemm_path *P, const gemm_args *g) {
     }
 }
 
-void xf_sgemm_path(int path, int ta, int tb, size_t M, size_t N, size_t K, float alpha,
+void sgemm_path(int path, int ta, int tb, size_t M, size_t N, size_t K, float alpha,
                    const float *A, size_t lda, const float *B, size_t ldb, float beta,
                    const float *bias, float *C, size_t ldc) {
     gemm_args g = {ta, tb, M, N, K, alpha, beta, A, B, lda, ldb, ldc, C, bias};
@@ -434,18 +434,18 @@ static int current_path(void) {
     return p < 0 ? xf_gemm_path_selected(XF_GEMM_FP32) : p;
 }
 
-void xf_sgemm(int ta, int tb, size_t M, size_t N, size_t K, float alpha, const float *A,
+void sgemm(int ta, int tb, size_t M, size_t N, size_t K, float alpha, const float *A,
               size_t lda, const float *B, size_t ldb, float beta, float *C, size_t ldc) {
-    xf_sgemm_path(current_path(), ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, NULL, C, ldc);
+    sgemm_path(current_path(), ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, NULL, C, ldc);
 }
 
-void xf_sgemm_f32(int ta, int tb, size_t M, size_t N, size_t K, float alpha, const float *A,
+void sgemm_fp32(int ta, int tb, size_t M, size_t N, size_t K, float alpha, const float *A,
                   size_t lda, const float *B, size_t ldb, float beta, float *C, size_t ldc) {
-    xf_sgemm_path(xf_gemm_path_selected(XF_GEMM_FP32), ta, tb, M, N, K, alpha, A, lda, B, ldb,
+    sgemm_path(xf_gemm_path_selected(XF_GEMM_FP32), ta, tb, M, N, K, alpha, A, lda, B, ldb,
                   beta, NULL, C, ldc);
 }
 
-void xf_sgemm_bias(int ta, int tb, size_t M, size_t N, size_t K, const float *A, size_t lda,
+void sgemm_bias(int ta, int tb, size_t M, size_t N, size_t K, const float *A, size_t lda,
                    const float *B, size_t ldb, const float *bias, float *C, size_t ldc) {
-    xf_sgemm_path(current_path(), ta, tb, M, N, K, 1.0f, A, lda, B, ldb, 0.0f, bias, C, ldc);
+    sgemm_path(current_path(), ta, tb, M, N, K, 1.0f, A, lda, B, ldb, 0.0f, bias, C, ldc);
 }

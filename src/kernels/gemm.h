@@ -15,7 +15,7 @@
  * Precision: XF_GEMM_FP32 (default) or XF_GEMM_BF16: A and B are rounded to
  * bfloat16 (round to nearest even) while they are packed and the products are
  * accumulated in fp32 (mixed-precision training; AVX512-BF16 vdpbf16ps).
- * xf_gemm_set_precision is process-wide and set by the trainer.
+ * gemm_set_precision is process-wide and set by the trainer.
  *
  * Threads: called outside a parallel region the GEMM splits C over the OpenMP
  * threads (rows or columns, whichever dimension is larger); called inside one
@@ -33,30 +33,30 @@
 #include "xfmr/system.h" /* xf_gemm_precision, the table of paths, xf_gemm_measure */
 
 
-void xf_sgemm(int ta, int tb, size_t M, size_t N, size_t K, float alpha, const float *A,
+void sgemm(int ta, int tb, size_t M, size_t N, size_t K, float alpha, const float *A,
               size_t lda, const float *B, size_t ldb, float beta, float *C, size_t ldc);
 
-/* xf_sgemm at fp32 whatever xf_gemm_set_precision says (attention's products,
+/* sgemm at fp32 whatever gemm_set_precision says (attention's products,
  * which mixed precision keeps in fp32). */
-void xf_sgemm_f32(int ta, int tb, size_t M, size_t N, size_t K, float alpha, const float *A,
+void sgemm_fp32(int ta, int tb, size_t M, size_t N, size_t K, float alpha, const float *A,
                   size_t lda, const float *B, size_t ldb, float beta, float *C, size_t ldc);
 
 /* C = op(A) @ op(B) + bias (bias [N], broadcast over rows; C not read): the
  * bias is added as each tile is stored, so no separate pass over C. */
-void xf_sgemm_bias(int ta, int tb, size_t M, size_t N, size_t K, const float *A, size_t lda,
+void sgemm_bias(int ta, int tb, size_t M, size_t N, size_t K, const float *A, size_t lda,
                    const float *B, size_t ldb, const float *bias, float *C, size_t ldc);
 
 /* The general form on path `path` (an index into the table, at that path's
  * precision): C = alpha * op(A) @ op(B) + beta * C + bias (bias [N] or NULL);
  * the caller checks xf_gemm_path_supported(path) first. For tests and the
  * benchmark. */
-void xf_sgemm_path(int path, int ta, int tb, size_t M, size_t N, size_t K, float alpha,
+void sgemm_path(int path, int ta, int tb, size_t M, size_t N, size_t K, float alpha,
                    const float *A, size_t lda, const float *B, size_t ldb, float beta,
                    const float *bias, float *C, size_t ldc);
 
-/* Precision of xf_sgemm. XF_GEMM_BF16 fails (XF_ERR_ARG, a message naming the
+/* Precision of sgemm. XF_GEMM_BF16 fails (XF_ERR_ARG, a message naming the
  * CPU's missing features) when no path supports it on this CPU. */
-xf_status xf_gemm_set_precision(xf_gemm_precision prec);
-xf_gemm_precision xf_gemm_precision_get(void);
+xf_status gemm_set_precision(xf_gemm_precision prec);
+xf_gemm_precision gemm_precision_get(void);
 
 #endif

@@ -8,7 +8,7 @@
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
 
-__attribute__((target("avx2,fma"))) void xf_gemm_ukr_avx2_6x16(size_t kc, const void *pav,
+__attribute__((target("avx2,fma"))) void gemm_ukr_avx2_6x16(size_t kc, const void *pav,
                                                               const void *pbv, float *c,
                                                               size_t ldc, float alpha,
                                                               float beta, const float *bias) {
@@ -44,7 +44,7 @@ __attribute__((target("avx2,fma"))) void xf_gemm_ukr_avx2_6x16(size_t kc, const 
 }
 
 #else
-void xf_gemm_ukr_avx2_6x16(size_t kc, const void *pa, const void *pb, float *c, size_t ldc,
+void gemm_ukr_avx2_6x16(size_t kc, const void *pa, const void *pb, float *c, size_t ldc,
                            float alpha, float beta, const float *bias) {
     (void)kc, (void)pa, (void)pb, (void)c, (void)ldc, (void)alpha, (void)beta, (void)bias;
 }

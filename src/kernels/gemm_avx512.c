@@ -33,7 +33,7 @@
         }                                                                               \
     } while (0)
 
-T512 void xf_gemm_ukr_avx512_12x32(size_t kc, const void *pav, const void *pbv, float *c,
+T512 void gemm_ukr_avx512_12x32(size_t kc, const void *pav, const void *pbv, float *c,
                                     size_t ldc, float alpha, float beta,
                                     const float *bias) {
     const float *pa = pav, *pb = pbv;
@@ -53,7 +53,7 @@ T512 void xf_gemm_ukr_avx512_12x32(size_t kc, const void *pav, const void *pbv, 
     STORE_TILE_512(acc, c, ldc, alpha, beta, bias);
 }
 
-T512BF void xf_gemm_ukr_avx512bf16_12x32(size_t kp, const void *pav, const void *pbv, float *c,
+T512BF void gemm_ukr_avx512bf16_12x32(size_t kp, const void *pav, const void *pbv, float *c,
                                           size_t ldc, float alpha, float beta,
                                     const float *bias) {
     const uint16_t *pa = pav, *pb = pbv;
@@ -107,7 +107,7 @@ T512BF void xf_gemm_ukr_avx512bf16_12x32(size_t kp, const void *pav, const void 
         STORE_LANE(d, R, 3, c0_, c1_, c2_, c3_);                                          \
     } while (0)
 
-T512 void xf_gemm_pack_rows_avx512(const float *X, size_t ld, size_t kc, int R, void *dstv) {
+T512 void gemm_pack_rows_avx512(const float *X, size_t ld, size_t kc, int R, void *dstv) {
     float *dst = dstv;
     size_t k = 0;
     for (; k + 16 <= kc; k += 16)
@@ -129,7 +129,7 @@ T512BF static inline __m512 bf16_units(const float *x) {
     return _mm512_castsi512_ps(u);
 }
 
-T512BF void xf_gemm_pack_rows_bf16_avx512(const float *X, size_t ld, size_t kc, int R, void *dstv) {
+T512BF void gemm_pack_rows_bf16_avx512(const float *X, size_t ld, size_t kc, int R, void *dstv) {
     uint16_t *dst = dstv;
     float *d32 = dstv; /* 32-bit units: unit (kp, r) at d32[kp*R + r] */
     size_t k = 0;
@@ -145,7 +145,7 @@ T512BF void xf_gemm_pack_rows_bf16_avx512(const float *X, size_t ld, size_t kc, 
             dst[(k >> 1) * 2 * (size_t)R + 2 * (size_t)r + (k & 1)] = xf_bf16_round(X[(size_t)r * ld + k]);
 }
 
-T512BF void xf_gemm_bf16_interleave_avx512(const float *x0, const float *x1, size_t n, uint16_t *out) {
+T512BF void gemm_bf16_interleave_avx512(const float *x0, const float *x1, size_t n, uint16_t *out) {
     size_t i = 0;
     for (; i + 16 <= n; i += 16) {
         __m256i a = (__m256i)_mm512_cvtneps_pbh(_mm512_loadu_ps(x0 + i));
@@ -162,21 +162,21 @@ T512BF void xf_gemm_bf16_interleave_avx512(const float *x0, const float *x1, siz
 
 #else
 /* not x86-64: never selected (the CPU test fails), present so the table links */
-void xf_gemm_ukr_avx512_12x32(size_t kc, const void *pa, const void *pb, float *c, size_t ldc,
+void gemm_ukr_avx512_12x32(size_t kc, const void *pa, const void *pb, float *c, size_t ldc,
                               float alpha, float beta, const float *bias) {
     (void)kc, (void)pa, (void)pb, (void)c, (void)ldc, (void)alpha, (void)beta, (void)bias;
 }
-void xf_gemm_ukr_avx512bf16_12x32(size_t kc, const void *pa, const void *pb, float *c, size_t ldc,
+void gemm_ukr_avx512bf16_12x32(size_t kc, const void *pa, const void *pb, float *c, size_t ldc,
                                   float alpha, float beta, const float *bias) {
     (void)kc, (void)pa, (void)pb, (void)c, (void)ldc, (void)alpha, (void)beta, (void)bias;
 }
-void xf_gemm_pack_rows_avx512(const float *X, size_t ld, size_t kc, int R, void *dst) {
+void gemm_pack_rows_avx512(const float *X, size_t ld, size_t kc, int R, void *dst) {
     (void)X, (void)ld, (void)kc, (void)R, (void)dst;
 }
-void xf_gemm_pack_rows_bf16_avx512(const float *X, size_t ld, size_t kc, int R, void *dst) {
+void gemm_pack_rows_bf16_avx512(const float *X, size_t ld, size_t kc, int R, void *dst) {
     (void)X, (void)ld, (void)kc, (void)R, (void)dst;
 }
-void xf_gemm_bf16_interleave_avx512(const float *x0, const float *x1, size_t n, uint16_t *out) {
+void gemm_bf16_interleave_avx512(const float *x0, const float *x1, size_t n, uint16_t *out) {
     (void)x0, (void)x1, (void)n, (void)out;
 }
 #endif

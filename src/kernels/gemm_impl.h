@@ -23,13 +23,13 @@ typedef void (*xf_gemm_ukr)(size_t kc, const void *pa, const void *pb, float *c,
  * column bias, bias[j] for column j of the tile:
  *   t = (beta == 0 ? 0 : beta*c) + (bias ? bias[j] : 0);  c = fma(alpha, acc, t) */
 
-void xf_gemm_ukr_avx512_12x32(size_t kc, const void *pa, const void *pb, float *c, size_t ldc,
+void gemm_ukr_avx512_12x32(size_t kc, const void *pa, const void *pb, float *c, size_t ldc,
                               float alpha, float beta,
                               const float *bias);
-void xf_gemm_ukr_avx512bf16_12x32(size_t kc, const void *pa, const void *pb, float *c, size_t ldc,
+void gemm_ukr_avx512bf16_12x32(size_t kc, const void *pa, const void *pb, float *c, size_t ldc,
                                   float alpha, float beta,
                               const float *bias);
-void xf_gemm_ukr_avx2_6x16(size_t kc, const void *pa, const void *pb, float *c, size_t ldc,
+void gemm_ukr_avx2_6x16(size_t kc, const void *pa, const void *pb, float *c, size_t ldc,
                            float alpha, float beta,
                               const float *bias);
 
@@ -42,9 +42,9 @@ void xf_gemm_ukr_avx2_6x16(size_t kc, const void *pa, const void *pb, float *c, 
  *   out[2i] = bf16(x0[i]), out[2i+1] = bf16(x1[i]) (0 when x1 is NULL), i < n */
 typedef void (*xf_gemm_pack_rows)(const float *X, size_t ld, size_t kc, int R, void *dst);
 typedef void (*xf_gemm_interleave)(const float *x0, const float *x1, size_t n, uint16_t *out);
-void xf_gemm_pack_rows_avx512(const float *X, size_t ld, size_t kc, int R, void *dst);
-void xf_gemm_pack_rows_bf16_avx512(const float *X, size_t ld, size_t kc, int R, void *dst);
-void xf_gemm_bf16_interleave_avx512(const float *x0, const float *x1, size_t n, uint16_t *out);
+void gemm_pack_rows_avx512(const float *X, size_t ld, size_t kc, int R, void *dst);
+void gemm_pack_rows_bf16_avx512(const float *X, size_t ld, size_t kc, int R, void *dst);
+void gemm_bf16_interleave_avx512(const float *x0, const float *x1, size_t n, uint16_t *out);
 
 /* fp32 -> bf16, round to nearest even (NaN stays a quiet NaN) */
 static inline uint16_t xf_bf16_round(float f) {

@@ -17,7 +17,7 @@ double xf_gemm_measure(int path, int ta, int tb, size_t M, size_t N, size_t K, i
         double start = xf_now_ms();
         for (int r = -1; r < reps && (r < 1 || xf_now_ms() - start < budget_ms); r++) {
             double t0 = xf_now_ms();
-            xf_sgemm_path(path, ta, tb, M, N, K, 1.0f, A, ta ? M : K, B, tb ? K : N, 0.0f, NULL, C, N);
+            sgemm_path(path, ta, tb, M, N, K, 1.0f, A, ta ? M : K, B, tb ? K : N, 0.0f, NULL, C, N);
             double ms = xf_now_ms() - t0;
             double gf = ms > 0 ? 2.0 * (double)M * (double)N * (double)K / (ms * 1e6) : 0;
             if (r >= 0 && gf > best) best = gf;

@@ -27,7 +27,7 @@
 /* channels per task in the dw/db sums */
 #define LN_CBLOCK 32
 
-void xf_layernorm_forward(float *out, float *mean, float *rstd, const float *inp, const float *w,
+void layernorm_forward(float *out, float *mean, float *rstd, const float *inp, const float *w,
                           const float *b, size_t N, size_t C, float eps) {
 #pragma omp parallel for if (N * C >= XF_PAR_MIN)
     for (size_t n = 0; n < N; n++) {
@@ -61,7 +61,7 @@ void xf_layernorm_forward(float *out, float *mean, float *rstd, const float *inp
     }
 }
 
-void xf_layernorm_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
+void layernorm_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
                            const float *w, const float *mean, const float *rstd, size_t N,
                            size_t C) {
 #pragma omp parallel for if (N * C >= XF_PAR_MIN)

@@ -1,4 +1,4 @@
-/* Linear layer (torch.nn.Linear layout), matrix multiplies by xf_sgemm (gemm.h).
+/* Linear layer (torch.nn.Linear layout), matrix multiplies by sgemm (gemm.h).
  *
  * Shapes
  *   inp [N,C], w [OC,C], b [OC] or NULL, out [N,OC]
@@ -10,10 +10,10 @@
  *   dw   += dout^T @ inp      [OC,N] @ [N,C]
  *   db   += sum_n dout[n,:]
  * Backward accumulates (+=): the two GEMMs run with beta = 1.
- * xf_linear_backward_write writes dinp instead (its GEMM runs with beta = 0),
+ * matmul_backward_write writes dinp instead (its GEMM runs with beta = 0),
  * which spares the caller zeroing dinp first; dw and db still accumulate.
  *
- * Threads: xf_sgemm threads itself (OpenMP); the bias loops split rows
+ * Threads: sgemm threads itself (OpenMP); the bias loops split rows
  * (forward) or output-channel blocks (db), each block summing rows n = 0..N-1
  * in order. The one-row product (decoding) is OpenBLAS's sgemv, which takes int
  * dimensions: below INT_MAX, which the caller's shape checks guarantee. */
@@ -27,7 +27,7 @@
 /* output channels per task in the db sum */
 #define LINEAR_OBLOCK 64
 
-void xf_linear_forward(float *out, const float *inp, const float *w, const float *b, size_t N,
+void matmul_forward(float *out, const float *inp, const float *w, const float *b, size_t N,
                        size_t C, size_t OC) {
     if (N == 0 || OC == 0) return;
     /* one row (decoding) is a matrix-vector product, which reads w once
@@ -39,7 +39,7 @@ void xf_linear_forward(float *out, const float *inp, const float *w, const float
         return;
     }
     /* out = inp @ w^T + b, the bias added as the GEMM stores each tile */
-    xf_sgemm_bias(0, 1, N, OC, C, inp, C, w, C, b, out, OC);
+    sgemm_bias(0, 1, N, OC, C, inp, C, w, C, b, out, OC);
 }
 
 /* The backward with dinp = dinp_beta * dinp + dout @ w (1: accumulate, 0: write). */
@@ -63,17 +63,17 @@ static void linear_backward(float *dinp, float dinp_beta, float *dw, float *db, 
     if (C == 0) return;
     /* forward: out += inp @ w^T  =>  dinp += dout @ w, dw += dout^T @ inp */
     if (dinp) {
-        xf_sgemm(0, 0, N, C, OC, 1.0f, dout, OC, w, C, dinp_beta, dinp, C);
+        sgemm(0, 0, N, C, OC, 1.0f, dout, OC, w, C, dinp_beta, dinp, C);
     }
-    xf_sgemm(1, 0, OC, C, N, 1.0f, dout, OC, inp, C, 1.0f, dw, C);
+    sgemm(1, 0, OC, C, N, 1.0f, dout, OC, inp, C, 1.0f, dw, C);
 }
 
-void xf_linear_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
+void matmul_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
                         const float *w, size_t N, size_t C, size_t OC) {
     linear_backward(dinp, 1.0f, dw, db, dout, inp, w, N, C, OC);
 }
 
-void xf_linear_backward_write(float *dinp, float *dw, float *db, const float *dout,
+void matmul_backward_write(float *dinp, float *dw, float *db, const float *dout,
                               const float *inp, const float *w, size_t N, size_t C, size_t OC) {
     /* OC = 0: the GEMM below does not run, and dout @ w is zero */
     if (OC == 0 && N * C > 0) memset(dinp, 0, N * C * sizeof(float));

@@ -24,7 +24,7 @@
 /* logits per exp pass in the forward (a stack buffer: the logits are const) */
 #define XENT_CHUNK 512
 
-size_t xf_xent_forward(float *loss, float *lse, const float *logits, const int32_t *targets,
+size_t xent_forward(float *loss, float *lse, const float *logits, const int32_t *targets,
                        size_t N, size_t V) {
     size_t valid = 0;
 #pragma omp parallel for reduction(+ : valid) if (N * V >= XF_PAR_MIN)
@@ -58,7 +58,7 @@ size_t xf_xent_forward(float *loss, float *lse, const float *logits, const int32
     return valid;
 }
 
-void xf_xent_backward(float *dlogits, const float *logits, const float *lse,
+void xent_backward(float *dlogits, const float *logits, const float *lse,
                       const int32_t *targets, size_t N, size_t V, float scale) {
 #pragma omp parallel for if (N * V >= XF_PAR_MIN)
     for (size_t n = 0; n < N; n++) {

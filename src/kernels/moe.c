@@ -38,7 +38,7 @@
  * Threads: the per-token and per-slot loops use static schedules and each
  * writes its own rows (every row's sum in rank order), the serial steps run in
  * a fixed order, and the experts run one after another with the BLAS threads
- * inside each GEMM (xf_linear_forward/backward). The kernel's own loops
+ * inside each GEMM (matmul_forward/backward). The kernel's own loops
  * therefore give the same bits for any thread count; the GEMMs do too while
  * OpenBLAS keeps them on one thread (M*N*K <= 2^18), and above that they are
  * reproducible for a given thread count but round differently for different
@@ -105,12 +105,12 @@ static size_t layout(xf_moe_act *a, float *base, size_t N, const xf_moe_dims *d)
     return used;
 }
 
-size_t xf_moe_act_floats(size_t N, const xf_moe_dims *d) {
+size_t moe_act_floats(size_t N, const xf_moe_dims *d) {
     xf_moe_act a;
     return layout(&a, NULL, N, d);
 }
 
-void xf_moe_carve(xf_moe_act *a, float *base, size_t N, const xf_moe_dims *d) {
+void moe_carve(xf_moe_act *a, float *base, size_t N, const xf_moe_dims *d) {
     layout(a, base, N, d);
 }
 
@@ -131,12 +131,12 @@ static size_t scratch_layout(moe_scratch *s, float *base, size_t N, const xf_moe
     return used;
 }
 
-size_t xf_moe_scratch_floats(size_t N, const xf_moe_dims *d) {
+size_t moe_scratch_floats(size_t N, const xf_moe_dims *d) {
     moe_scratch s;
     return scratch_layout(&s, NULL, N, d);
 }
 
-size_t xf_moe_capacity(size_t N, const xf_moe_dims *d) {
+size_t moe_capacity(size_t N, const xf_moe_dims *d) {
     if (!(d->capacity_factor > 0.0f) || d->E == 0) return N;
     double want = (double)d->K * (double)N * (double)d->capacity_factor / (double)d->E;
     return want >= (double)N ? N : (size_t)ceil(want);
@@ -293,7 +293,7 @@ static int32_t *world_counts(xf_moe_act *a, size_t N, const xf_moe_dims *d, size
         w->failed = 1;
         return NULL;
     }
-    *cap = xf_moe_capacity(N * P, d);
+    *cap = moe_capacity(N * P, d);
     int32_t *before = mine; /* mine is no longer needed */
     memset(before, 0, KE * sizeof(int32_t));
     memset(a->load, 0, E * sizeof(int32_t));
@@ -314,7 +314,7 @@ static int32_t *world_counts(xf_moe_act *a, size_t N, const xf_moe_dims *d, size
  * placement cursor, and ends as the kept count. */
 static void assign_slots(xf_moe_act *a, size_t N, const xf_moe_dims *d) {
     size_t E = d->E, K = d->K, A = N * K;
-    size_t cap = xf_moe_capacity(N, d);
+    size_t cap = moe_capacity(N, d);
     memset(a->load, 0, E * sizeof(int32_t));
     memset(a->count, 0, E * sizeof(int32_t));
     for (size_t i = 0; i < A; i++) a->load[a->choice[i]]++;
@@ -380,7 +380,7 @@ static void moe_stats(xf_moe_out *res, const xf_moe_act *a, size_t N, const xf_m
     res->dropped = N * K - (size_t)a->start[E];
 }
 
-void xf_moe_forward(float *out, xf_moe_act *a, xf_moe_out *res, const float *x, const float *wr,
+void moe_forward(float *out, xf_moe_act *a, xf_moe_out *res, const float *x, const float *wr,
                     const float *bias, const float *w1, const float *w2, const float *w3, size_t N,
                     const xf_moe_dims *d, uint64_t jitter_seed) {
     size_t E = d->E, K = d->K, C = d->C, I = d->I, ws = d->w_stride;
@@ -408,7 +408,7 @@ void xf_moe_forward(float *out, xf_moe_act *a, xf_moe_out *res, const float *x, 
     }
 
     /* 2. logits = xr @ Wr^T */
-    xf_linear_forward(a->logits, xin, wr, NULL, N, C, E);
+    matmul_forward(a->logits, xin, wr, NULL, N, C, E);
 
     /* 3. route */
 #pragma omp parallel for schedule(static) if (N * E >= XF_PAR_MIN / 4)
@@ -427,17 +427,17 @@ void xf_moe_forward(float *out, xf_moe_act *a, xf_moe_out *res, const float *x, 
     for (size_t e = 0; e < E; e++) {
         size_t n = (size_t)a->count[e], r0 = (size_t)a->start[e];
         if (n == 0) continue;
-        xf_linear_forward(a->h1 + r0 * I, a->xs + r0 * C, w1 + e * ws, NULL, n, C, I);
-        if (d->gated) xf_linear_forward(a->h3 + r0 * I, a->xs + r0 * C, w3 + e * ws, NULL, n, C, I);
+        matmul_forward(a->h1 + r0 * I, a->xs + r0 * C, w1 + e * ws, NULL, n, C, I);
+        if (d->gated) matmul_forward(a->h3 + r0 * I, a->xs + r0 * C, w3 + e * ws, NULL, n, C, I);
     }
     if (d->gated)
-        xf_glu_forward(a->hh, a->h1, a->h3, kept * I, d->act);
+        glu_forward(a->hh, a->h1, a->h3, kept * I, d->act);
     else
-        xf_act_forward(a->hh, a->h1, kept * I, d->act);
+        act_forward(a->hh, a->h1, kept * I, d->act);
     for (size_t e = 0; e < E; e++) {
         size_t n = (size_t)a->count[e], r0 = (size_t)a->start[e];
         if (n == 0) continue;
-        xf_linear_forward(a->ys + r0 * C, a->hh + r0 * I, w2 + e * ws, NULL, n, I, C);
+        matmul_forward(a->ys + r0 * C, a->hh + r0 * I, w2 + e * ws, NULL, n, I, C);
     }
 
     /* 7. combine: out_t = sum over kept r (rank order) of w_tr * ys[slot] */
@@ -514,7 +514,7 @@ static void router_grad(float *dl, const xf_moe_act *a, const float *g, size_t t
         }
 }
 
-void xf_moe_backward(float *dx, float *dwr, float *dw1, float *dw2, float *dw3, const float *dout,
+void moe_backward(float *dx, float *dwr, float *dw1, float *dw2, float *dw3, const float *dout,
                      const xf_moe_act *a, const float *x, const float *wr, const float *w1,
                      const float *w2, const float *w3, const xf_moe_dims *d, float aux_w, float z_w,
                      float *scratch) {
@@ -544,16 +544,16 @@ void xf_moe_backward(float *dx, float *dwr, float *dw1, float *dw2, float *dw3, 
         for (size_t e = 0; e < E; e++) {
             size_t n = (size_t)a->count[e], r0 = (size_t)a->start[e];
             if (n == 0) continue;
-            xf_linear_backward(sc.dhh + r0 * I, dw2 + e * ws, NULL, sc.dys + r0 * C, a->hh + r0 * I,
+            matmul_backward(sc.dhh + r0 * I, dw2 + e * ws, NULL, sc.dys + r0 * C, a->hh + r0 * I,
                                w2 + e * ws, n, I, C);
         }
         /* forward: hh = act(h1)*h3 or act(h1) */
         memset(sc.dh1, 0, kept * I * sizeof(float));
         if (d->gated) {
             memset(sc.dh3, 0, kept * I * sizeof(float));
-            xf_glu_backward(sc.dh1, sc.dh3, sc.dhh, a->h1, a->h3, kept * I, d->act);
+            glu_backward(sc.dh1, sc.dh3, sc.dhh, a->h1, a->h3, kept * I, d->act);
         } else {
-            xf_act_backward(sc.dh1, sc.dhh, a->h1, kept * I, d->act);
+            act_backward(sc.dh1, sc.dhh, a->h1, kept * I, d->act);
         }
         /* forward: h1 = xs W1_e^T, h3 = xs W3_e^T  =>  dxs = dh1 W1_e + dh3 W3_e,
          * dW1_e += dh1^T xs, dW3_e += dh3^T xs (dxs reuses the dys buffer) */
@@ -562,10 +562,10 @@ void xf_moe_backward(float *dx, float *dwr, float *dw1, float *dw2, float *dw3, 
         for (size_t e = 0; e < E; e++) {
             size_t n = (size_t)a->count[e], r0 = (size_t)a->start[e];
             if (n == 0) continue;
-            xf_linear_backward(dxs + r0 * C, dw1 + e * ws, NULL, sc.dh1 + r0 * I, a->xs + r0 * C,
+            matmul_backward(dxs + r0 * C, dw1 + e * ws, NULL, sc.dh1 + r0 * I, a->xs + r0 * C,
                                w1 + e * ws, n, C, I);
             if (d->gated)
-                xf_linear_backward(dxs + r0 * C, dw3 + e * ws, NULL, sc.dh3 + r0 * I,
+                matmul_backward(dxs + r0 * C, dw3 + e * ws, NULL, sc.dh3 + r0 * I,
                                    a->xs + r0 * C, w3 + e * ws, n, C, I);
         }
         /* forward: xs[slot] = x[slot_tok]  =>  dx_t += sum_r dxs[slot_of[t,r]] */
@@ -590,7 +590,7 @@ void xf_moe_backward(float *dx, float *dwr, float *dw1, float *dw2, float *dw3, 
     if (a->jittered) {
         float *dxr = sc.dys; /* A*C >= N*C floats, free again */
         memset(dxr, 0, N * C * sizeof(float));
-        xf_linear_backward(dxr, dwr, NULL, sc.dl, a->xr, wr, N, C, E);
+        matmul_backward(dxr, dwr, NULL, sc.dl, a->xr, wr, N, C, E);
 #pragma omp parallel for schedule(static) if (N * C >= XF_PAR_MIN)
         for (size_t t = 0; t < N; t++) {
             float *dxt = dx + t * C;
@@ -599,6 +599,6 @@ void xf_moe_backward(float *dx, float *dwr, float *dw1, float *dw2, float *dw3, 
             for (size_t c = 0; c < C; c++) dxt[c] += g[c] * u[c];
         }
     } else {
-        xf_linear_backward(dx, dwr, NULL, sc.dl, x, wr, N, C, E);
+        matmul_backward(dx, dwr, NULL, sc.dl, x, wr, N, C, E);
     }
 }

@@ -22,7 +22,7 @@
  *     softmax_topk         w_i = s_i
  *     sigmoid_topk_norm    w_i = s_i / sum_{j in S} s_j
  *   capacity (capacity_factor > 0): cap = ceil(K*N*cf/E) slots per expert per call
- *     (xf_moe_capacity; computed in double from the float cf as stored);
+ *     (moe_capacity; computed in double from the float cf as stored);
  *     assignments claim slots in GShard order: all rank-0 choices in token
  *     order, then all rank-1 choices, ...; an assignment over capacity is
  *     dropped (its weight is not redistributed; a token with every assignment
@@ -91,7 +91,7 @@ typedef struct xf_moe_world {
  * BLAS dimensions < INT_MAX. */
 
 /* Saved forward state for one MoE layer and N tokens, carved from one float
- * block of xf_moe_act_floats(N, d) floats by xf_moe_carve (int32 arrays share
+ * block of moe_act_floats(N, d) floats by moe_carve (int32 arrays share
  * the float block; every array starts 64-byte aligned when base is). A forward
  * may use fewer tokens than were carved. Valid until the next forward with the
  * same act. Sizes use A = N*K; arrays indexed by slot hold start[E] <= A used
@@ -131,13 +131,13 @@ typedef struct {
     size_t assigned, dropped;
 } xf_moe_out;
 
-size_t xf_moe_act_floats(size_t N, const xf_moe_dims *d);
-void xf_moe_carve(xf_moe_act *a, float *base, size_t N, const xf_moe_dims *d);
+size_t moe_act_floats(size_t N, const xf_moe_dims *d);
+void moe_carve(xf_moe_act *a, float *base, size_t N, const xf_moe_dims *d);
 /* Scratch floats the backward needs (per call, not saved). */
-size_t xf_moe_scratch_floats(size_t N, const xf_moe_dims *d);
+size_t moe_scratch_floats(size_t N, const xf_moe_dims *d);
 /* Slots per expert for a call with N tokens: ceil(K*N*cf/E) clamped to N, or N
  * (no limit: a token selects an expert at most once) when capacity_factor <= 0. */
-size_t xf_moe_capacity(size_t N, const xf_moe_dims *d);
+size_t moe_capacity(size_t N, const xf_moe_dims *d);
 
 /* out [N,C] = y (WRITES, does not add the residual). x [N,C]; wr [E,C];
  * bias [E] (sigmoid router's selection bias; the softmax routers ignore it) or
@@ -145,7 +145,7 @@ size_t xf_moe_capacity(size_t N, const xf_moe_dims *d);
  * when plain). res may be NULL (the statistics are then not computed).
  * jitter_seed seeds the jitter noise: u depends on (jitter_seed, token) only,
  * not on the thread count. */
-void xf_moe_forward(float *out, xf_moe_act *a, xf_moe_out *res, const float *x, const float *wr,
+void moe_forward(float *out, xf_moe_act *a, xf_moe_out *res, const float *x, const float *wr,
                     const float *bias, const float *w1, const float *w2, const float *w3, size_t N,
                     const xf_moe_dims *d, uint64_t jitter_seed);
 
@@ -153,8 +153,8 @@ void xf_moe_forward(float *out, xf_moe_act *a, xf_moe_out *res, const float *x, 
  * jittered, its noise; dims as in that forward). dout [N,C] = dL/dy. aux_w, z_w
  * are the weights of aux and z in L (coefficient * loss scale).
  * dx [N,C] += (experts' and router's input gradients); dwr, dw1, dw2, dw3 +=.
- * dw3 NULL when plain. scratch: xf_moe_scratch_floats(N, d) floats. */
-void xf_moe_backward(float *dx, float *dwr, float *dw1, float *dw2, float *dw3, const float *dout,
+ * dw3 NULL when plain. scratch: moe_scratch_floats(N, d) floats. */
+void moe_backward(float *dx, float *dwr, float *dw1, float *dw2, float *dw3, const float *dout,
                      const xf_moe_act *a, const float *x, const float *wr, const float *w1,
                      const float *w2, const float *w3, const xf_moe_dims *d, float aux_w, float z_w,
                      float *scratch);

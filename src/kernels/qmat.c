@@ -1,7 +1,7 @@
 /* Compact weight formats and their matrix-vector products (see qmat.h).
  *
  * One dot-product function per (path, format) reads one weight row against
- * one input row; xf_qmat_forward splits the output rows over threads and,
+ * one input row; qmat_forward splits the output rows over threads and,
  * for each weight row, runs the N input rows against it while the row is in
  * L1, so the weights stream from memory once per call whatever N is.
  * The SIMD paths are compiled with __attribute__((target)) and picked with
@@ -19,15 +19,15 @@
 
 static const char *const WT_NAMES[XF_WT_COUNT] = {"f32", "bf16", "f16", "q8_0"};
 
-int xf_wtype_parse(const char *name) {
+int wtype_parse(const char *name) {
     for (int i = 0; name && i < XF_WT_COUNT; i++)
         if (!strcmp(name, WT_NAMES[i])) return i;
     return -1;
 }
 
-const char *xf_wtype_name(xf_wtype dt) { return dt < XF_WT_COUNT ? WT_NAMES[dt] : "?"; }
+const char *wtype_name(xf_wtype dt) { return dt < XF_WT_COUNT ? WT_NAMES[dt] : "?"; }
 
-size_t xf_qmat_row_bytes(xf_wtype dt, size_t cols) {
+size_t qmat_row_bytes(xf_wtype dt, size_t cols) {
     switch (dt) {
     case XF_WT_F32: return cols * 4;
     case XF_WT_BF16:
@@ -37,27 +37,27 @@ size_t xf_qmat_row_bytes(xf_wtype dt, size_t cols) {
     }
 }
 
-size_t xf_qmat_bytes(xf_wtype dt, size_t rows, size_t cols) {
+size_t qmat_bytes(xf_wtype dt, size_t rows, size_t cols) {
     if (cols > SIZE_MAX / 8) return SIZE_MAX;
-    size_t rb = xf_qmat_row_bytes(dt, cols);
+    size_t rb = qmat_row_bytes(dt, cols);
     if (rb && rows > SIZE_MAX / rb) return SIZE_MAX;
     return rows * rb;
 }
 
 /* ---- q8_0 rows ------------------------------------------------------------ */
 
-void xf_qmat_q8_row(uint8_t *dst, const float *x, size_t n) {
+void qmat_q8_row(uint8_t *dst, const float *x, size_t n) {
     size_t full = n / XF_Q8_BLOCK * XF_Q8_BLOCK;
-    xf_q8_0_quantize(x, full, dst);
+    q8_0_quantize(x, full, dst);
     if (full < n) { /* the last block, zero padded */
         float tail[XF_Q8_BLOCK] = {0};
         memcpy(tail, x + full, (n - full) * sizeof *x);
-        xf_q8_0_quantize(tail, XF_Q8_BLOCK, dst + full / XF_Q8_BLOCK * XF_Q8_BYTES);
+        q8_0_quantize(tail, XF_Q8_BLOCK, dst + full / XF_Q8_BLOCK * XF_Q8_BYTES);
     }
 }
 
-void xf_qmat_pack(uint8_t *dst, const float *w, xf_wtype dt, size_t rows, size_t cols) {
-    size_t rb = xf_qmat_row_bytes(dt, cols);
+void qmat_pack(uint8_t *dst, const float *w, xf_wtype dt, size_t rows, size_t cols) {
+    size_t rb = qmat_row_bytes(dt, cols);
 #pragma omp parallel for schedule(static) if (rows * cols >= 4 * XF_PAR_MIN)
     for (size_t r = 0; r < rows; r++) {
         const float *src = w + r * cols;
@@ -66,34 +66,34 @@ void xf_qmat_pack(uint8_t *dst, const float *w, xf_wtype dt, size_t rows, size_t
         case XF_WT_F32: memcpy(d, src, cols * 4); break;
         case XF_WT_BF16:
             for (size_t c = 0; c < cols; c++) {
-                uint16_t h = xf_f32_to_bf16(src[c]);
+                uint16_t h = num_f32_to_bf16(src[c]);
                 memcpy(d + 2 * c, &h, 2);
             }
             break;
         case XF_WT_F16:
             for (size_t c = 0; c < cols; c++) {
-                uint16_t h = xf_f32_to_f16(src[c]);
+                uint16_t h = num_f32_to_f16(src[c]);
                 memcpy(d + 2 * c, &h, 2);
             }
             break;
-        case XF_WT_Q8_0: xf_qmat_q8_row(d, src, cols); break;
+        case XF_WT_Q8_0: qmat_q8_row(d, src, cols); break;
         default: break;
         }
     }
 }
 
-void xf_qmat_unpack_row(float *dst, const xf_qmat *m, size_t r) {
-    const uint8_t *s = m->data + r * xf_qmat_row_bytes(m->dt, m->cols);
+void qmat_unpack_row(float *dst, const xf_qmat *m, size_t r) {
+    const uint8_t *s = m->data + r * qmat_row_bytes(m->dt, m->cols);
     for (size_t c = 0; c < m->cols; c++) {
         uint16_t h;
         switch (m->dt) {
         case XF_WT_F32: memcpy(&dst[c], s + 4 * c, 4); break;
-        case XF_WT_BF16: memcpy(&h, s + 2 * c, 2), dst[c] = xf_bf16_to_f32(h); break;
-        case XF_WT_F16: memcpy(&h, s + 2 * c, 2), dst[c] = xf_f16_to_f32(h); break;
+        case XF_WT_BF16: memcpy(&h, s + 2 * c, 2), dst[c] = num_bf16_to_f32(h); break;
+        case XF_WT_F16: memcpy(&h, s + 2 * c, 2), dst[c] = num_f16_to_f32(h); break;
         case XF_WT_Q8_0: {
             const uint8_t *blk = s + c / XF_Q8_BLOCK * XF_Q8_BYTES;
             memcpy(&h, blk, 2);
-            dst[c] = xf_f16_to_f32(h) * (float)((const int8_t *)(blk + 2))[c % XF_Q8_BLOCK];
+            dst[c] = num_f16_to_f32(h) * (float)((const int8_t *)(blk + 2))[c % XF_Q8_BLOCK];
             break;
         }
         default: dst[c] = 0.0f;
@@ -101,8 +101,8 @@ void xf_qmat_unpack_row(float *dst, const xf_qmat *m, size_t r) {
     }
 }
 
-size_t xf_qmat_scratch_bytes(xf_wtype dt, size_t N, size_t cols) {
-    return dt == XF_WT_Q8_0 ? N * xf_qmat_row_bytes(dt, cols) : 0;
+size_t qmat_scratch_bytes(xf_wtype dt, size_t N, size_t cols) {
+    return dt == XF_WT_Q8_0 ? N * qmat_row_bytes(dt, cols) : 0;
 }
 
 /* ---- dot products: one weight row . one input row ------------------------- */
@@ -112,7 +112,7 @@ typedef float (*dot_fn)(const uint8_t *w, const void *x, size_t cols);
 static float q8_scale(const uint8_t *blk) {
     uint16_t h;
     memcpy(&h, blk, 2);
-    return xf_f16_to_f32(h);
+    return num_f16_to_f32(h);
 }
 
 /* portable C */
@@ -132,7 +132,7 @@ static float dot_bf16_c(const uint8_t *w, const void *xv, size_t n) {
     for (size_t i = 0; i < n; i++) {
         uint16_t h;
         memcpy(&h, w + 2 * i, 2);
-        s += xf_bf16_to_f32(h) * x[i];
+        s += num_bf16_to_f32(h) * x[i];
     }
     return s;
 }
@@ -142,7 +142,7 @@ static float dot_f16_c(const uint8_t *w, const void *xv, size_t n) {
     for (size_t i = 0; i < n; i++) {
         uint16_t h;
         memcpy(&h, w + 2 * i, 2);
-        s += xf_f16_to_f32(h) * x[i];
+        s += num_f16_to_f32(h) * x[i];
     }
     return s;
 }
@@ -298,33 +298,33 @@ static int best_path(void) {
 
 static int g_path = -1;
 
-int xf_qmat_path(void) {
+int qmat_path(void) {
     if (g_path < 0) g_path = best_path();
     return g_path;
 }
 
-int xf_qmat_set_path(int path) {
+int qmat_set_path(int path) {
     int best = best_path();
     g_path = path < 0 || path > best ? best : path;
     return g_path;
 }
 
-const char *xf_qmat_path_name(int path) { return path >= 0 && path < 3 ? PATH_NAMES[path] : "?"; }
+const char *qmat_path_name(int path) { return path >= 0 && path < 3 ? PATH_NAMES[path] : "?"; }
 
 static dot_fn pick(xf_wtype dt) {
-    int p = xf_qmat_path();
+    int p = qmat_path();
     if (p == 2 && dt == XF_WT_Q8_0 && xf_cpu()->avx512_vnni) return dot_q8_vnni;
     return DOTS[p][dt];
 }
 
-void xf_qmat_forward(float *out, const float *x, const xf_qmat *w, const float *b, size_t N,
+void qmat_forward(float *out, const float *x, const xf_qmat *w, const float *b, size_t N,
                      uint8_t *scratch) {
-    size_t rows = w->rows, cols = w->cols, rb = xf_qmat_row_bytes(w->dt, cols);
+    size_t rows = w->rows, cols = w->cols, rb = qmat_row_bytes(w->dt, cols);
     const void *xs = x;
     size_t xstride = cols * sizeof(float);
     if (w->dt == XF_WT_Q8_0) { /* x rows to q8_0 once */
         xstride = rb;
-        for (size_t n = 0; n < N; n++) xf_qmat_q8_row(scratch + n * rb, x + n * cols, cols);
+        for (size_t n = 0; n < N; n++) qmat_q8_row(scratch + n * rb, x + n * cols, cols);
         xs = scratch;
     }
     dot_fn dot = pick(w->dt);

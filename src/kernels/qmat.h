@@ -38,40 +38,40 @@ typedef enum { XF_WT_F32 = 0, XF_WT_BF16, XF_WT_F16, XF_WT_Q8_0, XF_WT_COUNT } x
 typedef struct {
     xf_wtype dt;
     size_t rows, cols;
-    const uint8_t *data; /* xf_qmat_bytes(dt, rows, cols) bytes */
+    const uint8_t *data; /* qmat_bytes(dt, rows, cols) bytes */
 } xf_qmat;
 
 /* "f32", "bf16", "f16", "q8_0" <-> xf_wtype; -1 for an unknown name */
-int xf_wtype_parse(const char *name);
-const char *xf_wtype_name(xf_wtype dt);
+int wtype_parse(const char *name);
+const char *wtype_name(xf_wtype dt);
 
 /* bytes of one row and of a whole matrix (SIZE_MAX on overflow) */
-size_t xf_qmat_row_bytes(xf_wtype dt, size_t cols);
-size_t xf_qmat_bytes(xf_wtype dt, size_t rows, size_t cols);
+size_t qmat_row_bytes(xf_wtype dt, size_t cols);
+size_t qmat_bytes(xf_wtype dt, size_t rows, size_t cols);
 
-/* dst (xf_qmat_bytes bytes) = w [rows, cols] converted to dt */
-void xf_qmat_pack(uint8_t *dst, const float *w, xf_wtype dt, size_t rows, size_t cols);
+/* dst (qmat_bytes bytes) = w [rows, cols] converted to dt */
+void qmat_pack(uint8_t *dst, const float *w, xf_wtype dt, size_t rows, size_t cols);
 /* dst [cols] = row r of m, back in f32 */
-void xf_qmat_unpack_row(float *dst, const xf_qmat *m, size_t r);
+void qmat_unpack_row(float *dst, const xf_qmat *m, size_t r);
 
 /* q8_0 of n floats (n multiple of 32 not required: the last block is zero
  * padded). The scalar conversions and the block quantiser are io/numfmt.h's,
  * the same that GGUF files are written with. */
-void xf_qmat_q8_row(uint8_t *dst, const float *x, size_t n);
+void qmat_q8_row(uint8_t *dst, const float *x, size_t n);
 
-/* Bytes of scratch xf_qmat_forward needs for N rows of cols inputs (the q8_0
+/* Bytes of scratch qmat_forward needs for N rows of cols inputs (the q8_0
  * copy of x; 0 for the other formats). */
-size_t xf_qmat_scratch_bytes(xf_wtype dt, size_t N, size_t cols);
+size_t qmat_scratch_bytes(xf_wtype dt, size_t N, size_t cols);
 
 /* out [N, rows] = x [N, cols] W^T + b (b may be NULL). scratch: see above. */
-void xf_qmat_forward(float *out, const float *x, const xf_qmat *w, const float *b, size_t N,
+void qmat_forward(float *out, const float *x, const xf_qmat *w, const float *b, size_t N,
                      uint8_t *scratch);
 
-/* The path in use: 0 portable C, 1 AVX2, 2 AVX-512. xf_qmat_set_path forces
+/* The path in use: 0 portable C, 1 AVX2, 2 AVX-512. qmat_set_path forces
  * one (tests; clamped to what the CPU has) and returns the one chosen; -1
  * restores the best. */
-int xf_qmat_path(void);
-int xf_qmat_set_path(int path);
-const char *xf_qmat_path_name(int path);
+int qmat_path(void);
+int qmat_set_path(int path);
+const char *qmat_path_name(int path);
 
 #endif

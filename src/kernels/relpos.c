@@ -23,7 +23,7 @@
 #include "core/parallel.h"
 #include "kernels/relpos.h"
 
-int32_t xf_relpos_bucket(long rel, int bidirectional, size_t num_buckets, size_t max_distance) {
+int32_t relpos_bucket(long rel, int bidirectional, size_t num_buckets, size_t max_distance) {
     size_t nb = num_buckets, base = 0;
     /* |rel| or max(-rel, 0) as unsigned long, so rel = LONG_MIN does not overflow */
     unsigned long n;
@@ -46,19 +46,19 @@ int32_t xf_relpos_bucket(long rel, int bidirectional, size_t num_buckets, size_t
     return (int32_t)(base + (b < nb - 1 ? b : nb - 1));
 }
 
-void xf_relpos_forward(float *bias, const float *table, size_t H, size_t Tq, size_t Tk, size_t past,
+void relpos_forward(float *bias, const float *table, size_t H, size_t Tq, size_t Tk, size_t past,
                        int bidirectional, size_t num_buckets, size_t max_distance) {
     if (Tq == 0 || Tk == 0) return;
     size_t NO = Tq + Tk - 1;
 #pragma omp parallel for if (H * NO >= XF_PAR_MIN)
     for (size_t x = 0; x < NO; x++) {
         long rel = (long)x - (long)(Tq - 1) - (long)past; /* o - past */
-        size_t b = (size_t)xf_relpos_bucket(rel, bidirectional, num_buckets, max_distance);
+        size_t b = (size_t)relpos_bucket(rel, bidirectional, num_buckets, max_distance);
         for (size_t h = 0; h < H; h++) bias[h * NO + x] = table[b * H + h];
     }
 }
 
-void xf_relpos_backward(float *dtable, const double *dbias, size_t H, size_t Tq, size_t Tk,
+void relpos_backward(float *dtable, const double *dbias, size_t H, size_t Tq, size_t Tk,
                         size_t past, int bidirectional, size_t num_buckets, size_t max_distance) {
     if (Tq == 0 || Tk == 0) return;
     size_t NO = Tq + Tk - 1;
@@ -66,7 +66,7 @@ void xf_relpos_backward(float *dtable, const double *dbias, size_t H, size_t Tq,
     for (size_t h = 0; h < H; h++)
         for (size_t x = 0; x < NO; x++) {
             long rel = (long)x - (long)(Tq - 1) - (long)past;
-            size_t b = (size_t)xf_relpos_bucket(rel, bidirectional, num_buckets, max_distance);
+            size_t b = (size_t)relpos_bucket(rel, bidirectional, num_buckets, max_distance);
             dtable[b * H + h] += (float)dbias[h * NO + x];
         }
 }

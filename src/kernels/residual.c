@@ -14,12 +14,12 @@
 /* elements below which the loops stay on one thread */
 #define RES_PAR_MIN (2 * XF_PAR_MIN)
 
-void xf_residual_forward(float *out, const float *a, const float *b, size_t n) {
+void residual_forward(float *out, const float *a, const float *b, size_t n) {
 #pragma omp parallel for simd if (parallel : n >= RES_PAR_MIN)
     for (size_t i = 0; i < n; i++) out[i] = a[i] + b[i];
 }
 
-void xf_residual_backward(float *da, float *db, const float *dout, size_t n) {
+void residual_backward(float *da, float *db, const float *dout, size_t n) {
 #pragma omp parallel for simd if (parallel : n >= RES_PAR_MIN)
     for (size_t i = 0; i < n; i++) {
         /* forward: out = a + b */

@@ -22,7 +22,7 @@
 /* channels per task in the dw sum */
 #define RMS_CBLOCK 32
 
-void xf_rmsnorm_forward(float *out, float *rstd, const float *inp, const float *w, size_t N,
+void rmsnorm_forward(float *out, float *rstd, const float *inp, const float *w, size_t N,
                         size_t C, float eps) {
 #pragma omp parallel for if (N * C >= XF_PAR_MIN)
     for (size_t n = 0; n < N; n++) {
@@ -40,7 +40,7 @@ void xf_rmsnorm_forward(float *out, float *rstd, const float *inp, const float *
     }
 }
 
-void xf_rmsnorm_backward(float *dinp, float *dw, const float *dout, const float *inp,
+void rmsnorm_backward(float *dinp, float *dw, const float *dout, const float *inp,
                          const float *w, const float *rstd, size_t N, size_t C) {
 #pragma omp parallel for if (N * C >= XF_PAR_MIN)
     for (size_t n = 0; n < N; n++) {

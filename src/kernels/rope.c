@@ -19,7 +19,7 @@
 #include "core/parallel.h"
 #include "kernels/kernels.h"
 
-void xf_rope_table(float *cos_t, float *sin_t, size_t P, size_t D, float theta) {
+void rope_table(float *cos_t, float *sin_t, size_t P, size_t D, float theta) {
     size_t half = D / 2;
     for (size_t i = 0; i < half; i++) {
         /* inv_freq[i] = theta^(-2i/D), in double */
@@ -57,7 +57,7 @@ static inline void rope_rotate(float *x, const float *cos_t, const float *sin_t,
     }
 }
 
-void xf_rope_forward(float *x, const float *cos_t, const float *sin_t, size_t N, size_t T,
+void rope_forward(float *x, const float *cos_t, const float *sin_t, size_t N, size_t T,
                      size_t nh, size_t D, size_t pos0) {
     rope_rotate(x, cos_t, sin_t, N, T, nh, D, pos0, 1.0f);
 }
@@ -65,7 +65,7 @@ void xf_rope_forward(float *x, const float *cos_t, const float *sin_t, size_t N,
 /* forward: out[i] = x[i]*cos - x[i+D/2]*sin, out[i+D/2] = x[i+D/2]*cos + x[i]*sin
  * => dx[i] = dout[i]*cos + dout[i+D/2]*sin, dx[i+D/2] = dout[i+D/2]*cos - dout[i]*sin,
  * the same rotation with sin negated */
-void xf_rope_backward(float *dx, const float *cos_t, const float *sin_t, size_t N, size_t T,
+void rope_backward(float *dx, const float *cos_t, const float *sin_t, size_t N, size_t T,
                       size_t nh, size_t D, size_t pos0) {
     rope_rotate(dx, cos_t, sin_t, N, T, nh, D, pos0, -1.0f);
 }

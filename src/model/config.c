@@ -4,7 +4,7 @@
 
 #include "core/strbuf.h"
 #include "io/file.h"
-#include "model/model_internal.h" /* xf_params_count */
+#include "model/model_internal.h" /* params_count */
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -243,7 +243,7 @@ static int mul_ov(size_t a, size_t b, size_t *out) {
     return 0;
 }
 
-size_t xf_config_num_params(const xf_config *cfg) { return xf_params_count(cfg, NULL, 0); }
+size_t xf_config_num_params(const xf_config *cfg) { return params_count(cfg, NULL, 0); }
 
 /* Physical memory in bytes, or 0 if unknown. */
 static size_t phys_mem_bytes(void) {
@@ -404,7 +404,7 @@ xf_status xf_config_validate(const xf_config *cfg, const char *name) {
 
     /* training holds params, grads and two Adam moments, all fp32: 16 bytes a parameter */
     char largest[128];
-    size_t total = xf_params_count(cfg, largest, sizeof largest), bytes = 0;
+    size_t total = params_count(cfg, largest, sizeof largest), bytes = 0;
     if (total == 0 || mul_ov(total, 16, &bytes))
         return xf_fail(XF_ERR_ARG, "%s: sizes: the parameter count overflows size_t; largest part: %s", name,
                        largest);
@@ -747,35 +747,35 @@ static void fmt_float(char *buf, size_t cap, float f) {
 
 char *xf_config_to_json(const xf_config *cfg) {
     xf_strbuf b = {0};
-    xf_sb_printf(&b, "{\n");
-    xf_sb_printf(&b, "  \"model_type\": \"xfmr\",\n");
-    xf_sb_printf(&b, "  \"arch\": \"%s\",\n", xf_arch_name(cfg->arch));
+    sb_printf(&b, "{\n");
+    sb_printf(&b, "  \"model_type\": \"xfmr\",\n");
+    sb_printf(&b, "  \"arch\": \"%s\",\n", xf_arch_name(cfg->arch));
     for (size_t i = 0; i < N_SIZES; i++)
-        xf_sb_printf(&b, "%s  \"%s\": %zu", i ? ",\n" : "", k_sizes[i].name, size_get(cfg, &k_sizes[i]));
+        sb_printf(&b, "%s  \"%s\": %zu", i ? ",\n" : "", k_sizes[i].name, size_get(cfg, &k_sizes[i]));
     for (size_t i = 0; i < N_EXTRA; i++) {
         const extra_field *f = &k_extra[i];
         const void *slot = (const char *)cfg + f->offset;
         char num[48];
-        xf_sb_printf(&b, ",\n  \"%s\": ", f->name);
+        sb_printf(&b, ",\n  \"%s\": ", f->name);
         switch (f->kind) {
-        case F_SIZE: xf_sb_printf(&b, "%zu", *(const size_t *)slot); break;
-        case F_INT: xf_sb_printf(&b, "%d", *(const int *)slot); break;
-        case F_BOOL: xf_sb_printf(&b, "%s", *(const int *)slot ? "true" : "false"); break;
+        case F_SIZE: sb_printf(&b, "%zu", *(const size_t *)slot); break;
+        case F_INT: sb_printf(&b, "%d", *(const int *)slot); break;
+        case F_BOOL: sb_printf(&b, "%s", *(const int *)slot ? "true" : "false"); break;
         case F_ENUM: {
             int v = *(const int *)slot;
-            xf_sb_printf(&b, "\"%s\"", v >= 0 && v < f->n_names ? f->names[v] : "unknown");
+            sb_printf(&b, "\"%s\"", v >= 0 && v < f->n_names ? f->names[v] : "unknown");
             break;
         }
         case F_FLOAT:
             fmt_float(num, sizeof num, *(const float *)slot);
-            xf_sb_printf(&b, "%s", num);
+            sb_printf(&b, "%s", num);
             break;
         }
     }
-    xf_sb_printf(&b, "\n");
-    xf_sb_printf(&b, "}\n");
+    sb_printf(&b, "\n");
+    sb_printf(&b, "}\n");
     if (b.oom) { /* out of memory */
-        xf_sb_free(&b);
+        sb_free(&b);
         return NULL;
     }
     return b.p;

@@ -413,7 +413,7 @@ xf_status gguf_model_open(xf_model **out, const char *spec) {
     xf_status s = gguf_open(&f, spec);
     if (s) return s;
     /* every tensor is written (filled[] is checked below), so the arena is not zeroed first */
-    if ((s = read_config(f, &cfg)) || (s = xf_model_create_unfilled(&m, &cfg))) goto out;
+    if ((s = read_config(f, &cfg)) || (s = model_create_unfilled(&m, &cfg))) goto out;
     size_t nt = xf_model_num_tensors(m);
     filled = calloc(nt, sizeof *filled);
     ix = malloc(nt * sizeof *ix);

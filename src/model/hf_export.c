@@ -347,7 +347,7 @@ xf_status hf_export(const xf_model *m, const xf_tokenizer *tok, const char *out,
     cJSON_Delete(cj);
     if (!text) return xf_fail(XF_ERR_OOM, "out of memory");
     char path[4096];
-    s = xf_mkdir_p(out);
+    s = mkdir_p(out);
     if (!s && snprintf(path, sizeof path, "%s/model.safetensors", out) >= (int)sizeof path)
         s = xf_fail(XF_ERR_ARG, "%s: path too long", out);
     if (!s) s = write_weights(m, a, vocab, path, dt);

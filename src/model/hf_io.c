@@ -541,7 +541,7 @@ xf_status hf_open(xf_model **out, const char *spec) {
         return s;
     }
     xf_model *m = NULL;
-    if (!(s = xf_model_create_unfilled(&m, &cfg))) s = load_weights(m, a, &h); /* writes every tensor */
+    if (!(s = model_create_unfilled(&m, &cfg))) s = load_weights(m, a, &h); /* writes every tensor */
     shards_close(&h);
     if (s) {
         xf_model_free(m);

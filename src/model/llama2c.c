@@ -315,8 +315,8 @@ static xf_status write_model(const xf_model *m, const xf_tokenizer *tok, const c
     int8_t *q = malloc(maxn);
     xf_afile *af = NULL;
     if (!tmp || !q) s = xf_fail(XF_ERR_OOM, "out of memory");
-    if (!s) s = xf_afile_open(&af, out);
-    if (!s) s = xf_afile_write(af, head, hl);
+    if (!s) s = afile_open(&af, out);
+    if (!s) s = afile_write(af, head, hl);
     xf_model *mm = (xf_model *)m; /* read only: interop_tensor gives the arena slice */
     for (const int *k = order_of(version); !s && *k != K_END; k++) {
         if (!used(&h, *k)) continue;
@@ -330,7 +330,7 @@ static xf_status write_model(const xf_model *m, const xf_tokenizer *tok, const c
                             float f = 1.0f / powf(10000.0f, (float)(2 * j) / (float)D), a = (float)t * f;
                             tmp[t * (D / 2) + j] = sn ? sinf(a) : cosf(a);
                         }
-                    if (!s) s = xf_afile_write(af, tmp, (size_t)h.seq * (D / 2) * sizeof *tmp);
+                    if (!s) s = afile_write(af, tmp, (size_t)h.seq * (D / 2) * sizeof *tmp);
                 }
                 continue;
             }
@@ -360,21 +360,21 @@ static xf_status write_model(const xf_model *m, const xf_tokenizer *tok, const c
                     for (size_t i = 0; i < G; i++)
                         q[g * G + i] = (int8_t)(sc[g] != 0 ? roundf(src[g * G + i] / sc[g]) : 0);
                 }
-                s = xf_afile_write(af, q, n);
-                if (!s) s = xf_afile_write(af, sc, n / G * sizeof *sc);
+                s = afile_write(af, q, n);
+                if (!s) s = afile_write(af, sc, n / G * sizeof *sc);
                 free(sc);
             } else {
-                s = xf_afile_write(af, src, n * sizeof *src);
+                s = afile_write(af, src, n * sizeof *src);
             }
         }
     }
     free(tmp);
     free(q);
     if (s) {
-        xf_afile_abort(af);
+        afile_abort(af);
         return s;
     }
-    return xf_afile_commit(af);
+    return afile_commit(af);
 }
 
 xf_status llama2c_export(const xf_model *m, const xf_tokenizer *tok, const char *out, const char *dtype) {

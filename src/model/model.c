@@ -86,7 +86,7 @@ static xf_status model_shell(xf_model **out, const xf_config *cfg) {
     xf_model *m = calloc(1, sizeof *m);
     if (!m) return xf_fail(XF_ERR_OOM, "out of memory creating the model");
     model_dims(m, cfg);
-    if ((s = xf_params_build(cfg, &m->table, &m->slots, &m->ntensors, &m->nparams))) goto fail;
+    if ((s = params_build(cfg, &m->table, &m->slots, &m->ntensors, &m->nparams))) goto fail;
     m->lw = calloc(m->L, sizeof *m->lw);
     m->lg = calloc(m->L, sizeof *m->lg);
     m->li = calloc(m->L, sizeof *m->li);
@@ -94,7 +94,7 @@ static xf_status model_shell(xf_model **out, const xf_config *cfg) {
         s = xf_fail(XF_ERR_OOM, "out of memory creating the model");
         goto fail;
     }
-    xf_params_layers(cfg, m->li);
+    params_layers(cfg, m->li);
     for (size_t l = 0; l < m->L; l++)
         if (m->li[l].moe) m->nmoe++;
     if (m->nmoe) {
@@ -146,14 +146,14 @@ static xf_status model_create(xf_model **out, const xf_config *cfg, int zero) {
         }
         if (m->nparams > at) memset(m->params + at, 0, (m->nparams - at) * sizeof(float));
     }
-    xf_params_views(m, m->params, &m->w, m->lw);
+    params_views(m, m->params, &m->w, m->lw);
     *out = m;
     return XF_OK;
 }
 
 xf_status xf_model_create(xf_model **out, const xf_config *cfg) { return model_create(out, cfg, 1); }
 
-xf_status xf_model_create_unfilled(xf_model **out, const xf_config *cfg) { return model_create(out, cfg, 0); }
+xf_status model_create_unfilled(xf_model **out, const xf_config *cfg) { return model_create(out, cfg, 0); }
 
 void xf_model_free(xf_model *m) {
     if (!m) return;
@@ -178,7 +178,7 @@ void xf_model_free(xf_model *m) {
     free(m->vcache);
     free(m->ckc);
     free(m->cvc);
-    xf_model_free_decode(m);
+    model_free_decode(m);
     free(m);
 }
 
@@ -322,8 +322,8 @@ static void plan_arena(carver *c, xf_model *m, size_t B, size_t T, size_t S, int
     for (size_t l = 0; l < m->L; l++) {
         if (!m->li[l].moe) continue;
         size_t Ns = mul3(B, stack_T(m, m->li[l].stack, T, S), 1, o);
-        float *blk = carve(c, xf_moe_act_floats(Ns, &m->moe));
-        if (c->base) xf_moe_carve(&m->moe_acts[m->li[l].moe_i], blk, Ns, &m->moe);
+        float *blk = carve(c, moe_act_floats(Ns, &m->moe));
+        if (c->base) moe_carve(&m->moe_acts[m->li[l].moe_i], blk, Ns, &m->moe);
     }
     m->moe_y = m->nmoe ? carve(c, mul3(Nx, C, 1, o)) : NULL;
     m->hf = carve(c, mul3(Nm, C, 1, o));
@@ -364,7 +364,7 @@ static void plan_arena(carver *c, xf_model *m, size_t B, size_t T, size_t S, int
     if (!training) { /* q8_0 decode weights quantise a linear's input rows here */
         size_t cols = C > m->Q ? C : m->Q;
         for (size_t l = 0; l < m->L; l++) cols = m->li[l].I > cols ? m->li[l].I : cols;
-        m->qscratch = (uint8_t *)carve(c, mul3(Nx, xf_qmat_row_bytes(XF_WT_Q8_0, cols), 1, o) / 4 + 1);
+        m->qscratch = (uint8_t *)carve(c, mul3(Nx, qmat_row_bytes(XF_WT_Q8_0, cols), 1, o) / 4 + 1);
     }
     if (training) {
         m->d_res = carve(c, mul3(Nx, C, 1, o));
@@ -380,7 +380,7 @@ static void plan_arena(carver *c, xf_model *m, size_t B, size_t T, size_t S, int
         m->d_fh = carve(c, mul3(Nx, m->I, 1, o));
         m->d_fu = carve(c, mul3(Nx, m->I, 1, o));
         m->d_fg = cfg->gated_ffn ? carve(c, mul3(Nx, m->I, 1, o)) : NULL;
-        m->moe_scratch = m->nmoe ? carve(c, xf_moe_scratch_floats(Nx, &m->moe)) : NULL;
+        m->moe_scratch = m->nmoe ? carve(c, moe_scratch_floats(Nx, &m->moe)) : NULL;
     }
 }
 
@@ -428,7 +428,7 @@ xf_status xf_model_reserve_ex(xf_model *m, size_t B, size_t T, size_t S, int tra
         m->grads = alloc_floats(m->nparams);
         if (!m->grads) return xf_fail(XF_ERR_OOM, "out of memory allocating gradients");
         memset(m->grads, 0, m->nparams * sizeof(float));
-        xf_params_views(m, m->grads, &m->g, m->lg);
+        params_views(m, m->grads, &m->g, m->lg);
     }
     free(m->arena);
     m->arena = NULL;
@@ -450,7 +450,7 @@ xf_status xf_model_reserve_ex(xf_model *m, size_t B, size_t T, size_t S, int tra
     m->T = T;
     m->S = S;
     m->training = training;
-    if (m->rope_cos) xf_rope_table(m->rope_cos, m->rope_sin, P, m->D, m->cfg.rope_theta);
+    if (m->rope_cos) rope_table(m->rope_cos, m->rope_sin, P, m->D, m->cfg.rope_theta);
     return XF_OK;
 }
 
@@ -492,14 +492,14 @@ static void embed_forward(xf_model *m, int st, const int32_t *ids, const int32_t
                           const int32_t *blkids, size_t B, size_t T, size_t pos0, float *out) {
     size_t C = m->C, N = B * T;
     float *x = m->cfg.embed_layernorm ? m->emb_pre[st] : out;
-    xf_embed_forward(x, ids, m->w.wte, N, C);
+    embedding_forward(x, ids, m->w.wte, N, C);
     if (m->cfg.position_type == XF_POS_LEARNED) {
-        if (posids) xf_embed_add_forward(x, posids, m->w.wpe[st] + m->cfg.position_offset * C, N, C);
-        else xf_posemb_forward(x, m->w.wpe[st] + m->cfg.position_offset * C, B, T, C, pos0);
+        if (posids) embed_add_forward(x, posids, m->w.wpe[st] + m->cfg.position_offset * C, N, C);
+        else posemb_forward(x, m->w.wpe[st] + m->cfg.position_offset * C, B, T, C, pos0);
     }
     if (m->w.wbpe && st == XF_DEC) {
-        if (blkids) xf_embed_add_forward(x, blkids, m->w.wbpe, N, C);
-        else xf_posemb_forward(x, m->w.wbpe, N, 1, C, 0); /* every token at block position 0 */
+        if (blkids) embed_add_forward(x, blkids, m->w.wbpe, N, C);
+        else posemb_forward(x, m->w.wbpe, N, 1, C, 0); /* every token at block position 0 */
     }
     if (m->w.wtt)
         for (size_t n = 0; n < N; n++) {
@@ -507,7 +507,7 @@ static void embed_forward(xf_model *m, int st, const int32_t *ids, const int32_t
             for (size_t c = 0; c < C; c++) x[n * C + c] += t[c];
         }
     if (m->cfg.embed_layernorm)
-        xf_model_norm_forward(m, out, m->emb_mean[st], m->emb_rstd[st], x, m->w.embn_w[st], m->w.embn_b[st], N);
+        model_norm_forward(m, out, m->emb_mean[st], m->emb_rstd[st], x, m->w.embn_w[st], m->w.embn_b[st], N);
 }
 
 /* Backward of embed_forward; d_out [B*T,C] (may be overwritten). */
@@ -517,25 +517,25 @@ static void embed_backward(xf_model *m, int st, const int32_t *ids, const int32_
     float *d = d_out;
     if (m->cfg.embed_layernorm) {
         memset(m->d_x, 0, N * C * sizeof(float));
-        xf_model_norm_backward(m, m->d_x, m->g.embn_w[st], m->g.embn_b[st], d_out, m->emb_pre[st],
+        model_norm_backward(m, m->d_x, m->g.embn_w[st], m->g.embn_b[st], d_out, m->emb_pre[st],
                                m->w.embn_w[st], m->emb_mean[st], m->emb_rstd[st], N);
         d = m->d_x;
     }
     if (m->w.wtt) {
-        if (types) xf_embed_backward(m->g.wtt, d, types, N, C);
+        if (types) embedding_backward(m->g.wtt, d, types, N, C);
         else
             for (size_t n = 0; n < N; n++)
                 for (size_t c = 0; c < C; c++) m->g.wtt[c] += d[n * C + c];
     }
     if (m->w.wbpe && st == XF_DEC) { /* forward: x[n,:] += wbpe[blk[n],:] (blk 0 when not given) */
-        if (blkids) xf_embed_backward(m->g.wbpe, d, blkids, N, C);
-        else xf_posemb_backward(m->g.wbpe, d, N, 1, C, 0);
+        if (blkids) embedding_backward(m->g.wbpe, d, blkids, N, C);
+        else posemb_backward(m->g.wbpe, d, N, 1, C, 0);
     }
     if (m->cfg.position_type == XF_POS_LEARNED) { /* forward: x[n,:] += wpe[pos[n] + offset,:] */
-        if (posids) xf_embed_backward(m->g.wpe[st] + m->cfg.position_offset * C, d, posids, N, C);
-        else xf_posemb_backward(m->g.wpe[st] + m->cfg.position_offset * C, d, B, T, C, 0);
+        if (posids) embedding_backward(m->g.wpe[st] + m->cfg.position_offset * C, d, posids, N, C);
+        else posemb_backward(m->g.wpe[st] + m->cfg.position_offset * C, d, B, T, C, 0);
     }
-    xf_embed_backward(m->g.wte, d, ids, N, C);
+    embedding_backward(m->g.wte, d, ids, N, C);
 }
 
 /* Head over `rows` rows of the final stream x [rows,C] into logits [rows,V]:
@@ -546,16 +546,16 @@ static void head_forward(xf_model *m, const float *x, size_t rows, float *logits
     size_t C = m->C, V = m->V;
     int st = main_stack(m);
     if (m->cfg.norm_placement == XF_NORM_PRE) {
-        xf_model_norm_forward(m, m->hf, m->hf_mean, m->hf_rstd, x, m->w.lnf_w[st], m->w.lnf_b[st], rows);
+        model_norm_forward(m, m->hf, m->hf_mean, m->hf_rstd, x, m->w.lnf_w[st], m->w.lnf_b[st], rows);
         h = m->hf;
     }
     if (m->cfg.mlm_transform) {
-        xf_linear_forward(m->mt_lin, h, m->w.mlm_w, m->w.mlm_b, rows, C, C);
-        xf_act_forward(m->mt_pre, m->mt_lin, rows * C, m->cfg.hidden_act);
-        xf_model_norm_forward(m, m->mt, m->mt_mean, m->mt_rstd, m->mt_pre, m->w.mlmn_w, m->w.mlmn_b, rows);
+        matmul_forward(m->mt_lin, h, m->w.mlm_w, m->w.mlm_b, rows, C, C);
+        act_forward(m->mt_pre, m->mt_lin, rows * C, m->cfg.hidden_act);
+        model_norm_forward(m, m->mt, m->mt_mean, m->mt_rstd, m->mt_pre, m->w.mlmn_w, m->w.mlmn_b, rows);
         h = m->mt;
     }
-    xf_model_linear(m, m->lq ? &m->hq : NULL, logits, h, m->w.head, m->w.head_b, rows, C, V);
+    model_linear(m, m->lq ? &m->hq : NULL, logits, h, m->w.head, m->w.head_b, rows, C, V);
     if (m->V_live && m->V_live < V) /* padding rows: never predicted (xf_model_set_live_vocab) */
         for (size_t r = 0; r < rows; r++)
             for (size_t j = m->V_live; j < V; j++) logits[r * V + j] = -INFINITY;
@@ -585,24 +585,24 @@ static void head_backward(xf_model *m, const float *x, float *dlogits, size_t N)
     /* logits = h·headᵀ + b */
     float *d_h = (m->cfg.mlm_transform || pre) ? m->d_n : m->d_res;
     memset(d_h, 0, N * C * sizeof(float));
-    xf_linear_backward(d_h, m->g.head, m->g.head_b, dlogits, h, m->w.head, N, C, V);
+    matmul_backward(d_h, m->g.head, m->g.head_b, dlogits, h, m->w.head, N, C, V);
     if (m->cfg.mlm_transform) {
         /* mt = N_t(mt_pre); mt_pre = act(mt_lin); mt_lin = Wt h' + bt */
         memset(m->d_x, 0, N * C * sizeof(float));
-        xf_model_norm_backward(m, m->d_x, m->g.mlmn_w, m->g.mlmn_b, m->d_n, m->mt_pre, m->w.mlmn_w,
+        model_norm_backward(m, m->d_x, m->g.mlmn_w, m->g.mlmn_b, m->d_n, m->mt_pre, m->w.mlmn_w,
                                m->mt_mean, m->mt_rstd, N);
         memset(m->d_n, 0, N * C * sizeof(float));
-        xf_act_backward(m->d_n, m->d_x, m->mt_lin, N * C, m->cfg.hidden_act);
+        act_backward(m->d_n, m->d_x, m->mt_lin, N * C, m->cfg.hidden_act);
         const float *hin = pre ? m->hf : x;
         float *d_hin = pre ? m->d_x : m->d_res;
         memset(d_hin, 0, N * C * sizeof(float));
-        xf_linear_backward(d_hin, m->g.mlm_w, m->g.mlm_b, m->d_n, hin, m->w.mlm_w, N, C, C);
+        matmul_backward(d_hin, m->g.mlm_w, m->g.mlm_b, m->d_n, hin, m->w.mlm_w, N, C, C);
         if (pre) memcpy(m->d_n, m->d_x, N * C * sizeof(float));
     }
     /* h = Nf(x) */
     if (pre) {
         memset(m->d_res, 0, N * C * sizeof(float));
-        xf_model_norm_backward(m, m->d_res, m->g.lnf_w[st], m->g.lnf_b[st], m->d_n, x, m->w.lnf_w[st],
+        model_norm_backward(m, m->d_res, m->g.lnf_w[st], m->g.lnf_b[st], m->d_n, x, m->w.lnf_w[st],
                                m->hf_mean, m->hf_rstd, N);
     }
 }
@@ -645,7 +645,7 @@ static void pass_setup(xf_model *m, xf_pass *p, int st, size_t B, size_t T, size
     pass_init(m, p, st, B, T, pos0, kvcap);
     if (m->cfg.position_type == XF_POS_RELATIVE) {
         const float *table = m->lw[stack_first(m, st)].relb;
-        xf_relpos_forward(m->bias[st], table, m->cfg.num_attention_heads, T, pos0 + T, pos0, st == XF_ENC,
+        relpos_forward(m->bias[st], table, m->cfg.num_attention_heads, T, pos0 + T, pos0, st == XF_ENC,
                           m->cfg.relative_attention_num_buckets, m->cfg.relative_attention_max_distance);
         p->bias = m->bias[st];
     }
@@ -658,7 +658,7 @@ static float *stack_forward(xf_model *m, int st, const xf_pass *p) {
         xf_layer_act *a = &m->acts[m->training ? l0 + i : (size_t)st];
         const float *in = m->training ? m->sres[st][i] : m->sres[st][i & 1];
         float *out = m->training ? m->sres[st][i + 1] : m->sres[st][(i + 1) & 1];
-        xf_block_forward(m, l0 + i, a, in, out, a->k, a->v, a->ck, a->cv, p);
+        layer_forward(m, l0 + i, a, in, out, a->k, a->v, a->ck, a->cv, p);
     }
     return m->training ? m->sres[st][nl] : m->sres[st][nl & 1];
 }
@@ -670,7 +670,7 @@ static const float *encode_forward(xf_model *m, const int32_t *src, size_t B, si
     pass_setup(m, &p, XF_ENC, B, S, 0, S);
     const float *x = stack_forward(m, XF_ENC, &p);
     if (m->cfg.norm_placement == XF_NORM_PRE) {
-        xf_model_norm_forward(m, m->henc, m->henc_mean, m->henc_rstd, x, m->w.lnf_w[XF_ENC],
+        model_norm_forward(m, m->henc, m->henc_mean, m->henc_rstd, x, m->w.lnf_w[XF_ENC],
                               m->w.lnf_b[XF_ENC], B * S);
         return m->henc;
     }
@@ -749,7 +749,7 @@ xf_status xf_model_forward_batch(xf_model *m, const xf_batch *b, float *loss, si
     (void)C;
     if (b->targets) {
         memcpy(m->targets, b->targets, N * sizeof(int32_t));
-        size_t nv = xf_xent_forward(m->loss_rows, m->lse, m->logits, b->targets, N, m->V);
+        size_t nv = xent_forward(m->loss_rows, m->lse, m->logits, b->targets, N, m->V);
         double sum = 0;
         for (size_t i = 0; i < N; i++) sum += m->loss_rows[i];
         m->last_valid = nv;
@@ -797,15 +797,15 @@ static void stack_backward(xf_model *m, int st, xf_pass *p) {
         p->dbias = m->dbias[st];
     }
     for (size_t i = nl; i-- > 0;)
-        xf_block_backward(m, l0 + i, &m->acts[l0 + i], m->sres[st][i], m->d_res, p);
+        layer_backward(m, l0 + i, &m->acts[l0 + i], m->sres[st][i], m->d_res, p);
     if (m->dbias[st])
-        xf_relpos_backward(m->lg[l0].relb, m->dbias[st], H, T, T, 0, st == XF_ENC,
+        relpos_backward(m->lg[l0].relb, m->dbias[st], H, T, T, 0, st == XF_ENC,
                            m->cfg.relative_attention_num_buckets, m->cfg.relative_attention_max_distance);
 }
 
-xf_status xf_model_backward(xf_model *m, float loss_scale) { return xf_model_backward_ex(m, loss_scale, loss_scale); }
+xf_status xf_model_backward(xf_model *m, float loss_scale) { return model_backward_ex(m, loss_scale, loss_scale); }
 
-xf_status xf_model_backward_ex(xf_model *m, float loss_scale, float aux_scale) {
+xf_status model_backward_ex(xf_model *m, float loss_scale, float aux_scale) {
     if (!m->training || !m->grads) return xf_fail(XF_ERR_ARG, "model was not reserved for training");
     if (!m->have_targets) return xf_fail(XF_ERR_ARG, "backward needs a forward with targets");
     size_t B = m->B_last, T = m->T_last, S = m->S_last, N = B * T, C = m->C;
@@ -813,7 +813,7 @@ xf_status xf_model_backward_ex(xf_model *m, float loss_scale, float aux_scale) {
     m->have_targets = 0;
     /* loss = mean CE: dlogits = scale/valid * (softmax - onehot), in place (zero when nothing is valid) */
     float *dlogits = m->logits;
-    xf_xent_backward(dlogits, m->logits, m->lse, m->targets, N, m->V,
+    xent_backward(dlogits, m->logits, m->lse, m->targets, N, m->V,
                      m->last_valid ? loss_scale / (float)m->last_valid : 0.0f);
     const float *x_last = m->sres[ms][stack_len(m, ms)];
     head_backward(m, x_last, dlogits, N);
@@ -836,7 +836,7 @@ xf_status xf_model_backward_ex(xf_model *m, float loss_scale, float aux_scale) {
     pe.aux_scale = aux_scale;
     if (m->cfg.norm_placement == XF_NORM_PRE) {
         memset(m->d_res, 0, B * S * C * sizeof(float));
-        xf_model_norm_backward(m, m->d_res, m->g.lnf_w[XF_ENC], m->g.lnf_b[XF_ENC], m->d_enc,
+        model_norm_backward(m, m->d_res, m->g.lnf_w[XF_ENC], m->g.lnf_b[XF_ENC], m->d_enc,
                                m->sres[XF_ENC][m->Lenc], m->w.lnf_w[XF_ENC], m->henc_mean, m->henc_rstd,
                                B * S);
     } else {
@@ -910,9 +910,9 @@ xf_status xf_model_encode(xf_model *m, const int32_t *src, size_t S) {
     size_t KV = m->KV, C = m->C;
     for (size_t l = m->Lenc; l < m->L; l++) {
         const xf_layer_w *w = &m->lw[l];
-        const xf_layer_q *lq = xf_model_layer_q(m, w);
-        xf_model_linear(m, lq ? &lq->ck : NULL, m->ckc[l], enc, w->ck, w->cbk, S, C, KV);
-        xf_model_linear(m, lq ? &lq->cv : NULL, m->cvc[l], enc, w->cv, w->cbv, S, C, KV);
+        const xf_layer_q *lq = model_layer_q(m, w);
+        model_linear(m, lq ? &lq->ck : NULL, m->ckc[l], enc, w->ck, w->cbk, S, C, KV);
+        model_linear(m, lq ? &lq->cv : NULL, m->cvc[l], enc, w->cv, w->cbv, S, C, KV);
         for (size_t r = 1; r < m->beams; r++) {
             memcpy(m->ckc[l] + r * m->cache_S * KV, m->ckc[l], S * KV * sizeof(float));
             memcpy(m->cvc[l] + r * m->cache_S * KV, m->cvc[l], S * KV * sizeof(float));
@@ -946,7 +946,7 @@ static xf_status decode_rows(xf_model *m, const int32_t *tokens, const int32_t *
     for (size_t l = m->Lenc; l < m->L; l++) {
         size_t i = l - m->Lenc;
         xf_layer_act *a = &m->acts[XF_DEC];
-        xf_block_forward(m, l, a, m->sres[XF_DEC][i & 1], m->sres[XF_DEC][(i + 1) & 1], m->kcache[l],
+        layer_forward(m, l, a, m->sres[XF_DEC][i & 1], m->sres[XF_DEC][(i + 1) & 1], m->kcache[l],
                          m->vcache[l], encdec ? m->ckc[l] : NULL, encdec ? m->cvc[l] : NULL, &p);
     }
     const float *x = m->sres[XF_DEC][m->Ldec & 1];

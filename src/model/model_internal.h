@@ -194,53 +194,53 @@ struct xf_model {
 };
 
 /* params.c: build the table for cfg; on success *table and *slots are malloc'd. */
-xf_status xf_params_build(const xf_config *cfg, xf_param_info **table, xf_param_slot **slots,
+xf_status params_build(const xf_config *cfg, xf_param_info **table, xf_param_slot **slots,
                           size_t *n, size_t *nparams);
 /* Total parameters without building anything; 0 on size_t overflow. *largest
  * (may be NULL) gets the config fields behind the biggest part of the model. */
-size_t xf_params_count(const xf_config *cfg, char *largest, size_t cap);
+size_t params_count(const xf_config *cfg, char *largest, size_t cap);
 /* Point the views of `base` (params or grads arena) using the table. */
-void xf_params_views(const xf_model *m, float *base, xf_top_w *top, xf_layer_w *layers);
+void params_views(const xf_model *m, float *base, xf_top_w *top, xf_layer_w *layers);
 /* Layer kinds for cfg: info [L] (encoder layers first). */
-void xf_params_layers(const xf_config *cfg, xf_layer_info *info);
+void params_layers(const xf_config *cfg, xf_layer_info *info);
 
 /* block.c: the configured norm (LayerNorm or RMSNorm) over N rows of C;
  * mean may be NULL for RMSNorm. Used by the blocks and the final norm. */
-void xf_model_norm_forward(const xf_model *m, float *out, float *mean, float *rstd,
+void model_norm_forward(const xf_model *m, float *out, float *mean, float *rstd,
                            const float *inp, const float *w, const float *b, size_t N);
-void xf_model_norm_backward(const xf_model *m, float *dinp, float *dw, float *db,
+void model_norm_backward(const xf_model *m, float *dinp, float *dw, float *db,
                             const float *dout, const float *inp, const float *w,
                             const float *mean, const float *rstd, size_t N);
 
 /* block.c: one block, forward and backward. res_in [N,C] -> res_out [N,C].
  * Self k/v are written at kv + pos0*KV (row stride kvcap*KV per sequence);
  * cross k/v come from ck/cv [B, S, KV] (computed from p->enc when p->enc is set). */
-void xf_block_forward(xf_model *m, size_t l, xf_layer_act *a, const float *res_in, float *res_out,
+void layer_forward(xf_model *m, size_t l, xf_layer_act *a, const float *res_in, float *res_out,
                       float *kbuf, float *vbuf, float *ckbuf, float *cvbuf, const xf_pass *p);
 /* d_res holds d(res_out) on entry and d(res_in) on return. */
-void xf_block_backward(xf_model *m, size_t l, const xf_layer_act *a, const float *res_in,
+void layer_backward(xf_model *m, size_t l, const xf_layer_act *a, const float *res_in,
                        float *d_res, const xf_pass *p);
 
 /* model_qdecode.c: the linear of an inference forward through the decode
  * weights q (NULL or data NULL: the f32 weight w through BLAS), and the decode
  * weights of the block whose f32 views are w (NULL when none or training). */
-void xf_model_linear(const xf_model *m, const xf_qmat *q, float *out, const float *in, const float *w,
+void model_linear(const xf_model *m, const xf_qmat *q, float *out, const float *in, const float *w,
                      const float *b, size_t N, size_t C, size_t OC);
-const xf_layer_q *xf_model_layer_q(const xf_model *m, const xf_layer_w *w);
-void xf_model_free_decode(xf_model *m);
+const xf_layer_q *model_layer_q(const xf_model *m, const xf_layer_w *w);
+void model_free_decode(xf_model *m);
 /* xf_model_create for a reader that writes every tensor of the table: the
  * arena is not zeroed first (only the padding between tensors is), so each
  * byte is written once. A tensor the reader skips holds garbage. */
-xf_status xf_model_create_unfilled(xf_model **out, const xf_config *cfg);
+xf_status model_create_unfilled(xf_model **out, const xf_config *cfg);
 /* model_io.c: the two halves of xf_model_save, for the trainer's checkpoints
  * (src/train/checkpoint.c): DIR/config.json, and the weights alone written
  * atomically to `path` with one extra metadata entry key = value (key may be NULL). */
-xf_status xf_model_save_config(const xf_model *m, const char *dir);
-xf_status xf_model_save_weights(const xf_model *m, const char *path, const char *key, const char *value);
+xf_status model_save_config(const xf_model *m, const char *dir);
+xf_status model_save_weights(const xf_model *m, const char *path, const char *key, const char *value);
 
 /* xf_model_backward with the MoE losses' gradient scaled by aux_scale rather
  * than loss_scale (data parallelism: each rank's share of the CE mean differs,
  * its MoE losses are already partials of the global ones, docs/scale-out.md). */
-xf_status xf_model_backward_ex(xf_model *m, float loss_scale, float aux_scale);
+xf_status model_backward_ex(xf_model *m, float loss_scale, float aux_scale);
 
 #endif

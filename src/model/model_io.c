@@ -12,8 +12,8 @@
 #include "model/model_internal.h"
 #include "xfmr/safetensors.h"
 
-xf_status xf_model_save_config(const xf_model *m, const char *dir) {
-    xf_status s = xf_mkdir_p(dir);
+xf_status model_save_config(const xf_model *m, const char *dir) {
+    xf_status s = mkdir_p(dir);
     if (s) return s;
     char path[4096];
     char *json = xf_config_to_json(&m->cfg);
@@ -24,7 +24,7 @@ xf_status xf_model_save_config(const xf_model *m, const char *dir) {
     return s;
 }
 
-xf_status xf_model_save_weights(const xf_model *m, const char *path, const char *key, const char *value) {
+xf_status model_save_weights(const xf_model *m, const char *path, const char *key, const char *value) {
     xf_st_writer *w = NULL;
     xf_status s = xf_st_writer_create(&w);
     if (s) return s;
@@ -40,11 +40,11 @@ xf_status xf_model_save_weights(const xf_model *m, const char *path, const char 
 }
 
 xf_status xf_model_save(const xf_model *m, const char *dir) {
-    xf_status s = xf_model_save_config(m, dir);
+    xf_status s = model_save_config(m, dir);
     if (s) return s;
     char path[4096];
     snprintf(path, sizeof path, "%s/model.safetensors", dir);
-    return xf_model_save_weights(m, path, NULL, NULL);
+    return model_save_weights(m, path, NULL, NULL);
 }
 
 xf_status xf_model_load_weights(xf_model *m, const char *path) {

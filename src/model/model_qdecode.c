@@ -50,26 +50,26 @@ static size_t plan(xf_model *m, xf_wtype dt, uint8_t *base) {
                 continue;
             }
             if (base) {
-                xf_qmat_pack(base + used, w, dt, rows, cols);
+                qmat_pack(base + used, w, dt, rows, cols);
                 q->data = base + used;
             }
-            used += (xf_qmat_bytes(dt, rows, cols) + 63) & ~(size_t)63;
+            used += (qmat_bytes(dt, rows, cols) + 63) & ~(size_t)63;
         }
     m->hq = (xf_qmat){dt, m->V, m->C, NULL};
     if (dt == XF_WT_F32) {
         m->hq.data = (const uint8_t *)m->w.head;
     } else {
         if (base) {
-            xf_qmat_pack(base + used, m->w.head, dt, m->V, m->C);
+            qmat_pack(base + used, m->w.head, dt, m->V, m->C);
             m->hq.data = base + used;
         }
-        used += xf_qmat_bytes(dt, m->V, m->C);
+        used += qmat_bytes(dt, m->V, m->C);
     }
     return used;
 }
 
 xf_status xf_model_set_decode_dtype(xf_model *m, const char *dtype) {
-    int dt = dtype ? xf_wtype_parse(dtype) : -1;
+    int dt = dtype ? wtype_parse(dtype) : -1;
     if (dt < 0)
         return xf_fail(XF_ERR_ARG, "decode dtype '%s' is not one of f32, bf16, f16, q8_0", dtype ? dtype : "(null)");
     free(m->qbuf);
@@ -101,12 +101,12 @@ size_t xf_model_decode_bytes(const xf_model *m) {
         for (size_t i = 0; i < NQROWS; i++) {
             const xf_qmat *q = (const xf_qmat *)((const char *)&m->lq[l] + QROWS[i].q);
             if (QROWS[i].q == offsetof(xf_layer_q, ck) || QROWS[i].q == offsetof(xf_layer_q, cv)) continue;
-            if (q->data) n += xf_qmat_bytes(q->dt, q->rows, q->cols);
+            if (q->data) n += qmat_bytes(q->dt, q->rows, q->cols);
         }
-    return n + xf_qmat_bytes(m->hq.dt, m->hq.rows, m->hq.cols);
+    return n + qmat_bytes(m->hq.dt, m->hq.rows, m->hq.cols);
 }
 
-void xf_model_free_decode(xf_model *m) {
+void model_free_decode(xf_model *m) {
     free(m->qbuf);
     free(m->lq);
     m->qbuf = NULL;
@@ -115,12 +115,12 @@ void xf_model_free_decode(xf_model *m) {
 
 /* out [N,OC] = in [N,C] w^T + b through the decode copy q when there is one
  * (inference), else the f32 weight w through BLAS. */
-void xf_model_linear(const xf_model *m, const xf_qmat *q, float *out, const float *in, const float *w,
+void model_linear(const xf_model *m, const xf_qmat *q, float *out, const float *in, const float *w,
                      const float *b, size_t N, size_t C, size_t OC) {
-    if (q && q->data && !m->training) xf_qmat_forward(out, in, q, b, N, m->qscratch);
-    else xf_linear_forward(out, in, w, b, N, C, OC);
+    if (q && q->data && !m->training) qmat_forward(out, in, q, b, N, m->qscratch);
+    else matmul_forward(out, in, w, b, N, C, OC);
 }
 
-const xf_layer_q *xf_model_layer_q(const xf_model *m, const xf_layer_w *w) {
+const xf_layer_q *model_layer_q(const xf_model *m, const xf_layer_w *w) {
     return m->lq && !m->training ? &m->lq[w - m->lw] : NULL;
 }

@@ -313,7 +313,7 @@ static void layer_info(const xf_config *c, size_t l, size_t *moe_seen, xf_layer_
     if (in->moe) in->moe_i = (*moe_seen)++;
 }
 
-void xf_params_layers(const xf_config *c, xf_layer_info *info) {
+void params_layers(const xf_config *c, xf_layer_info *info) {
     size_t L = xf_config_encoder_layers(c) + xf_config_decoder_layers(c), m = 0;
     for (size_t l = 0; l < L; l++) layer_info(c, l, &m, &info[l]);
 }
@@ -368,7 +368,7 @@ static void build(table_builder *tb, const xf_config *c, int counting) {
     if (c->lm_head_bias) emit(&e, "lm_head", ".bias", V, 0, I_ZERO, TW(head_b));
 }
 
-size_t xf_params_count(const xf_config *cfg, char *largest, size_t cap) {
+size_t params_count(const xf_config *cfg, char *largest, size_t cap) {
     static const char *const what[4] = {
         "vocab_size x hidden_size (token embeddings and any untied lm_head)",
         "max_position_embeddings x hidden_size (learned position embeddings)",
@@ -401,7 +401,7 @@ static xf_status builder_status(const table_builder *tb) {
     return XF_OK;
 }
 
-xf_status xf_params_build(const xf_config *cfg, xf_param_info **table, xf_param_slot **slots,
+xf_status params_build(const xf_config *cfg, xf_param_info **table, xf_param_slot **slots,
                           size_t *n, size_t *nparams) {
     table_builder tb = {.cfg = cfg};
     build(&tb, cfg, 0);
@@ -418,7 +418,7 @@ xf_status xf_params_build(const xf_config *cfg, xf_param_info **table, xf_param_
     return XF_OK;
 }
 
-void xf_params_views(const xf_model *m, float *base, xf_top_w *top, xf_layer_w *layers) {
+void params_views(const xf_model *m, float *base, xf_top_w *top, xf_layer_w *layers) {
     memset(top, 0, sizeof *top);
     memset(layers, 0, m->L * sizeof *layers);
     for (size_t i = 0; i < m->ntensors; i++) {

@@ -52,7 +52,7 @@ static double weight_tokens(const xf_model *m, size_t i, double Ns, double Nm) {
 /* Training FLOPs of one step of B rows of T main-stack (and S encoder) tokens:
  * 6 flops per weight per token it sees (2 forward, 4 backward), embeddings
  * excluded, plus attention's QKᵀ and AV (src/train/flops.h). */
-double xf_train_step_flops(const xf_model *m, size_t batch, size_t T, size_t S) {
+double train_step_flops(const xf_model *m, size_t batch, size_t T, size_t S) {
     const xf_config *cfgp = &m->cfg;
     int encdec = cfgp->arch == XF_ARCH_ENCODER_DECODER;
     if (!encdec) S = 0;
@@ -142,7 +142,7 @@ xf_status xf_bench_train_config(const xf_config *cfg0, size_t batch, size_t seq,
     }
     double med = median(times, steps);
     res->cpu_ms = median(times + steps, steps);
-    double flops = xf_train_step_flops(m, batch, T, S);
+    double flops = train_step_flops(m, batch, T, S);
     res->step_ms = med;
     res->tokens_per_s = (double)(N + NS) / (med / 1e3);
     res->gflops = flops / (med / 1e3) / 1e9;

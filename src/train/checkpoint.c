@@ -13,13 +13,13 @@
 #include "io/file.h"
 #include "xfmr/safetensors.h"
 
-xf_status xf_ckpt_path(char *buf, size_t cap, const char *dir, const char *name, int next) {
+xf_status ckpt_path(char *buf, size_t cap, const char *dir, const char *name, int next) {
     int n = snprintf(buf, cap, "%s/%s%s", dir, name, next ? XF_CKPT_NEXT : "");
     if (n < 0 || (size_t)n >= cap) return xf_fail(XF_ERR_ARG, "%s: directory name too long", dir);
     return XF_OK;
 }
 
-void xf_ckpt_test_delay(void) {
+void ckpt_test_delay(void) {
     static long ms = -1;
     if (ms < 0) {
         const char *e = getenv("XFMR_TEST_SAVE_DELAY_MS");
@@ -32,15 +32,15 @@ void xf_ckpt_test_delay(void) {
     }
 }
 
-xf_status xf_ckpt_commit(const char *dir) {
+xf_status ckpt_commit(const char *dir) {
     char from[4096], to[4096];
     static const char *const names[] = {XF_CKPT_MODEL, XF_CKPT_STATE};
     for (int i = 0; i < 2; i++) {
-        xf_status s = xf_ckpt_path(from, sizeof from, dir, names[i], 1);
-        if (!s) s = xf_ckpt_path(to, sizeof to, dir, names[i], 0);
-        if (!s) s = xf_rename_durable(from, to);
+        xf_status s = ckpt_path(from, sizeof from, dir, names[i], 1);
+        if (!s) s = ckpt_path(to, sizeof to, dir, names[i], 0);
+        if (!s) s = rename_durable(from, to);
         if (s) return s;
-        xf_ckpt_test_delay(); /* a kill here leaves model = N, state = N - k, state.next = N */
+        ckpt_test_delay(); /* a kill here leaves model = N, state = N - k, state.next = N */
     }
     return XF_OK;
 }
@@ -49,7 +49,7 @@ enum { ST_MISSING = -1, ST_UNSTAMPED = -2, ST_BAD = -3 };
 
 /* The "step" stamp of DIR/NAME[.next]: >= 0, or one of the ST_ codes. */
 static long long stamp(const char *dir, const char *name, int next, char *path, size_t cap) {
-    if (xf_ckpt_path(path, cap, dir, name, next)) return ST_BAD;
+    if (ckpt_path(path, cap, dir, name, next)) return ST_BAD;
     if (access(path, F_OK) != 0) return errno == ENOENT ? ST_MISSING : ST_BAD;
     xf_st_file *f = NULL;
     if (xf_st_open(&f, path)) return ST_BAD;
@@ -84,7 +84,7 @@ static void remove_temporaries(const char *dir) {
     closedir(d);
 }
 
-xf_status xf_ckpt_recover(const char *dir, char *note, size_t cap) {
+xf_status ckpt_recover(const char *dir, char *note, size_t cap) {
     char pm[4096], ps[4096], pmn[4096], psn[4096];
     if (note && cap) note[0] = '\0';
     long long m = stamp(dir, XF_CKPT_MODEL, 0, pm, sizeof pm), s = stamp(dir, XF_CKPT_STATE, 0, ps, sizeof ps);
@@ -92,8 +92,8 @@ xf_status xf_ckpt_recover(const char *dir, char *note, size_t cap) {
     xf_status st = XF_OK;
     if (sn >= 0 && (mn == sn || (mn == ST_MISSING && m == sn))) {
         /* both halves of step sn were complete: finish the commit */
-        if (mn >= 0 && (st = xf_rename_durable(pmn, pm))) return st;
-        if ((st = xf_rename_durable(psn, ps))) return st;
+        if (mn >= 0 && (st = rename_durable(pmn, pm))) return st;
+        if ((st = rename_durable(psn, ps))) return st;
         if (note && cap)
             snprintf(note, cap, "%s: completed the interrupted save of step %lld", dir, sn);
         m = s = sn;

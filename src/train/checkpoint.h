@@ -8,7 +8,7 @@
  *   - the old pair (+ perhaps a complete model.next: the commit had not begun);
  *   - model = N, state = old, state.next = N (killed between the two renames);
  *   - both .next complete, stamped N (killed before the first rename).
- * xf_ckpt_recover finishes the commit in the last two cases (roll forward) and
+ * ckpt_recover finishes the commit in the last two cases (roll forward) and
  * discards the .next files in the first, so the directory always returns to
  * one complete checkpoint; a pair whose stamps still differ is refused whole. */
 #ifndef XF_TRAIN_CHECKPOINT_H
@@ -23,20 +23,20 @@
 #define XF_CKPT_NEXT ".next"
 
 /* Path of DIR/NAME[.next] into buf (cap bytes); fails naming DIR if too long. */
-xf_status xf_ckpt_path(char *buf, size_t cap, const char *dir, const char *name, int next);
+xf_status ckpt_path(char *buf, size_t cap, const char *dir, const char *name, int next);
 
 /* Rename the two .next files over the current pair (model first), fsyncing
  * the directory after each. Call after both .next files are written. */
-xf_status xf_ckpt_commit(const char *dir);
+xf_status ckpt_commit(const char *dir);
 
 /* Bring DIR back to one complete checkpoint (see above) and check that the
  * pair's stamps agree. *note (may be NULL) receives a sentence when something
  * was repaired ("" otherwise). Files without a stamp (checkpoints written
  * before stamping) are accepted as they are. */
-xf_status xf_ckpt_recover(const char *dir, char *note, size_t cap);
+xf_status ckpt_recover(const char *dir, char *note, size_t cap);
 
 /* Test hook for aiming kills inside a save: with XFMR_TEST_SAVE_DELAY_MS set,
  * sleeps that long at each stage of the write path (never otherwise). */
-void xf_ckpt_test_delay(void);
+void ckpt_test_delay(void);
 
 #endif

@@ -12,6 +12,6 @@
  * matmul weight per token it sees (an expert sees K/E of them; the tied LM
  * head counts, embedding lookups do not), plus attention's 4·Tk·C per query
  * token per layer forward, times 3 with the backward. */
-double xf_train_step_flops(const xf_model *m, size_t batch, size_t T, size_t S);
+double train_step_flops(const xf_model *m, size_t batch, size_t T, size_t S);
 
 #endif

@@ -25,7 +25,7 @@ xf_status xf_dtype_parse(const char *name, int *dtype) {
 xf_status xf_train_set_dtype(int dtype) {
     if (dtype != XF_DTYPE_FP32 && dtype != XF_DTYPE_BF16)
         return xf_fail(XF_ERR_ARG, "dtype %d: expected fp32 or bf16", dtype);
-    xf_status s = xf_gemm_set_precision(dtype == XF_DTYPE_BF16 ? XF_GEMM_BF16 : XF_GEMM_FP32);
+    xf_status s = gemm_set_precision(dtype == XF_DTYPE_BF16 ? XF_GEMM_BF16 : XF_GEMM_FP32);
     if (s) return xf_fail(s, "--dtype bf16: %s", xf_last_error());
     return XF_OK;
 }
@@ -60,10 +60,10 @@ static XF_SIMD_CLONES void adamw_range(float *p, const float *g, float *m, float
 
 void xf_adamw_step(xf_model *model, float *m, float *v, size_t t, float lr,
                    const xf_train_opts *o) {
-    xf_adamw_range(model, m, v, 0, model->nparams, t, lr, o);
+    adamw_update_range(model, m, v, 0, model->nparams, t, lr, o);
 }
 
-void xf_adamw_range(xf_model *model, float *m, float *v, size_t lo, size_t hi, size_t t, float lr,
+void adamw_update_range(xf_model *model, float *m, float *v, size_t lo, size_t hi, size_t t, float lr,
                     const xf_train_opts *o) {
     const float b1 = o->beta1, b2 = o->beta2, eps = o->eps;
     const float bc1 = 1.0f - powf(b1, (float)t), bc2 = 1.0f - powf(b2, (float)t);

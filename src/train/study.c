@@ -392,7 +392,7 @@ xf_status xf_study_run(const xf_study_opts *o, xf_study_cb cb, void *ctx, xf_stu
     /* every input is valid: now the output directory may be touched */
     char models[4096];
     snprintf(models, sizeof models, "%s/models", o->out);
-    if ((st = xf_mkdir_p(models))) goto done;
+    if ((st = mkdir_p(models))) goto done;
     if ((st = load_state(s))) goto done;
     if ((st = write_heldout(s, ds, tok))) goto done;
     xf_dataset_free(ds);

@@ -142,7 +142,7 @@ static xf_status plan_at(const xf_study_row *row, xf_objective obj, const xf_stu
     if ((s = xf_mem_check(&mp, row->name, "make the grid's model smaller, or the --batch or --seq"))) return s;
     xf_model *m = NULL;
     if ((s = xf_model_create(&m, &p->cfg))) return s;
-    p->flops_per_step = xf_train_step_flops(m, o->batch, p->T, p->S);
+    p->flops_per_step = train_step_flops(m, o->batch, p->T, p->S);
     p->params = xf_model_num_params(m);
     xf_model_free(m);
     p->active_params = xf_study_active_params(&p->cfg);

@@ -88,7 +88,7 @@ typedef struct {
 } run_state;
 
 static void run_free(run_state *r) {
-    xf_dp_moe_detach(r->model);
+    dp_moe_detach(r->model);
     xf_model_free(r->model);
     xf_tokenizer_free(r->tok);
     xf_dataset_free(r->data);
@@ -139,7 +139,7 @@ static xf_status save_state(const run_state *r, const xf_train_opts *o, const ch
             s = xf_fail(XF_ERR_OOM, "out of memory gathering the optimizer state for the checkpoint");
         if (fm) memcpy(fm, r->m, (r->zhi - r->zlo) * sizeof(float));
         if (fv) memcpy(fv, r->v, (r->zhi - r->zlo) * sizeof(float));
-        xf_status g1 = xf_dist_gather0(fm, np, r->m), g2 = xf_dist_gather0(fv, np, r->v);
+        xf_status g1 = dist_gather0(fm, np, r->m), g2 = dist_gather0(fv, np, r->v);
         if (!s) s = g1 ? g1 : g2;
         m = fm;
         v = fv;
@@ -149,7 +149,7 @@ static xf_status save_state(const run_state *r, const xf_train_opts *o, const ch
     free(fv);
     if (r->size > 1) {
         double failed = s != XF_OK;
-        xf_status a = xf_dist_allreduce_sum_f64(&failed, 1);
+        xf_status a = dist_allreduce_sum_f64(&failed, 1);
         if (a) return a;
         if (failed > 0 && !s)
             return xf_fail(XF_ERR_IO, "rank %d: rank 0 could not save the checkpoint (its message says why)",
@@ -169,15 +169,15 @@ static xf_status save_state_at0(const run_state *r, const xf_train_opts *o, cons
                            "step %zu: the weights are no longer finite (%s = %g); not saving, %s keeps "
                            "the last good checkpoint (lower --lr)",
                            r->step, tensor_at(r->model, i), (double)w[i], dir);
-    xf_status s = xf_model_save_config(r->model, dir);
+    xf_status s = model_save_config(r->model, dir);
     if (!s) s = xf_tokenizer_save(r->tok, dir);
     if (s) return s;
     char stamp[32], mpath[4096], path[4096];
     snprintf(stamp, sizeof stamp, "%zu", r->step);
-    if ((s = xf_ckpt_path(mpath, sizeof mpath, dir, XF_CKPT_MODEL, 1))) return s;
-    if ((s = xf_ckpt_path(path, sizeof path, dir, XF_CKPT_STATE, 1))) return s;
-    if ((s = xf_model_save_weights(r->model, mpath, "step", stamp))) return s;
-    xf_ckpt_test_delay(); /* a kill here leaves a complete model.next and nothing else */
+    if ((s = ckpt_path(mpath, sizeof mpath, dir, XF_CKPT_MODEL, 1))) return s;
+    if ((s = ckpt_path(path, sizeof path, dir, XF_CKPT_STATE, 1))) return s;
+    if ((s = model_save_weights(r->model, mpath, "step", stamp))) return s;
+    ckpt_test_delay(); /* a kill here leaves a complete model.next and nothing else */
     xf_st_writer *wr = NULL;
     if ((s = xf_st_writer_create(&wr))) {
         remove(mpath);
@@ -210,8 +210,8 @@ static xf_status save_state_at0(const run_state *r, const xf_train_opts *o, cons
         remove(mpath); /* the old pair stands; free the space the new weights took */
         return s;
     }
-    xf_ckpt_test_delay(); /* a kill here leaves both .next files: resume rolls forward */
-    return xf_ckpt_commit(dir);
+    ckpt_test_delay(); /* a kill here leaves both .next files: resume rolls forward */
+    return ckpt_commit(dir);
 }
 
 static xf_status load_state(run_state *r, const char *dir) {
@@ -347,7 +347,7 @@ static float evaluate(run_state *r, const xf_train_opts *o) {
         if (next_batch(r, o, 1, i, &b) || xf_model_forward_batch(r->model, &b, &loss, &valid)) return NAN;
         if (r->size > 1) { /* the global batch's mean: losses and counts summed over the ranks */
             double lv[2] = {(double)loss * (double)valid, (double)valid};
-            if (xf_dist_allreduce_sum_f64(lv, 2)) return NAN;
+            if (dist_allreduce_sum_f64(lv, 2)) return NAN;
             loss = lv[1] > 0 ? (float)(lv[0] / lv[1]) : 0.0f;
         }
         sum += loss;
@@ -506,7 +506,7 @@ static xf_status open_run(run_state *r, const xf_train_paths *p, const xf_train_
         return xf_fail(XF_ERR_ARG, "--batch %zu (the global batch) must divide by the %d ranks", o->batch, r->size);
     r->Bl = o->batch / (size_t)r->size;
     r->row0 = r->Bl * (size_t)r->rank;
-    if ((s = xf_dp_moe_attach(r->model))) return s;
+    if ((s = dp_moe_attach(r->model))) return s;
     if (xf_tokenizer_vocab_size(r->tok) > cfg.vocab_size)
         return xf_fail(XF_ERR_SHAPE, "tokenizer %s has %zu ids but the model's vocab_size is %zu",
                        xf_tokenizer_name(r->tok), xf_tokenizer_vocab_size(r->tok), cfg.vocab_size);
@@ -518,7 +518,7 @@ static xf_status open_run(run_state *r, const xf_train_paths *p, const xf_train_
     size_t np = r->model->nparams;
     r->zlo = 0;
     r->zhi = np;
-    if (o->zero) xf_dist_range(np, r->rank, r->size, &r->zlo, &r->zhi);
+    if (o->zero) dist_range(np, r->rank, r->size, &r->zlo, &r->zhi);
     r->m = calloc(r->zhi - r->zlo + 1, sizeof(float));
     r->v = calloc(r->zhi - r->zlo + 1, sizeof(float));
     size_t nmoe = xf_model_num_moe_layers(r->model);
@@ -537,7 +537,7 @@ static xf_status open_run(run_state *r, const xf_train_paths *p, const xf_train_
         return r->log ? XF_OK : xf_fail(XF_ERR_IO, "/dev/null: cannot open");
     }
     /* every input is valid: now the output directory may be touched */
-    if ((s = xf_mkdir_p(p->out))) return s;
+    if ((s = mkdir_p(p->out))) return s;
     snprintf(path, sizeof path, "%s/log.jsonl", p->out);
     r->log = fopen(path, "a");
     if (!r->log) return xf_fail(XF_ERR_IO, "%s: cannot open for appending", path);
@@ -660,8 +660,8 @@ xf_status xf_train(const xf_train_paths *p, const xf_train_opts *o, xf_train_cb 
     r.rank = xf_dist_rank();
     r.size = xf_dist_size();
     if (!s) s = xf_train_set_dtype(o->dtype);
-    if (!s && p->resume && r.rank == 0) s = xf_ckpt_recover(p->out, note, sizeof note);
-    if (!s && p->resume) s = xf_dist_barrier(); /* the others read what rank 0 recovered */
+    if (!s && p->resume && r.rank == 0) s = ckpt_recover(p->out, note, sizeof note);
+    if (!s && p->resume) s = dist_barrier(); /* the others read what rank 0 recovered */
     if (!s) s = check_memory(p, o);
     if (!s) s = open_run(&r, p, o);
     if (s) goto done;
@@ -678,7 +678,7 @@ xf_status xf_train(const xf_train_paths *p, const xf_train_opts *o, xf_train_cb 
     long attempts = 0;
     while (r.step < o->steps) {
         double t0 = xf_now_ms();
-        xf_dist_test_fault(r.step + 1);
+        dist_test_fault(r.step + 1);
         xf_model_zero_grad(r.model);
         xf_model_moe_reset_stats(r.model);
         xf_model_set_noise_seed(r.model, o->seed + r.step);
@@ -693,11 +693,11 @@ xf_status xf_train(const xf_train_paths *p, const xf_train_opts *o, xf_train_cb 
             if (r.size > 1) {
                 /* the global mean over the valid targets of all ranks' rows: this
                  * rank's mean weighted by its share of them (not a mean of means) */
-                size_t all = xf_dp_valid(r.bb.targets, o->batch * r.T);
+                size_t all = dp_valid(r.bb.targets, o->batch * r.T);
                 double w = all ? (double)valid / (double)all : 0.0;
-                if ((s = xf_dp_moe_check(r.model))) goto done;
-                /* the MoE losses are partials of the global batch's (xf_dp_moe_attach) */
-                if ((s = xf_model_backward_ex(r.model, (float)(w / (double)o->accum), 1.0f / (float)o->accum)))
+                if ((s = dp_moe_check(r.model))) goto done;
+                /* the MoE losses are partials of the global batch's (dp_moe_attach) */
+                if ((s = model_backward_ex(r.model, (float)(w / (double)o->accum), 1.0f / (float)o->accum)))
                     goto done;
                 dl[0] += (double)l * w / (double)o->accum;
                 dl[1] += (double)xf_model_aux_loss(r.model) / (double)o->accum;
@@ -708,9 +708,9 @@ xf_status xf_train(const xf_train_paths *p, const xf_train_opts *o, xf_train_cb 
             aux += xf_model_aux_loss(r.model) / (float)o->accum;
         }
         if (r.size > 1) { /* gradients, losses and MoE statistics summed over the ranks */
-            if ((s = xf_dist_allreduce_sum(r.model->grads, r.model->nparams))) goto done;
-            if ((s = xf_dist_allreduce_sum_f64(dl, 2))) goto done;
-            if ((s = xf_dp_sum_moe_stats(r.model))) goto done;
+            if ((s = dist_allreduce_sum(r.model->grads, r.model->nparams))) goto done;
+            if ((s = dist_allreduce_sum_f64(dl, 2))) goto done;
+            if ((s = dp_sum_moe_stats(r.model))) goto done;
             loss = (float)dl[0];
             aux = (float)dl[1];
         }
@@ -741,8 +741,8 @@ xf_status xf_train(const xf_train_paths *p, const xf_train_opts *o, xf_train_cb 
         if (r.zhi - r.zlo == r.model->nparams) {
             xf_adamw_step(r.model, r.m, r.v, r.step + 1, lr, o);
         } else { /* ZeRO-1: this rank's range, then every rank's updated range to all */
-            xf_adamw_range(r.model, r.m, r.v, r.zlo, r.zhi, r.step + 1, lr, o);
-            if ((s = xf_dist_allgather(r.model->params, r.model->nparams))) goto done;
+            adamw_update_range(r.model, r.m, r.v, r.zlo, r.zhi, r.step + 1, lr, o);
+            if ((s = dist_allgather(r.model->params, r.model->nparams))) goto done;
         }
         xf_model_moe_update_bias(r.model);
         r.step++;
@@ -772,7 +772,7 @@ xf_status xf_train(const xf_train_paths *p, const xf_train_opts *o, xf_train_cb 
         int stop = cb && cb(&ev, ctx);
         if (r.size > 1) { /* stop together: a signal may reach the ranks at different steps */
             double st = stop;
-            if ((s = xf_dist_allreduce_sum_f64(&st, 1))) goto done;
+            if ((s = dist_allreduce_sum_f64(&st, 1))) goto done;
             stop = st > 0;
         }
         note[0] = '\0';

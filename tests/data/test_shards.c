@@ -90,11 +90,11 @@ TEST(test_prepare_byte_equals_whole) {
     size_t jl;
     CHECK_OK(xf_file_read_all(tok_path("byte_shards/index.json"), &js, &jl, 1 << 20));
     xf_shard_index ix;
-    CHECK_OK(xf_shard_index_parse(&ix, js, jl, tok_path("byte_shards"), "index.json"));
+    CHECK_OK(shard_index_parse(&ix, js, jl, tok_path("byte_shards"), "index.json"));
     CHECK(ix.width == 2 && ix.vocab == xf_tokenizer_vocab_size(tok) && ix.hash == xf_tokenizer_hash(tok));
     CHECK(ix.tokens == len && ix.n == (len + 7918) / 7919 && ix.counts[0] == 7919);
     CHECK(strstr(js, "\"tokenizer\":\"byte\"") != NULL);
-    xf_shard_index_free(&ix);
+    shard_index_free(&ix);
     free(js);
     free(text);
     xf_tokenizer_free(tok);
@@ -115,7 +115,7 @@ TEST(test_prepare_picky_bpe_equals_whole) {
     const char *para = strstr(text, ".\n\n");
     CHECK(para);
     size_t cut = (size_t)(para - text) + 3;
-    CHECK(!xf_data_cut_is_safe(tok, text, len, 0, cut));
+    CHECK(!data_cut_is_safe(tok, text, len, 0, cut));
     prepare_matches_whole(tok, tok_path("p.txt"), text, len, tok_path("picky_shards"), 3001, 16384);
     free(text);
     xf_tokenizer_free(tok);

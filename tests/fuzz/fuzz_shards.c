@@ -43,11 +43,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         ready = 1;
     }
     xf_shard_index ix;
-    if (xf_shard_index_parse(&ix, (const char *)data, size, dir, "index.json") == XF_OK) {
+    if (shard_index_parse(&ix, (const char *)data, size, dir, "index.json") == XF_OK) {
         size_t sum = 0;
         for (size_t i = 0; i < ix.n; i++) sum += ix.counts[i];
         if (sum != ix.tokens || ix.n == 0) abort();
-        xf_shard_index_free(&ix);
+        shard_index_free(&ix);
     }
     char p[600];
     snprintf(p, sizeof p, "%s/index.json", dir);

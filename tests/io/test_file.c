@@ -83,12 +83,12 @@ TEST(test_atomic_write_commit) {
     CHECK(count_entries(g_dir, ".tmp.") == 0);
 
     xf_afile *f;
-    CHECK_OK(xf_afile_open(&f, p));
-    CHECK_OK(xf_afile_write(f, "ab", 2));
-    CHECK_OK(xf_afile_write(f, "", 0));
-    CHECK_OK(xf_afile_write(f, "cd", 2));
+    CHECK_OK(afile_open(&f, p));
+    CHECK_OK(afile_write(f, "ab", 2));
+    CHECK_OK(afile_write(f, "", 0));
+    CHECK_OK(afile_write(f, "cd", 2));
     CHECK(file_equals(p, "new", 3)); /* nothing visible before commit */
-    CHECK_OK(xf_afile_commit(f));
+    CHECK_OK(afile_commit(f));
     CHECK(file_equals(p, "abcd", 4));
     CHECK(count_entries(g_dir, ".tmp.") == 0);
 
@@ -101,13 +101,13 @@ TEST(test_atomic_abort_keeps_original) {
     const char *p = tpath("abort.bin");
     put_bytes(p, "original", 8);
     xf_afile *f;
-    CHECK_OK(xf_afile_open(&f, p));
-    CHECK_OK(xf_afile_write(f, "replacement that never lands", 28));
+    CHECK_OK(afile_open(&f, p));
+    CHECK_OK(afile_write(f, "replacement that never lands", 28));
     CHECK(count_entries(g_dir, ".tmp.") == 1);
-    xf_afile_abort(f);
+    afile_abort(f);
     CHECK(file_equals(p, "original", 8));
     CHECK(count_entries(g_dir, ".tmp.") == 0);
-    xf_afile_abort(NULL);
+    afile_abort(NULL);
 }
 
 /* The target's directory is read-only: the write fails naming the file, the
@@ -162,10 +162,10 @@ TEST(test_atomic_write_error) {
     static char big[65536];
     memset(big, 'z', sizeof big);
     xf_afile *f;
-    xf_status so = xf_afile_open(&f, p), sw = XF_OK, sc = XF_OK;
+    xf_status so = afile_open(&f, p), sw = XF_OK, sc = XF_OK;
     if (so == XF_OK) {
-        sw = xf_afile_write(f, big, sizeof big);
-        sc = xf_afile_commit(f); /* fails too: sticky error or flush failure */
+        sw = afile_write(f, big, sizeof big);
+        sc = afile_commit(f); /* fails too: sticky error or flush failure */
     }
     setrlimit(RLIMIT_FSIZE, &old);
     signal(SIGXFSZ, old_handler);
@@ -198,16 +198,16 @@ TEST(test_atomic_rename_error) {
     CHECK(xf_file_write_atomic(nodir, "x", 1) == XF_ERR_IO);
     CHECK(strstr(xf_last_error(), nodir) != NULL);
     xf_afile *f = (xf_afile *)1;
-    CHECK(xf_afile_open(&f, nodir) == XF_ERR_IO);
+    CHECK(afile_open(&f, nodir) == XF_ERR_IO);
     CHECK(f == NULL);
 }
 
 TEST(test_mkdir_p) {
     char p[600];
     snprintf(p, sizeof p, "%s/a/b//c/", g_dir);
-    CHECK_OK(xf_mkdir_p(p));
+    CHECK_OK(mkdir_p(p));
     CHECK(xf_path_is_dir(p));
-    CHECK_OK(xf_mkdir_p(p)); /* existing is fine */
+    CHECK_OK(mkdir_p(p)); /* existing is fine */
     CHECK(xf_path_is_dir(tpath("a/b")));
 
     const char *file = tpath("plain");
@@ -215,11 +215,11 @@ TEST(test_mkdir_p) {
     CHECK(!xf_path_is_dir(file));
     CHECK(!xf_path_is_dir(tpath("missing")));
     snprintf(p, sizeof p, "%s/sub", file);
-    CHECK(xf_mkdir_p(p) == XF_ERR_IO);
+    CHECK(mkdir_p(p) == XF_ERR_IO);
     CHECK(strstr(xf_last_error(), p) != NULL);
-    CHECK(xf_mkdir_p(file) == XF_ERR_IO);
+    CHECK(mkdir_p(file) == XF_ERR_IO);
     CHECK(strstr(xf_last_error(), "not a directory") != NULL);
-    CHECK(xf_mkdir_p("") == XF_ERR_ARG);
+    CHECK(mkdir_p("") == XF_ERR_ARG);
 }
 
 TEST(test_mmap) {

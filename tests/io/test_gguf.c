@@ -106,38 +106,38 @@ TEST(test_roundtrip) {
 TEST(test_f16_bf16) {
     /* every half that is not NaN survives f16 -> f32 -> f16 */
     for (uint32_t h = 0; h < 65536; h++) {
-        float x = xf_f16_to_f32((uint16_t)h);
+        float x = num_f16_to_f32((uint16_t)h);
         if (x != x) continue;
-        CHECK_MSG(xf_f32_to_f16(x) == h, "half 0x%04x -> %g -> 0x%04x", h, x, xf_f32_to_f16(x));
+        CHECK_MSG(num_f32_to_f16(x) == h, "half 0x%04x -> %g -> 0x%04x", h, x, num_f32_to_f16(x));
     }
-    CHECK(xf_f32_to_f16(1.0f) == 0x3C00 && xf_f32_to_f16(65504.0f) == 0x7BFF && xf_f32_to_f16(1e6f) == 0x7C00);
-    CHECK(xf_f32_to_f16(1.0f + 1.0f / 2048) == 0x3C00);             /* a tie rounds to even */
-    CHECK(xf_f32_to_f16(1.0f + 3.0f / 2048) == 0x3C02);             /* a tie rounds to even (up) */
-    CHECK(xf_f16_to_f32(0x0001) == ldexpf(1.0f, -24));              /* smallest subnormal */
-    CHECK(xf_f32_to_f16(ldexpf(1.0f, -25)) == 0x0000);              /* a tie to the even zero */
-    CHECK(xf_f32_to_f16(ldexpf(3.0f, -26)) == 0x0001);
+    CHECK(num_f32_to_f16(1.0f) == 0x3C00 && num_f32_to_f16(65504.0f) == 0x7BFF && num_f32_to_f16(1e6f) == 0x7C00);
+    CHECK(num_f32_to_f16(1.0f + 1.0f / 2048) == 0x3C00);             /* a tie rounds to even */
+    CHECK(num_f32_to_f16(1.0f + 3.0f / 2048) == 0x3C02);             /* a tie rounds to even (up) */
+    CHECK(num_f16_to_f32(0x0001) == ldexpf(1.0f, -24));              /* smallest subnormal */
+    CHECK(num_f32_to_f16(ldexpf(1.0f, -25)) == 0x0000);              /* a tie to the even zero */
+    CHECK(num_f32_to_f16(ldexpf(3.0f, -26)) == 0x0001);
     for (uint32_t h = 0; h < 65536; h++) {
-        float x = xf_bf16_to_f32((uint16_t)h);
+        float x = num_bf16_to_f32((uint16_t)h);
         if (x != x) continue;
-        CHECK(xf_f32_to_bf16(x) == h);
+        CHECK(num_f32_to_bf16(x) == h);
     }
-    CHECK(xf_f32_to_bf16(1.0f + ldexpf(1.0f, -8)) == 0x3F80);        /* tie to even */
-    CHECK(xf_f32_to_bf16(1.0f + 3 * ldexpf(1.0f, -8)) == 0x3F82);
+    CHECK(num_f32_to_bf16(1.0f + ldexpf(1.0f, -8)) == 0x3F80);        /* tie to even */
+    CHECK(num_f32_to_bf16(1.0f + 3 * ldexpf(1.0f, -8)) == 0x3F82);
 }
 
 TEST(test_q8_0) {
     float x[32], y[32];
     uint8_t b[XF_Q8_0_BYTES];
     for (int i = 0; i < 32; i++) x[i] = (float)(i - 16) / 4.0f;
-    xf_q8_0_quantize(x, 32, b);
-    float d = xf_f16_to_f32((uint16_t)(b[0] | b[1] << 8));
+    q8_0_quantize(x, 32, b);
+    float d = num_f16_to_f32((uint16_t)(b[0] | b[1] << 8));
     CHECK_NEAR(d, 4.0 / 127.0, 1e-5); /* max |x| = 4 */
     CHECK((int8_t)b[2] == -127);
-    xf_q8_0_dequantize(b, 32, y);
+    q8_0_dequantize(b, 32, y);
     for (int i = 0; i < 32; i++) CHECK_NEAR(y[i], (double)(int8_t)b[2 + i] * d, 0);
     memset(x, 0, sizeof x); /* an all-zero block has scale 0 and zeros */
-    xf_q8_0_quantize(x, 32, b);
-    xf_q8_0_dequantize(b, 32, y);
+    q8_0_quantize(x, 32, b);
+    q8_0_dequantize(b, 32, y);
     for (int i = 0; i < 32; i++) CHECK(y[i] == 0);
 }
 

@@ -73,7 +73,7 @@ TEST(test_act_fd) {
         fd_seed(40 + k);
         fill_inputs(x, x_d, AN);
         fd_fill(R, R_d, AN, -1, 1);
-        xf_act_forward(out, x, AN, a);
+        act_forward(out, x, AN, a);
         for (size_t i = 0; i < AN; i++) ref[i] = act_ref(x_d[i], a);
         double ef = fd_rel_err(out, ref, AN);
         CHECK_MSG(ef < FWD_TOL, "act %d forward rel err %.3g", (int)a, ef);
@@ -81,19 +81,19 @@ TEST(test_act_fd) {
         act_ctx ctx = {x_d, NULL, R_d, AN, a};
         fd_grad(gx, x_d, AN, FD_EPS, act_loss, &ctx);
         float dx[AN] = {0};
-        xf_act_backward(dx, R, x, AN, a);
+        act_backward(dx, R, x, AN, a);
         double eb = fd_rel_err(dx, gx, AN);
         CHECK_MSG(eb < FD_TOL, "act %d dinp rel err %.3g", (int)a, eb);
 
         float ax[AN];
         fd_const(ax, AN, FD_PREFILL);
-        xf_act_backward(ax, R, x, AN, a);
+        act_backward(ax, R, x, AN, a);
         CHECK_MSG(fd_accum_err(ax, dx, AN, FD_PREFILL) < 1e-6, "act %d += rule", (int)a);
 
         /* the _write form: written over NaN, the same values as 0 + dout*act'
          * (relu's dout*0 may be -0 where 0 + -0 is +0, hence ==, not memcmp) */
         fd_const(ax, AN, NAN);
-        xf_act_backward_write(ax, R, x, AN, a);
+        act_backward_write(ax, R, x, AN, a);
         CHECK_MSG(same_values(ax, dx, AN), "act %d _write differs", (int)a);
     }
 }
@@ -107,7 +107,7 @@ TEST(test_glu_fd) {
         fill_inputs(g, g_d, AN);
         fd_fill(u, u_d, AN, -2, 2);
         fd_fill(R, R_d, AN, -1, 1);
-        xf_glu_forward(out, g, u, AN, a);
+        glu_forward(out, g, u, AN, a);
         for (size_t i = 0; i < AN; i++) ref[i] = act_ref(g_d[i], a) * u_d[i];
         double ef = fd_rel_err(out, ref, AN);
         CHECK_MSG(ef < FWD_TOL, "glu %d forward rel err %.3g", (int)a, ef);
@@ -116,7 +116,7 @@ TEST(test_glu_fd) {
         fd_grad(gg, g_d, AN, FD_EPS, act_loss, &ctx);
         fd_grad(gu, u_d, AN, FD_EPS, act_loss, &ctx);
         float dg[AN] = {0}, du[AN] = {0};
-        xf_glu_backward(dg, du, R, g, u, AN, a);
+        glu_backward(dg, du, R, g, u, AN, a);
         double e1 = fd_rel_err(dg, gg, AN), e2 = fd_rel_err(du, gu, AN);
         CHECK_MSG(e1 < FD_TOL, "glu %d dg rel err %.3g", (int)a, e1);
         CHECK_MSG(e2 < FD_TOL, "glu %d du rel err %.3g", (int)a, e2);
@@ -124,13 +124,13 @@ TEST(test_glu_fd) {
         float ag[AN], au[AN];
         fd_const(ag, AN, FD_PREFILL);
         fd_const(au, AN, FD_PREFILL);
-        xf_glu_backward(ag, au, R, g, u, AN, a);
+        glu_backward(ag, au, R, g, u, AN, a);
         CHECK_MSG(fd_accum_err(ag, dg, AN, FD_PREFILL) < 1e-6, "glu %d += rule dg", (int)a);
         CHECK_MSG(fd_accum_err(au, du, AN, FD_PREFILL) < 1e-6, "glu %d += rule du", (int)a);
 
         fd_const(ag, AN, NAN);
         fd_const(au, AN, NAN);
-        xf_glu_backward_write(ag, au, R, g, u, AN, a);
+        glu_backward_write(ag, au, R, g, u, AN, a);
         CHECK_MSG(same_values(ag, dg, AN) && same_values(au, du, AN),
                   "glu %d _write differs", (int)a);
     }
@@ -144,8 +144,8 @@ TEST(test_act_extremes) {
     for (size_t k = 0; k < sizeof all_acts / sizeof all_acts[0]; k++) {
         xf_act a = all_acts[k];
         float out[NX], dx[NX] = {0};
-        xf_act_forward(out, x, NX, a);
-        xf_act_backward(dx, one, x, NX, a);
+        act_forward(out, x, NX, a);
+        act_backward(dx, one, x, NX, a);
         for (size_t i = 0; i < NX; i++) {
             double ref = act_ref(x[i], a);
             CHECK_MSG(isfinite(out[i]) && isfinite(dx[i]), "act %d x=%g not finite", (int)a, x[i]);
@@ -158,7 +158,7 @@ TEST(test_act_extremes) {
     }
     /* relu'(0) = 0 by convention */
     float z = 0.0f, dz = 0.0f;
-    xf_act_backward(&dz, one, &z, 1, XF_ACT_RELU);
+    act_backward(&dz, one, &z, 1, XF_ACT_RELU);
     CHECK(dz == 0.0f);
 }
 
@@ -169,13 +169,13 @@ TEST(test_act_parallel) {
     fd_seed(60);
     fd_fill(x, NULL, N, -5, 5);
     fd_const(one, N, 1.0f);
-    xf_act_forward(out, x, N, XF_ACT_GELU_TANH);
-    xf_act_backward(dx, one, x, N, XF_ACT_GELU_TANH);
+    act_forward(out, x, N, XF_ACT_GELU_TANH);
+    act_backward(dx, one, x, N, XF_ACT_GELU_TANH);
     int ok = 1;
     for (size_t i = 0; i < N; i += 97) {
         float o1, d1 = 0.0f;
-        xf_act_forward(&o1, x + i, 1, XF_ACT_GELU_TANH);
-        xf_act_backward(&d1, one, x + i, 1, XF_ACT_GELU_TANH);
+        act_forward(&o1, x + i, 1, XF_ACT_GELU_TANH);
+        act_backward(&d1, one, x + i, 1, XF_ACT_GELU_TANH);
         ok &= o1 == out[i] && d1 == dx[i];
     }
     free(x), free(out), free(dx), free(one);

@@ -182,13 +182,13 @@ static void bufs_free(att_bufs *s) {
 }
 
 static void run_forward(att_bufs *s, const att_case *c) {
-    xf_attention_forward(s->out, s->lse, s->q, s->k, s->v, c->use_bias ? s->bias : NULL, &s->mask,
+    attention_forward(s->out, s->lse, s->q, s->k, s->v, c->use_bias ? s->bias : NULL, &s->mask,
                          c->B, c->Tq, c->Tk, c->Tkcap, c->H, c->Hkv, c->D, s->scale);
 }
 
 static void run_backward(att_bufs *s, const att_case *c, float *dq, float *dk, float *dv,
                          double *dbias) {
-    xf_attention_backward(dq, dk, dv, c->use_bias ? dbias : NULL, s->R, s->out, s->lse, s->q, s->k,
+    attention_backward(dq, dk, dv, c->use_bias ? dbias : NULL, s->R, s->out, s->lse, s->q, s->k,
                           s->v, c->use_bias ? s->bias : NULL, &s->mask, c->B, c->Tq, c->Tk,
                           c->Tkcap, c->H, c->Hkv, c->D, s->scale);
 }

@@ -39,10 +39,10 @@ TEST(test_embed_forward) {
     fd_seed(1);
     fd_fill(wte, NULL, EV * EC, -1, 1);
     fd_fill(wpe, NULL, EP * EC, -1, 1);
-    xf_embed_forward(out, tokens, wte, EN, EC);
+    embedding_forward(out, tokens, wte, EN, EC);
     for (size_t n = 0; n < EN; n++)
         for (size_t c = 0; c < EC; c++) CHECK(out[n * EC + c] == wte[tokens[n] * EC + c]);
-    xf_posemb_forward(out, wpe, EB, ET, EC, EPOS0);
+    posemb_forward(out, wpe, EB, ET, EC, EPOS0);
     for (size_t n = 0; n < EN; n++) {
         size_t t = n % ET;
         for (size_t c = 0; c < EC; c++) {
@@ -67,8 +67,8 @@ TEST(test_embed_backward_fd) {
     fd_grad(gwpe, wpe_d, EP * EC, FD_EPS, emb_loss, &ctx);
 
     float dwte[EV * EC] = {0}, dwpe[EP * EC] = {0};
-    xf_embed_backward(dwte, R, tokens, EN, EC);
-    xf_posemb_backward(dwpe, R, EB, ET, EC, EPOS0);
+    embedding_backward(dwte, R, tokens, EN, EC);
+    posemb_backward(dwpe, R, EB, ET, EC, EPOS0);
     double e1 = fd_rel_err(dwte, gwte, EV * EC), e2 = fd_rel_err(dwpe, gwpe, EP * EC);
     CHECK_MSG(e1 < FD_TOL, "dwte rel err %.3g", e1);
     CHECK_MSG(e2 < FD_TOL, "dwpe rel err %.3g", e2);
@@ -81,14 +81,14 @@ TEST(test_embed_backward_fd) {
     float awte[EV * EC], awpe[EP * EC];
     fd_const(awte, EV * EC, FD_PREFILL);
     fd_const(awpe, EP * EC, FD_PREFILL);
-    xf_embed_backward(awte, R, tokens, EN, EC);
-    xf_posemb_backward(awpe, R, EB, ET, EC, EPOS0);
+    embedding_backward(awte, R, tokens, EN, EC);
+    posemb_backward(awpe, R, EB, ET, EC, EPOS0);
     CHECK(fd_accum_err(awte, dwte, EV * EC, FD_PREFILL) < 1e-6);
     CHECK(fd_accum_err(awpe, dwpe, EP * EC, FD_PREFILL) < 1e-6);
 }
 
 /* Positions given per token (GLM's 2D positions): out += table[ids[n]], and its
- * backward (xf_embed_backward on the ids) against finite differences of
+ * backward (embedding_backward on the ids) against finite differences of
  * L = sum_n,c (out_in[n,c] + table[ids[n],c]) * R[n,c]. */
 typedef struct {
     const int32_t *ids;
@@ -113,13 +113,13 @@ TEST(test_embed_add_2d_positions) {
     fd_fill(base, NULL, EN * EC, -1, 1);
     fd_fill(R, R_d, EN * EC, -1, 1);
     memcpy(out, base, sizeof out);
-    xf_embed_add_forward(out, ids, table, EN, EC);
+    embed_add_forward(out, ids, table, EN, EC);
     for (size_t n = 0; n < EN; n++)
         for (size_t c = 0; c < EC; c++) CHECK(out[n * EC + c] == base[n * EC + c] + table[ids[n] * EC + c]);
     add_ctx ctx = {ids, table_d, R_d};
     fd_grad(g, table_d, EP * EC, FD_EPS, add_loss, &ctx);
     float d[EP * EC] = {0};
-    xf_embed_backward(d, R, ids, EN, EC);
+    embedding_backward(d, R, ids, EN, EC);
     double e = fd_rel_err(d, g, EP * EC);
     CHECK_MSG(e < FD_TOL, "dtable rel err %.3g", e);
     for (size_t c = 0; c < EC; c++) CHECK(d[4 * EC + c] == 0.0f); /* row 4 is never read */
@@ -137,7 +137,7 @@ TEST(test_embed_backward_parallel) {
     fd_fill(dout, NULL, N * C, -1, 1);
     for (size_t n = 0; n < N; n++)
         for (size_t c = 0; c < C; c++) ref[(size_t)tokens[n] * C + c] += dout[n * C + c];
-    xf_embed_backward(dwte, dout, tokens, N, C);
+    embedding_backward(dwte, dout, tokens, N, C);
     double e = fd_rel_err(dwte, ref, V * C);
     free(tokens), free(dout), free(dwte), free(ref);
     CHECK_MSG(e < 1e-4, "rel err %.3g", e);

@@ -93,7 +93,7 @@ static void reference(double *ref, double *scale, const operands *o, const shape
 static double run_path(int path, const operands *o, const shape *s, int ta, int tb, float alpha,
                        float beta, const double *ref, const double *scale, float *C) {
     for (size_t i = 0; i < s->M * o->ldc; i++) C[i] = beta == 0.0f ? NAN : o->C0[i];
-    xf_sgemm_path(path, ta, tb, s->M, s->N, s->K, alpha, o->A, o->lda, o->B, o->ldb, beta,
+    sgemm_path(path, ta, tb, s->M, s->N, s->K, alpha, o->A, o->lda, o->B, o->ldb, beta,
                   o->use_bias, C, o->ldc);
     double worst = 0;
     for (size_t i = 0; i < s->M; i++)
@@ -215,13 +215,13 @@ TEST(test_gemm_threads) {
     for (int t = 0; t < 2; t++) { /* split M (M >= N), then split N */
         size_t m = t ? N : M, n = t ? M : N;
         omp_set_num_threads(1);
-        xf_sgemm(0, 1, m, n, K, 1.0f, A, K, B, K, 0.0f, C1, n);
+        sgemm(0, 1, m, n, K, 1.0f, A, K, B, K, 0.0f, C1, n);
         omp_set_num_threads(2);
-        xf_sgemm(0, 1, m, n, K, 1.0f, A, K, B, K, 0.0f, C2, n);
+        sgemm(0, 1, m, n, K, 1.0f, A, K, B, K, 0.0f, C2, n);
 #pragma omp parallel num_threads(2)
         {
 #pragma omp single
-            xf_sgemm(0, 1, m, n, K, 1.0f, A, K, B, K, 0.0f, C3, n);
+            sgemm(0, 1, m, n, K, 1.0f, A, K, B, K, 0.0f, C3, n);
         }
         int same = !memcmp(C1, C2, m * n * sizeof(float)) && !memcmp(C1, C3, m * n * sizeof(float));
         if (!same) {
@@ -237,11 +237,11 @@ TEST(test_gemm_threads) {
 /* bf16 is accepted exactly when a bf16 path is selectable on this CPU */
 TEST(test_gemm_bf16_refusal) {
     int has = xf_cpu()->avx512_bf16 && xf_cpu()->avx512f;
-    xf_status st = xf_gemm_set_precision(XF_GEMM_BF16);
+    xf_status st = gemm_set_precision(XF_GEMM_BF16);
     CHECK((st == XF_OK) == (has != 0));
     if (st != XF_OK) CHECK(strstr(xf_last_error(), "AVX512-BF16") != NULL);
-    CHECK_OK(xf_gemm_set_precision(XF_GEMM_FP32));
-    CHECK(xf_gemm_precision_get() == XF_GEMM_FP32);
+    CHECK_OK(gemm_set_precision(XF_GEMM_FP32));
+    CHECK(gemm_precision_get() == XF_GEMM_FP32);
 }
 
 int main(void) {

@@ -56,7 +56,7 @@ static void check_layernorm(int with_bias) {
     fd_fill(R, R_d, NN * NC, -1, 1);
     ln_ctx ctx = {x_d, w_d, with_bias ? b_d : NULL, R_d, (double)LN_EPS};
 
-    xf_layernorm_forward(out, mean, rstd, x, w, with_bias ? b : NULL, NN, NC, LN_EPS);
+    layernorm_forward(out, mean, rstd, x, w, with_bias ? b : NULL, NN, NC, LN_EPS);
     ln_ref(ref, rm, rr, &ctx);
     double e0 = fd_rel_err(out, ref, NN * NC), e1 = fd_rel_err(mean, rm, NN);
     double e2 = fd_rel_err(rstd, rr, NN);
@@ -69,7 +69,7 @@ static void check_layernorm(int with_bias) {
     if (with_bias) fd_grad(gb, b_d, NC, FD_EPS, ln_loss, &ctx);
 
     float dx[NN * NC] = {0}, dw[NC] = {0}, db[NC] = {0};
-    xf_layernorm_backward(dx, dw, with_bias ? db : NULL, R, x, w, mean, rstd, NN, NC);
+    layernorm_backward(dx, dw, with_bias ? db : NULL, R, x, w, mean, rstd, NN, NC);
     double ex = fd_rel_err(dx, gx, NN * NC), ew = fd_rel_err(dw, gw, NC);
     CHECK_MSG(ex < FD_TOL, "dinp rel err %.3g", ex);
     CHECK_MSG(ew < FD_TOL, "dw rel err %.3g", ew);
@@ -82,7 +82,7 @@ static void check_layernorm(int with_bias) {
     fd_const(ax, NN * NC, FD_PREFILL);
     fd_const(aw, NC, FD_PREFILL);
     fd_const(ab, NC, FD_PREFILL);
-    xf_layernorm_backward(ax, aw, with_bias ? ab : NULL, R, x, w, mean, rstd, NN, NC);
+    layernorm_backward(ax, aw, with_bias ? ab : NULL, R, x, w, mean, rstd, NN, NC);
     CHECK(fd_accum_err(ax, dx, NN * NC, FD_PREFILL) < 1e-6);
     CHECK(fd_accum_err(aw, dw, NC, FD_PREFILL) < 1e-6);
     if (with_bias) CHECK(fd_accum_err(ab, db, NC, FD_PREFILL) < 1e-6);
@@ -105,8 +105,8 @@ TEST(test_layernorm_threads) {
         out[r] = fd_alloc(N * C, 4), mean[r] = fd_alloc(N, 4), rstd[r] = fd_alloc(N, 4);
         dx[r] = fd_alloc(N * C, 4), dw[r] = fd_alloc(C, 4), db[r] = fd_alloc(C, 4);
         omp_set_num_threads(r + 1);
-        xf_layernorm_forward(out[r], mean[r], rstd[r], x, w, b, N, C, LN_EPS);
-        xf_layernorm_backward(dx[r], dw[r], db[r], dout, x, w, mean[r], rstd[r], N, C);
+        layernorm_forward(out[r], mean[r], rstd[r], x, w, b, N, C, LN_EPS);
+        layernorm_backward(dx[r], dw[r], db[r], dout, x, w, mean[r], rstd[r], N, C);
     }
     omp_set_num_threads(saved);
     int same = !memcmp(out[0], out[1], N * C * 4) && !memcmp(dx[0], dx[1], N * C * 4) &&

@@ -48,7 +48,7 @@ static void check_linear_small(int with_bias) {
     fd_fill(R, R_d, LN_ * LOC, -1, 1);
     lin_ctx ctx = {inp_d, w_d, with_bias ? b_d : NULL, R_d, LN_, LC, LOC};
 
-    xf_linear_forward(out, inp, w, with_bias ? b : NULL, LN_, LC, LOC);
+    matmul_forward(out, inp, w, with_bias ? b : NULL, LN_, LC, LOC);
     lin_ref(ref, &ctx);
     double ef = fd_rel_err(out, ref, LN_ * LOC);
     CHECK_MSG(ef < FWD_TOL, "forward rel err %.3g", ef);
@@ -59,7 +59,7 @@ static void check_linear_small(int with_bias) {
     if (with_bias) fd_grad(gb, b_d, LOC, FD_EPS, lin_loss, &ctx);
 
     float dinp[LN_ * LC] = {0}, dw[LOC * LC] = {0}, db[LOC] = {0};
-    xf_linear_backward(dinp, dw, with_bias ? db : NULL, R, inp, w, LN_, LC, LOC);
+    matmul_backward(dinp, dw, with_bias ? db : NULL, R, inp, w, LN_, LC, LOC);
     double e1 = fd_rel_err(dinp, ginp, LN_ * LC), e2 = fd_rel_err(dw, gw, LOC * LC);
     CHECK_MSG(e1 < FD_TOL, "dinp rel err %.3g", e1);
     CHECK_MSG(e2 < FD_TOL, "dw rel err %.3g", e2);
@@ -73,7 +73,7 @@ static void check_linear_small(int with_bias) {
     fd_const(ainp, LN_ * LC, FD_PREFILL);
     fd_const(aw, LOC * LC, FD_PREFILL);
     fd_const(ab, LOC, FD_PREFILL);
-    xf_linear_backward(ainp, aw, with_bias ? ab : NULL, R, inp, w, LN_, LC, LOC);
+    matmul_backward(ainp, aw, with_bias ? ab : NULL, R, inp, w, LN_, LC, LOC);
     CHECK(fd_accum_err(ainp, dinp, LN_ * LC, FD_PREFILL) < 1e-6);
     CHECK(fd_accum_err(aw, dw, LOC * LC, FD_PREFILL) < 1e-6);
     if (with_bias) CHECK(fd_accum_err(ab, db, LOC, FD_PREFILL) < 1e-6);
@@ -84,18 +84,18 @@ static void check_linear_small(int with_bias) {
     fd_const(winp, LN_ * LC, NAN);
     fd_const(ww, LOC * LC, FD_PREFILL);
     fd_const(wb, LOC, FD_PREFILL);
-    xf_linear_backward_write(winp, ww, with_bias ? wb : NULL, R, inp, w, LN_, LC, LOC);
+    matmul_backward_write(winp, ww, with_bias ? wb : NULL, R, inp, w, LN_, LC, LOC);
     CHECK_MSG(memcmp(winp, dinp, sizeof winp) == 0, "_write: dinp differs from 0 + dout @ w");
     CHECK(fd_accum_err(ww, dw, LOC * LC, FD_PREFILL) < 1e-6);
     if (with_bias) CHECK(fd_accum_err(wb, db, LOC, FD_PREFILL) < 1e-6);
     /* OC = 0: dout @ w is an empty sum, so dinp becomes zeros */
     fd_const(winp, LN_ * LC, NAN);
-    xf_linear_backward_write(winp, ww, NULL, R, inp, w, LN_, LC, 0);
+    matmul_backward_write(winp, ww, NULL, R, inp, w, LN_, LC, 0);
     for (size_t i = 0; i < LN_ * LC; i++) CHECK(winp[i] == 0.0f);
 
     /* dinp = NULL (first layer): dw still accumulates the same */
     float nw[LOC * LC] = {0};
-    xf_linear_backward(NULL, nw, NULL, R, inp, w, LN_, LC, LOC);
+    matmul_backward(NULL, nw, NULL, R, inp, w, LN_, LC, LOC);
     CHECK(memcmp(nw, dw, sizeof nw) == 0);
 }
 
@@ -121,8 +121,8 @@ TEST(test_linear_large_threads) {
     int saved = omp_get_max_threads();
     for (int r = 0; r < 2; r++) {
         omp_set_num_threads(r + 1);
-        xf_linear_forward(out[r], inp, w, b, N, C, OC);
-        xf_linear_backward(dinp[r], dw[r], db[r], dout, inp, w, N, C, OC);
+        matmul_forward(out[r], inp, w, b, N, C, OC);
+        matmul_backward(dinp[r], dw[r], db[r], dout, inp, w, N, C, OC);
     }
     omp_set_num_threads(saved);
 

@@ -47,7 +47,7 @@ TEST(test_xent_fd) {
     /* one row shifted by +100: the stable lse must not care */
     for (size_t j = 0; j < XV; j++) z[5 * XV + j] += 100.0f, z_d[5 * XV + j] = z[5 * XV + j];
 
-    size_t valid = xf_xent_forward(loss, lse, z, y, XN, XV);
+    size_t valid = xent_forward(loss, lse, z, y, XN, XV);
     CHECK(valid == 4);
     for (size_t n = 0; n < XN; n++) {
         double l = lse_ref(z_d + n * XV, XV);
@@ -63,7 +63,7 @@ TEST(test_xent_fd) {
     fd_grad(gz, z_d, XN * XV, FD_EPS, xent_loss, &ctx);
     float dz[XN * XV];
     fd_const(dz, XN * XV, FD_PREFILL); /* WRITES: the prefill must vanish */
-    xf_xent_backward(dz, z, lse, y, XN, XV, scale);
+    xent_backward(dz, z, lse, y, XN, XV, scale);
     double e = fd_rel_err(dz, gz, XN * XV);
     CHECK_MSG(e < FD_TOL, "dlogits rel err %.3g", e);
     for (size_t j = 0; j < XV; j++) CHECK(dz[1 * XV + j] == 0.0f && dz[4 * XV + j] == 0.0f);
@@ -71,7 +71,7 @@ TEST(test_xent_fd) {
     /* in place: dlogits aliases logits */
     float zz[XN * XV];
     memcpy(zz, z, sizeof z);
-    xf_xent_backward(zz, zz, lse, y, XN, XV, scale);
+    xent_backward(zz, zz, lse, y, XN, XV, scale);
     CHECK(memcmp(zz, dz, sizeof dz) == 0);
 }
 
@@ -82,14 +82,14 @@ TEST(test_xent_extreme) {
     double z_d[2 * V];
     for (size_t i = 0; i < 2 * V; i++) z_d[i] = z[i];
     float loss[2], lse[2], dz[2 * V];
-    CHECK(xf_xent_forward(loss, lse, z, y, 2, V) == 2);
+    CHECK(xent_forward(loss, lse, z, y, 2, V) == 2);
     for (size_t n = 0; n < 2; n++) {
         double l = lse_ref(z_d + n * V, V);
         CHECK(isfinite(loss[n]) && isfinite(lse[n]));
         CHECK_NEAR(lse[n], l, 1e-3);
         CHECK_NEAR(loss[n], l - z_d[n * V + 1], 1e-3);
     }
-    xf_xent_backward(dz, z, lse, y, 2, V, 1.0f);
+    xent_backward(dz, z, lse, y, 2, V, 1.0f);
     for (size_t i = 0; i < 2 * V; i++) CHECK(isfinite(dz[i]));
     /* each row of the gradient sums to 0 (softmax sums to 1), up to the fp32
      * spacing of lse near 1e4 (~1e-3), which exp(z - lse) inherits */
@@ -114,8 +114,8 @@ TEST(test_xent_threads) {
     for (int r = 0; r < 2; r++) {
         loss[r] = fd_alloc(N, 4), lse[r] = fd_alloc(N, 4), dz[r] = fd_alloc(N * V, 4);
         omp_set_num_threads(r + 1);
-        valid[r] = xf_xent_forward(loss[r], lse[r], z, y, N, V);
-        xf_xent_backward(dz[r], z, lse[r], y, N, V, 1.0f / (float)valid[r]);
+        valid[r] = xent_forward(loss[r], lse[r], z, y, N, V);
+        xent_backward(dz[r], z, lse[r], y, N, V, 1.0f / (float)valid[r]);
     }
     omp_set_num_threads(saved);
     int same = valid[0] == valid[1] && !memcmp(loss[0], loss[1], N * 4) &&

@@ -1,7 +1,7 @@
 /* xf_mask_visible against the attention kernel itself: for every mask kind,
  * prefix lengths 0..Tk, past = 0 and past > 0, and Tk > past + Tq (keys
  * beyond the last query), a key gets a nonzero softmax probability from
- * xf_attention_forward iff xf_mask_visible says it is visible. Then the
+ * attention_forward iff xf_mask_visible says it is visible. Then the
  * closed-form counts of visible cells that `xfmr masks` reports. */
 #include "kernels/kernels.h"
 #include "kernels/maskviz.h"
@@ -20,7 +20,7 @@ static void check_against_kernel(xf_mask_kind kind, int32_t P, size_t past, size
     for (size_t j = 0; j < Tk; j++)
         for (size_t d = 0; d < MD; d++) v[j * MD + d] = (float)(d == j);
     xf_mask m = {kind, &P, NULL, past};
-    xf_attention_forward(att, NULL, q, k, v, NULL, &m, 1, Tq, Tk, Tk, 1, 1, MD, 0.5f);
+    attention_forward(att, NULL, q, k, v, NULL, &m, 1, Tq, Tk, Tk, 1, 1, MD, 0.5f);
     for (size_t i = 0; i < Tq; i++)
         for (size_t j = 0; j < Tk; j++) {
             int vis = xf_mask_visible(kind, i, j, (size_t)P, past);

@@ -329,10 +329,10 @@ static void bufs_init(moe_bufs *b, const moe_case *c, uint64_t seed) {
         memset(b->R, 0, b->nx * 4);
         memset(b->R_d, 0, b->nx * 8);
     }
-    b->block = alloc64(xf_moe_act_floats(c->N, &b->d));
-    b->scratch = alloc64(xf_moe_scratch_floats(c->N, &b->d));
-    fill_nan(b->block, xf_moe_act_floats(c->N, &b->d));
-    xf_moe_carve(&b->a, b->block, c->N, &b->d);
+    b->block = alloc64(moe_act_floats(c->N, &b->d));
+    b->scratch = alloc64(moe_scratch_floats(c->N, &b->d));
+    fill_nan(b->block, moe_act_floats(c->N, &b->d));
+    moe_carve(&b->a, b->block, c->N, &b->d);
 }
 
 static void bufs_free(moe_bufs *b) {
@@ -348,7 +348,7 @@ static const float *case_bias(const moe_bufs *b) {
 
 static void run_forward(moe_bufs *b, uint64_t jseed) {
     const moe_case *c = b->c;
-    xf_moe_forward(b->out, &b->a, &b->res, b->x, b->wr, case_bias(b), b->w1, b->w2,
+    moe_forward(b->out, &b->a, &b->res, b->x, b->wr, case_bias(b), b->w1, b->w2,
                    c->gated ? b->w3 : NULL, c->N, &b->d, jseed);
     if (b->a.u)
         for (size_t i = 0; i < b->nx; i++) b->u_d[i] = b->a.u[i];
@@ -356,8 +356,8 @@ static void run_forward(moe_bufs *b, uint64_t jseed) {
 
 static void run_backward(moe_bufs *b, float *dx, float *dwr, float *dw1, float *dw2, float *dw3) {
     const moe_case *c = b->c;
-    fill_nan(b->scratch, xf_moe_scratch_floats(c->N, &b->d));
-    xf_moe_backward(dx, dwr, dw1, dw2, c->gated ? dw3 : NULL, b->R, &b->a, b->x, b->wr, b->w1,
+    fill_nan(b->scratch, moe_scratch_floats(c->N, &b->d));
+    moe_backward(dx, dwr, dw1, dw2, c->gated ? dw3 : NULL, b->R, &b->a, b->x, b->wr, b->w1,
                     b->w2, c->gated ? b->w3 : NULL, &b->d, c->aux_w, c->z_w, b->scratch);
 }
 
@@ -657,7 +657,7 @@ TEST(test_moe_dropped_token_zero) {
                       0.25f, 0.0f, 0, 0.0f, 0.0f, 0};
         moe_bufs b;
         bufs_init(&b, &c, 90 + K);
-        CHECK(xf_moe_capacity(c.N, &b.d) == 1);
+        CHECK(moe_capacity(c.N, &b.d) == 1);
         for (size_t t = 0; t < c.N; t++) {
             b.x[t * 3] = 1.0f, b.x[t * 3 + 1] = 0.1f * (float)t, b.x[t * 3 + 2] = -0.2f;
             b.x_d[t * 3] = 1.0, b.x_d[t * 3 + 1] = 0.1f * (float)t, b.x_d[t * 3 + 2] = -0.2f;
@@ -667,7 +667,7 @@ TEST(test_moe_dropped_token_zero) {
         run_forward(&b, 0);
         check_forward(&b);
         float *res = fd_alloc(b.nx, 4);
-        xf_residual_forward(res, b.x, b.out, b.nx);
+        residual_forward(res, b.x, b.out, b.nx);
         int zero = 1, kept0 = 0, seldrop = 1;
         for (size_t t = 1; t < c.N; t++)
             for (size_t ch = 0; ch < 3; ch++) {
@@ -784,7 +784,7 @@ TEST(test_moe_hostile_shapes) {
                      0.0f, 0, 0.3f, 0.1f, 0};
     {
         xf_moe_dims d = case_dims(&cap1);
-        CHECK(xf_moe_capacity(cap1.N, &d) == 1);
+        CHECK(moe_capacity(cap1.N, &d) == 1);
     }
     moe_bufs b;
     draw_case(&b, &cap1, 530);
@@ -861,9 +861,9 @@ TEST(test_moe_w_stride) {
     xf_moe_dims d = b.d;
     d.w_stride = ws;
     xf_moe_out res;
-    xf_moe_forward(out, &b.a, &res, b.x, b.wr, NULL, w[0], w[1], w[2], c.N, &d, 600 * 7 + 1);
-    fill_nan(b.scratch, xf_moe_scratch_floats(c.N, &d));
-    xf_moe_backward(dx, dwr, dw[0], dw[1], dw[2], b.R, &b.a, b.x, b.wr, w[0], w[1], w[2], &d,
+    moe_forward(out, &b.a, &res, b.x, b.wr, NULL, w[0], w[1], w[2], c.N, &d, 600 * 7 + 1);
+    fill_nan(b.scratch, moe_scratch_floats(c.N, &d));
+    moe_backward(dx, dwr, dw[0], dw[1], dw[2], b.R, &b.a, b.x, b.wr, w[0], w[1], w[2], &d,
                     c.aux_w, c.z_w, b.scratch);
     const float *ref_dw[3] = {b.dw1, b.dw2, b.dw3};
     double err = fmax(fmax(fd_rel_err_ff(out, b.out, b.nx), fd_rel_err_ff(dx, b.dx, b.nx)),
@@ -905,11 +905,11 @@ TEST(test_moe_jitter_noise) {
     /* jitter off: same as a layer carved without jitter */
     xf_moe_dims d = b.d;
     d.jitter = 0.0f;
-    xf_moe_forward(b.out, &b.a, &b.res, b.x, b.wr, NULL, b.w1, b.w2, b.w3, c.N, &d, 11);
+    moe_forward(b.out, &b.a, &b.res, b.x, b.wr, NULL, b.w1, b.w2, b.w3, c.N, &d, 11);
     memcpy(out0, b.out, b.nx * 4);
     int off = !b.a.jittered;
-    fill_nan(b.scratch, xf_moe_scratch_floats(c.N, &d));
-    xf_moe_backward(b.dx, b.dwr, b.dw1, b.dw2, b.dw3, b.R, &b.a, b.x, b.wr, b.w1, b.w2, b.w3, &d,
+    fill_nan(b.scratch, moe_scratch_floats(c.N, &d));
+    moe_backward(b.dx, b.dwr, b.dw1, b.dw2, b.dw3, b.R, &b.a, b.x, b.wr, b.w1, b.w2, b.w3, &d,
                     c.aux_w, c.z_w, b.scratch);
     moe_case c2 = c;
     c2.jitter = 0.0f;
@@ -965,7 +965,7 @@ TEST(test_moe_threads) {
                 bufs_init(&b[r], &c, 800 + (uint64_t)router * 2 + (uint64_t)gated);
                 run_threads(&b[r], r + 1);
             }
-            size_t act = xf_moe_act_floats(c.N, &b[0].d), scr = xf_moe_scratch_floats(c.N, &b[0].d);
+            size_t act = moe_act_floats(c.N, &b[0].d), scr = moe_scratch_floats(c.N, &b[0].d);
             int same = !memcmp(b[0].out, b[1].out, b[0].nx * 4) &&
                        !memcmp(b[0].block, b[1].block, act * 4) &&
                        !memcmp(b[0].scratch, b[1].scratch, scr * 4) &&
@@ -994,7 +994,7 @@ TEST(test_moe_threads_large) {
         bufs_init(&b[r], &c, 850);
         run_threads(&b[r], r == 0 ? 1 : 2);
     }
-    size_t NK = c.N * c.K, act = xf_moe_act_floats(c.N, &b[0].d);
+    size_t NK = c.N * c.K, act = moe_act_floats(c.N, &b[0].d);
     int repro = !memcmp(b[1].out, b[2].out, b[1].nx * 4) && !memcmp(b[1].block, b[2].block, act * 4) &&
                 !memcmp(b[1].dx, b[2].dx, b[1].nx * 4) && !memcmp(b[1].dwr, b[2].dwr, b[1].nwr * 4) &&
                 !memcmp(b[1].dw1, b[2].dw1, b[1].nw * 4) && !memcmp(b[1].dw2, b[2].dw2, b[1].nw * 4) &&
@@ -1031,19 +1031,19 @@ TEST(test_moe_memory_bound) {
             size_t A = N * K, pad = 16 * 32;
             size_t act_bound = 3 * N * 64 + A * (2 * C + 3 * I + 6) + 2 * N * C + N + 3 * 64 + pad;
             size_t scr_bound = A * (C + 3 * I + 1) + N * 64 + pad;
-            CHECK(xf_moe_act_floats(N, &d64) <= act_bound);
-            CHECK(xf_moe_scratch_floats(N, &d64) <= scr_bound);
-            size_t grow = xf_moe_act_floats(N, &d64) - xf_moe_act_floats(N, &d8);
+            CHECK(moe_act_floats(N, &d64) <= act_bound);
+            CHECK(moe_scratch_floats(N, &d64) <= scr_bound);
+            size_t grow = moe_act_floats(N, &d64) - moe_act_floats(N, &d8);
             CHECK_MSG(grow <= 3 * N * 56 + 3 * 56 + pad, "act grows by %zu floats from E=8 to 64",
                       grow);
-            size_t sgrow = xf_moe_scratch_floats(N, &d64) - xf_moe_scratch_floats(N, &d8);
+            size_t sgrow = moe_scratch_floats(N, &d64) - moe_scratch_floats(N, &d8);
             CHECK_MSG(sgrow <= N * 56 + pad, "scratch grows by %zu floats from E=8 to 64", sgrow);
         }
     /* 64-byte aligned arrays in a carved block */
     xf_moe_dims d = {5, 3, 7, 9, XF_ROUTER_SIGMOID_TOPK_NORM, 1, XF_ACT_SILU, 1.0f, 1.0f, 0.1f, 63};
-    float *blk = alloc64(xf_moe_act_floats(13, &d));
+    float *blk = alloc64(moe_act_floats(13, &d));
     xf_moe_act a;
-    xf_moe_carve(&a, blk, 13, &d);
+    moe_carve(&a, blk, 13, &d);
     const void *ptrs[] = {a.xr, a.u, a.logits, a.s, a.p, a.lse, a.sel, a.choice, a.w, a.load,
                           a.count, a.start, a.slot_tok, a.slot_k, a.slot_of, a.xs, a.h1, a.h3,
                           a.hh, a.ys};
@@ -1056,16 +1056,16 @@ TEST(test_moe_memory_bound) {
 
 TEST(test_moe_capacity_values) {
     xf_moe_dims d = {4, 2, 8, 8, XF_ROUTER_SOFTMAX_TOPK_RENORM, 1, XF_ACT_SILU, 1.0f, 1.25f, 0.0f, 64};
-    CHECK(xf_moe_capacity(16, &d) == 10); /* 2*16*1.25/4 = 10 exactly */
+    CHECK(moe_capacity(16, &d) == 10); /* 2*16*1.25/4 = 10 exactly */
     d.capacity_factor = 1.0f;
-    CHECK(xf_moe_capacity(10, &d) == 5);
-    CHECK(xf_moe_capacity(11, &d) == 6); /* 5.5 rounds up */
+    CHECK(moe_capacity(10, &d) == 5);
+    CHECK(moe_capacity(11, &d) == 6); /* 5.5 rounds up */
     d.capacity_factor = 0.0f;
-    CHECK(xf_moe_capacity(10, &d) == 10); /* dropless: no limit */
+    CHECK(moe_capacity(10, &d) == 10); /* dropless: no limit */
     d.capacity_factor = 100.0f;
-    CHECK(xf_moe_capacity(10, &d) == 10); /* clamped to N */
+    CHECK(moe_capacity(10, &d) == 10); /* clamped to N */
     d.capacity_factor = 1e-6f;
-    CHECK(xf_moe_capacity(10, &d) == 1);
+    CHECK(moe_capacity(10, &d) == 1);
 }
 
 /* The comparisons used above do fail on a wrong gradient or a changed selection. */

@@ -39,9 +39,9 @@ TEST(test_f16_conversion) {
                                  1.00048828125f /* tie */, 1.00146484375f /* tie */, 3.14159265f,
                                  INFINITY, -INFINITY};
     for (size_t i = 0; i < sizeof edge / sizeof edge[0]; i++)
-        CHECK_MSG(xf_f32_to_f16(edge[i]) == hw_f16(edge[i]), "f16(%g): 0x%04x, F16C 0x%04x",
-                  (double)edge[i], xf_f32_to_f16(edge[i]), hw_f16(edge[i]));
-    CHECK((xf_f32_to_f16(NAN) & 0x7c00) == 0x7c00 && (xf_f32_to_f16(NAN) & 0x3ff) != 0);
+        CHECK_MSG(num_f32_to_f16(edge[i]) == hw_f16(edge[i]), "f16(%g): 0x%04x, F16C 0x%04x",
+                  (double)edge[i], num_f32_to_f16(edge[i]), hw_f16(edge[i]));
+    CHECK((num_f32_to_f16(NAN) & 0x7c00) == 0x7c00 && (num_f32_to_f16(NAN) & 0x3ff) != 0);
     xf_rng r;
     xf_rng_seed(&r, 140);
     int bad = 0;
@@ -50,11 +50,11 @@ TEST(test_f16_conversion) {
         uint32_t u = (uint32_t)xf_rng_u64(&r);
         u = (u & 0x807fffffu) | ((uint32_t)(96 + xf_rng_below(&r, 50)) << 23);
         float x = bits_f(u);
-        if (xf_f32_to_f16(x) != hw_f16(x)) bad++;
+        if (num_f32_to_f16(x) != hw_f16(x)) bad++;
     }
     CHECK_MSG(bad == 0, "%d random values convert differently from F16C", bad);
     for (uint32_t h = 0; h < 65536; h++) {
-        float a = xf_f16_to_f32((uint16_t)h), b = hw_f32((uint16_t)h);
+        float a = num_f16_to_f32((uint16_t)h), b = hw_f32((uint16_t)h);
         if (isnan(b)) CHECK(isnan(a));
         else if (memcmp(&a, &b, 4)) bad++;
     }
@@ -75,11 +75,11 @@ TEST(test_bf16_conversion) {
         double hv = isfinite(bits_f(hi)) ? (double)bits_f(hi) : copysign(ldexp(1.0, 128), (double)x);
         double dl = fabs((double)x - (double)bits_f(lo)), dh = fabs(hv - (double)x);
         uint32_t want = dl < dh ? lo : dh < dl ? hi : ((lo >> 16) & 1u) ? hi : lo;
-        if (((uint32_t)xf_f32_to_bf16(x) << 16) != want) bad++;
+        if (((uint32_t)num_f32_to_bf16(x) << 16) != want) bad++;
     }
     CHECK_MSG(bad == 0, "%d values round differently from nearest-even", bad);
-    CHECK(xf_bf16_to_f32(xf_f32_to_bf16(1.5f)) == 1.5f);
-    CHECK(isnan(xf_bf16_to_f32(xf_f32_to_bf16(NAN))));
+    CHECK(num_bf16_to_f32(num_f32_to_bf16(1.5f)) == 1.5f);
+    CHECK(isnan(num_bf16_to_f32(num_f32_to_bf16(NAN))));
 }
 
 TEST(test_q8_0_round_trip) {
@@ -90,17 +90,17 @@ TEST(test_q8_0_round_trip) {
     for (size_t c = 0; c < 32; c++) w[c] *= 1e-3f; /* a block of small weights */
     for (size_t c = 32; c < 64; c++) w[c] = 0.0f; /* an all-zero block */
     uint8_t q[ROWS * 4 * XF_Q8_BYTES];
-    CHECK(xf_qmat_bytes(XF_WT_Q8_0, ROWS, COLS) == sizeof q);
-    xf_qmat_pack(q, w, XF_WT_Q8_0, ROWS, COLS);
+    CHECK(qmat_bytes(XF_WT_Q8_0, ROWS, COLS) == sizeof q);
+    qmat_pack(q, w, XF_WT_Q8_0, ROWS, COLS);
     xf_qmat m = {XF_WT_Q8_0, ROWS, COLS, q};
     for (size_t r = 0; r < ROWS; r++) {
-        xf_qmat_unpack_row(back, &m, r);
+        qmat_unpack_row(back, &m, r);
         for (size_t b = 0; b < 4; b++) {
             const uint8_t *blk = q + (r * 4 + b) * XF_Q8_BYTES;
             size_t c0 = b * 32, c1 = c0 + 32 < COLS ? c0 + 32 : COLS;
             float amax = 0;
             for (size_t c = c0; c < c1; c++) amax = fmaxf(amax, fabsf(w[r * COLS + c]));
-            double d = amax / 127.0, dh = xf_f16_to_f32(*(const uint16_t *)blk);
+            double d = amax / 127.0, dh = num_f16_to_f32(*(const uint16_t *)blk);
             double bound = d / 2 + 127 * fabs(d - dh) + 1e-12;
             for (size_t c = c0; c < c1; c++)
                 CHECK_MSG(fabs(back[c] - w[r * COLS + c]) <= bound, "row %zu col %zu: %g -> %g, bound %g", r,
@@ -117,17 +117,17 @@ TEST(test_q8_0_round_trip) {
 /* double reference of out [N, rows] for w in its format */
 static void ref_product(double *out, const xf_qmat *m, const float *x, const float *b, size_t N) {
     float *row = fd_alloc(m->cols, 4), *xd = fd_alloc(m->cols, 4);
-    uint8_t *xq = fd_alloc(xf_qmat_row_bytes(XF_WT_Q8_0, m->cols), 1);
+    uint8_t *xq = fd_alloc(qmat_row_bytes(XF_WT_Q8_0, m->cols), 1);
     for (size_t n = 0; n < N; n++) {
         const float *xn = x + n * m->cols;
         if (m->dt == XF_WT_Q8_0) { /* the kernel's input is x quantised */
-            xf_qmat_q8_row(xq, xn, m->cols);
+            qmat_q8_row(xq, xn, m->cols);
             xf_qmat xm = {XF_WT_Q8_0, 1, m->cols, xq};
-            xf_qmat_unpack_row(xd, &xm, 0);
+            qmat_unpack_row(xd, &xm, 0);
             xn = xd;
         }
         for (size_t r = 0; r < m->rows; r++) {
-            xf_qmat_unpack_row(row, m, r);
+            qmat_unpack_row(row, m, r);
             double s = b ? b[r] : 0.0;
             for (size_t c = 0; c < m->cols; c++) s += (double)row[c] * xn[c];
             out[n * m->rows + r] = s;
@@ -139,7 +139,7 @@ static void ref_product(double *out, const xf_qmat *m, const float *x, const flo
 TEST(test_qmat_products_every_path) {
     static const size_t COLS[] = {16, 100, 768, 2048 + 40};
     enum { ROWS = 37, NMAX = 3 };
-    int best = xf_qmat_set_path(-1), saved_threads = omp_get_max_threads();
+    int best = qmat_set_path(-1), saved_threads = omp_get_max_threads();
     for (size_t ci = 0; ci < sizeof COLS / sizeof COLS[0]; ci++) {
         size_t cols = COLS[ci];
         float *w = fd_alloc(ROWS * cols, 4), *x = fd_alloc(NMAX * cols, 4), *b = fd_alloc(ROWS, 4);
@@ -150,9 +150,9 @@ TEST(test_qmat_products_every_path) {
         fd_fill(x, NULL, NMAX * cols, -1, 1);
         fd_fill(b, NULL, ROWS, -1, 1);
         for (int dt = 0; dt < XF_WT_COUNT; dt++) {
-            uint8_t *data = fd_alloc(xf_qmat_bytes((xf_wtype)dt, ROWS, cols), 1);
-            uint8_t *scratch = fd_alloc(xf_qmat_scratch_bytes((xf_wtype)dt, NMAX, cols) + 1, 1);
-            xf_qmat_pack(data, w, (xf_wtype)dt, ROWS, cols);
+            uint8_t *data = fd_alloc(qmat_bytes((xf_wtype)dt, ROWS, cols), 1);
+            uint8_t *scratch = fd_alloc(qmat_scratch_bytes((xf_wtype)dt, NMAX, cols) + 1, 1);
+            qmat_pack(data, w, (xf_wtype)dt, ROWS, cols);
             xf_qmat m = {(xf_wtype)dt, ROWS, cols, data};
             for (size_t N = 1; N <= NMAX; N += 2) {
                 ref_product(ref, &m, x, b, N);
@@ -160,26 +160,26 @@ TEST(test_qmat_products_every_path) {
                  * tolerance relative to sqrt(cols) */
                 double tol = 2e-6 * (double)cols;
                 for (int path = 0; path <= best; path++) {
-                    xf_qmat_set_path(path);
+                    qmat_set_path(path);
                     omp_set_num_threads(1);
-                    xf_qmat_forward(out, x, &m, b, N, scratch);
+                    qmat_forward(out, x, &m, b, N, scratch);
                     omp_set_num_threads(2);
-                    xf_qmat_forward(out2, x, &m, b, N, scratch);
+                    qmat_forward(out2, x, &m, b, N, scratch);
                     double err = 0;
                     for (size_t i = 0; i < N * ROWS; i++) err = fmax(err, fabs(out[i] - ref[i]));
                     CHECK_MSG(err < tol, "%s cols %zu N %zu on %s: max err %.3g (tol %.3g)",
-                              xf_wtype_name((xf_wtype)dt), cols, N, xf_qmat_path_name(path), err, tol);
+                              wtype_name((xf_wtype)dt), cols, N, qmat_path_name(path), err, tol);
                     CHECK_MSG(!memcmp(out, out2, N * ROWS * 4), "%s on %s: 1 and 2 threads differ",
-                              xf_wtype_name((xf_wtype)dt), xf_qmat_path_name(path));
+                              wtype_name((xf_wtype)dt), qmat_path_name(path));
                 }
             }
             free(data), free(scratch);
         }
         free(w), free(x), free(b), free(out), free(out2), free(ref);
     }
-    xf_qmat_set_path(-1);
+    qmat_set_path(-1);
     omp_set_num_threads(saved_threads);
-    printf("# paths tested: %s (best on this CPU)%s\n", xf_qmat_path_name(best),
+    printf("# paths tested: %s (best on this CPU)%s\n", qmat_path_name(best),
            __builtin_cpu_supports("avx512vnni") ? ", q8_0 with VNNI" : "");
 }
 

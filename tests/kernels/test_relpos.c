@@ -44,10 +44,10 @@ static int32_t table_decoder(unsigned long n) {
 TEST(test_relpos_bucket_bidirectional_table) {
     for (long n = 0; n <= 400; n++) {
         int32_t want = table_bidir((unsigned long)n);
-        int32_t past = xf_relpos_bucket(-n, 1, 32, 128);
+        int32_t past = relpos_bucket(-n, 1, 32, 128);
         CHECK_MSG(past == want, "bidirectional rel=%ld: bucket %d, table %d", -n, past, want);
         if (n > 0) {
-            int32_t fut = xf_relpos_bucket(n, 1, 32, 128);
+            int32_t fut = relpos_bucket(n, 1, 32, 128);
             CHECK_MSG(fut == 16 + want, "bidirectional rel=%ld: bucket %d, table %d", n, fut,
                       16 + want);
         }
@@ -57,28 +57,28 @@ TEST(test_relpos_bucket_bidirectional_table) {
                                    {22, 10}, {23, 11}, {31, 11}, {32, 12}, {45, 12}, {46, 13},
                                    {63, 13}, {64, 14}, {90, 14}, {91, 15}, {128, 15}, {1000, 15}};
     for (size_t k = 0; k < sizeof edge / sizeof edge[0]; k++) {
-        CHECK(xf_relpos_bucket(-edge[k][0], 1, 32, 128) == edge[k][1]);
-        CHECK(xf_relpos_bucket(edge[k][0], 1, 32, 128) == 16 + edge[k][1]);
+        CHECK(relpos_bucket(-edge[k][0], 1, 32, 128) == edge[k][1]);
+        CHECK(relpos_bucket(edge[k][0], 1, 32, 128) == 16 + edge[k][1]);
     }
-    CHECK(xf_relpos_bucket(LONG_MIN, 1, 32, 128) == 15);
-    CHECK(xf_relpos_bucket(LONG_MAX, 1, 32, 128) == 31);
+    CHECK(relpos_bucket(LONG_MIN, 1, 32, 128) == 15);
+    CHECK(relpos_bucket(LONG_MAX, 1, 32, 128) == 31);
 }
 
 TEST(test_relpos_bucket_decoder_table) {
     for (long n = 0; n <= 400; n++) {
         int32_t want = table_decoder((unsigned long)n);
-        int32_t got = xf_relpos_bucket(-n, 0, 32, 128);
+        int32_t got = relpos_bucket(-n, 0, 32, 128);
         CHECK_MSG(got == want, "decoder rel=%ld: bucket %d, table %d", -n, got, want);
         /* future keys (rel > 0) fall in bucket 0 */
-        CHECK_MSG(xf_relpos_bucket(n, 0, 32, 128) == 0, "decoder rel=%ld not bucket 0", n);
+        CHECK_MSG(relpos_bucket(n, 0, 32, 128) == 0, "decoder rel=%ld not bucket 0", n);
     }
     static const long edge[][2] = {{15, 15},  {16, 16},  {18, 16},  {19, 17}, {20, 17},
                                    {21, 18},  {31, 21},  {32, 21},  {63, 26}, {64, 26},
                                    {112, 30}, {113, 31}, {128, 31}, {5000, 31}};
     for (size_t k = 0; k < sizeof edge / sizeof edge[0]; k++)
-        CHECK_MSG(xf_relpos_bucket(-edge[k][0], 0, 32, 128) == edge[k][1], "n=%ld", edge[k][0]);
-    CHECK(xf_relpos_bucket(LONG_MIN, 0, 32, 128) == 31);
-    CHECK(xf_relpos_bucket(LONG_MAX, 0, 32, 128) == 0);
+        CHECK_MSG(relpos_bucket(-edge[k][0], 0, 32, 128) == edge[k][1], "n=%ld", edge[k][0]);
+    CHECK(relpos_bucket(LONG_MIN, 0, 32, 128) == 31);
+    CHECK(relpos_bucket(LONG_MAX, 0, 32, 128) == 0);
 }
 
 /* ---- forward and backward --------------------------------------------------- */
@@ -159,7 +159,7 @@ static void check_case(const rp_case *c) {
     fd_fill(R, R_d, nbias, -1, 1);
 
     fd_const(bias, no, NAN);
-    xf_relpos_forward(bias, table, c->H, c->Tq, c->Tk, c->past, c->bidir, c->nb, c->md);
+    relpos_forward(bias, table, c->H, c->Tq, c->Tk, c->past, c->bidir, c->nb, c->md);
     ref_forward(ref, table_d, c);
     /* a gather: exact, and every (i, j) reads its offset's entry */
     for (size_t h = 0; h < c->H; h++)
@@ -177,14 +177,14 @@ static void check_case(const rp_case *c) {
             for (size_t j = 0; j < c->Tk; j++) dbias[off_index(c, h, i, j)] += R_d[(h * c->Tq + i) * c->Tk + j];
     rp_ctx ctx = {c, table_d, R_d};
     fd_grad(g, table_d, nt, FD_EPS, rp_loss, &ctx);
-    xf_relpos_backward(dtable, dbias, c->H, c->Tq, c->Tk, c->past, c->bidir, c->nb, c->md);
+    relpos_backward(dtable, dbias, c->H, c->Tq, c->Tk, c->past, c->bidir, c->nb, c->md);
     double eb = fd_rel_err(dtable, g, nt);
     CHECK_MSG(eb < FD_TOL, "backward rel err %.3g (H=%zu Tq=%zu Tk=%zu past=%zu)", eb, c->H,
               c->Tq, c->Tk, c->past);
 
     /* += rule */
     fd_const(dacc, nt, FD_PREFILL);
-    xf_relpos_backward(dacc, dbias, c->H, c->Tq, c->Tk, c->past, c->bidir, c->nb, c->md);
+    relpos_backward(dacc, dbias, c->H, c->Tq, c->Tk, c->past, c->bidir, c->nb, c->md);
     double ea = fd_accum_err(dacc, dtable, nt, FD_PREFILL);
     CHECK_MSG(ea < 1e-6, "accumulate err %.3g", ea);
 
@@ -208,8 +208,8 @@ TEST(test_relpos_past_slicing) {
     fd_seed(91);
     fd_fill(table, NULL, NB * H, -1, 1);
     for (int bidir = 0; bidir <= 1; bidir++) {
-        xf_relpos_forward(full, table, H, TK, TK, 0, bidir, NB, MD);
-        xf_relpos_forward(tail, table, H, TQ, TK, P, bidir, NB, MD);
+        relpos_forward(full, table, H, TK, TK, 0, bidir, NB, MD);
+        relpos_forward(tail, table, H, TQ, TK, P, bidir, NB, MD);
         for (size_t h = 0; h < H; h++)
             CHECK(memcmp(tail + h * (TQ + TK - 1), full + h * (2 * TK - 1), (TQ + TK - 1) * sizeof(float)) == 0);
     }
@@ -230,11 +230,11 @@ TEST(test_relpos_threads) {
         memset(d1, 0, NB * H * sizeof(float));
         memset(d2, 0, NB * H * sizeof(float));
         omp_set_num_threads(1);
-        xf_relpos_forward(b1, table, H, T, TK, PAST, bidir, NB, MD);
-        xf_relpos_backward(d1, dbias, H, T, TK, PAST, bidir, NB, MD);
+        relpos_forward(b1, table, H, T, TK, PAST, bidir, NB, MD);
+        relpos_backward(d1, dbias, H, T, TK, PAST, bidir, NB, MD);
         omp_set_num_threads(2);
-        xf_relpos_forward(b2, table, H, T, TK, PAST, bidir, NB, MD);
-        xf_relpos_backward(d2, dbias, H, T, TK, PAST, bidir, NB, MD);
+        relpos_forward(b2, table, H, T, TK, PAST, bidir, NB, MD);
+        relpos_backward(d2, dbias, H, T, TK, PAST, bidir, NB, MD);
         omp_set_num_threads(saved);
         CHECK(memcmp(b1, b2, H * NO * sizeof(float)) == 0);
         CHECK(memcmp(d1, d2, NB * H * sizeof(float)) == 0);

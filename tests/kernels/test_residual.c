@@ -27,14 +27,14 @@ TEST(test_residual_forward) {
     fd_seed(70);
     fd_fill(a, NULL, RN, -1, 1);
     fd_fill(b, NULL, RN, -1, 1);
-    xf_residual_forward(out, a, b, RN);
+    residual_forward(out, a, b, RN);
     for (size_t i = 0; i < RN; i++) CHECK(out[i] == a[i] + b[i]);
     /* out aliasing a (in-place residual stream) */
     memcpy(a2, a, sizeof a);
-    xf_residual_forward(a2, a2, b, RN);
+    residual_forward(a2, a2, b, RN);
     CHECK(memcmp(a2, out, sizeof out) == 0);
     memcpy(a2, b, sizeof b);
-    xf_residual_forward(a2, a, a2, RN);
+    residual_forward(a2, a, a2, RN);
     CHECK(memcmp(a2, out, sizeof out) == 0);
 }
 
@@ -49,14 +49,14 @@ TEST(test_residual_backward_fd) {
     fd_grad(ga, a_d, RN, FD_EPS, res_loss, &ctx);
     fd_grad(gb, b_d, RN, FD_EPS, res_loss, &ctx);
     float da[RN] = {0}, db[RN] = {0};
-    xf_residual_backward(da, db, R, RN);
+    residual_backward(da, db, R, RN);
     double e1 = fd_rel_err(da, ga, RN), e2 = fd_rel_err(db, gb, RN);
     CHECK_MSG(e1 < FD_TOL && e2 < FD_TOL, "rel err da %.3g db %.3g", e1, e2);
 
     float aa[RN], ab[RN];
     fd_const(aa, RN, FD_PREFILL);
     fd_const(ab, RN, FD_PREFILL);
-    xf_residual_backward(aa, ab, R, RN);
+    residual_backward(aa, ab, R, RN);
     CHECK(fd_accum_err(aa, da, RN, FD_PREFILL) < 1e-6);
     CHECK(fd_accum_err(ab, db, RN, FD_PREFILL) < 1e-6);
 }

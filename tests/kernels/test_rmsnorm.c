@@ -49,7 +49,7 @@ TEST(test_rmsnorm_fd) {
     fd_fill(R, R_d, NN * NC, -1, 1);
     rms_ctx ctx = {x_d, w_d, R_d, (double)RMS_EPS};
 
-    xf_rmsnorm_forward(out, rstd, x, w, NN, NC, RMS_EPS);
+    rmsnorm_forward(out, rstd, x, w, NN, NC, RMS_EPS);
     rms_ref(ref, rr, &ctx);
     double e0 = fd_rel_err(out, ref, NN * NC), e1 = fd_rel_err(rstd, rr, NN);
     CHECK_MSG(e0 < FWD_TOL && e1 < FWD_TOL, "forward rel err out %.3g rstd %.3g", e0, e1);
@@ -58,7 +58,7 @@ TEST(test_rmsnorm_fd) {
     fd_grad(gx, x_d, NN * NC, FD_EPS, rms_loss, &ctx);
     fd_grad(gw, w_d, NC, FD_EPS, rms_loss, &ctx);
     float dx[NN * NC] = {0}, dw[NC] = {0};
-    xf_rmsnorm_backward(dx, dw, R, x, w, rstd, NN, NC);
+    rmsnorm_backward(dx, dw, R, x, w, rstd, NN, NC);
     double ex = fd_rel_err(dx, gx, NN * NC), ew = fd_rel_err(dw, gw, NC);
     CHECK_MSG(ex < FD_TOL, "dinp rel err %.3g", ex);
     CHECK_MSG(ew < FD_TOL, "dw rel err %.3g", ew);
@@ -66,7 +66,7 @@ TEST(test_rmsnorm_fd) {
     float ax[NN * NC], aw[NC];
     fd_const(ax, NN * NC, FD_PREFILL);
     fd_const(aw, NC, FD_PREFILL);
-    xf_rmsnorm_backward(ax, aw, R, x, w, rstd, NN, NC);
+    rmsnorm_backward(ax, aw, R, x, w, rstd, NN, NC);
     CHECK(fd_accum_err(ax, dx, NN * NC, FD_PREFILL) < 1e-6);
     CHECK(fd_accum_err(aw, dw, NC, FD_PREFILL) < 1e-6);
 }
@@ -84,8 +84,8 @@ TEST(test_rmsnorm_threads) {
         out[r] = fd_alloc(N * C, 4), rstd[r] = fd_alloc(N, 4);
         dx[r] = fd_alloc(N * C, 4), dw[r] = fd_alloc(C, 4);
         omp_set_num_threads(r + 1);
-        xf_rmsnorm_forward(out[r], rstd[r], x, w, N, C, RMS_EPS);
-        xf_rmsnorm_backward(dx[r], dw[r], dout, x, w, rstd[r], N, C);
+        rmsnorm_forward(out[r], rstd[r], x, w, N, C, RMS_EPS);
+        rmsnorm_backward(dx[r], dw[r], dout, x, w, rstd[r], N, C);
     }
     omp_set_num_threads(saved);
     int same = !memcmp(out[0], out[1], N * C * 4) && !memcmp(dx[0], dx[1], N * C * 4) &&

@@ -17,7 +17,7 @@ static const double inv_freq_d8[RD / 2] = {1.0, 0.1, 0.01, 0.001};
 
 TEST(test_rope_table_vector) {
     float cs[RP * RD / 2], sn[RP * RD / 2];
-    xf_rope_table(cs, sn, RP, RD, 10000.0f);
+    rope_table(cs, sn, RP, RD, 10000.0f);
     for (size_t p = 0; p < RP; p++)
         for (size_t i = 0; i < RD / 2; i++) {
             double a = (double)p * inv_freq_d8[i];
@@ -59,13 +59,13 @@ TEST(test_rope_forward_backward_fd) {
     enum { NX = RN * RH * RD };
     float cs[RP * RD / 2], sn[RP * RD / 2], x[NX], R[NX], y[NX];
     double x_d[NX], R_d[NX], ref[NX], gx[NX];
-    xf_rope_table(cs, sn, RP, RD, 10000.0f);
+    rope_table(cs, sn, RP, RD, 10000.0f);
     fd_seed(80);
     fd_fill(x, x_d, NX, -1, 1);
     fd_fill(R, R_d, NX, -1, 1);
 
     memcpy(y, x, sizeof x);
-    xf_rope_forward(y, cs, sn, RN, RT, RH, RD, RPOS0);
+    rope_forward(y, cs, sn, RN, RT, RH, RD, RPOS0);
     rope_ref(ref, x_d, RPOS0);
     double ef = fd_rel_err(y, ref, NX);
     CHECK_MSG(ef < 1e-5, "forward rel err %.3g", ef);
@@ -74,37 +74,37 @@ TEST(test_rope_forward_backward_fd) {
     fd_grad(gx, x_d, NX, FD_EPS, rope_loss, &ctx);
     float dx[NX];
     memcpy(dx, R, sizeof R);
-    xf_rope_backward(dx, cs, sn, RN, RT, RH, RD, RPOS0);
+    rope_backward(dx, cs, sn, RN, RT, RH, RD, RPOS0);
     double eb = fd_rel_err(dx, gx, NX);
     CHECK_MSG(eb < FD_TOL, "backward rel err %.3g", eb);
 
     /* backward is the inverse rotation: backward(forward(x)) = x */
-    xf_rope_backward(y, cs, sn, RN, RT, RH, RD, RPOS0);
+    rope_backward(y, cs, sn, RN, RT, RH, RD, RPOS0);
     for (size_t i = 0; i < NX; i++) CHECK_NEAR(y[i], x[i], 1e-6);
 }
 
 TEST(test_rope_pos0) {
     enum { T = 6, P0 = 2, NX = T * RH * RD };
     float cs[RP * RD / 2], sn[RP * RD / 2], x[NX], full[NX], tail[NX];
-    xf_rope_table(cs, sn, RP, RD, 10000.0f);
+    rope_table(cs, sn, RP, RD, 10000.0f);
     fd_seed(81);
     fd_fill(x, NULL, NX, -1, 1);
     /* position 0 is the identity */
     memcpy(full, x, sizeof x);
-    xf_rope_forward(full, cs, sn, 1, 1, RH, RD, 0);
+    rope_forward(full, cs, sn, 1, 1, RH, RD, 0);
     CHECK(memcmp(full, x, RH * RD * sizeof(float)) == 0);
     /* rows P0.. of a pos0 = 0 run equal a pos0 = P0 run on those rows alone */
     memcpy(full, x, sizeof x);
-    xf_rope_forward(full, cs, sn, T, T, RH, RD, 0);
+    rope_forward(full, cs, sn, T, T, RH, RD, 0);
     size_t off = (size_t)P0 * RH * RD;
     memcpy(tail, x + off, (NX - off) * sizeof(float));
-    xf_rope_forward(tail, cs, sn, T - P0, T - P0, RH, RD, P0);
+    rope_forward(tail, cs, sn, T - P0, T - P0, RH, RD, P0);
     CHECK(memcmp(tail, full + off, (NX - off) * sizeof(float)) == 0);
     /* same for backward */
     memcpy(full, x, sizeof x);
-    xf_rope_backward(full, cs, sn, T, T, RH, RD, 0);
+    rope_backward(full, cs, sn, T, T, RH, RD, 0);
     memcpy(tail, x + off, (NX - off) * sizeof(float));
-    xf_rope_backward(tail, cs, sn, T - P0, T - P0, RH, RD, P0);
+    rope_backward(tail, cs, sn, T - P0, T - P0, RH, RD, P0);
     CHECK(memcmp(tail, full + off, (NX - off) * sizeof(float)) == 0);
 }
 

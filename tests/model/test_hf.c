@@ -18,7 +18,7 @@ static char g_root[256];
 
 static void tmpdir(char *out, size_t n, const char *name) {
     snprintf(out, n, "%s/%s", g_root, name);
-    xf_mkdir_p(out);
+    mkdir_p(out);
 }
 
 /* A model of `preset` (after `edit`) with weights that are not the initialiser's
@@ -113,7 +113,7 @@ static void round_trip(xf_model *m, const char *dir, const char *want) {
                   "tensor %s differs after the round trip", a->name);
     }
     /* the padding between tensors too: the reader skips zeroing the arena
-     * (xf_model_create_unfilled) and must zero exactly the bytes it does not write */
+     * (model_create_unfilled) and must zero exactly the bytes it does not write */
     size_t an = xf_model_param_arena_len(m);
     CHECK(an == xf_model_param_arena_len(m2));
     CHECK_MSG(!memcmp(xf_model_params(m), xf_model_params(m2), an * sizeof(float)),

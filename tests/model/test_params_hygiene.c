@@ -55,7 +55,7 @@ TEST(test_long_name_not_oom) {
     xf_param_info *t = NULL;
     xf_param_slot *sl = NULL;
     size_t n = 0, np = 0;
-    CHECK_OK(xf_params_build(&cfg, &t, &sl, &n, &np));
+    CHECK_OK(params_build(&cfg, &t, &sl, &n, &np));
     CHECK(n > 0 && np >= xf_config_num_params(&cfg));
     free(t);
     free(sl);
