@@ -196,26 +196,13 @@ static xf_status build_bytelevel(xf_tokenizer **out, const entries *e, const cha
     return XF_OK;
 }
 
-static const char *jstr(const cJSON *o, const char *key) {
-    const cJSON *j = cJSON_GetObjectItemCaseSensitive(o, key);
-    return cJSON_IsString(j) ? j->valuestring : NULL;
-}
-
-/* 1 / 0 for a bool member, def if absent or null; -1 if another type. */
-static int jbool(const cJSON *o, const char *key, int def) {
-    const cJSON *j = cJSON_GetObjectItemCaseSensitive(o, key);
-    if (!j || cJSON_IsNull(j)) return def;
-    if (cJSON_IsBool(j)) return cJSON_IsTrue(j) ? 1 : 0;
-    return -1;
-}
-
 typedef struct {
     int byte_level, use_regex, add_prefix_space;
     const char *pattern;
 } pretok;
 
 static xf_status read_bytelevel(const cJSON *p, pretok *pt, const char *path) {
-    int ap = jbool(p, "add_prefix_space", 1), ur = jbool(p, "use_regex", 1);
+    int ap = tok_jbool(p, "add_prefix_space", 1), ur = tok_jbool(p, "use_regex", 1);
     if (ap < 0 || ur < 0)
         return xf_fail(XF_ERR_FORMAT, "%s: ByteLevel pre_tokenizer options must be booleans", path);
     pt->byte_level = 1;
@@ -228,7 +215,7 @@ static xf_status read_pretok(const cJSON *p, pretok *pt, const char *path) {
     memset(pt, 0, sizeof *pt);
     if (!p || cJSON_IsNull(p)) return XF_OK;
     if (!cJSON_IsObject(p)) return xf_fail(XF_ERR_FORMAT, "%s: pre_tokenizer is not an object", path);
-    const char *type = jstr(p, "type");
+    const char *type = tok_jstr(p, "type");
     if (!type) return xf_fail(XF_ERR_FORMAT, "%s: pre_tokenizer has no string \"type\"", path);
     if (strcmp(type, "ByteLevel") == 0) return read_bytelevel(p, pt, path);
     if (strcmp(type, "Sequence") != 0)
@@ -238,7 +225,7 @@ static xf_status read_pretok(const cJSON *p, pretok *pt, const char *path) {
         return xf_fail(XF_ERR_FORMAT, "%s: Sequence pre_tokenizer has no \"pretokenizers\" array", path);
     const cJSON *it;
     cJSON_ArrayForEach(it, seq) {
-        const char *ty = cJSON_IsObject(it) ? jstr(it, "type") : NULL;
+        const char *ty = cJSON_IsObject(it) ? tok_jstr(it, "type") : NULL;
         if (!ty) return xf_fail(XF_ERR_FORMAT, "%s: pre_tokenizer in Sequence has no type", path);
         if (strcmp(ty, "ByteLevel") == 0) {
             if (pt->byte_level)
@@ -251,9 +238,9 @@ static xf_status read_pretok(const cJSON *p, pretok *pt, const char *path) {
                 return xf_fail(XF_ERR_UNSUPPORTED, "%s: Split followed by a regex ByteLevel is not supported", path);
         } else if (strcmp(ty, "Split") == 0 && !pt->pattern && !pt->byte_level) {
             const cJSON *pat = cJSON_GetObjectItemCaseSensitive(it, "pattern");
-            const char *re = cJSON_IsObject(pat) ? jstr(pat, "Regex") : NULL;
-            const char *beh = jstr(it, "behavior");
-            int inv = jbool(it, "invert", 0);
+            const char *re = cJSON_IsObject(pat) ? tok_jstr(pat, "Regex") : NULL;
+            const char *beh = tok_jstr(it, "behavior");
+            int inv = tok_jbool(it, "invert", 0);
             if (!re || !beh || strcmp(beh, "Isolated") != 0 || inv != 0)
                 return xf_fail(XF_ERR_UNSUPPORTED,
                                "%s: only Split with a Regex pattern, behavior Isolated, invert false is supported", path);
@@ -269,8 +256,8 @@ static xf_status read_pretok(const cJSON *p, pretok *pt, const char *path) {
 /* One added token's flags into the pipeline. */
 static xf_status add_added(tok_pipe *p, const cJSON *it, const char *content, int32_t id, int special,
                            const char *path) {
-    int fl[4] = {jbool(it, "normalized", !special), jbool(it, "lstrip", 0), jbool(it, "rstrip", 0),
-                 jbool(it, "single_word", 0)};
+    int fl[4] = {tok_jbool(it, "normalized", !special), tok_jbool(it, "lstrip", 0), tok_jbool(it, "rstrip", 0),
+                 tok_jbool(it, "single_word", 0)};
     for (int k = 0; k < 4; k++)
         if (fl[k] < 0)
             return xf_fail(XF_ERR_FORMAT, "%s: added token %d: normalized/lstrip/rstrip/single_word must be booleans",
@@ -346,8 +333,8 @@ static xf_status model_json(xf_tokenizer **out, const cJSON *root, const cJSON *
     if (!s && cJSON_IsArray(added)) {
         cJSON_ArrayForEach(it, added) {
             int32_t id;
-            const char *content = cJSON_IsObject(it) ? jstr(it, "content") : NULL;
-            int special = cJSON_IsObject(it) ? jbool(it, "special", 0) : -1;
+            const char *content = cJSON_IsObject(it) ? tok_jstr(it, "content") : NULL;
+            int special = cJSON_IsObject(it) ? tok_jbool(it, "special", 0) : -1;
             if (!content || special < 0 || json_id(cJSON_GetObjectItemCaseSensitive(it, "id"), &id)) {
                 s = xf_fail(XF_ERR_FORMAT, "%s: added token needs integer \"id\", string \"content\", boolean \"special\"", path);
                 break;
@@ -397,7 +384,7 @@ xf_status tok_json_parse(xf_tokenizer **out, const char *data, size_t len, const
         s = xf_fail(XF_ERR_FORMAT, "%s: no \"model\" object", path);
         goto done;
     }
-    const char *mtype = jstr(model, "type");
+    const char *mtype = tok_jstr(model, "type");
     const cJSON *vocab = cJSON_GetObjectItemCaseSensitive(model, "vocab");
     const cJSON *merges = cJSON_GetObjectItemCaseSensitive(model, "merges");
     /* other models live in their own files (tok_unigram.c, tok_wordpiece.c) */
@@ -421,9 +408,9 @@ xf_status tok_json_parse(xf_tokenizer **out, const char *data, size_t len, const
         s = xf_fail(XF_ERR_FORMAT, "%s: model.merges is not an array", path);
         goto done;
     }
-    const char *cont = jstr(model, "continuing_subword_prefix"), *eow = jstr(model, "end_of_word_suffix");
-    int im = jbool(model, "ignore_merges", 0), bf = jbool(model, "byte_fallback", 0);
-    int fu = jbool(model, "fuse_unk", 0);
+    const char *cont = tok_jstr(model, "continuing_subword_prefix"), *eow = tok_jstr(model, "end_of_word_suffix");
+    int im = tok_jbool(model, "ignore_merges", 0), bf = tok_jbool(model, "byte_fallback", 0);
+    int fu = tok_jbool(model, "fuse_unk", 0);
     if (im < 0 || bf < 0 || fu < 0) {
         s = xf_fail(XF_ERR_FORMAT, "%s: model.ignore_merges / byte_fallback / fuse_unk must be booleans", path);
         goto done;
@@ -484,8 +471,8 @@ xf_status tok_json_parse(xf_tokenizer **out, const char *data, size_t len, const
         }
         cJSON_ArrayForEach(it, added) {
             int32_t id;
-            const char *content = cJSON_IsObject(it) ? jstr(it, "content") : NULL;
-            int special = cJSON_IsObject(it) ? jbool(it, "special", 0) : -1;
+            const char *content = cJSON_IsObject(it) ? tok_jstr(it, "content") : NULL;
+            int special = cJSON_IsObject(it) ? tok_jbool(it, "special", 0) : -1;
             if (!content || special < 0 || json_id(cJSON_GetObjectItemCaseSensitive(it, "id"), &id)) {
                 s = xf_fail(XF_ERR_FORMAT, "%s: added token needs integer \"id\", string \"content\", boolean \"special\"", path);
                 goto done;
@@ -542,7 +529,7 @@ xf_status tok_json_parse(xf_tokenizer **out, const char *data, size_t len, const
         nm = fast.n_merges;
     }
     s = build_bytelevel(out, &e, ma, mb, nm, pt.pattern, pt.use_regex, pt.add_prefix_space, im,
-                        jstr(model, "unk_token"), pipe, path);
+                        tok_jstr(model, "unk_token"), pipe, path);
     pipe = NULL; /* owned by the tokenizer (or freed) */
     if (!s) s = finish_pipe(*out, data, len, !(*out)->pipe->legacy, path);
     if (s && *out) {

@@ -11,13 +11,12 @@
 
 #include "data/tok_json_pipe.h"
 
-static const char *jstr(const cJSON *o, const char *key) {
+const char *tok_jstr(const cJSON *o, const char *key) {
     const cJSON *j = cJSON_GetObjectItemCaseSensitive(o, key);
     return cJSON_IsString(j) ? j->valuestring : NULL;
 }
 
-/* 1/0 for a bool, def if absent or null, -1 otherwise */
-static int jbool(const cJSON *o, const char *key, int def) {
+int tok_jbool(const cJSON *o, const char *key, int def) {
     const cJSON *j = cJSON_GetObjectItemCaseSensitive(o, key);
     if (!j || cJSON_IsNull(j)) return def;
     if (cJSON_IsBool(j)) return cJSON_IsTrue(j) ? 1 : 0;
@@ -45,8 +44,8 @@ static char *dup_str(const char *s, size_t *len) {
 static xf_status read_pattern(const cJSON *o, const char *key, char **lit, size_t *litlen, void **re,
                               int want_regex_for_string, const char *what, const char *path) {
     const cJSON *p = cJSON_GetObjectItemCaseSensitive(o, key);
-    const char *s = cJSON_IsObject(p) ? jstr(p, "String") : NULL;
-    const char *r = cJSON_IsObject(p) ? jstr(p, "Regex") : NULL;
+    const char *s = cJSON_IsObject(p) ? tok_jstr(p, "String") : NULL;
+    const char *r = cJSON_IsObject(p) ? tok_jstr(p, "Regex") : NULL;
     if (!s && !r) return xf_fail(XF_ERR_FORMAT, "%s: %s needs \"%s\": {\"String\"|\"Regex\": ...}", path, what, key);
     xf_status st;
     if (s) {
@@ -94,31 +93,31 @@ static xf_status nz_plain(const cJSON *o, tok_nz *z, const char *path) {
 }
 
 static xf_status nz_strip(const cJSON *o, tok_nz *z, const char *path) {
-    z->left = jbool(o, "strip_left", 1);
-    z->right = jbool(o, "strip_right", 1);
+    z->left = tok_jbool(o, "strip_left", 1);
+    z->right = tok_jbool(o, "strip_right", 1);
     if (z->left < 0 || z->right < 0) return xf_fail(XF_ERR_FORMAT, "%s: Strip normalizer options must be booleans", path);
     return XF_OK;
 }
 
 static xf_status nz_replace(const cJSON *o, tok_nz *z, const char *path) {
-    const char *c = jstr(o, "content");
+    const char *c = tok_jstr(o, "content");
     if (!c) return xf_fail(XF_ERR_FORMAT, "%s: Replace normalizer needs a string \"content\"", path);
     if (!(z->b = dup_str(c, &z->blen))) return xf_fail(XF_ERR_OOM, "out of memory");
     return read_pattern(o, "pattern", &z->a, &z->alen, &z->re, 0, "Replace normalizer", path);
 }
 
 static xf_status nz_prepend(const cJSON *o, tok_nz *z, const char *path) {
-    const char *c = jstr(o, "prepend");
+    const char *c = tok_jstr(o, "prepend");
     if (!c) return xf_fail(XF_ERR_FORMAT, "%s: Prepend normalizer needs a string \"prepend\"", path);
     if (!(z->a = dup_str(c, &z->alen))) return xf_fail(XF_ERR_OOM, "out of memory");
     return XF_OK;
 }
 
 static xf_status nz_bert(const cJSON *o, tok_nz *z, const char *path) {
-    z->clean = jbool(o, "clean_text", 1);
-    z->chinese = jbool(o, "handle_chinese_chars", 1);
-    z->lower = jbool(o, "lowercase", 1);
-    z->accents = jbool(o, "strip_accents", -2);
+    z->clean = tok_jbool(o, "clean_text", 1);
+    z->chinese = tok_jbool(o, "handle_chinese_chars", 1);
+    z->lower = tok_jbool(o, "lowercase", 1);
+    z->accents = tok_jbool(o, "strip_accents", -2);
     if (z->accents == -2) z->accents = z->lower; /* null: follows lowercase */
     if (z->clean < 0 || z->chinese < 0 || z->lower < 0 || z->accents < 0)
         return xf_fail(XF_ERR_FORMAT, "%s: BertNormalizer options must be booleans", path);
@@ -126,7 +125,7 @@ static xf_status nz_bert(const cJSON *o, tok_nz *z, const char *path) {
 }
 
 static xf_status nz_precompiled(const cJSON *o, tok_nz *z, const char *path) {
-    const char *b = jstr(o, "precompiled_charsmap");
+    const char *b = tok_jstr(o, "precompiled_charsmap");
     if (!b) return xf_fail(XF_ERR_FORMAT, "%s: Precompiled normalizer needs a string \"precompiled_charsmap\"", path);
     return tok_precompiled_init(&z->cmap, b, strlen(b), path);
 }
@@ -147,7 +146,7 @@ static const struct {
 static xf_status read_nz(const cJSON *o, vec *out, int depth, const char *path) {
     if (!o || cJSON_IsNull(o)) return XF_OK;
     if (depth > 8) return xf_fail(XF_ERR_FORMAT, "%s: normalizer Sequences nested too deeply", path);
-    const char *type = cJSON_IsObject(o) ? jstr(o, "type") : NULL;
+    const char *type = cJSON_IsObject(o) ? tok_jstr(o, "type") : NULL;
     if (!type) return xf_fail(XF_ERR_FORMAT, "%s: normalizer without a string \"type\"", path);
     if (!strcmp(type, "Sequence")) {
         const cJSON *a = cJSON_GetObjectItemCaseSensitive(o, "normalizers"), *it;
@@ -185,8 +184,8 @@ typedef xf_status (*pt_reader)(const cJSON *o, tok_pt *p, const char *path);
 #define SPACEC "\\p{Z}\\x{09}-\\x{0D}\\x{85}"
 
 static xf_status pt_bytelevel(const cJSON *o, tok_pt *p, const char *path) {
-    p->add_prefix_space = jbool(o, "add_prefix_space", 1);
-    p->use_regex = jbool(o, "use_regex", 1);
+    p->add_prefix_space = tok_jbool(o, "add_prefix_space", 1);
+    p->use_regex = tok_jbool(o, "use_regex", 1);
     if (p->add_prefix_space < 0 || p->use_regex < 0)
         return xf_fail(XF_ERR_FORMAT, "%s: ByteLevel pre_tokenizer options must be booleans", path);
     if (!p->use_regex) return XF_OK;
@@ -196,27 +195,27 @@ static xf_status pt_bytelevel(const cJSON *o, tok_pt *p, const char *path) {
 }
 
 static xf_status pt_split(const cJSON *o, tok_pt *p, const char *path) {
-    p->behavior = behavior_of(jstr(o, "behavior"));
-    p->invert = jbool(o, "invert", 0);
+    p->behavior = behavior_of(tok_jstr(o, "behavior"));
+    p->invert = tok_jbool(o, "invert", 0);
     if (!p->behavior)
         return xf_fail(XF_ERR_UNSUPPORTED, "%s: Split behavior \"%.40s\" is not supported", path,
-                       jstr(o, "behavior") ? jstr(o, "behavior") : "(missing)");
+                       tok_jstr(o, "behavior") ? tok_jstr(o, "behavior") : "(missing)");
     if (p->invert < 0) return xf_fail(XF_ERR_FORMAT, "%s: Split invert must be a boolean", path);
     return read_pattern(o, "pattern", NULL, NULL, &p->re, 1, "Split pre_tokenizer", path);
 }
 
 static xf_status pt_digits(const cJSON *o, tok_pt *p, const char *path) {
-    p->individual = jbool(o, "individual_digits", 0);
+    p->individual = tok_jbool(o, "individual_digits", 0);
     if (p->individual < 0) return xf_fail(XF_ERR_FORMAT, "%s: Digits individual_digits must be a boolean", path);
     /* Rust char::is_numeric: general category N */
     return tok_pipe_regex(&p->re, "\\p{N}", 5, 0, "Digits");
 }
 
 static xf_status pt_metaspace(const cJSON *o, tok_pt *p, const char *path) {
-    const char *r = jstr(o, "replacement");
-    const char *sc = jstr(o, "prepend_scheme");
-    int ap = jbool(o, "add_prefix_space", -2);
-    p->split = jbool(o, "split", 1);
+    const char *r = tok_jstr(o, "replacement");
+    const char *sc = tok_jstr(o, "prepend_scheme");
+    int ap = tok_jbool(o, "add_prefix_space", -2);
+    p->split = tok_jbool(o, "split", 1);
     if (!r || !*r || p->split < 0) return xf_fail(XF_ERR_FORMAT, "%s: Metaspace needs a one-character \"replacement\"", path);
     uint32_t cp;
     if (tok_utf8_next(r, strlen(r), &cp) != strlen(r))
@@ -251,7 +250,7 @@ static xf_status pt_plain(const cJSON *o, tok_pt *p, const char *path) {
 }
 
 static xf_status pt_punct(const cJSON *o, tok_pt *p, const char *path) {
-    const char *b = jstr(o, "behavior");
+    const char *b = tok_jstr(o, "behavior");
     p->behavior = b ? behavior_of(b) : SB_ISOLATED;
     if (!p->behavior) return xf_fail(XF_ERR_UNSUPPORTED, "%s: Punctuation behavior \"%.40s\" is not supported", path, b);
     return XF_OK;
@@ -271,7 +270,7 @@ static const struct {
 static xf_status read_pt(const cJSON *o, vec *out, int depth, const char *path) {
     if (!o || cJSON_IsNull(o)) return XF_OK;
     if (depth > 8) return xf_fail(XF_ERR_FORMAT, "%s: pre_tokenizer Sequences nested too deeply", path);
-    const char *type = cJSON_IsObject(o) ? jstr(o, "type") : NULL;
+    const char *type = cJSON_IsObject(o) ? tok_jstr(o, "type") : NULL;
     if (!type) return xf_fail(XF_ERR_FORMAT, "%s: pre_tokenizer without a string \"type\"", path);
     if (!strcmp(type, "Sequence")) {
         const cJSON *a = cJSON_GetObjectItemCaseSensitive(o, "pretokenizers"), *it;
@@ -304,14 +303,14 @@ static xf_status dc_plain(const cJSON *o, tok_dc *d, const char *path) {
 }
 
 static xf_status dc_replace(const cJSON *o, tok_dc *d, const char *path) {
-    const char *c = jstr(o, "content");
+    const char *c = tok_jstr(o, "content");
     if (!c) return xf_fail(XF_ERR_FORMAT, "%s: Replace decoder needs a string \"content\"", path);
     if (!(d->b = dup_str(c, &d->blen))) return xf_fail(XF_ERR_OOM, "out of memory");
     return read_pattern(o, "pattern", &d->a, &d->alen, &d->re, 0, "Replace decoder", path);
 }
 
 static xf_status dc_strip(const cJSON *o, tok_dc *d, const char *path) {
-    const char *c = jstr(o, "content");
+    const char *c = tok_jstr(o, "content");
     d->start = jint(o, "start", 0, 0, 1 << 20);
     d->stop = jint(o, "stop", 0, 0, 1 << 20);
     if (!c || d->start == INT32_MIN || d->stop == INT32_MIN)
@@ -330,8 +329,8 @@ static xf_status dc_metaspace(const cJSON *o, tok_dc *d, const char *path) {
 }
 
 static xf_status dc_wordpiece(const cJSON *o, tok_dc *d, const char *path) {
-    const char *pre = jstr(o, "prefix");
-    d->cleanup = jbool(o, "cleanup", 1);
+    const char *pre = tok_jstr(o, "prefix");
+    d->cleanup = tok_jbool(o, "cleanup", 1);
     if (d->cleanup < 0) return xf_fail(XF_ERR_FORMAT, "%s: WordPiece decoder cleanup must be a boolean", path);
     if (!(d->a = dup_str(pre ? pre : "##", &d->alen))) return xf_fail(XF_ERR_OOM, "out of memory");
     return XF_OK;
@@ -339,14 +338,14 @@ static xf_status dc_wordpiece(const cJSON *o, tok_dc *d, const char *path) {
 
 static xf_status dc_bpe(const cJSON *o, tok_dc *d, const char *path) {
     (void)path;
-    const char *suf = jstr(o, "suffix");
+    const char *suf = tok_jstr(o, "suffix");
     if (!(d->a = dup_str(suf ? suf : "</w>", &d->alen))) return xf_fail(XF_ERR_OOM, "out of memory");
     return XF_OK;
 }
 
 static xf_status dc_ctc(const cJSON *o, tok_dc *d, const char *path) {
-    const char *pad = jstr(o, "pad_token"), *del = jstr(o, "word_delimiter_token");
-    d->cleanup = jbool(o, "cleanup", 1);
+    const char *pad = tok_jstr(o, "pad_token"), *del = tok_jstr(o, "word_delimiter_token");
+    d->cleanup = tok_jbool(o, "cleanup", 1);
     if (d->cleanup < 0) return xf_fail(XF_ERR_FORMAT, "%s: CTC decoder cleanup must be a boolean", path);
     if (!(d->a = dup_str(pad ? pad : "<pad>", &d->alen)) || !(d->b = dup_str(del ? del : "|", &d->blen)))
         return xf_fail(XF_ERR_OOM, "out of memory");
@@ -368,7 +367,7 @@ static const struct {
 static xf_status read_dc(const cJSON *o, vec *out, int depth, const char *path) {
     if (!o || cJSON_IsNull(o)) return XF_OK;
     if (depth > 8) return xf_fail(XF_ERR_FORMAT, "%s: decoder Sequences nested too deeply", path);
-    const char *type = cJSON_IsObject(o) ? jstr(o, "type") : NULL;
+    const char *type = cJSON_IsObject(o) ? tok_jstr(o, "type") : NULL;
     if (!type) return xf_fail(XF_ERR_FORMAT, "%s: decoder without a string \"type\"", path);
     if (!strcmp(type, "Sequence")) {
         const cJSON *a = cJSON_GetObjectItemCaseSensitive(o, "decoders"), *it;
@@ -415,7 +414,7 @@ static int pair_id(const cJSON *o, const char *key, int32_t *id) {
 static xf_status read_post(const cJSON *o, tok_pipe *p, int depth, const char *path) {
     if (!o || cJSON_IsNull(o)) return XF_OK;
     if (depth > 8) return xf_fail(XF_ERR_FORMAT, "%s: post_processor Sequences nested too deeply", path);
-    const char *type = cJSON_IsObject(o) ? jstr(o, "type") : NULL;
+    const char *type = cJSON_IsObject(o) ? tok_jstr(o, "type") : NULL;
     if (!type) return xf_fail(XF_ERR_FORMAT, "%s: post_processor without a string \"type\"", path);
     xf_status st = XF_OK;
     if (!strcmp(type, "Sequence")) {
@@ -445,13 +444,13 @@ static xf_status read_post(const cJSON *o, tok_pipe *p, int depth, const char *p
             const cJSON *tok = cJSON_GetObjectItemCaseSensitive(it, "SpecialToken");
             const cJSON *seq = cJSON_GetObjectItemCaseSensitive(it, "Sequence");
             if (cJSON_IsObject(seq)) {
-                const char *id = jstr(seq, "id");
+                const char *id = tok_jstr(seq, "id");
                 if (!id || strcmp(id, "A") || seen_a)
                     return xf_fail(XF_ERR_UNSUPPORTED, "%s: TemplateProcessing single template must hold sequence A once", path);
                 seen_a = 1;
                 continue;
             }
-            const char *name = cJSON_IsObject(tok) ? jstr(tok, "id") : NULL;
+            const char *name = cJSON_IsObject(tok) ? tok_jstr(tok, "id") : NULL;
             const cJSON *def = name && sp ? cJSON_GetObjectItemCaseSensitive(sp, name) : NULL;
             const cJSON *ids = cJSON_IsObject(def) ? cJSON_GetObjectItemCaseSensitive(def, "ids") : NULL, *x;
             if (!cJSON_IsArray(ids))
