@@ -1,10 +1,10 @@
 /* xfmr study: the fixed held-out sets and the measures that compare models
  * trained with different objectives (docs/study.md §Measures).
  *
- *   bpb      decoder and prefix_lm (causal, prefix 0): windows of T + 1
- *            held-out tokens, sum of -log2 p(next token) over the T predicted
- *            tokens / the bytes those tokens spell
- *   denoise  models trained to denoise (mlm, span, bart): one corruption of
+ *   bpb      decoder and prefix_lm (causal, prefix 0) except GLM's objectives:
+ *            windows of T + 1 held-out tokens, sum of -log2 p(next token) over
+ *            the T predicted tokens / the bytes those tokens spell
+ *   denoise  models trained to denoise (mlm, span, bart, glm, gmask): one corruption of
  *            held-out windows of L tokens, drawn once (T5 spans: density
  *            0.15, mean length 3, a fixed seed), given to each model in the
  *            format it was trained on:
@@ -12,6 +12,9 @@
  *              bart  every span -> one mask token; the decoder rebuilds the window
  *              span  every span -> a sentinel; the target lists the spans
  *                    (encoder_decoder: source/target; prefix_lm: [inputs targets])
+ *              glm   every span -> GLM's [MASK] in part A; part B lists the spans
+ *                    in window order, each [START] span (targets: span, [END]),
+ *                    with GLM's 2D positions (docs/objectives.md §GLM)
  *            mean cross-entropy (nats) over the corrupted tokens only, teacher forced
  *   fill     the share of the corrupted tokens whose most likely id is the original */
 #include <math.h>
@@ -94,6 +97,7 @@ typedef struct {
     size_t T, S, live;
     uint8_t *flag; /* [T+1] which target ids are corrupted tokens */
     int32_t *in, *tg, *src;
+    int glm_pos, glm_blk; /* the model reads GLM's position rows / block position rows */
 } evaluator;
 
 static void ev_free(evaluator *v) {
@@ -105,6 +109,8 @@ static void ev_free(evaluator *v) {
     free(v->bb.prefix_len);
     free(v->bb.src);
     free(v->bb.src_lengths);
+    free(v->bb.position_ids);
+    free(v->bb.block_position_ids);
     free(v->flag);
     free(v->in);
     free(v->tg);
@@ -117,6 +123,8 @@ static xf_status ev_forward(evaluator *v, size_t B, double *loss_sum, double *co
     xf_batch b = {.B = B, .T = v->T, .ids = v->bb.ids, .targets = v->bb.targets, .lengths = v->bb.lengths};
     const xf_config *cfg = xf_model_config(v->m);
     if (cfg->arch == XF_ARCH_PREFIX_LM) b.prefix_len = v->bb.prefix_len;
+    if (v->glm_pos) b.position_ids = v->bb.position_ids;
+    if (v->glm_blk) b.block_position_ids = v->bb.block_position_ids;
     if (cfg->arch == XF_ARCH_ENCODER_DECODER) {
         b.S = v->S;
         b.src = v->bb.src;
@@ -170,6 +178,41 @@ static xf_status dn_row(evaluator *v, const xf_study_evalset *e, xf_objective ob
         }
         v->bb.lengths[r] = (int32_t)L;
         v->bb.prefix_len[r] = 0;
+        return XF_OK;
+    }
+    if (obj == XF_OBJ_GLM || obj == XF_OBJ_GMASK) { /* part A, then the spans in window order */
+        int32_t *pos = v->bb.position_ids + r * T, *blk = v->bb.block_position_ids + r * T;
+        size_t a = 0, nb = 0;
+        for (size_t i = 0; i < L; i++) /* part A: kept tokens, one [MASK] per span */
+            if (!mask[i] || i == 0 || !mask[i - 1]) a++;
+        for (size_t i = 0, at = 0; i < L; i++) {
+            if (mask[i] && (i > 0 && mask[i - 1])) continue;
+            if (!mask[i]) { /* a kept token of part A */
+                ids[at] = raw[i], tg[at] = -1, pos[at] = (int32_t)at, blk[at] = 0;
+                at++;
+                continue;
+            }
+            /* span from i: [MASK] at `at` in part A; [START] span in part B, targets span [END] */
+            size_t len = 0;
+            while (i + len < L && mask[i + len]) len++;
+            ids[at] = v->oo.glm.mask, tg[at] = -1, pos[at] = (int32_t)at, blk[at] = 0;
+            for (size_t j = 0; j <= len; j++) {
+                size_t q = a + nb + j;
+                if (q >= T) return xf_fail(XF_ERR_ARG, "study: a glm row of window %zu does not fit %zu", L, T);
+                ids[q] = j == 0 ? v->oo.glm.start : raw[i + j - 1];
+                tg[q] = j < len ? raw[i + j] : -1; /* [END] is format, not a corrupted token */
+                pos[q] = (int32_t)at;
+                blk[q] = (int32_t)(j + 1);
+            }
+            nb += len + 1;
+            at++;
+        }
+        for (size_t i = a + nb; i < T; i++) {
+            ids[i] = v->oo.pad >= 0 ? v->oo.pad : 0;
+            tg[i] = -1, pos[i] = 0, blk[i] = 0;
+        }
+        v->bb.lengths[r] = (int32_t)(a + nb);
+        v->bb.prefix_len[r] = (int32_t)a;
         return XF_OK;
     }
     size_t n_in = 0, n_tg = 0;
@@ -254,16 +297,26 @@ xf_status xf_study_evaluate(const xf_study_evalset *e, const char *dir, xf_objec
     v.in = malloc(cap * sizeof(int32_t));
     v.tg = malloc(cap * sizeof(int32_t));
     v.src = malloc(2 * cap * sizeof(int32_t));
-    if (!v.bb.ids || !v.bb.targets || !v.bb.lengths || !v.bb.prefix_len || !v.bb.src || !v.bb.src_lengths ||
+    int glm = obj == XF_OBJ_GLM || obj == XF_OBJ_GMASK;
+    if (glm) {
+        v.bb.position_ids = malloc(B * T * sizeof(int32_t));
+        v.bb.block_position_ids = malloc(B * T * sizeof(int32_t));
+        v.glm_pos = cfg->position_type == XF_POS_LEARNED;
+        v.glm_blk = cfg->block_position_embeddings;
+    }
+    if ((glm && (!v.bb.position_ids || !v.bb.block_position_ids)) || !v.bb.ids || !v.bb.targets || !v.bb.lengths || !v.bb.prefix_len || !v.bb.src || !v.bb.src_lengths ||
         !v.flag || !v.in || !v.tg || !v.src) {
         s = xf_fail(XF_ERR_OOM, "out of memory for the evaluation batch");
         goto done;
     }
     if (!encdec) v.bb.src = (free(v.bb.src), NULL);
     if ((s = xf_model_reserve_ex(v.m, B, T, v.S, 0))) goto done;
-    if (cfg->arch == XF_ARCH_DECODER || cfg->arch == XF_ARCH_PREFIX_LM)
+    /* GLM's models predict left to right only inside a span, from its [START]
+     * at the span's position in part A: a causal pass over raw text is not a
+     * format they were trained on, so they get no bits/byte (docs/study.md) */
+    if ((cfg->arch == XF_ARCH_DECODER || cfg->arch == XF_ARCH_PREFIX_LM) && !glm)
         if ((s = eval_bpb(&v, e, &out->bpb))) goto done;
-    if (obj == XF_OBJ_MLM || obj == XF_OBJ_SPAN || obj == XF_OBJ_BART)
+    if (obj == XF_OBJ_MLM || obj == XF_OBJ_SPAN || obj == XF_OBJ_BART || glm)
         s = eval_denoise(&v, e, obj, &out->denoise, &out->fill);
 done:
     ev_free(&v);

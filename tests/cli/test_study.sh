@@ -43,17 +43,20 @@ else
     done
     n=$(table_rows "$T/d/report.md" | wc -l)
     [ -z "$bad" ] && [ "$n" -ge 10 ] && pass study_default_every_row || fail study_default_every_row "absent:$bad ($n rows)"
-    # 15 cells per row; bits/byte for the left-to-right families only, denoising for the denoisers only
+    # 15 cells per row; bits/byte for the left-to-right families only (GLM's objectives aside), denoising
+    # and fill accuracy for the denoisers only (GLM's included)
     awk -F'|' '/^## Results/{t=1; next} /^## /{t=0}
         t && /^\| / && !/^\| model/ && !/^\|---/ {
             if (NF != 17) { print "cells " $2; next }
             fam=$3; obj=$4; gsub(/ /, "", fam); gsub(/ /, "", obj)
             bpb=$12; dn=$13; fill=$14; gsub(/ /, "", bpb); gsub(/ /, "", dn); gsub(/ /, "", fill)
-            lm = fam == "decoder" || fam == "prefix_lm"
-            den = obj == "mlm" || obj == "span" || obj == "bart" || obj == "glm"
+            glm = obj == "glm" || obj == "gmask"
+            lm = (fam == "decoder" || fam == "prefix_lm") && !glm
+            den = obj == "mlm" || obj == "span" || obj == "bart" || glm
             if (lm != (bpb ~ /^[0-9.]+$/)) print "bpb " $2 " " bpb
             if (!lm && bpb != "–") print "bpb " $2 " " bpb
-            if (obj != "glm" && den != (dn ~ /^[0-9.]+$/)) print "denoise " $2 " " dn
+            if (den != (dn ~ /^[0-9.]+$/)) print "denoise " $2 " " dn
+            if (den != (fill ~ /^[0-9.]+$/)) print "fill " $2 " " fill
             if (den && fill != "" && fill != "–" && (fill < 0 || fill > 1)) print "fill " $2 " " fill
         }' "$T/d/report.md" > "$T/cells"
     [ ! -s "$T/cells" ] && pass study_default_measures || fail study_default_measures "$(head -5 "$T/cells" | tr '\n' ';')"
