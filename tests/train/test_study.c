@@ -210,6 +210,9 @@ TEST(test_study_evalset) {
     size_t noise = 0, spans = 0;
     xf_span_counts(a.L, 0.15f, 3.0f, &noise, &spans);
     CHECK(a.L + 2 * spans + 2 <= 64);
+    /* and GLM's training window of a row of 64 */
+    xf_objective_opts glm = {.kind = XF_OBJ_GLM, .glm_ratio = 0.15f};
+    CHECK(a.L <= xf_glm_window(&glm, 64));
     /* the windows are the held-out part's, in order */
     int32_t first[8];
     CHECK_OK(xf_dataset_copy(ds, xf_dataset_train_len(ds), 8, first));
