@@ -143,6 +143,7 @@ struct xf_tokenizer {
     /* TOK_UNIGRAM */
     tok_trie_node *trie;
     size_t n_trie;
+    int32_t trie_root[256]; /* the root's child for each byte, -1 if none */
     int uni_hf;            /* tokenizer.json semantics: f64 sums, every piece in
                               the trie, unk fused per word, Metaspace split */
     double *dscore;        /* uni_hf: the scores as written (f64) */
