@@ -74,6 +74,10 @@ static xf_status utf8_replace(const char *str, size_t n, tok_buf *out) {
 
 int tok_utf8_valid(const char *s, size_t n) {
     for (size_t i = 0; i < n;) {
+        if ((unsigned char)s[i] < 0x80) {
+            i++;
+            continue;
+        }
         uint32_t cp;
         i += tok_utf8_next(s + i, n - i, &cp);
         if (cp & TOK_BAD_BYTE) return 0;
@@ -186,8 +190,8 @@ static xf_status re_matches(const void *rev, const char *s, size_t n, sizes *m) 
 static xf_status class_matches(int (*pred)(uint32_t), const char *s, size_t n, sizes *m) {
     xf_status st = XF_OK;
     for (size_t i = 0; i < n && !st;) {
-        uint32_t cp;
-        size_t l = tok_utf8_next(s + i, n - i, &cp);
+        uint32_t cp = (unsigned char)s[i];
+        size_t l = cp < 0x80 ? 1 : tok_utf8_next(s + i, n - i, &cp);
         if (pred(cp)) {
             st = sz_push(m, i);
             if (!st) st = sz_push(m, i + l);
@@ -299,15 +303,7 @@ static int is_chinese(uint32_t c) {
            (c >= 0xF900 && c <= 0xFAFF) || (c >= 0x2F800 && c <= 0x2FA1F);
 }
 
-/* White_Space (tok_ucat's WS bit). Every White_Space character is U+0009..
- * U+000D, U+0020 or in [U+0085, U+3000] (scripts/gen_unicode_tables.py, WS;
- * tests/data/test_tok_precompiled.c checks the table against this), so most
- * text is decided without searching the table. */
-static int is_ws(uint32_t c) {
-    if (c < 0x85) return c == ' ' || (c >= 0x09 && c <= 0x0D);
-    if (c > 0x3000) return 0;
-    return (tok_ucat(c) & UC_WS) != 0;
-}
+static int is_ws(uint32_t c) { return tok_uis_ws(c); }
 
 /* Keep the characters for which keep(cp) is true; map(cp) may replace one. */
 static xf_status filter_chars(const char *s, size_t n, tok_buf *out, int mode) {
@@ -743,6 +739,9 @@ static xf_status pt_apply(enc_state *e, const tok_pt *pt, const spans *in, spans
             }
             const char *w = e->work.s + q.off;
             for (size_t k = 0; k + pt->rlen <= q.len && !st;) {
+                const char *h = memchr(w + k, pt->repl[0], q.len - pt->rlen + 1 - k);
+                if (!h) break;
+                k = (size_t)(h - w);
                 if (memcmp(w + k, pt->repl, pt->rlen) == 0) {
                     st = sz_push(&m, k);
                     if (!st) st = sz_push(&m, k + pt->rlen);

@@ -65,8 +65,7 @@ static xf_status base64_decode(const char *s, size_t n, unsigned char **out, siz
 
 /* The charsmap the pipeline holds, with what speeds up its application (all
  * derived from the blob and ICU's property data when it is read):
- *   solo_bmp  bit c set: BMP code point c has Grapheme_Cluster_Break Other,
- *             Control or LF (the class "S" of tok_precompiled_apply)
+ *   solo_bmp  bit c set: BMP code point c is in the class S (gcb_solo_class)
  *   ascii_*   each ASCII byte's replacement as a cluster of its own */
 typedef struct {
     tok_charsmap cm; /* first: callers hold a tok_charsmap * */
@@ -78,13 +77,15 @@ typedef struct {
 
 static int rule(const tok_charsmap *cm, const char *s, size_t n, const char **rep, size_t *rl);
 
-/* Grapheme_Cluster_Break Other, Control or LF: between two such characters
- * UAX #29 always breaks (GB4, GB5, GB999; every rule that joins needs CR,
- * Extend, ZWJ, SpacingMark, Prepend, a Hangul jamo or syllable, or a regional
- * indicator on one side). */
+/* The class S: Grapheme_Cluster_Break Other, Control, LF, LV or LVT. Between
+ * two characters of S UAX #29 always breaks (GB4, GB5, GB999): every rule that
+ * joins two characters needs one of them outside S: CR x LF (GB3), L x any
+ * Hangul (GB6), (LV|V) x (V|T) and (LVT|T) x T (GB7, GB8), x Extend, ZWJ or
+ * SpacingMark (GB9, GB9a), Prepend x (GB9b), ZWJ x ExtPict (GB11), RI x RI
+ * (GB12, GB13); ICU's rules for Indic conjuncts join after a virama (Extend). */
 static int gcb_solo_class(UChar32 c) {
     int g = u_getIntPropertyValue(c, UCHAR_GRAPHEME_CLUSTER_BREAK);
-    return g == U_GCB_OTHER || g == U_GCB_CONTROL || g == U_GCB_LF;
+    return g == U_GCB_OTHER || g == U_GCB_CONTROL || g == U_GCB_LF || g == U_GCB_LV || g == U_GCB_LVT;
 }
 
 static void pc_prepare(pc_map *m) {
@@ -175,8 +176,7 @@ static xf_status cluster(const tok_charsmap *cm, const char *s, size_t n, tok_bu
 }
 
 /* The character at s[0..n) (n >= 1): its length (1 for an invalid byte) and
- * whether it is in the class S (Grapheme_Cluster_Break Other, Control or LF;
- * an invalid byte is not). */
+ * whether it is in the class S (gcb_solo_class; an invalid byte is not). */
 static inline size_t char_class(const pc_map *m, const unsigned char *s, size_t n, int *solo) {
     if (s[0] < 0x80) {
         *solo = s[0] != '\r';
@@ -202,7 +202,7 @@ static inline size_t char_class(const pc_map *m, const unsigned char *s, size_t 
  * Every other stretch, from a boundary between two S characters to the next,
  * is cut by ICU's iterator over the whole text (opened on first need), which
  * lands on those same boundaries. Most text in most scripts is of class S;
- * combining marks, Hangul, emoji sequences and CR LF go to ICU. */
+ * combining marks, Hangul jamo, emoji sequences and CR LF go to ICU. */
 xf_status tok_precompiled_apply(const tok_charsmap *cm, const char *s, size_t n, tok_buf *out) {
     const pc_map *m = (const pc_map *)cm;
     xf_status st = tok_buf_put(out, "", 0);
