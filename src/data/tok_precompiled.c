@@ -66,13 +66,14 @@ static xf_status base64_decode(const char *s, size_t n, unsigned char **out, siz
 /* The charsmap the pipeline holds, with what speeds up its application (all
  * derived from the blob and ICU's property data when it is read):
  *   solo_bmp  bit c set: BMP code point c is in the class S (gcb_solo_class)
- *   ascii_*   each ASCII byte's replacement as a cluster of its own */
+ *   one_*     the replacement of each character below U+0800 (one or two
+ *             bytes) as a cluster of its own */
 typedef struct {
     tok_charsmap cm; /* first: callers hold a tok_charsmap * */
     uint64_t solo_bmp[0x10000 / 64];
-    const char *ascii_rep[128];
-    uint8_t ascii_len[128];
-    uint8_t ascii_rule[128];
+    const char *one_rep[0x800];
+    uint8_t one_len[0x800];
+    uint8_t one_rule[0x800]; /* 1: one_rep; 0: the character stays; 2: ask rule() */
 } pc_map;
 
 static int rule(const tok_charsmap *cm, const char *s, size_t n, const char **rep, size_t *rl);
@@ -91,17 +92,22 @@ static int gcb_solo_class(UChar32 c) {
 static void pc_prepare(pc_map *m) {
     for (uint32_t c = 0; c < 0x10000; c++)
         if (gcb_solo_class((UChar32)c)) m->solo_bmp[c >> 6] |= (uint64_t)1 << (c & 63);
-    for (int c = 0; c < 128; c++) {
-        char b = (char)c;
+    for (uint32_t c = 0; c < 0x800; c++) {
+        char b[2];
+        size_t bl = c < 0x80 ? 1 : 2;
+        if (c < 0x80) b[0] = (char)c;
+        else b[0] = (char)(0xC0 | c >> 6), b[1] = (char)(0x80 | (c & 0x3F));
         const char *rep;
         size_t rl;
-        if (rule(&m->cm, &b, 1, &rep, &rl) && rl < 256) {
-            m->ascii_rule[c] = 1;
-            m->ascii_rep[c] = rep;
-            m->ascii_len[c] = (uint8_t)rl;
+        if (!rule(&m->cm, b, bl, &rep, &rl)) continue;
+        if (rl > 255) {
+            m->one_rule[c] = 2; /* a replacement too long for one_len */
+            continue;
         }
+        m->one_rule[c] = 1;
+        m->one_rep[c] = rep;
+        m->one_len[c] = (uint8_t)rl;
     }
-    /* a replacement of 256 bytes or more for an ASCII byte is left to rule() */
 }
 
 xf_status tok_precompiled_init(tok_charsmap **out, const char *b64, size_t n, const char *path) {
@@ -177,14 +183,16 @@ static xf_status cluster(const tok_charsmap *cm, const char *s, size_t n, tok_bu
 
 /* The character at s[0..n) (n >= 1): its length (1 for an invalid byte) and
  * whether it is in the class S (gcb_solo_class; an invalid byte is not). */
-static inline size_t char_class(const pc_map *m, const unsigned char *s, size_t n, int *solo) {
+static inline size_t char_class(const pc_map *m, const unsigned char *s, size_t n, int *solo, uint32_t *cpo) {
     if (s[0] < 0x80) {
         *solo = s[0] != '\r';
+        *cpo = s[0];
         return 1;
     }
     size_t l = tok_utf8_char_len(s, n);
     if (l == 0) {
         *solo = 0;
+        *cpo = 0xFFFFFFFFu;
         return 1;
     }
     uint32_t cp;
@@ -192,6 +200,7 @@ static inline size_t char_class(const pc_map *m, const unsigned char *s, size_t 
     else if (l == 3) cp = (s[0] & 0x0Fu) << 12 | (s[1] & 0x3Fu) << 6 | (s[2] & 0x3Fu);
     else cp = (s[0] & 0x07u) << 18 | (s[1] & 0x3Fu) << 12 | (s[2] & 0x3Fu) << 6 | (s[3] & 0x3Fu);
     *solo = cp < 0x10000 ? (int)(m->solo_bmp[cp >> 6] >> (cp & 63) & 1) : gcb_solo_class((UChar32)cp);
+    *cpo = cp;
     return l;
 }
 
@@ -222,30 +231,32 @@ xf_status tok_precompiled_apply(const tok_charsmap *cm, const char *s, size_t n,
     int32_t icu_at = -1; /* the iterator's current boundary */
     size_t i = 0;
     int cur_solo;
-    size_t cl = char_class(m, u, n, &cur_solo);
+    uint32_t cp, ncp = 0, jcp = 0;
+    size_t cl = char_class(m, u, n, &cur_solo, &cp);
     while (i < n && !st) {
         /* here: a cluster boundary at i; the character at i is cl bytes */
         size_t nx = i + cl, ncl = 0;
         int next_solo = 1;
-        if (nx < n) ncl = char_class(m, u + nx, n - nx, &next_solo);
+        if (nx < n) ncl = char_class(m, u + nx, n - nx, &next_solo, &ncp);
         if (cur_solo && next_solo) {
             const char *rep;
             size_t rl;
-            if (cl == 1 && u[i] < 0x80) {
-                st = m->ascii_rule[u[i]] ? put(out, m->ascii_rep[u[i]], m->ascii_len[u[i]]) : put(out, s + i, 1);
+            if (cp < 0x800 && m->one_rule[cp] != 2) {
+                st = m->one_rule[cp] ? put(out, m->one_rep[cp], m->one_len[cp]) : put(out, s + i, cl);
             } else {
                 st = rule(cm, s + i, cl, &rep, &rl) ? put(out, rep, rl) : put(out, s + i, cl);
             }
             i = nx;
             cur_solo = next_solo;
             cl = ncl;
+            cp = ncp;
             continue;
         }
         /* a stretch: up to the next boundary between two S characters */
         size_t j = nx, jl = ncl;
         int prev = next_solo, js = next_solo;
         while (j < n) {
-            jl = char_class(m, u + j, n - j, &js);
+            jl = char_class(m, u + j, n - j, &js, &jcp);
             if (prev && js) break;
             prev = js;
             j += jl;
@@ -271,8 +282,8 @@ xf_status tok_precompiled_apply(const tok_charsmap *cm, const char *s, size_t n,
             a = (size_t)b;
         }
         /* a == j unless ICU disagreed about a boundary; go on from its cut */
-        if (a == j) cl = jl, cur_solo = js;
-        else if (a < n) cl = char_class(m, u + a, n - a, &cur_solo);
+        if (a == j) cl = jl, cur_solo = js, cp = jcp;
+        else if (a < n) cl = char_class(m, u + a, n - a, &cur_solo, &cp);
         i = a;
     }
     if (bi) ubrk_close(bi);
