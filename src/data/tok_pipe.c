@@ -720,18 +720,28 @@ static xf_status pt_apply(enc_state *e, const tok_pt *pt, const spans *in, spans
         case PT_METASPACE: {
             /* spaces -> replacement, then maybe prepend it; the new text goes
              * to the end of the work buffer */
-            size_t off = e->work.n;
-            const char *src = e->work.s + p.off; /* may move: copy first */
-            tok_buf tmp = {0};
-            int pre = 0;
-            st = replace_all(NULL, " ", 1, pt->repl, pt->rlen, src, p.len, &tmp);
-            if (!st && (pt->scheme == PS_ALWAYS || (pt->scheme == PS_FIRST && p.first)) &&
-                !(tmp.n >= pt->rlen && memcmp(tmp.s, pt->repl, pt->rlen) == 0))
-                pre = 1;
-            if (!st && pre) st = tok_buf_put(&e->work, pt->repl, pt->rlen);
-            if (!st) st = tok_buf_put(&e->work, tmp.s ? tmp.s : "", tmp.n);
-            tok_buf_free(&tmp);
+            size_t off = e->work.n, rl = pt->rlen, o = 0;
+            if (p.len > SIZE_MAX / 8 / (rl + 1)) {
+                st = xf_fail(XF_ERR_OOM, "text too large");
+                break;
+            }
+            /* room first, so that the piece stays where it is while its
+             * replaced copy is written after it */
+            st = buf_room(&e->work, p.len * (rl > 1 ? rl : 1) + rl);
             if (st) break;
+            const char *src = e->work.s + p.off;
+            char *dst = e->work.s + off;
+            for (size_t k = 0; k < p.len; k++)
+                if (src[k] == ' ') memcpy(dst + o, pt->repl, rl), o += rl;
+                else dst[o++] = src[k];
+            if ((pt->scheme == PS_ALWAYS || (pt->scheme == PS_FIRST && p.first)) &&
+                !(o >= rl && memcmp(dst, pt->repl, rl) == 0)) {
+                memmove(dst + rl, dst, o);
+                memcpy(dst, pt->repl, rl);
+                o += rl;
+            }
+            e->work.n += o;
+            e->work.s[e->work.n] = '\0';
             span q = {off, e->work.n - off, p.first};
             if (!pt->split) {
                 st = sp_push(out, q.off, q.len, q.first);
