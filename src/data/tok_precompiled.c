@@ -252,9 +252,10 @@ xf_status tok_precompiled_apply(const tok_charsmap *cm, const char *s, size_t n,
             cp = ncp;
             continue;
         }
-        /* a stretch: up to the next boundary between two S characters */
+        /* a stretch: up to the next boundary between two S characters (prev:
+         * the class of the character before j) */
         size_t j = nx, jl = ncl;
-        int prev = next_solo, js = next_solo;
+        int prev = cur_solo, js = next_solo;
         while (j < n) {
             jl = char_class(m, u + j, n - j, &js, &jcp);
             if (prev && js) break;
@@ -276,12 +277,13 @@ xf_status tok_precompiled_apply(const tok_charsmap *cm, const char *s, size_t n,
         size_t a = i;
         while (a < j && !st) {
             int32_t b = icu_at == (int32_t)a ? ubrk_next(bi) : ubrk_following(bi, (int32_t)a);
-            if (b == UBRK_DONE || b <= (int32_t)a || (size_t)b > n) b = (int32_t)n; /* not reached */
+            if (b == UBRK_DONE || b <= (int32_t)a || (size_t)b > n) b = (int32_t)n; /* a broken iterator */
             icu_at = b;
             st = cluster(cm, s + a, (size_t)b - a, out);
             a = (size_t)b;
         }
-        /* a == j unless ICU disagreed about a boundary; go on from its cut */
+        /* a == j, a boundary by gcb_solo_class; were ICU to cut past it, go
+         * on from ICU's cut */
         if (a == j) cl = jl, cur_solo = js, cp = jcp;
         else if (a < n) cl = char_class(m, u + a, n - a, &cur_solo, &cp);
         i = a;
