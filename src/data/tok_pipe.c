@@ -74,6 +74,10 @@ static xf_status utf8_replace(const char *str, size_t n, tok_buf *out) {
 
 int tok_utf8_valid(const char *s, size_t n) {
     for (size_t i = 0; i < n;) {
+        if ((unsigned char)s[i] < 0x80) {
+            i++;
+            continue;
+        }
         uint32_t cp;
         i += tok_utf8_next(s + i, n - i, &cp);
         if (cp & TOK_BAD_BYTE) return 0;
@@ -186,8 +190,8 @@ static xf_status re_matches(const void *rev, const char *s, size_t n, sizes *m) 
 static xf_status class_matches(int (*pred)(uint32_t), const char *s, size_t n, sizes *m) {
     xf_status st = XF_OK;
     for (size_t i = 0; i < n && !st;) {
-        uint32_t cp;
-        size_t l = tok_utf8_next(s + i, n - i, &cp);
+        uint32_t cp = (unsigned char)s[i];
+        size_t l = cp < 0x80 ? 1 : tok_utf8_next(s + i, n - i, &cp);
         if (pred(cp)) {
             st = sz_push(m, i);
             if (!st) st = sz_push(m, i + l);
@@ -299,7 +303,7 @@ static int is_chinese(uint32_t c) {
            (c >= 0xF900 && c <= 0xFAFF) || (c >= 0x2F800 && c <= 0x2FA1F);
 }
 
-static int is_ws(uint32_t c) { return (tok_ucat(c) & UC_WS) != 0; }
+static int is_ws(uint32_t c) { return tok_uis_ws(c); }
 
 /* Keep the characters for which keep(cp) is true; map(cp) may replace one. */
 static xf_status filter_chars(const char *s, size_t n, tok_buf *out, int mode) {
@@ -333,9 +337,23 @@ static xf_status filter_chars(const char *s, size_t n, tok_buf *out, int mode) {
     return st;
 }
 
+/* Room for n more bytes (and the NUL) in b, in one step rather than by doubling. */
+static xf_status buf_room(tok_buf *b, size_t n) {
+    if (b->cap - b->n >= n + 1) return XF_OK;
+    if (n > SIZE_MAX / 2 - b->n) return xf_fail(XF_ERR_OOM, "text too large");
+    char *q = realloc(b->s, b->n + n + 1);
+    if (!q) return xf_fail(XF_ERR_OOM, "out of memory for %zu bytes of text", b->n + n + 1);
+    b->s = q;
+    b->cap = b->n + n + 1;
+    b->s[b->n] = '\0';
+    return XF_OK;
+}
+
 static xf_status replace_all(const void *re, const char *pat, size_t plen, const char *with, size_t wl,
                              const char *s, size_t n, tok_buf *out) {
-    xf_status st = XF_OK;
+    /* the output is most often about as long as the input */
+    xf_status st = buf_room(out, n + 16);
+    if (st) return st;
     if (!re) {
         size_t i = 0;
         while (i < n && !st) {
@@ -440,7 +458,15 @@ xf_status tok_pipe_normalize(const tok_pipe *p, const char *s, size_t n, tok_buf
         cur = dst->s ? dst->s : "";
         cl = dst->n;
     }
-    if (!st) st = tok_buf_put(out, cur, cl);
+    if (!st && out->n == 0 && cur && (cur == a.s || cur == b.s)) {
+        /* out is empty: take the last normalizer's buffer as it is */
+        tok_buf *last = cur == a.s ? &a : &b;
+        tok_buf_free(out);
+        *out = *last;
+        *last = (tok_buf){0};
+    } else if (!st) {
+        st = tok_buf_put(out, cur, cl);
+    }
     tok_buf_free(&a);
     tok_buf_free(&b);
     return st;
@@ -562,6 +588,8 @@ typedef struct {
     tok_wordenc *we;
     tok_ivec *out;
     tok_buf work, norm;
+    spans *lv;   /* n_pt: each pre-tokenizer's output, reused for every span */
+    sizes m;     /* pt_apply's matches, reused */
 } enc_state;
 
 /* Split s[0..n) on the added tokens of trie; for each text gap call gap(),
@@ -652,9 +680,9 @@ static int is_punct(uint32_t cp) {
 }
 
 /* Apply one pre-tokenizer to every piece of in (spans of e->work), giving out. */
-static xf_status pt_apply(enc_state *e, const tok_pt *pt, spans *in, spans *out) {
+static xf_status pt_apply(enc_state *e, const tok_pt *pt, const spans *in, spans *out) {
     xf_status st = XF_OK;
-    sizes m = {0};
+    sizes m = e->m; /* e->m's storage, handed back below */
     out->n = 0;
     for (size_t i = 0; i < in->n && !st; i++) {
         span p = in->v[i];
@@ -692,18 +720,28 @@ static xf_status pt_apply(enc_state *e, const tok_pt *pt, spans *in, spans *out)
         case PT_METASPACE: {
             /* spaces -> replacement, then maybe prepend it; the new text goes
              * to the end of the work buffer */
-            size_t off = e->work.n;
-            const char *src = e->work.s + p.off; /* may move: copy first */
-            tok_buf tmp = {0};
-            int pre = 0;
-            st = replace_all(NULL, " ", 1, pt->repl, pt->rlen, src, p.len, &tmp);
-            if (!st && (pt->scheme == PS_ALWAYS || (pt->scheme == PS_FIRST && p.first)) &&
-                !(tmp.n >= pt->rlen && memcmp(tmp.s, pt->repl, pt->rlen) == 0))
-                pre = 1;
-            if (!st && pre) st = tok_buf_put(&e->work, pt->repl, pt->rlen);
-            if (!st) st = tok_buf_put(&e->work, tmp.s ? tmp.s : "", tmp.n);
-            tok_buf_free(&tmp);
+            size_t off = e->work.n, rl = pt->rlen, o = 0;
+            if (p.len > SIZE_MAX / 8 / (rl + 1)) {
+                st = xf_fail(XF_ERR_OOM, "text too large");
+                break;
+            }
+            /* room first, so that the piece stays where it is while its
+             * replaced copy is written after it */
+            st = buf_room(&e->work, p.len * (rl > 1 ? rl : 1) + rl);
             if (st) break;
+            const char *src = e->work.s + p.off;
+            char *dst = e->work.s + off;
+            for (size_t k = 0; k < p.len; k++)
+                if (src[k] == ' ') memcpy(dst + o, pt->repl, rl), o += rl;
+                else dst[o++] = src[k];
+            if ((pt->scheme == PS_ALWAYS || (pt->scheme == PS_FIRST && p.first)) &&
+                !(o >= rl && memcmp(dst, pt->repl, rl) == 0)) {
+                memmove(dst + rl, dst, o);
+                memcpy(dst, pt->repl, rl);
+                o += rl;
+            }
+            e->work.n += o;
+            e->work.s[e->work.n] = '\0';
             span q = {off, e->work.n - off, p.first};
             if (!pt->split) {
                 st = sp_push(out, q.off, q.len, q.first);
@@ -711,6 +749,9 @@ static xf_status pt_apply(enc_state *e, const tok_pt *pt, spans *in, spans *out)
             }
             const char *w = e->work.s + q.off;
             for (size_t k = 0; k + pt->rlen <= q.len && !st;) {
+                const char *h = memchr(w + k, pt->repl[0], q.len - pt->rlen + 1 - k);
+                if (!h) break;
+                k = (size_t)(h - w);
                 if (memcmp(w + k, pt->repl, pt->rlen) == 0) {
                     st = sz_push(&m, k);
                     if (!st) st = sz_push(&m, k + pt->rlen);
@@ -743,7 +784,7 @@ static xf_status pt_apply(enc_state *e, const tok_pt *pt, spans *in, spans *out)
             st = xf_fail(XF_ERR_UNSUPPORTED, "unknown pre-tokenizer");
         }
     }
-    free(m.v);
+    e->m = m;
     return st;
 }
 
@@ -769,6 +810,30 @@ static xf_status model_word(enc_state *e, const char *s, size_t n) {
     }
 }
 
+/* Pre-tokenizers level.. on the spans of in, depth first: each span is split
+ * by this level and its pieces go through the next levels and the model before
+ * the next span is split (the same pieces in the same order as applying each
+ * level to all the text in turn). What a level appends to the work buffer
+ * (Metaspace, ByteLevel) is dropped once its span is done: the spans of in
+ * point before it. So each level's list holds one span's pieces, not the
+ * text's, and is reused. */
+static xf_status pt_chain(enc_state *e, size_t level, const spans *in) {
+    const tok_pipe *p = e->p;
+    xf_status st = XF_OK;
+    if (level == p->n_pt) {
+        for (size_t i = 0; i < in->n && !st; i++) st = model_word(e, e->work.s + in->v[i].off, in->v[i].len);
+        return st;
+    }
+    spans *out = &e->lv[level];
+    for (size_t i = 0; i < in->n && !st; i++) {
+        size_t mark = e->work.n;
+        st = pt_apply(e, &p->pt[level], &(spans){&in->v[i], 1, 1}, out);
+        if (!st) st = pt_chain(e, level + 1, out);
+        e->work.n = mark;
+    }
+    return st;
+}
+
 /* A normalized piece without added tokens: pre-tokenize and run the model. */
 static xf_status model_gap(enc_state *e, const char *s, size_t n, int first) {
     const tok_pipe *p = e->p;
@@ -789,20 +854,12 @@ static xf_status model_gap(enc_state *e, const char *s, size_t n, int first) {
         return st ? st : c.st;
     }
     if (p->n_pt == 0) return model_word(e, s, n);
+    if (!e->lv && !(e->lv = calloc(p->n_pt, sizeof *e->lv)))
+        return xf_fail(XF_ERR_OOM, "out of memory splitting text");
     e->work.n = 0;
     xf_status st = tok_buf_put(&e->work, s, n);
-    spans a = {0}, b = {0};
-    if (!st) st = sp_push(&a, 0, n, first);
-    for (size_t i = 0; i < p->n_pt && !st; i++) {
-        st = pt_apply(e, &p->pt[i], &a, &b);
-        spans t = a;
-        a = b;
-        b = t;
-    }
-    for (size_t i = 0; i < a.n && !st; i++)
-        st = model_word(e, e->work.s + a.v[i].off, a.v[i].len);
-    free(a.v);
-    free(b.v);
+    span whole = {0, n, first};
+    if (!st) st = pt_chain(e, 0, &(spans){&whole, 1, 1});
     return st;
 }
 
@@ -847,6 +904,9 @@ xf_status tok_pipe_encode(const xf_tokenizer *t, const char *text, size_t len, i
     tok_wordenc_free(e.we);
     tok_buf_free(&e.work);
     tok_buf_free(&clean);
+    for (size_t i = 0; e.lv && i < p->n_pt; i++) free(e.lv[i].v);
+    free(e.lv);
+    free(e.m.v);
     if (st) {
         free(out.v);
         return st;

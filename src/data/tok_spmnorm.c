@@ -31,27 +31,6 @@
 
 #define TRIE_RESULTS_MAX 32 /* sentencepiece's kMaxTrieResultsSize */
 
-size_t tok_utf8_char_len(const unsigned char *s, size_t n) {
-    unsigned c = s[0];
-    if (c < 0x80) return 1;
-    if ((c & 0xE0) == 0xC0) {
-        if (n < 2 || (s[1] & 0xC0) != 0x80) return 0;
-        uint32_t cp = ((c & 0x1Fu) << 6) | (s[1] & 0x3Fu);
-        return cp >= 0x80 ? 2 : 0;
-    }
-    if ((c & 0xF0) == 0xE0) {
-        if (n < 3 || (s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80) return 0;
-        uint32_t cp = ((c & 0x0Fu) << 12) | ((s[1] & 0x3Fu) << 6) | (s[2] & 0x3Fu);
-        return (cp >= 0x800 && (cp < 0xD800 || cp > 0xDFFF)) ? 3 : 0;
-    }
-    if ((c & 0xF8) == 0xF0) {
-        if (n < 4 || (s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80 || (s[3] & 0xC0) != 0x80) return 0;
-        uint32_t cp = ((c & 0x07u) << 18) | ((s[1] & 0x3Fu) << 12) | ((s[2] & 0x3Fu) << 6) | (s[3] & 0x3Fu);
-        return (cp >= 0x10000 && cp <= 0x10FFFF) ? 4 : 0;
-    }
-    return 0;
-}
-
 void tok_charsmap_free(tok_charsmap *cm) {
     free(cm->unit);
     free(cm->norm);

@@ -106,6 +106,16 @@ uint32_t tok_ucat(uint32_t cp) {
     return r ? r->v : 0;
 }
 
+/* Every White_Space character is U+0009..U+000D, U+0020, U+0085, U+00A0 or in
+ * [U+1680, U+3000] (scripts/gen_unicode_tables.py, WS); the table is searched
+ * only in that last range. tests/data/test_tok_precompiled.c compares this
+ * with the table for every code point. */
+int tok_uis_ws(uint32_t cp) {
+    if (cp < 0x1680) return cp == ' ' || (cp >= 0x09 && cp <= 0x0D) || cp == 0x85 || cp == 0xA0;
+    if (cp > 0x3000) return 0;
+    return (tok_ucat(cp) & UC_WS) != 0;
+}
+
 int tok_uccc(uint32_t cp) {
     if (cp < 0x300 || (cp & TOK_BAD_BYTE)) return 0;
     const tok_urange *r = find_range(tok_ccc_tab, tok_ccc_n, cp);

@@ -62,6 +62,8 @@ static inline void tok_buf_free(tok_buf *b) {
 size_t tok_utf8_next(const char *s, size_t n, uint32_t *cp);
 
 uint32_t tok_ucat(uint32_t cp);
+/* tok_ucat(cp) & UC_WS, without the table search for most code points */
+int tok_uis_ws(uint32_t cp);
 int tok_uccc(uint32_t cp);
 
 /* Normalization forms. */

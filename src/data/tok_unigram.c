@@ -103,13 +103,25 @@ static xf_status build_trie(xf_tokenizer *t, const char *what) {
     free(ids);
     free(q);
     t->n_trie = nn;
+    for (int c = 0; c < 256; c++) t->trie_root[c] = -1;
+    for (uint32_t k = t->trie[0].first; k < t->trie[0].first + t->trie[0].n; k++) t->trie_root[t->trie[k].byte] = (int32_t)k;
     (void)what;
     return XF_OK;
 }
 
+/* The child of node for byte c, or -1: the root by its table, a node with few
+ * children by a scan (they are sorted), others by binary search. */
 static inline int32_t trie_child(const xf_tokenizer *t, int32_t node, unsigned char c) {
+    if (node == 0) return t->trie_root[c];
     const tok_trie_node *nd = &t->trie[node];
     uint32_t lo = nd->first, hi = nd->first + nd->n;
+    if (nd->n <= 8) {
+        for (; lo < hi; lo++) {
+            unsigned char b = t->trie[lo].byte;
+            if (b >= c) return b == c ? (int32_t)lo : -1;
+        }
+        return -1;
+    }
     while (lo < hi) {
         uint32_t mid = (lo + hi) / 2;
         unsigned char b = t->trie[mid].byte;
@@ -151,7 +163,54 @@ typedef struct {
 } vnode;
 
 /* Best path over s[0..n): v[e] = best node ending at e (n + 1 entries). */
+/* tokenizer.json (uni_hf): the same walk with double scores and no piece
+ * types to consult. */
+static void viterbi_hf(const xf_tokenizer *t, const char *s, size_t n, vnode *v) {
+    const unsigned char *u = (const unsigned char *)s;
+    const tok_trie_node *trie = t->trie;
+    const double *score = t->dscore;
+    double unk = t->min_score - UNK_PENALTY;
+    for (size_t i = 0; i <= n; i++) v[i] = (vnode){0, -1, -1};
+    v[0].start = 0;
+    for (size_t st = 0; st < n;) {
+        size_t mb = u[st] < 0x80 ? 1 : tok_utf8_char_len(u + st, n - st);
+        if (mb == 0) mb = 1; /* not after normalization; keeps invalid bytes safe */
+        double here = v[st].score;
+        int single = 0;
+        int32_t node = t->trie_root[u[st]];
+        for (size_t k = st; node >= 0;) {
+            int32_t id = trie[node].id;
+            if (id >= 0) {
+                double cand = score[id] + here;
+                vnode *e = &v[k + 1];
+                if (e->start < 0 || cand > e->score) {
+                    e->score = cand;
+                    e->start = (int32_t)st;
+                    e->id = id;
+                }
+                if (k + 1 - st == mb) single = 1;
+            }
+            if (++k >= n) break;
+            node = trie_child(t, node, u[k]);
+        }
+        if (!single) {
+            vnode *e = &v[st + mb];
+            double cand = unk + here;
+            if (e->start < 0 || cand > e->score) {
+                e->score = cand;
+                e->start = (int32_t)st;
+                e->id = t->unk_id;
+            }
+        }
+        st += mb;
+    }
+}
+
 static void viterbi(const xf_tokenizer *t, const char *s, size_t n, vnode *v) {
+    if (t->uni_hf) {
+        viterbi_hf(t, s, n, v);
+        return;
+    }
     /* .model: every score and sum is a float, as in sentencepiece */
     double unk = t->uni_hf ? t->min_score - UNK_PENALTY : (double)((float)t->min_score - (float)UNK_PENALTY);
     for (size_t i = 0; i <= n; i++) v[i] = (vnode){0, -1, -1};

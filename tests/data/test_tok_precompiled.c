@@ -5,7 +5,14 @@
  * (shortest rule per grapheme cluster under 6 bytes, else per character;
  * deletions), and hostile blobs: not base64, empty, trie sizes that do not
  * fit, offsets and string offsets out of range, replacements that are not
- * UTF-8, and random mutations applied to text (no crash, under SAN=1 no UB). */
+ * UTF-8, and random mutations applied to text (no crash, under SAN=1 no UB).
+ * The normalizer cuts clusters without ICU where it can: random texts of
+ * characters of every Grapheme_Cluster_Break class are checked against the
+ * plain rule applied to ICU's clusters of the whole text. Also the White_Space
+ * shortcut the WhitespaceSplit pre-tokenizer uses, against the table. */
+#include <unicode/ubrk.h>
+#include <unicode/utext.h>
+
 #include "test.h"
 #include "data/tok_pipe.h"
 
@@ -235,10 +242,103 @@ TEST(test_precompiled_mutations) {
     CHECK(loaded > 0);
 }
 
+/* The rule written plainly: ICU's clusters of the whole text, each replaced by
+ * its shortest rule when under 6 bytes, else character by character. */
+static void ref_apply(const tok_charsmap *cm, const char *s, size_t n, tok_buf *out) {
+    UErrorCode err = U_ZERO_ERROR;
+    UText *ut = utext_openUTF8(NULL, s, (int64_t)n, &err);
+    UBreakIterator *bi = ubrk_open(UBRK_CHARACTER, "", NULL, 0, &err);
+    ubrk_setUText(bi, ut, &err);
+    CHECK_MSG(U_SUCCESS(err), "ICU: %s", u_errorName(err));
+    for (int32_t a = ubrk_first(bi), b = ubrk_next(bi); U_SUCCESS(err) && b != UBRK_DONE; a = b, b = ubrk_next(bi)) {
+        const char *rep, *c = s + a;
+        size_t rl, cl = (size_t)(b - a);
+        if (cl < 6 && tok_charsmap_first(cm, c, cl, &rep, &rl) && tok_utf8_valid(rep, rl)) {
+            tok_buf_put(out, rep, rl);
+            continue;
+        }
+        for (size_t i = 0; i < cl;) {
+            size_t l = tok_utf8_char_len((const unsigned char *)c + i, cl - i);
+            if (tok_charsmap_first(cm, c + i, l, &rep, &rl) && tok_utf8_valid(rep, rl)) tok_buf_put(out, rep, rl);
+            else tok_buf_put(out, c + i, l);
+            i += l;
+        }
+    }
+    ubrk_close(bi);
+    utext_close(ut);
+}
+
+TEST(test_precompiled_clusters) {
+    /* one or more characters of each Grapheme_Cluster_Break class: Other
+     * (ASCII, CJK, Hebrew, an emoji), CR, LF, Control (U+0001, U+0085,
+     * U+200B), Extend (U+0301, U+05B8, virama U+094D, VS16, a skin tone,
+     * ZWNJ), ZWJ, SpacingMark (U+093F, U+0E33), Prepend (U+0600), Regional
+     * indicators, Hangul L, V, T, LV, LVT */
+    static const char *const pool[] = {
+        "a", "A", " ", "e", "x", "\r", "\n", "\t", "\x01", "\xC2\x85", "\xE2\x80\x8B", "\xE6\x97\xA5", "\xD7\xA9",
+        "\xC3\xBC", "\xEF\xAC\x81", "\xF0\x9F\x91\xA8", "\xCC\x81", "\xD6\xB8", "\xE0\xA5\x8D", "\xEF\xB8\x8F",
+        "\xF0\x9F\x8F\xBD", "\xE2\x80\x8C", "\xE2\x80\x8D", "\xE0\xA4\xBF", "\xE0\xB8\xB3", "\xD8\x80",
+        "\xF0\x9F\x87\xAB", "\xF0\x9F\x87\xB7", "\xE1\x84\x80", "\xE1\x85\xA1", "\xE1\x86\xA8", "\xEA\xB0\x80",
+        "\xED\x95\x9C", "\xE0\xA4\x95"};
+    size_t np = sizeof pool / sizeof *pool;
+    builder_init(&g_b);
+    add_rule(&g_b, "A", "a");
+    add_rule(&g_b, "e\xCC\x81", "\xC3\xA9");
+    add_rule(&g_b, "x", "");
+    add_rule(&g_b, "\r", " ");
+    add_rule(&g_b, "\xC3\xBC", "u");          /* ü */
+    add_rule(&g_b, "\xED\x95\x9C", "H");      /* 한 */
+    add_rule(&g_b, "\xE2\x80\x8D", "");       /* ZWJ deleted */
+    add_rule(&g_b, "\xCC\x81", "'");          /* a lone acute */
+    add_rule(&g_b, "\xEF\xAC\x81", "fi");
+    char *b = b64(g_blob, blob_of(&g_b, g_blob));
+    tok_charsmap *cm = make(b);
+    CHECK_MSG(cm != NULL, "init: %s", xf_last_error());
+    uint64_t r = 0x9E3779B97F4A7C15ULL;
+    int bad = 0;
+    char text[256];
+    for (int it = 0; cm && it < 4000 && bad < 3; it++) {
+        size_t n = 0;
+        r ^= r << 13, r ^= r >> 7, r ^= r << 17;
+        int len = 1 + (int)(r % 40);
+        for (int k = 0; k < len; k++) {
+            r ^= r << 13, r ^= r >> 7, r ^= r << 17;
+            /* runs of plain characters (the first 16) as well as mixtures */
+            const char *c = pool[(it & 1) && r % 4 ? (r >> 8) % 16 : (r >> 8) % np];
+            size_t l = strlen(c);
+            memcpy(text + n, c, l);
+            n += l;
+        }
+        tok_buf got = {0}, want = {0};
+        CHECK(tok_precompiled_apply(cm, text, n, &got) == XF_OK);
+        ref_apply(cm, text, n, &want);
+        if (got.n != want.n || memcmp(got.s ? got.s : "", want.s ? want.s : "", got.n) != 0) {
+            bad++;
+            CHECK_MSG(0, "text of %zu bytes (case %d): %zu bytes out, the plain rule gives %zu", n, it, got.n, want.n);
+        }
+        tok_buf_free(&got);
+        tok_buf_free(&want);
+    }
+    tok_precompiled_free(cm);
+    free(b);
+}
+
+/* tok_uis_ws (a shortcut) against the WS bit of the category table */
+TEST(test_ws_shortcut) {
+    uint32_t bad = 0, first = 0;
+    for (uint32_t cp = 0; cp < 0x110000; cp++)
+        if (tok_uis_ws(cp) != ((tok_ucat(cp) & UC_WS) != 0) && !bad++) first = cp;
+    CHECK_MSG(bad == 0, "%u code points differ, the first U+%04X", bad, first);
+    CHECK(!tok_uis_ws(TOK_BAD_BYTE | 0x20));
+    CHECK(tok_uis_ws(0x3000) && tok_uis_ws(' ') && !tok_uis_ws('a'));
+}
+
 int main(void) {
     RUN(test_precompiled_rules);
     RUN(test_precompiled_bad);
     RUN(test_precompiled_hostile_offsets);
     RUN(test_precompiled_mutations);
+    RUN(test_precompiled_clusters);
+    RUN(test_ws_shortcut);
     return test_summary();
 }
